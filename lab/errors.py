@@ -1,0 +1,44 @@
+"""The one error tree of the project.
+
+Every failure a user can meet is a `LabError` carrying a message (what happened)
+and a hint (what to do about it). The CLI prints both and exits non-zero; the API
+maps the subclass to an HTTP status. Nothing below the CLI calls `sys.exit`.
+"""
+
+from __future__ import annotations
+
+
+class LabError(Exception):
+    """Root of every error the orchestrator reports to a user."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(LabError):
+    """A named thing (profile, image, lab, machine) does not exist."""
+
+
+class ConflictError(LabError):
+    """The thing exists already, is in use, or is busy with another operation."""
+
+
+class InvalidError(LabError):
+    """Input (a profile, a recipe, a name, a request body) is not acceptable."""
+
+
+class HostError(LabError):
+    """The host lacks something the orchestrator needs (a package, a daemon, space)."""
+
+
+class CommandError(LabError):
+    """An external command run through `lab.run` failed."""
+
+
+class DriverError(LabError):
+    """libvirt refused or failed an operation (wraps `libvirt.libvirtError`)."""

@@ -1,0 +1,74 @@
+"""The one gate through which the orchestrator runs external commands.
+
+Commands are always argument lists (never a shell string), so no value from a
+profile or a request can change a command line's structure. Failures become
+`CommandError` with the command's own last words and a hint.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lab.errors import CommandError, HostError
+
+_TAIL_LINES = 20
+
+
+def which(program: str, package: str) -> str:
+    """Absolute path of `program`, or a HostError naming the Debian package to install."""
+    path = shutil.which(program)
+    if path is None:
+        raise HostError(
+            f"{program} is not installed",
+            hint=f"install it: apt-get install {package} (or run `make setup`)",
+        )
+    return path
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    hint: str = "",
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a command to completion, capturing its output; raise CommandError on failure."""
+    args = [str(a) for a in argv]
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+            args,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise HostError(f"{args[0]} is not installed", hint=hint or "run `make setup`") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandError(
+            f"`{_show(args)}` did not finish within {timeout:.0f} s", hint=hint
+        ) from exc
+    if proc.returncode != 0:
+        raise CommandError(
+            f"`{_show(args)}` failed with exit code {proc.returncode}:\n{tail(proc.stderr)}",
+            hint=hint,
+        )
+    return proc
+
+
+def tail(output: bytes, lines: int = _TAIL_LINES) -> str:
+    """The last lines of a command's output, decoded leniently."""
+    text = output.decode("utf-8", errors="replace").rstrip()
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _show(args: Sequence[str]) -> str:
+    return shlex.join(args)

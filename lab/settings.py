@@ -1,0 +1,58 @@
+"""Settings from `LAB_*` environment variables, read once into a frozen model."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Accel(StrEnum):
+    """Which accelerator guests run under. `auto` picks KVM when it is usable, else TCG."""
+
+    AUTO = "auto"
+    KVM = "kvm"
+    TCG = "tcg"
+
+
+def _default_home() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/hromada-lab")
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "hromada-lab"
+
+
+class Settings(BaseSettings):
+    """Everything the orchestrator reads from its environment (see README, "Settings")."""
+
+    model_config = SettingsConfigDict(env_prefix="LAB_", frozen=True, extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    libvirt_uri: str = "qemu:///system"
+    accel: Accel = Accel.AUTO
+    # Empty means: let mmdebstrap use the host's own apt sources for the suite.
+    debian_mirror: str = ""
+    # Prefix of every object this project creates in libvirt (domains, networks).
+    prefix: str = "hl-"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.home / "images"
+
+    @property
+    def labs_dir(self) -> Path:
+        return self.home / "labs"
+
+    @property
+    def state_db(self) -> Path:
+        return self.home / "state.db"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()
