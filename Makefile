@@ -1,0 +1,40 @@
+# Hromada Lab: the commands the README names.
+#   make demo   the main job: set up the host, build the base image, bring up a sample lab
+#   make test   the whole test suite (what .ci/run calls)
+SHELL := /bin/bash
+VENV := .venv
+LAB := $(VENV)/bin/lab
+PYTEST := $(VENV)/bin/pytest
+NS ?= hromada
+DEMO_PROFILE ?= profiles/rural-hromada.yaml
+export LAB_HOME ?= /var/lib/hromada-lab
+
+.PHONY: setup image lint unit test demo demo-down
+
+setup:
+	bash scripts/setup-host.sh
+
+image: setup
+	$(LAB) image build images/debian-12.yaml
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy lab api tests bench
+
+# Pure and driver tiers only: no root, no namespace, no guests.
+unit: setup
+	$(PYTEST) -m "not integration"
+
+# Everything: lint, then all tiers inside a fresh network namespace with its own libvirtd.
+test: lint image
+	scripts/labns run env LAB_REQUIRE_INTEGRATION=1 $(PYTEST)
+
+demo: image
+	scripts/labns up $(NS)
+	scripts/labns exec $(NS) $(LAB) host check || true
+	scripts/labns exec $(NS) $(LAB) up $(DEMO_PROFILE) --name demo
+
+demo-down:
+	scripts/labns exec $(NS) $(LAB) down --all || true
+	scripts/labns down $(NS)

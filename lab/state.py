@@ -1,0 +1,196 @@
+"""The embedded state store: SQLite under LAB_HOME.
+
+State never lives only in process memory: every lab the orchestrator creates is
+recorded here (and in its domains' libvirt metadata), so that a crash can be
+reconciled. Rows hold frozen models serialised as JSON; the columns beside them
+exist for lookups.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from lab.errors import ConflictError, NotFoundError
+from lab.settings import Settings
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS labs (
+    name       TEXT PRIMARY KEY,
+    profile    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    record     TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lab_images (
+    lab   TEXT NOT NULL REFERENCES labs(name) ON DELETE CASCADE,
+    image TEXT NOT NULL,
+    PRIMARY KEY (lab, image)
+);
+"""
+
+
+class LabStatus(StrEnum):
+    """Where a lab is in its life. `creating`/`deleting` mark work in progress."""
+
+    CREATING = "creating"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    DELETING = "deleting"
+
+
+class MachineRecord(BaseModel):
+    """One machine of a deployed lab, as created."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    domain: str
+    image: str
+    image_digest: str
+    addresses: tuple[tuple[str, str, str], ...] = ()  # (network, ip, mac)
+
+
+class LabRecord(BaseModel):
+    """One deployed lab: what `up` created, enough to take it down again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    profile: str
+    profile_path: str
+    status: LabStatus
+    networks: tuple[str, ...] = ()  # libvirt network names
+    machines: tuple[MachineRecord, ...] = ()
+    created_at: datetime
+    updated_at: datetime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StateStore:
+    """Access to the SQLite state database. Each call uses a short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._tx() as db:
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    @classmethod
+    def open(cls, settings: Settings) -> StateStore:
+        return cls(settings.state_db)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA journal_mode = WAL")
+            with db:
+                yield db
+        # The database holds lab keys' locations and, later, token hashes.
+        self.path.chmod(0o600)
+
+    def add_lab(self, lab: LabRecord) -> None:
+        """Record a new lab; ConflictError when the name is taken."""
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO labs (name, profile, status, record, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        lab.name,
+                        lab.profile,
+                        lab.status,
+                        lab.model_dump_json(),
+                        lab.created_at.isoformat(),
+                        lab.updated_at.isoformat(),
+                    ),
+                )
+                self._write_images(db, lab)
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"a lab named '{lab.name}' exists already",
+                hint=f"pick another name with --name, or take it down: lab down {lab.name}",
+            ) from exc
+
+    def update_lab(self, lab: LabRecord) -> LabRecord:
+        """Replace a lab's record (stamping updated_at); NotFoundError when it is gone."""
+        lab = lab.model_copy(update={"updated_at": now()})
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE labs SET profile = ?, status = ?, record = ?, updated_at = ?"
+                " WHERE name = ?",
+                (
+                    lab.profile,
+                    lab.status,
+                    lab.model_dump_json(),
+                    lab.updated_at.isoformat(),
+                    lab.name,
+                ),
+            )
+            if cur.rowcount == 0:
+                raise _no_lab(lab.name)
+            db.execute("DELETE FROM lab_images WHERE lab = ?", (lab.name,))
+            self._write_images(db, lab)
+        return lab
+
+    def get_lab(self, name: str) -> LabRecord:
+        with self._tx() as db:
+            row = db.execute("SELECT record FROM labs WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise _no_lab(name)
+        return LabRecord.model_validate_json(row[0])
+
+    def find_lab(self, name: str) -> LabRecord | None:
+        try:
+            return self.get_lab(name)
+        except NotFoundError:
+            return None
+
+    def list_labs(self) -> list[LabRecord]:
+        with self._tx() as db:
+            rows = db.execute("SELECT record FROM labs ORDER BY name").fetchall()
+        return [LabRecord.model_validate_json(r[0]) for r in rows]
+
+    def delete_lab(self, name: str) -> None:
+        """Forget a lab. Idempotent: forgetting an unknown lab is not an error."""
+        with self._tx() as db:
+            db.execute("DELETE FROM labs WHERE name = ?", (name,))
+
+    def labs_using_image(self, image: str) -> list[str]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT lab FROM lab_images WHERE image = ? ORDER BY lab", (image,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def _write_images(db: sqlite3.Connection, lab: LabRecord) -> None:
+        images = {m.image for m in lab.machines}
+        db.executemany(
+            "INSERT INTO lab_images (lab, image) VALUES (?, ?)", [(lab.name, i) for i in images]
+        )
+
+
+def labs_using_image(settings: Settings, image: str) -> list[str]:
+    """Names of the labs whose machines use the image named `image`."""
+    if not settings.state_db.exists():
+        return []
+    return StateStore.open(settings).labs_using_image(image)
+
+
+def _no_lab(name: str) -> NotFoundError:
+    return NotFoundError(f"no lab named '{name}'", hint="`lab list` shows the labs that exist")

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from lab.errors import ConflictError, NotFoundError
+from lab.state import LabRecord, LabStatus, MachineRecord, StateStore, now
+
+
+def _lab(name: str = "demo", images: tuple[str, ...] = ("debian-12",)) -> LabRecord:
+    machines = tuple(
+        MachineRecord(name=f"m{i}", domain=f"hl-{name}-m{i}", image=img, image_digest="d" * 64)
+        for i, img in enumerate(images)
+    )
+    t = now()
+    return LabRecord(
+        name=name,
+        profile="tiny",
+        profile_path="profiles/tiny.yaml",
+        status=LabStatus.CREATING,
+        machines=machines,
+        created_at=t,
+        updated_at=t,
+    )
+
+
+def test_add_get_update_delete(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    store.add_lab(_lab())
+    assert store.get_lab("demo").status is LabStatus.CREATING
+    store.update_lab(store.get_lab("demo").model_copy(update={"status": LabStatus.RUNNING}))
+    assert store.get_lab("demo").status is LabStatus.RUNNING
+    assert [lab.name for lab in store.list_labs()] == ["demo"]
+    store.delete_lab("demo")
+    store.delete_lab("demo")  # idempotent
+    assert store.find_lab("demo") is None
+
+
+def test_duplicate_name_is_a_conflict_with_hint(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    store.add_lab(_lab())
+    with pytest.raises(ConflictError) as info:
+        store.add_lab(_lab())
+    assert "lab down demo" in info.value.hint
+
+
+def test_unknown_lab_is_not_found(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    with pytest.raises(NotFoundError):
+        store.get_lab("nope")
+    with pytest.raises(NotFoundError):
+        store.update_lab(_lab("nope"))
+
+
+def test_labs_using_image_follows_updates(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    store.add_lab(_lab("a", ("debian-12", "other")))
+    store.add_lab(_lab("b", ("debian-12",)))
+    assert store.labs_using_image("debian-12") == ["a", "b"]
+    assert store.labs_using_image("other") == ["a"]
+    store.delete_lab("a")
+    assert store.labs_using_image("other") == []
+
+
+def test_database_is_private(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    store.add_lab(_lab())
+    assert (tmp_path / "state.db").stat().st_mode & 0o077 == 0
