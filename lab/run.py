@@ -72,3 +72,12 @@ def tail(output: bytes, lines: int = _TAIL_LINES) -> str:
 
 def _show(args: Sequence[str]) -> str:
     return shlex.join(args)
+
+
+def interactive(argv: Sequence[str | Path], *, hint: str = "") -> int:
+    """Run a command attached to the user's terminal; return its exit code."""
+    args = [str(a) for a in argv]
+    try:
+        return subprocess.call(args)  # noqa: S603 - argv list, never a shell
+    except FileNotFoundError as exc:
+        raise HostError(f"{args[0]} is not installed", hint=hint or "run `make setup`") from exc

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     debian_mirror: str = ""
     # Prefix of every object this project creates in libvirt (domains, networks).
     prefix: str = "hl-"
+    # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).
+    boot_timeout: float = 300.0
 
     @property
     def images_dir(self) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from lab.errors import ConflictError, NotFoundError
+from lab.plan import LabPlan
 from lab.settings import Settings
 
 _SCHEMA_VERSION = 1
@@ -48,20 +49,8 @@ class LabStatus(StrEnum):
     DELETING = "deleting"
 
 
-class MachineRecord(BaseModel):
-    """One machine of a deployed lab, as created."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    domain: str
-    image: str
-    image_digest: str
-    addresses: tuple[tuple[str, str, str], ...] = ()  # (network, ip, mac)
-
-
 class LabRecord(BaseModel):
-    """One deployed lab: what `up` created, enough to take it down again."""
+    """One deployed lab: its plan (every name it owns) and where it is in its life."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -69,10 +58,13 @@ class LabRecord(BaseModel):
     profile: str
     profile_path: str
     status: LabStatus
-    networks: tuple[str, ...] = ()  # libvirt network names
-    machines: tuple[MachineRecord, ...] = ()
+    plan: LabPlan
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def images(self) -> set[str]:
+        return {m.image for m in self.plan.machines}
 
 
 def now() -> datetime:
@@ -179,7 +171,7 @@ class StateStore:
 
     @staticmethod
     def _write_images(db: sqlite3.Connection, lab: LabRecord) -> None:
-        images = {m.image for m in lab.machines}
+        images = lab.images
         db.executemany(
             "INSERT INTO lab_images (lab, image) VALUES (?, ?)", [(lab.name, i) for i in images]
         )

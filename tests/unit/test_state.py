@@ -3,13 +3,24 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConflictError, NotFoundError
-from lab.state import LabRecord, LabStatus, MachineRecord, StateStore, now
+from lab.plan import plan_lab
+from lab.profile import load_profile
+from lab.state import LabRecord, LabStatus, StateStore, now
+
+
+PROFILES = Path(__file__).parents[2] / "profiles"
 
 
 def _lab(name: str = "demo", images: tuple[str, ...] = ("debian-12",)) -> LabRecord:
-    machines = tuple(
-        MachineRecord(name=f"m{i}", domain=f"hl-{name}-m{i}", image=img, image_digest="d" * 64)
-        for i, img in enumerate(images)
+    profile = load_profile(PROFILES / "tiny.yaml")
+    machine = profile.machines[0]
+    profile = profile.model_copy(
+        update={
+            "machines": tuple(
+                machine.model_copy(update={"name": f"m{i}", "image": img})
+                for i, img in enumerate(images)
+            )
+        }
     )
     t = now()
     return LabRecord(
@@ -17,7 +28,7 @@ def _lab(name: str = "demo", images: tuple[str, ...] = ("debian-12",)) -> LabRec
         profile="tiny",
         profile_path="profiles/tiny.yaml",
         status=LabStatus.CREATING,
-        machines=machines,
+        plan=plan_lab(profile, name, "hl-", Path("/nonexistent")),
         created_at=t,
         updated_at=t,
     )

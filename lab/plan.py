@@ -1,0 +1,189 @@
+"""What `lab up` will create for a profile, computed without touching anything (pure).
+
+A `LabPlan` names every network, address, MAC and file of a lab. `up` carries it
+out, `down` and rollback remove exactly what it names, and the state store keeps
+it, so a lab can be taken down even when the profile file has changed since.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from lab import naming
+from lab.driver.specs import bridge_name
+from lab.errors import InvalidError
+from lab.profile import Profile
+
+# Addresses below this offset are left for the host (.1) and for fixed services.
+_FIRST_ALLOCATED = 10
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NetworkPlan(_Frozen):
+    name: str  # as in the profile
+    libvirt_name: str
+    bridge: str
+    cidr: IPv4Network
+    host_address: IPv4Interface
+
+
+class NicPlan(_Frozen):
+    network: str  # as in the profile
+    libvirt_network: str
+    mac: str
+    address: IPv4Address
+
+
+class MachinePlan(_Frozen):
+    name: str
+    domain: str
+    image: str
+    vcpus: int
+    memory_mib: int
+    disk_bytes: int
+    graphics: bool
+    roles: tuple[str, ...]
+    nics: tuple[NicPlan, ...]
+    overlay: Path
+    seed: Path
+    console_log: Path
+
+    @property
+    def management_address(self) -> IPv4Address:
+        """The address the orchestrator reaches the machine on: its first NIC's."""
+        return self.nics[0].address
+
+
+class LabPlan(_Frozen):
+    lab: str
+    profile: str
+    directory: Path
+    networks: tuple[NetworkPlan, ...]
+    machines: tuple[MachinePlan, ...]
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.directory / "keys"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.directory / "known_hosts"
+
+    def machine(self, name: str) -> MachinePlan:
+        for m in self.machines:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.machines)
+        raise InvalidError(
+            f"lab '{self.lab}' has no machine '{name}'", hint=f"its machines: {known}"
+        )
+
+
+def plan_lab(profile: Profile, lab: str, prefix: str, labs_dir: Path) -> LabPlan:
+    """Every name, address and path of lab `lab` deployed from `profile`."""
+    naming.check_lab_name(lab)
+    if profile.abstract or not profile.machines:
+        raise InvalidError(
+            f"profile '{profile_name(profile)}' is abstract and cannot be brought up",
+            hint="bring up a profile that extends it",
+        )
+    directory = labs_dir / lab
+    networks = tuple(
+        NetworkPlan(
+            name=net.name,
+            libvirt_name=naming.network_name(prefix, lab, net.name),
+            bridge=bridge_name(naming.network_name(prefix, lab, net.name)),
+            cidr=net.cidr,
+            host_address=IPv4Interface(f"{host_address(net.cidr)}/{net.cidr.prefixlen}"),
+        )
+        for net in profile.networks
+    )
+    by_name = {n.name: n for n in networks}
+    addresses = allocate_addresses(profile)
+    machines = []
+    for machine in profile.machines:
+        if not machine.nics:
+            raise InvalidError(
+                f"machine '{machine.name}' has no NIC, so the orchestrator cannot reach it",
+                hint="give it at least one entry under nics:",
+            )
+        nics = tuple(
+            NicPlan(
+                network=nic.network,
+                libvirt_network=by_name[nic.network].libvirt_name,
+                mac=naming.mac_address(lab, machine.name, index),
+                address=addresses[(machine.name, index)],
+            )
+            for index, nic in enumerate(machine.nics)
+        )
+        machines.append(
+            MachinePlan(
+                name=machine.name,
+                domain=naming.domain_name(prefix, lab, machine.name),
+                image=machine.image,
+                vcpus=machine.vcpus,
+                memory_mib=machine.memory.mib,
+                disk_bytes=int(machine.disk),
+                graphics=machine.graphics,
+                roles=tuple(machine.roles),
+                nics=nics,
+                overlay=directory / "disks" / f"{machine.name}.qcow2",
+                seed=directory / "disks" / f"{machine.name}-seed.iso",
+                console_log=directory / "console" / f"{machine.name}.log",
+            )
+        )
+    return LabPlan(
+        lab=lab,
+        profile=profile_name(profile),
+        directory=directory,
+        networks=networks,
+        machines=tuple(machines),
+    )
+
+
+def profile_name(profile: Profile) -> str:
+    return profile.community.name if profile.community else "abstract"
+
+
+def host_address(cidr: IPv4Network) -> IPv4Address:
+    """The host's management address on a lab network: the first usable one."""
+    return cidr.network_address + 1
+
+
+def allocate_addresses(profile: Profile) -> dict[tuple[str, int], IPv4Address]:
+    """An address for every NIC: the profile's own, else the next free one from .10 up.
+
+    Deterministic: the same profile always yields the same addresses, so every
+    seat of a class looks the same inside.
+    """
+    nets = {n.name: n.cidr for n in profile.networks}
+    taken: dict[str, set[IPv4Address]] = {name: set() for name in nets}
+    result: dict[tuple[str, int], IPv4Address] = {}
+    for machine in profile.machines:
+        for index, nic in enumerate(machine.nics):
+            if nic.address is not None:
+                result[(machine.name, index)] = nic.address
+                taken[nic.network].add(nic.address)
+    for machine in profile.machines:
+        for index, nic in enumerate(machine.nics):
+            if (machine.name, index) in result:
+                continue
+            cidr = nets[nic.network]
+            candidate = cidr.network_address + _FIRST_ALLOCATED
+            while candidate in taken[nic.network]:
+                candidate += 1
+            if candidate >= cidr.broadcast_address:
+                raise InvalidError(
+                    f"network '{nic.network}' ({cidr}) has no free address for"
+                    f" machine '{machine.name}'",
+                    hint="use a larger network in the profile or give static addresses",
+                )
+            result[(machine.name, index)] = candidate
+            taken[nic.network].add(candidate)
+    return result

@@ -1,0 +1,82 @@
+"""A lab plan's machines and networks as the driver's specs (pure).
+
+The one place that decides how a profile's machine looks to libvirt: disks
+(overlay, then the cloud-init seed as a read-only virtio disk: platform.md), the
+boot method the image recorded, the accelerator, and the metadata that lets
+libvirt itself say which lab a domain belongs to.
+"""
+
+from __future__ import annotations
+
+from lab.driver.specs import (
+    DhcpHost,
+    DiskFormat,
+    DiskSpec,
+    DomainSpec,
+    KernelBoot,
+    NetworkSpec,
+    NicSpec,
+)
+from lab.host import AccelChoice
+from lab.images import Image, ImageStore
+from lab.images.model import Boot
+from lab.plan import LabPlan, MachinePlan, NetworkPlan
+
+
+def network_spec(plan: LabPlan, network: NetworkPlan) -> NetworkSpec:
+    """An isolated network with a static DHCP lease for every machine on it."""
+    hosts = tuple(
+        DhcpHost(mac=nic.mac, ip=nic.address, hostname=machine.name)
+        for machine in plan.machines
+        for nic in machine.nics
+        if nic.network == network.name
+    )
+    return NetworkSpec(
+        name=network.libvirt_name,
+        bridge=network.bridge,
+        host_address=network.host_address,
+        dhcp_hosts=hosts,
+        isolated=True,
+        stp=False,
+    )
+
+
+def domain_spec(
+    plan: LabPlan,
+    machine: MachinePlan,
+    image: Image,
+    images: ImageStore,
+    accel: AccelChoice,
+) -> DomainSpec:
+    boot = None
+    if image.boot is Boot.KERNEL:
+        boot = KernelBoot(
+            kernel=images.kernel_path(image),
+            initrd=images.initrd_path(image),
+            cmdline=image.cmdline or "",
+        )
+    return DomainSpec(
+        name=machine.domain,
+        title=f"{plan.lab}: {machine.name}",
+        description=f"Hromada Lab '{plan.lab}' (profile {plan.profile}), machine {machine.name}",
+        vcpus=machine.vcpus,
+        memory_mib=machine.memory_mib,
+        virt_type=accel.virt_type,
+        cpu=accel.cpu,
+        disks=(
+            DiskSpec(path=machine.overlay, format=DiskFormat.QCOW2, target="vda"),
+            DiskSpec(path=machine.seed, format=DiskFormat.RAW, target="vdb", readonly=True),
+        ),
+        nics=tuple(NicSpec(network=nic.libvirt_network, mac=nic.mac) for nic in machine.nics),
+        boot=boot,
+        serial_log=machine.console_log,
+        guest_agent=True,
+        graphics=machine.graphics,
+        metadata={
+            "lab": plan.lab,
+            "machine": machine.name,
+            "profile": plan.profile,
+            "image": image.name,
+            "image-digest": image.digest,
+        },
+    )

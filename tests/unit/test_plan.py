@@ -1,0 +1,76 @@
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from lab import naming
+from lab.errors import InvalidError
+from lab.plan import plan_lab
+from lab.profile import load_profile, load_profile_text
+
+PROFILES = Path(__file__).parents[2] / "profiles"
+
+
+def test_pair_plan_names_every_object_of_the_lab(tmp_path: Path) -> None:
+    plan = plan_lab(load_profile(PROFILES / "pair.yaml"), "p1", "hl-", tmp_path)
+    assert [m.domain for m in plan.machines] == ["hl-p1.a", "hl-p1.b"]
+    assert [n.libvirt_name for n in plan.networks] == ["hl-p1.net"]
+    assert all(len(n.bridge) <= 15 for n in plan.networks)
+    assert str(plan.networks[0].host_address) == "10.78.0.1/24"
+    assert [str(m.management_address) for m in plan.machines] == ["10.78.0.10", "10.78.0.11"]
+    assert plan.machines[0].overlay == tmp_path / "p1" / "disks" / "a.qcow2"
+    assert plan.machines[0].memory_mib == 512
+
+
+def test_addresses_are_allocated_deterministically_around_static_ones(tmp_path: Path) -> None:
+    text = """
+community: {name: alloc, title: T, oblast: O, kind: rural}
+networks: [{name: n, cidr: 10.1.0.0/24}]
+machines:
+  - {name: x, image: i, memory: 512MiB, nics: [{network: n}]}
+  - {name: y, image: i, memory: 512MiB, nics: [{network: n, address: 10.1.0.10}]}
+  - {name: z, image: i, memory: 512MiB, nics: [{network: n}]}
+"""
+    profile = load_profile_text(text, "alloc.yaml")
+    first = plan_lab(profile, "a", "hl-", tmp_path)
+    again = plan_lab(profile, "b", "hl-", tmp_path)
+    addresses = [m.management_address for m in first.machines]
+    assert addresses == [IPv4Address("10.1.0.11"), IPv4Address("10.1.0.10"), IPv4Address("10.1.0.12")]
+    # Every seat of a class looks the same inside; only MACs and names differ.
+    assert [m.management_address for m in again.machines] == addresses
+    assert {n.mac for m in first.machines for n in m.nics}.isdisjoint(
+        {n.mac for m in again.machines for n in m.nics}
+    )
+
+
+def test_full_network_is_a_located_error(tmp_path: Path) -> None:
+    machines = "\n".join(
+        f"  - {{name: m{i}, image: i, memory: 256MiB, nics: [{{network: n}}]}}" for i in range(6)
+    )
+    text = (
+        "community: {name: full, title: T, oblast: O, kind: rural}\n"
+        "networks: [{name: n, cidr: 10.1.0.0/29}]\nmachines:\n" + machines + "\n"
+    )
+    profile = load_profile_text(text, "full.yaml")
+    with pytest.raises(InvalidError, match="no free address"):
+        plan_lab(profile, "f", "hl-", tmp_path)
+
+
+@pytest.mark.parametrize("bad", ["", "A", "-x", "x-", "a.b", "a b", "../etc", "x" * 33, "a\0b"])
+def test_bad_lab_names_are_refused_with_a_hint(bad: str) -> None:
+    with pytest.raises(InvalidError) as info:
+        naming.check_lab_name(bad)
+    assert "letters, digits" in info.value.hint
+
+
+def test_names_split_back_to_lab_and_member() -> None:
+    assert naming.split_name("hl-", naming.domain_name("hl-", "demo-1", "m1")) == ("demo-1", "m1")
+    assert naming.split_name("hl-", "hl-nodot") is None
+    assert naming.split_name("hl-", "other.m1") is None
+
+
+def test_macs_are_stable_and_in_qemu_range() -> None:
+    mac = naming.mac_address("demo", "m1", 0)
+    assert mac == naming.mac_address("demo", "m1", 0)
+    assert mac.startswith("52:54:00:")
+    assert mac != naming.mac_address("demo", "m1", 1)
