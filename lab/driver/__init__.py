@@ -1,0 +1,42 @@
+"""The libvirt seam: pure XML builders and their specs here, the connection beside them.
+
+Only `lab.driver.connection` imports libvirt; import `Driver` from there, so that pure
+code (profiles, unit tests) can use the specs and builders without libvirt installed.
+"""
+
+from lab.driver.domain_xml import domain_xml, parse_metadata
+from lab.driver.network_xml import network_xml
+from lab.driver.specs import (
+    CpuMode,
+    DhcpHost,
+    DhcpRange,
+    DiskFormat,
+    DiskSpec,
+    DnsMode,
+    DomainSpec,
+    FilterRef,
+    KernelBoot,
+    NetworkSpec,
+    NicSpec,
+    VirtType,
+    bridge_name,
+)
+
+__all__ = [
+    "CpuMode",
+    "DhcpHost",
+    "DhcpRange",
+    "DiskFormat",
+    "DiskSpec",
+    "DnsMode",
+    "DomainSpec",
+    "FilterRef",
+    "KernelBoot",
+    "NetworkSpec",
+    "NicSpec",
+    "VirtType",
+    "bridge_name",
+    "domain_xml",
+    "network_xml",
+    "parse_metadata",
+]

@@ -1,0 +1,336 @@
+"""The one module that imports libvirt: a small typed facade over a libvirt connection.
+
+Every `libvirt.libvirtError` leaves this module as a `LabError` subclass with a hint:
+`NotFoundError` (no such domain/network), `ConflictError` (exists already, or wrong state
+for the operation), else `DriverError`. Results are plain values or frozen models.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import libvirt
+import libvirt_qemu  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict
+
+from lab.driver.domain_xml import metadata_values
+from lab.driver.specs import METADATA_NS
+from lab.errors import ConflictError, DriverError, LabError, NotFoundError
+from lab.settings import get_settings
+
+_NOT_FOUND = {
+    libvirt.VIR_ERR_NO_DOMAIN,
+    libvirt.VIR_ERR_NO_NETWORK,
+    libvirt.VIR_ERR_NO_DOMAIN_METADATA,
+}
+_CONFLICT = {
+    libvirt.VIR_ERR_OPERATION_INVALID,
+    libvirt.VIR_ERR_DOM_EXIST,
+    libvirt.VIR_ERR_NETWORK_EXIST,
+}
+# The agent is absent, not yet started by the guest, or did not answer in time.
+_AGENT_SILENT = {libvirt.VIR_ERR_AGENT_UNRESPONSIVE, libvirt.VIR_ERR_OPERATION_TIMEOUT}
+
+# What undefine removes along with the domain: its managed-save image and the metadata of
+# its internal snapshots. Not NVRAM or checkpoints: our guests have neither (no UEFI, no
+# incremental backup), and those flags would also make the test driver refuse the call.
+_UNDEFINE_FLAGS = (
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+)
+
+
+def _ignore_libvirt_error(_ctx: object, _err: object) -> None:
+    """libvirt's default handler prints every error to stderr; we raise them instead."""
+
+
+libvirt.registerErrorHandler(_ignore_libvirt_error, None)
+
+
+class DomainState(StrEnum):
+    NOSTATE = "nostate"
+    RUNNING = "running"
+    BLOCKED = "blocked"
+    PAUSED = "paused"
+    SHUTDOWN = "shutdown"  # being shut down
+    SHUTOFF = "shutoff"
+    CRASHED = "crashed"
+    PMSUSPENDED = "pmsuspended"
+
+
+_STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: DomainState.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: DomainState.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: DomainState.BLOCKED,
+    libvirt.VIR_DOMAIN_PAUSED: DomainState.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: DomainState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: DomainState.SHUTOFF,
+    libvirt.VIR_DOMAIN_CRASHED: DomainState.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Versions(_Frozen):
+    libvirt: str
+    hypervisor_type: str  # "QEMU", or "TEST" for test:///default
+    hypervisor: str
+
+
+class NodeFacts(_Frozen):
+    cpus: int
+    memory_mib: int
+    free_memory_bytes: int
+
+
+class DhcpLease(_Frozen):
+    mac: str
+    ip: str
+    hostname: str
+    expiry: int  # seconds since the epoch
+
+
+def _version(number: int) -> str:
+    """libvirt packs versions as major * 1_000_000 + minor * 1_000 + micro."""
+    return f"{number // 1_000_000}.{number // 1_000 % 1_000}.{number % 1_000}"
+
+
+def _connect_hint(uri: str) -> str:
+    return (
+        f"is libvirtd running and reachable at {uri}? on this machine start it in the lab "
+        "namespace: scripts/labns up hromada; check LAB_LIBVIRT_URI"
+    )
+
+
+class Driver:
+    """An open libvirt connection. Use as a context manager: `with Driver.open() as d:`."""
+
+    def __init__(self, conn: Any, uri: str) -> None:
+        self._conn = conn
+        self.uri = uri
+
+    @classmethod
+    def open(cls, uri: str | None = None) -> Driver:
+        """Connect to `uri` (default: settings' LAB_LIBVIRT_URI)."""
+        uri = uri or get_settings().libvirt_uri
+        try:
+            conn = libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            raise DriverError(
+                f"cannot connect to libvirt at {uri}: {exc.get_error_message()}",
+                hint=_connect_hint(uri),
+            ) from exc
+        return cls(conn, uri)
+
+    def close(self) -> None:
+        with self._errors("close the libvirt connection"):
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self, action: str, hint: str = "") -> Iterator[None]:
+        """Turn a libvirtError raised while doing `action` into the matching LabError."""
+        try:
+            yield
+        except libvirt.libvirtError as exc:
+            raise self._translate(exc, action, hint) from exc
+
+    def _translate(self, exc: Any, action: str, hint: str) -> LabError:
+        code = exc.get_error_code()
+        message = f"cannot {action}: {exc.get_error_message()}"
+        if code in _NOT_FOUND:
+            return NotFoundError(
+                message, hint or f"list what exists: virsh -c {self.uri} list --all"
+            )
+        if code in _CONFLICT:
+            return ConflictError(
+                message, hint or "it exists already or is in the wrong state for this; check it"
+            )
+        return DriverError(message, hint or f"look at libvirt's log for {self.uri}")
+
+    # -- host ---------------------------------------------------------------------------
+
+    def versions(self) -> Versions:
+        with self._errors("read libvirt and hypervisor versions"):
+            return Versions(
+                libvirt=_version(int(self._conn.getLibVersion())),
+                hypervisor_type=str(self._conn.getType()),
+                hypervisor=_version(int(self._conn.getVersion())),
+            )
+
+    def host_facts(self) -> NodeFacts:
+        with self._errors("read host facts"):
+            info = self._conn.getInfo()
+            free = int(self._conn.getFreeMemory())
+        return NodeFacts(cpus=int(info[2]), memory_mib=int(info[1]), free_memory_bytes=free)
+
+    # -- domains ------------------------------------------------------------------------
+
+    def _domain(self, name: str) -> Any:
+        with self._errors(f"find domain {name}"):
+            return self._conn.lookupByName(name)
+
+    def define_domain(self, xml: str) -> str:
+        """Define (or redefine) a persistent domain; libvirt validates it against its schema."""
+        with self._errors("define domain", hint="the domain XML was refused; see the message"):
+            return str(self._conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE).name())
+
+    def start_domain(self, name: str) -> None:
+        dom = self._domain(name)
+        with self._errors(f"start domain {name}"):
+            dom.create()
+
+    def shutdown_domain(self, name: str) -> None:
+        """Ask the guest to power off (ACPI or agent); returns at once, the guest may linger."""
+        dom = self._domain(name)
+        with self._errors(f"shut down domain {name}"):
+            dom.shutdown()
+
+    def destroy_domain(self, name: str) -> None:
+        """Pull the plug."""
+        dom = self._domain(name)
+        with self._errors(f"destroy domain {name}"):
+            dom.destroy()
+
+    def undefine_domain(self, name: str) -> None:
+        """Forget the (stopped or running) domain, with its managed save and snapshot metadata."""
+        dom = self._domain(name)
+        with self._errors(f"undefine domain {name}"):
+            dom.undefineFlags(_UNDEFINE_FLAGS)
+
+    def domain_exists(self, name: str) -> bool:
+        try:
+            self._domain(name)
+        except NotFoundError:
+            return False
+        return True
+
+    def domain_state(self, name: str) -> DomainState:
+        dom = self._domain(name)
+        with self._errors(f"read the state of domain {name}"):
+            state, _reason = dom.state()
+        return _STATES.get(state, DomainState.NOSTATE)
+
+    def list_domains(self, prefix: str = "") -> list[str]:
+        with self._errors("list domains"):
+            names = [str(d.name()) for d in self._conn.listAllDomains(0)]
+        return sorted(n for n in names if n.startswith(prefix))
+
+    def domain_xml(self, name: str, inactive: bool = False) -> str:
+        dom = self._domain(name)
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0
+        with self._errors(f"read the XML of domain {name}"):
+            return str(dom.XMLDesc(flags))
+
+    def domain_metadata(self, name: str) -> dict[str, str]:
+        """The lab metadata libvirt keeps for the domain; {} when it has none."""
+        dom = self._domain(name)
+        try:
+            text = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                return {}
+            raise self._translate(exc, f"read the metadata of domain {name}", "") from exc
+        return metadata_values(ET.fromstring(str(text)))
+
+    def qemu_agent_ping(self, name: str, timeout: int = 5) -> bool:
+        """True when the guest agent answers `guest-ping` within `timeout` seconds."""
+        dom = self._domain(name)
+        command = json.dumps({"execute": "guest-ping"})
+        try:
+            libvirt_qemu.qemuAgentCommand(dom, command, max(1, timeout), 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() in _AGENT_SILENT:
+                return False
+            raise self._translate(exc, f"ping the guest agent of {name}", "") from exc
+        return True
+
+    def save_domain(self, name: str, path: Path, xml: str | None = None) -> None:
+        """Save memory state to `path`; the domain stops. `xml` replaces its saved config."""
+        dom = self._domain(name)
+        with self._errors(f"save domain {name} to {path}"):
+            dom.saveFlags(str(path), xml, 0)
+
+    def restore_domain(self, path: Path, xml: str | None = None) -> None:
+        """Restore a saved domain from `path`, in the state it was saved in (usually running).
+
+        `xml` may change host-side details such as disk paths (e.g. a fresh overlay), but
+        not the guest's ABI.
+        """
+        with self._errors(f"restore a domain from {path}"):
+            self._conn.restoreFlags(str(path), xml, 0)
+
+    # -- networks -----------------------------------------------------------------------
+
+    def _network(self, name: str) -> Any:
+        with self._errors(f"find network {name}"):
+            return self._conn.networkLookupByName(name)
+
+    def define_network(self, xml: str) -> str:
+        with self._errors("define network", hint="the network XML was refused; see the message"):
+            return str(self._conn.networkDefineXML(xml).name())
+
+    def start_network(self, name: str) -> None:
+        net = self._network(name)
+        with self._errors(f"start network {name}"):
+            net.create()
+
+    def destroy_network(self, name: str) -> None:
+        net = self._network(name)
+        with self._errors(f"stop network {name}"):
+            net.destroy()
+
+    def undefine_network(self, name: str) -> None:
+        net = self._network(name)
+        with self._errors(f"undefine network {name}"):
+            net.undefine()
+
+    def network_exists(self, name: str) -> bool:
+        try:
+            self._network(name)
+        except NotFoundError:
+            return False
+        return True
+
+    def network_active(self, name: str) -> bool:
+        net = self._network(name)
+        with self._errors(f"read the state of network {name}"):
+            return bool(net.isActive())
+
+    def list_networks(self, prefix: str = "") -> list[str]:
+        with self._errors("list networks"):
+            names = [str(n.name()) for n in self._conn.listAllNetworks(0)]
+        return sorted(n for n in names if n.startswith(prefix))
+
+    def dhcp_leases(self, network: str) -> list[DhcpLease]:
+        net = self._network(network)
+        with self._errors(f"read the DHCP leases of network {network}"):
+            leases = net.DHCPLeases()
+        return [
+            DhcpLease(
+                mac=str(lease["mac"]),
+                ip=str(lease["ipaddr"]),
+                hostname=str(lease.get("hostname") or ""),
+                expiry=int(lease["expirytime"]),
+            )
+            for lease in leases
+        ]

@@ -1,0 +1,175 @@
+"""Pure builder of libvirt domain XML from a `DomainSpec`, and its metadata reader.
+
+Built with ElementTree, never by formatting strings: every value lands in a text node or
+an attribute and is escaped there, so nothing in a spec can change the XML's structure.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+
+from lab.driver.specs import (
+    METADATA_NS,
+    METADATA_PREFIX,
+    CpuMode,
+    DiskSpec,
+    DomainSpec,
+    KernelBoot,
+    NicSpec,
+)
+
+# i440fx: the simplest machine that carries virtio; nothing here needs q35's PCIe.
+_MACHINE = "pc"
+_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+
+
+def domain_xml(spec: DomainSpec) -> str:
+    """The libvirt `<domain>` document for `spec`, indented, without an XML declaration."""
+    root = ET.Element("domain", type=spec.virt_type.value)
+    _text(root, "name", spec.name)
+    if spec.uuid is not None:
+        _text(root, "uuid", str(spec.uuid))
+    if spec.title:
+        _text(root, "title", spec.title)
+    if spec.description:
+        _text(root, "description", spec.description)
+    if spec.metadata:
+        _metadata(ET.SubElement(root, "metadata"), spec.metadata)
+    _text(root, "memory", str(spec.memory_mib), unit="MiB")
+    _text(root, "vcpu", str(spec.vcpus), placement="static")
+    _os(root, spec.boot)
+    features = ET.SubElement(root, "features")
+    ET.SubElement(features, "acpi")  # ACPI lets `shutdown` reach the guest as a power button
+    ET.SubElement(features, "apic")
+    _cpu(root, spec.cpu)
+    ET.SubElement(root, "clock", offset="utc")
+    _text(root, "on_poweroff", "destroy")
+    _text(root, "on_reboot", "restart")
+    # A crashed guest stops and says so (state `crashed`) instead of looping through reboots.
+    _text(root, "on_crash", "destroy")
+    _devices(ET.SubElement(root, "devices"), spec)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def parse_metadata(domain_xml: str) -> dict[str, str]:
+    """The lab metadata (`<metadata><hl:lab>`) of a domain XML document; {} when absent."""
+    root = ET.fromstring(domain_xml)
+    lab = root.find(f"metadata/{{{METADATA_NS}}}lab")
+    return {} if lab is None else metadata_values(lab)
+
+
+def metadata_values(lab: ET.Element) -> dict[str, str]:
+    """Children of an `<hl:lab>` element as a dict.
+
+    In a domain's XML they carry our namespace (libvirt may change the prefix, the URI
+    holds); libvirt's metadata API hands the element back with no namespace at all.
+    """
+    values: dict[str, str] = {}
+    for child in lab:
+        namespace, local = _split_tag(child.tag)
+        if namespace in ("", METADATA_NS):
+            values[local] = child.text or ""
+    return values
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """ElementTree's `{uri}local` as (uri, local); ("", tag) for a tag without namespace."""
+    if not tag.startswith("{"):
+        return "", tag
+    namespace, _, local = tag[1:].partition("}")
+    return namespace, local
+
+
+def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    element.text = text
+    return element
+
+
+def _metadata(parent: ET.Element, values: Mapping[str, str]) -> None:
+    # Written with a literal prefix and xmlns attribute rather than ET.register_namespace,
+    # which is process-global state; the result is the same namespace-correct XML.
+    lab = ET.SubElement(parent, f"{METADATA_PREFIX}:lab", {f"xmlns:{METADATA_PREFIX}": METADATA_NS})
+    for key in sorted(values):
+        _text(lab, f"{METADATA_PREFIX}:{key}", values[key])
+
+
+def _os(root: ET.Element, boot: KernelBoot | None) -> None:
+    os_el = ET.SubElement(root, "os")
+    _text(os_el, "type", "hvm", arch="x86_64", machine=_MACHINE)
+    if boot is None:
+        ET.SubElement(os_el, "boot", dev="hd")
+        return
+    _text(os_el, "kernel", str(boot.kernel))
+    if boot.initrd is not None:
+        _text(os_el, "initrd", str(boot.initrd))
+    if boot.cmdline:
+        _text(os_el, "cmdline", boot.cmdline)
+
+
+def _cpu(root: ET.Element, cpu: CpuMode) -> None:
+    if cpu is CpuMode.HOST_PASSTHROUGH:
+        ET.SubElement(root, "cpu", mode="host-passthrough", check="none", migratable="on")
+        return
+    # A named model under TCG. check='none': libvirt would otherwise compare it with the
+    # host CPU, which is meaningless for an emulated CPU.
+    cpu_el = ET.SubElement(root, "cpu", mode="custom", match="exact", check="none")
+    _text(cpu_el, "model", cpu.value, fallback="forbid")
+
+
+def _devices(devices: ET.Element, spec: DomainSpec) -> None:
+    for disk in spec.disks:
+        _disk(devices, disk)
+    for nic in spec.nics:
+        _nic(devices, nic)
+    _serial(devices, spec)
+    if spec.guest_agent:
+        # The agent is the management path that survives a trainee breaking the network.
+        channel = ET.SubElement(devices, "channel", type="unix")
+        ET.SubElement(channel, "target", type="virtio", name=_AGENT_CHANNEL)
+    if spec.graphics:
+        graphics = ET.SubElement(
+            devices, "graphics", type="vnc", port="-1", autoport="yes", listen="127.0.0.1"
+        )
+        ET.SubElement(graphics, "listen", type="address", address="127.0.0.1")
+        video = ET.SubElement(devices, "video")
+        ET.SubElement(video, "model", type="vga")
+    # No balloon: guests are small and fixed-size, placement counts their full memory, and a
+    # balloon is one more device whose state a memory baseline has to carry.
+    ET.SubElement(devices, "memballoon", model="none")
+    # Guests under TCG otherwise starve for entropy at boot, which stalls sshd's key generation.
+    rng = ET.SubElement(devices, "rng", model="virtio")
+    _text(rng, "backend", "/dev/urandom", model="random")
+
+
+def _disk(devices: ET.Element, disk: DiskSpec) -> None:
+    element = ET.SubElement(devices, "disk", type="file", device="disk")
+    ET.SubElement(element, "driver", name="qemu", type=disk.format.value)
+    ET.SubElement(element, "source", file=str(disk.path))
+    ET.SubElement(element, "target", dev=disk.target, bus="virtio")
+    if disk.readonly:
+        ET.SubElement(element, "readonly")
+
+
+def _nic(devices: ET.Element, nic: NicSpec) -> None:
+    element = ET.SubElement(devices, "interface", type="network")
+    ET.SubElement(element, "mac", address=nic.mac)
+    ET.SubElement(element, "source", network=nic.network)
+    ET.SubElement(element, "model", type="virtio")
+    if nic.filterref is not None:
+        ref = ET.SubElement(element, "filterref", filter=nic.filterref.name)
+        for name in sorted(nic.filterref.parameters):
+            ET.SubElement(ref, "parameter", name=name, value=nic.filterref.parameters[name])
+
+
+def _serial(devices: ET.Element, spec: DomainSpec) -> None:
+    # The console on a pty (for `virsh console` and the web console) and, when asked, a
+    # copy in a log file, so the orchestrator can show its tail when a guest never comes up.
+    serial = ET.SubElement(devices, "serial", type="pty")
+    if spec.serial_log is not None:
+        ET.SubElement(serial, "log", file=str(spec.serial_log), append="off")
+    ET.SubElement(serial, "target", port="0")
+    console = ET.SubElement(devices, "console", type="pty")
+    ET.SubElement(console, "target", type="serial", port="0")

@@ -1,0 +1,185 @@
+"""The libvirt driver against `test:///default`: lifecycle, metadata, networks, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+
+import pytest
+
+from lab.driver import (
+    CpuMode,
+    DhcpHost,
+    DiskSpec,
+    DomainSpec,
+    KernelBoot,
+    NetworkSpec,
+    NicSpec,
+    VirtType,
+    bridge_name,
+    domain_xml,
+    network_xml,
+)
+from lab.driver.connection import DomainState, Driver
+from lab.errors import ConflictError, DriverError, NotFoundError
+
+pytestmark = pytest.mark.driver
+
+
+def spec(name: str) -> DomainSpec:
+    return DomainSpec(
+        name=name,
+        title="driver test & <friends>",
+        virt_type=VirtType.QEMU,
+        cpu=CpuMode.NEHALEM,
+        disks=(DiskSpec(path=Path("/nonexistent/disk.qcow2"), target="vda"),),
+        nics=(NicSpec(network="default", mac="52:54:00:00:00:01"),),
+        boot=KernelBoot(kernel=Path("/nonexistent/vmlinuz"), cmdline="console=ttyS0"),
+        serial_log=Path("/nonexistent/console.log"),
+        metadata={"lab": "drv", "machine": name, "profile": "p & <q>"},
+    )
+
+
+@pytest.fixture
+def domain(driver: Driver, unique: str) -> Iterator[str]:
+    name = driver.define_domain(domain_xml(spec(f"hl-test-{unique}")))
+    yield name
+    if driver.domain_exists(name):
+        if driver.domain_state(name) is not DomainState.SHUTOFF:
+            driver.destroy_domain(name)
+        driver.undefine_domain(name)
+
+
+def test_versions(driver: Driver) -> None:
+    versions = driver.versions()
+    assert versions.hypervisor_type == "TEST"
+    assert versions.libvirt.count(".") == 2
+
+
+def test_host_facts(driver: Driver) -> None:
+    facts = driver.host_facts()
+    assert facts.cpus > 0 and facts.memory_mib > 0 and facts.free_memory_bytes > 0
+
+
+def test_domain_lifecycle(driver: Driver, domain: str, unique: str) -> None:
+    assert driver.domain_exists(domain)
+    assert driver.list_domains(f"hl-test-{unique}") == [domain]
+    assert driver.domain_state(domain) is DomainState.SHUTOFF
+    driver.start_domain(domain)
+    assert driver.domain_state(domain) is DomainState.RUNNING
+    driver.shutdown_domain(domain)
+    assert driver.domain_state(domain) is DomainState.SHUTOFF
+    driver.start_domain(domain)
+    driver.destroy_domain(domain)
+    assert driver.domain_state(domain) is DomainState.SHUTOFF
+    driver.undefine_domain(domain)
+    assert not driver.domain_exists(domain)
+    assert domain not in driver.list_domains("hl-test-")
+
+
+def test_metadata_round_trip(driver: Driver, domain: str) -> None:
+    expected = {"lab": "drv", "machine": domain, "profile": "p & <q>"}
+    assert driver.domain_metadata(domain) == expected
+    assert "driver test &amp; &lt;friends&gt;" in driver.domain_xml(domain)
+
+
+def test_domain_without_metadata(driver: Driver, unique: str) -> None:
+    name = driver.define_domain(
+        domain_xml(spec(f"hl-test-{unique}").model_copy(update={"metadata": {}}))
+    )
+    try:
+        assert driver.domain_metadata(name) == {}
+    finally:
+        driver.undefine_domain(name)
+
+
+def test_save_and_restore(driver: Driver, domain: str, tmp_path: Path) -> None:
+    driver.start_domain(domain)
+    state = tmp_path / "memory.save"
+    driver.save_domain(domain, state)
+    assert driver.domain_state(domain) is DomainState.SHUTOFF
+    driver.restore_domain(state)
+    assert driver.domain_state(domain) is DomainState.RUNNING
+
+
+def test_unknown_domain_is_not_found_with_hint(driver: Driver) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        driver.start_domain("hl-test-no-such-domain")
+    assert "hl-test-no-such-domain" in caught.value.message
+    assert "virsh" in caught.value.hint
+    assert not driver.domain_exists("hl-test-no-such-domain")
+
+
+def test_wrong_state_is_a_conflict(driver: Driver, domain: str) -> None:
+    with pytest.raises(ConflictError) as caught:
+        driver.destroy_domain(domain)  # it is not running
+    assert "not running" in caught.value.message
+
+
+def test_invalid_xml_is_refused(driver: Driver) -> None:
+    with pytest.raises(DriverError):
+        driver.define_domain("<domain type='qemu'><name>hl-test-bad</name></domain>")
+    assert not driver.domain_exists("hl-test-bad")
+
+
+def test_agent_ping_unsupported_by_test_driver(driver: Driver, domain: str) -> None:
+    driver.start_domain(domain)
+    with pytest.raises(DriverError) as caught:
+        driver.qemu_agent_ping(domain, timeout=1)
+    assert "guest agent" in caught.value.message
+
+
+def test_network_lifecycle(driver: Driver, unique: str) -> None:
+    name = f"hl-test-{unique}"
+    spec = NetworkSpec(
+        name=name,
+        bridge=bridge_name(unique),
+        host_address=IPv4Interface("10.77.0.1/24"),
+        dhcp_hosts=(
+            DhcpHost(mac="52:54:00:00:00:09", ip=IPv4Address("10.77.0.9"), hostname="web1"),
+        ),
+    )
+    assert driver.define_network(network_xml(spec)) == name
+    try:
+        assert driver.network_exists(name)
+        assert driver.list_networks("hl-test-") == sorted(
+            n for n in driver.list_networks() if n.startswith("hl-test-")
+        )
+        assert not driver.network_active(name)
+        driver.start_network(name)
+        assert driver.network_active(name)
+        with pytest.raises(ConflictError):
+            driver.start_network(name)
+        driver.destroy_network(name)
+        assert not driver.network_active(name)
+    finally:
+        driver.undefine_network(name)
+    assert not driver.network_exists(name)
+    with pytest.raises(NotFoundError):
+        driver.undefine_network(name)
+
+
+def test_dhcp_leases_unsupported_by_test_driver(driver: Driver) -> None:
+    with pytest.raises(DriverError):
+        driver.dhcp_leases("default")
+
+
+def test_bad_uri_is_a_driver_error_with_hint() -> None:
+    with pytest.raises(DriverError) as caught:
+        Driver.open("qemu+unix:///system?socket=/nonexistent/libvirt-sock")
+    assert "cannot connect" in caught.value.message
+    assert "scripts/labns up" in caught.value.hint
+    assert "LAB_LIBVIRT_URI" in caught.value.hint
+
+
+def test_default_uri_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.settings import get_settings
+
+    monkeypatch.setenv("LAB_LIBVIRT_URI", "test:///default")
+    get_settings.cache_clear()
+    try:
+        with Driver.open() as opened:
+            assert opened.uri == "test:///default"
+    finally:
+        get_settings.cache_clear()

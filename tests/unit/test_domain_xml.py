@@ -1,0 +1,188 @@
+"""The domain XML builder: expected output, libvirt's own schema, and escaping."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from pydantic import ValidationError
+
+from lab.driver import (
+    CpuMode,
+    DiskFormat,
+    DiskSpec,
+    DomainSpec,
+    FilterRef,
+    KernelBoot,
+    NicSpec,
+    VirtType,
+    domain_xml,
+    parse_metadata,
+)
+from lab.run import run
+
+EXPECTED = Path(__file__).parent / "expected"
+NASTY = "a<b & c \"quoted\" 'single' ]]> </title><x/>"
+
+
+def tcg_spec(**changes: object) -> DomainSpec:
+    """A TCG guest as the lab boots them: direct kernel boot, overlay + read-only seed."""
+    base: dict[str, object] = {
+        "name": "hl-demo-web1",
+        "uuid": UUID("6f1c9a4e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"),
+        "title": "web1 of lab demo",
+        "description": "Community web server",
+        "vcpus": 1,
+        "memory_mib": 512,
+        "virt_type": VirtType.QEMU,
+        "cpu": CpuMode.NEHALEM,
+        "disks": (
+            DiskSpec(path=Path("/var/lib/hromada-lab/labs/demo/web1.qcow2"), target="vda"),
+            DiskSpec(
+                path=Path("/var/lib/hromada-lab/labs/demo/web1-seed.img"),
+                format=DiskFormat.RAW,
+                target="vdb",
+                readonly=True,
+            ),
+        ),
+        "nics": (
+            NicSpec(
+                network="hl-demo-lan",
+                mac="52:54:00:12:34:56",
+                filterref=FilterRef(name="clean-traffic", parameters={"IP": "10.10.0.11"}),
+            ),
+        ),
+        "boot": KernelBoot(
+            kernel=Path("/var/lib/hromada-lab/images/debian-12/vmlinuz"),
+            initrd=Path("/var/lib/hromada-lab/images/debian-12/initrd.img"),
+            cmdline="root=/dev/vda console=ttyS0",
+        ),
+        "serial_log": Path("/var/lib/hromada-lab/labs/demo/web1-console.log"),
+        "guest_agent": True,
+        "graphics": False,
+        "metadata": {"lab": "demo", "machine": "web1", "profile": "hromada-basic"},
+    }
+    base.update(changes)
+    return DomainSpec.model_validate(base)
+
+
+def kvm_spec() -> DomainSpec:
+    """A KVM guest booting its own bootloader, with VNC and no extras."""
+    return DomainSpec(
+        name="hl-class1-seat03-pc",
+        vcpus=2,
+        memory_mib=2048,
+        virt_type=VirtType.KVM,
+        cpu=CpuMode.HOST_PASSTHROUGH,
+        disks=(DiskSpec(path=Path("/srv/hl/seat03/pc.qcow2"), target="vda"),),
+        nics=(NicSpec(network="hl-class1-seat03", mac="52:54:00:aa:bb:03"),),
+        guest_agent=False,
+        graphics=True,
+    )
+
+
+def validate(tmp_path: Path, xml: str, kind: str) -> None:
+    """libvirt's own RELAX NG schema must accept the document."""
+    path = tmp_path / f"{kind}.xml"
+    path.write_text(xml)
+    run(["virt-xml-validate", path, kind], hint="apt-get install libvirt-clients")
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"), [(tcg_spec(), "domain-tcg.xml"), (kvm_spec(), "domain-kvm.xml")]
+)
+def test_matches_expected_and_schema(tmp_path: Path, spec: DomainSpec, expected: str) -> None:
+    xml = domain_xml(spec)
+    assert xml == (EXPECTED / expected).read_text()
+    validate(tmp_path, xml, "domain")
+
+
+def test_tcg_guest_details() -> None:
+    root = ET.fromstring(domain_xml(tcg_spec()))
+    assert root.get("type") == "qemu"
+    assert root.findtext("cpu/model") == "Nehalem"
+    assert root.findtext("on_crash") == "destroy"
+    seed = [d for d in root.iterfind("devices/disk") if d.find("target").get("dev") == "vdb"]  # type: ignore[union-attr]
+    assert seed[0].find("readonly") is not None
+    assert seed[0].find("target").get("bus") == "virtio"  # type: ignore[union-attr]
+    channel = root.find("devices/channel/target")
+    assert channel is not None and channel.get("name") == "org.qemu.guest_agent.0"
+    assert root.findtext("devices/rng/backend") == "/dev/urandom"
+    log = root.find("devices/serial/log")
+    assert log is not None and log.get("file", "").endswith("web1-console.log")
+
+
+def test_kvm_guest_uses_host_cpu_and_vnc_on_loopback() -> None:
+    root = ET.fromstring(domain_xml(kvm_spec()))
+    assert root.get("type") == "kvm"
+    cpu = root.find("cpu")
+    assert cpu is not None and cpu.get("mode") == "host-passthrough"
+    assert root.find("os/boot") is not None and root.find("os/kernel") is None
+    graphics = root.find("devices/graphics")
+    assert graphics is not None and graphics.get("listen") == "127.0.0.1"
+    assert root.find("devices/channel") is None
+    assert root.find("metadata") is None
+
+
+def test_hostile_values_stay_text(tmp_path: Path) -> None:
+    spec = tcg_spec(
+        title=NASTY,
+        description=NASTY + "\nsecond line",
+        metadata={"lab": NASTY, "owner": "Іван & Co"},
+        boot=KernelBoot(kernel=Path("/k/<&'\">"), cmdline=NASTY),
+        serial_log=Path("/log/]]>&\"'.log"),
+    )
+    xml = domain_xml(spec)
+    root = ET.fromstring(xml)  # still well-formed
+    assert root.findtext("title") == NASTY
+    assert root.findtext("description") == NASTY + "\nsecond line"
+    assert root.findtext("os/kernel") == "/k/<&'\">"
+    assert root.findtext("os/cmdline") == NASTY
+    assert root.find("devices/serial/log").get("file") == "/log/]]>&\"'.log"  # type: ignore[union-attr]
+    assert root.find("x") is None and root.find("title/x") is None
+    assert parse_metadata(xml) == {"lab": NASTY, "owner": "Іван & Co"}
+    validate(tmp_path, xml, "domain")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": "bad name"},
+        {"name": "<x>"},
+        {"title": "two\nlines"},
+        {"description": "bell\x07"},
+        {"metadata": {"Bad Key": "x"}},
+        {"vcpus": 0},
+        {"unknown": 1},
+        {
+            "disks": (
+                DiskSpec(path=Path("/a"), target="vda"),
+                DiskSpec(path=Path("/b"), target="vda"),
+            )
+        },
+    ],
+)
+def test_spec_rejects(changes: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        tcg_spec(**changes)
+
+
+def test_spec_is_frozen() -> None:
+    with pytest.raises(ValidationError):
+        tcg_spec().name = "other"  # type: ignore[misc]
+
+
+def test_parse_metadata_without_metadata() -> None:
+    assert parse_metadata(domain_xml(kvm_spec())) == {}
+
+
+def test_parse_metadata_reads_libvirt_reprefixed_form() -> None:
+    # libvirt may hand metadata back with its own prefix; only the namespace URI counts.
+    xml = (
+        "<domain><metadata><lab:lab xmlns:lab='https://hromada-lab.invalid/xmlns/lab/1'>"
+        "<lab:machine>db</lab:machine></lab:lab><other xmlns='urn:x'><machine>no</machine></other>"
+        "</metadata></domain>"
+    )
+    assert parse_metadata(xml) == {"machine": "db"}
