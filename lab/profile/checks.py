@@ -1,0 +1,148 @@
+"""Cross-checks between the entries of a profile, over plain data.
+
+They run over the raw (merged) YAML data rather than the validated model so that one
+pass reports them together with pydantic's field errors, each with a key path the
+loader turns into a line and column. Anything malformed is skipped here: the field
+validators report it. `Profile` runs the same checks on itself when built directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+Loc = tuple[str | int, ...]
+SKIP_CROSS_CHECKS = "skip_cross_checks"
+_NAMED_LISTS = {
+    "networks": "network",
+    "machines": "machine",
+    "accounts": "account",
+    "tests": "test",
+}
+
+
+def format_loc(loc: Loc) -> str:
+    """`("machines", 1, "nics", 0, "address")` -> `machines[1].nics[0].address`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def cross_checks(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Every problem between entries of a profile, as (key path, message)."""
+    abstract = data.get("abstract") is True
+    if not abstract:
+        if data.get("community") is None:
+            yield (
+                ("community",),
+                "missing required key 'community' (only an abstract profile may omit it)",
+            )
+        if not _entries(data, "machines"):
+            yield ("machines",), "a profile needs at least one machine (unless it is abstract)"
+    for key, what in _NAMED_LISTS.items():
+        yield from _unique_names(data, key, what)
+    networks = _networks(data)
+    yield from _overlaps(networks)
+    yield from _nics(data, networks)
+    machines = {m.get("name") for _, m in _entries(data, "machines")}
+    for i, check in _entries(data, "tests"):
+        target = check.get("machine")
+        if isinstance(target, str) and target not in machines and not abstract:
+            yield ("tests", i, "machine"), f"unknown machine {target!r} ({_known(machines)})"
+
+
+def _entries(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
+    items = data.get(key)
+    if not isinstance(items, list | tuple):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, Mapping)]
+
+
+def _known(names: set[Any]) -> str:
+    shown = sorted(n for n in names if isinstance(n, str))
+    return "defined here: " + ", ".join(shown) if shown else "none are defined"
+
+
+def _unique_names(data: Mapping[str, Any], key: str, what: str) -> Iterator[tuple[Loc, str]]:
+    seen: dict[str, int] = {}
+    for i, entry in _entries(data, key):
+        name = entry.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            yield (
+                (key, i, "name"),
+                (f"duplicate {what} name {name!r} (already used by {key}[{seen[name]}])"),
+            )
+        else:
+            seen[name] = i
+
+
+def _networks(data: Mapping[str, Any]) -> dict[str, tuple[int, IPv4Network]]:
+    found: dict[str, tuple[int, IPv4Network]] = {}
+    for i, entry in _entries(data, "networks"):
+        name, cidr = entry.get("name"), entry.get("cidr")
+        if not isinstance(name, str) or name in found:
+            continue
+        try:
+            found[name] = (i, IPv4Network(str(cidr), strict=True))
+        except ValueError:
+            continue  # the field validator reports it
+    return found
+
+
+def _overlaps(networks: dict[str, tuple[int, IPv4Network]]) -> Iterator[tuple[Loc, str]]:
+    ordered = sorted(networks.items(), key=lambda item: item[1][0])
+    for j, (name, (index, net)) in enumerate(ordered):
+        for other, (_, earlier) in ordered[:j]:
+            if net.overlaps(earlier):
+                yield (
+                    ("networks", index, "cidr"),
+                    (f"{net} of network {name!r} overlaps {earlier} of network {other!r}"),
+                )
+                break
+
+
+def _nics(
+    data: Mapping[str, Any], networks: dict[str, tuple[int, IPv4Network]]
+) -> Iterator[tuple[Loc, str]]:
+    used: dict[IPv4Address, str] = {}
+    for i, machine in _entries(data, "machines"):
+        for j, nic in _entries(machine, "nics"):
+            loc: Loc = ("machines", i, "nics", j)
+            network = nic.get("network")
+            if isinstance(network, str) and network not in networks:
+                yield (*loc, "network"), f"unknown network {network!r} ({_known(set(networks))})"
+                continue
+            address = _address(nic.get("address"))
+            if address is None or not isinstance(network, str):
+                continue
+            net = networks[network][1]
+            problem = _address_problem(address, network, net)
+            if problem:
+                yield (*loc, "address"), problem
+            elif address in used:
+                yield (*loc, "address"), f"{address} is already used by {used[address]}"
+            else:
+                used[address] = format_loc(loc)
+
+
+def _address(value: Any) -> IPv4Address | None:
+    try:
+        return IPv4Address(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _address_problem(address: IPv4Address, name: str, net: IPv4Network) -> str:
+    if address not in net:
+        return f"{address} is not inside network {name!r} ({net})"
+    if address == net.network_address:
+        return f"{address} is the network address of {net}; machines cannot use it"
+    if address == net.broadcast_address:
+        return f"{address} is the broadcast address of {net}; machines cannot use it"
+    if address == net.network_address + 1:
+        return f"{address} is the host's own address on network {name!r}; use .2 or above"
+    return ""
