@@ -33,9 +33,11 @@ def report(error: LabError) -> None:
 
 def _register() -> None:
     # Imported here so that every group module can import `app`, `out` and `err`.
-    from lab.cli import host, image, profile
+    import lab.cli.host
+    import lab.cli.image
+    import lab.cli.profile
 
-    for module in (profile, image, host):
+    for module in (lab.cli.profile, lab.cli.image, lab.cli.host):
         module.register(app)
 
 

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import libvirt
-import libvirt_qemu  # type: ignore[import-untyped]
+import libvirt_qemu
 from pydantic import BaseModel, ConfigDict
 
 from lab.driver.domain_xml import metadata_values
@@ -62,6 +62,7 @@ class DomainState(StrEnum):
     SHUTOFF = "shutoff"
     CRASHED = "crashed"
     PMSUSPENDED = "pmsuspended"
+    MISSING = "missing"  # not defined in libvirt at all (reported by `lab status`)
 
 
 _STATES = {
