@@ -1,0 +1,152 @@
+"""`lab image ...`: build, import, list, show and remove base images."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lab.cli import err, out
+from lab.images import ImageStore
+from lab.images.build import Progress as ProgressFn
+from lab.settings import get_settings
+
+group = typer.Typer(
+    help="Base images: build from recipes, import, list, remove.", no_args_is_help=True
+)
+
+
+class OutputFormat(StrEnum):
+    YAML = "yaml"
+    JSON = "json"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="image")
+
+
+def _store() -> ImageStore:
+    return ImageStore(get_settings())
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressFn]:
+    """A spinner with the current step and its time on a terminal; plain lines otherwise."""
+    started = time.monotonic()
+    if not err.is_terminal:
+
+        def line(step: str) -> None:
+            err.print(f"[{time.monotonic() - started:6.1f}s] {escape(step)}")
+
+        yield line
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting")
+        step_started = [started]
+
+        def update(step: str) -> None:
+            now = time.monotonic()
+            previous = bar.tasks[0].description
+            if previous != "starting":
+                bar.console.print(f"[green]✓[/] {previous} [dim]({now - step_started[0]:.1f} s)[/]")
+            step_started[0] = now
+            bar.update(task, description=escape(step))
+
+        yield update
+        last = bar.tasks[0].description
+    err.print(f"[green]✓[/] {last} [dim](total {time.monotonic() - started:.1f} s)[/]")
+
+
+@group.command("build")
+def build(
+    recipe: Annotated[Path, typer.Argument(help="Recipe file, e.g. images/debian-12.yaml")],
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date")] = False,
+) -> None:
+    """Build an image from a recipe (cached: an unchanged recipe is not built again)."""
+    with _progress() as progress:
+        image = _store().build(recipe, progress, force=force)
+    out.print(f"{image.name} {image.digest[:12]}")
+
+
+@group.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="Disk image: qcow2, raw, vmdk or vdi")],
+    name: Annotated[str, typer.Option("--name", help="Name to store it under")],
+) -> None:
+    """Import a disk image that boots by its own bootloader."""
+    with _progress() as progress:
+        image = _store().import_file(file, name, progress)
+    out.print(f"{image.name} {image.digest[:12]}")
+
+
+@group.command("list")
+def list_() -> None:
+    """List stored images."""
+    images = _store().list()
+    if not images:
+        out.print("no images yet; build one: lab image build images/debian-12.yaml")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "DIGEST", "BOOT", "SIZE", "DISK", "CREATED"):
+        table.add_column(column)
+    for image in images:
+        table.add_row(
+            escape(image.name),
+            image.digest[:12],
+            image.boot.value,
+            _human(image.virtual_size),
+            _human(image.disk_size),
+            image.created.strftime("%Y-%m-%d %H:%M"),
+        )
+    out.print(table)
+
+
+@group.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Image name")],
+    output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.YAML,
+) -> None:
+    """Show an image's metadata."""
+    store = _store()
+    image = store.get(name)
+    data = image.model_dump(mode="json") | {"path": str(store.disk_path(image))}
+    if output is OutputFormat.JSON:
+        out.print_json(json.dumps(data))
+    else:
+        text = yaml.safe_dump(data, sort_keys=False, width=1000)
+        out.print(escape(text), end="", soft_wrap=True)
+
+
+@group.command("rm")
+def rm(name: Annotated[str, typer.Argument(help="Image name")]) -> None:
+    """Remove an image name (and its disk when no other name uses it). Refused while in use."""
+    from lab.state import labs_using_image
+
+    settings = get_settings()
+    ImageStore(settings).remove(name, used_by=labs_using_image(settings, name))
+    out.print(f"removed {escape(name)}")
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"

@@ -1,0 +1,17 @@
+"""The image store: read-only base disks, built from recipes in images/ or imported."""
+
+from lab.images.model import Boot, Image, Source, SourceKind
+from lab.images.recipe import BUILDER_VERSION, Recipe, cache_key, load_recipe
+from lab.images.store import ImageStore
+
+__all__ = [
+    "BUILDER_VERSION",
+    "Boot",
+    "Image",
+    "ImageStore",
+    "Recipe",
+    "Source",
+    "SourceKind",
+    "cache_key",
+    "load_recipe",
+]

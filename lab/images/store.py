@@ -1,0 +1,304 @@
+"""The content-addressed image store under `settings.images_dir`.
+
+    blobs/<sha256 of disk.qcow2>/   disk.qcow2, vmlinuz, initrd.img, image.json (all 0444)
+    names/<name>.json               {"name", "digest"}: what `lab image ...` calls it
+    cache/<recipe key>.json         {"digest"}: a recipe that was built already
+    tmp/<pid>-<random>/             work directories of running builds and imports
+
+Blobs are only ever renamed into place complete, so a failed or killed build leaves
+nothing in blobs/ or names/. QEMU runs as `libvirt-qemu`: every stored file is world
+readable and every directory down to it world traversable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lab.errors import ConflictError, HostError, InvalidError, NotFoundError
+from lab.images import build as steps
+from lab.images import qemu
+from lab.images.build import Progress
+from lab.images.model import Boot, Image, Source, SourceKind
+from lab.images.recipe import NAME_PATTERN, Recipe, cache_key, load_recipe
+from lab.settings import Settings
+
+DISK, KERNEL, INITRD, META = "disk.qcow2", "vmlinuz", "initrd.img", "image.json"
+_NAME = re.compile(NAME_PATTERN)
+
+
+class ImageStore:
+    """Named, read-only base images; built from recipes or imported."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.images_dir
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, name: str) -> Image:
+        path = self._name_file(name)
+        try:
+            digest = json.loads(path.read_text())["digest"]
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"no image named '{name}'",
+                hint=f"build it: lab image build images/{name}.yaml (or see: lab image list)",
+            ) from None
+        return self._load(digest).model_copy(update={"name": name})
+
+    def list(self) -> list[Image]:
+        names = self.root / "names"
+        if not names.is_dir():
+            return []
+        return [self.get(p.stem) for p in sorted(names.glob("*.json"))]
+
+    def disk_path(self, image: Image) -> Path:
+        return self._blob(image.digest) / DISK
+
+    def kernel_path(self, image: Image) -> Path:
+        return self._blob(image.digest) / self._kernel_boot(image, image.kernel)
+
+    def initrd_path(self, image: Image) -> Path:
+        return self._blob(image.digest) / self._kernel_boot(image, image.initrd)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def build(self, recipe_path: Path, progress: Progress, force: bool = False) -> Image:
+        """Build a recipe, or return the stored image when the same recipe was built before."""
+        recipe = load_recipe(recipe_path)
+        key = cache_key(recipe, self.settings.debian_mirror)
+        if not force and (cached := self._cached(key)) is not None:
+            progress(f"{recipe.name} is up to date ({cached.digest[:12]})")
+            with self._lock():
+                self._point(recipe.name, cached.digest)
+            return cached.model_copy(update={"name": recipe.name})
+        with self._work() as work:
+            image = self._build_in(work, recipe, recipe_path, key, progress)
+            with self._lock():
+                self._commit(work / "blob", image)
+                self._write_json(self.root / "cache" / f"{key}.json", {"digest": image.digest})
+        progress(f"stored {recipe.name} ({image.digest[:12]})")
+        return image
+
+    def import_file(self, path: Path, name: str, progress: Progress) -> Image:
+        """Store a foreign disk (qcow2/raw/vmdk/vdi) as a qcow2 that boots by its bootloader."""
+        _check_name(name)
+        if not path.is_file():
+            raise NotFoundError(f"no file {path}", hint="give the path of a disk image file")
+        if self._name_file(name).exists():
+            raise ConflictError(
+                f"an image named '{name}' exists already",
+                hint=f"choose another --name, or remove it first: lab image rm {name}",
+            )
+        progress(f"inspecting {path.name}")
+        fmt = qemu.detect(path)
+        with self._work() as work:
+            blob = work / "blob"
+            blob.mkdir()
+            progress(f"checksumming {path.name}")
+            source = Source(kind=SourceKind.IMPORT, ref=path.name, sha256=qemu.sha256(path))
+            progress(f"converting {fmt} to qcow2")
+            qemu.convert(path, blob / DISK, src_format=fmt)
+            progress("checksumming the disk")
+            image = self._describe(blob, name, Boot.BOOTLOADER, source)
+            with self._lock():
+                if self._name_file(name).exists():
+                    raise ConflictError(f"an image named '{name}' exists already")
+                self._commit(blob, image)
+        progress(f"stored {name} ({image.digest[:12]})")
+        return image
+
+    def remove(self, name: str, used_by: Sequence[str]) -> None:
+        """Forget a name; delete its blob when no other name points at it."""
+        image = self.get(name)
+        if used_by:
+            raise ConflictError(
+                f"image '{name}' is in use by lab(s): {', '.join(used_by)}",
+                hint="take those labs down first: lab down LAB",
+            )
+        with self._lock():
+            self._name_file(name).unlink()
+            others = [
+                p
+                for p in (self.root / "names").glob("*.json")
+                if self._digest_of(p) == image.digest
+            ]
+            if not others:
+                for entry in (self.root / "cache").glob("*.json"):
+                    if self._digest_of(entry) == image.digest:
+                        entry.unlink()
+                _rmtree(self._blob(image.digest))
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _build_in(
+        self, work: Path, recipe: Recipe, recipe_path: Path, key: str, progress: Progress
+    ) -> Image:
+        rootfs, blob = work / "rootfs", work / "blob"
+        blob.mkdir()
+        progress(f"bootstrapping Debian {recipe.suite} with {len(recipe.packages)} packages")
+        steps.bootstrap(recipe, rootfs, work, self.settings.debian_mirror)
+        progress("configuring the guest (networkd, cloud-init, ssh, console)")
+        steps.configure(rootfs)
+        packages = steps.package_versions(rootfs, recipe.packages)
+        steps.extract_boot(rootfs, blob)
+        progress(f"making the {recipe.size.human_readable()} ext4 disk and converting to qcow2")
+        steps.make_disk(rootfs, int(recipe.size), work / "disk.raw", blob / DISK)
+        progress("checksumming the disk")
+        source = Source(kind=SourceKind.RECIPE, ref=recipe_path.name, sha256=key)
+        image = self._describe(blob, recipe.name, Boot.KERNEL, source)
+        return image.model_copy(
+            update={
+                "kernel": KERNEL,
+                "initrd": INITRD,
+                "cmdline": recipe.cmdline,
+                "packages": packages,
+            }
+        )
+
+    def _describe(self, blob: Path, name: str, boot: Boot, source: Source) -> Image:
+        disk = blob / DISK
+        return Image(
+            name=name,
+            digest=qemu.sha256(disk),
+            boot=boot,
+            virtual_size=int(qemu.info(disk)["virtual-size"]),
+            disk_size=disk.stat().st_size,
+            created=datetime.now(UTC).replace(microsecond=0),
+            source=source,
+        )
+
+    def _commit(self, staged: Path, image: Image) -> None:
+        """Move a finished blob into place (caller holds the lock) and point the name at it."""
+        (staged / META).write_text(image.model_dump_json(indent=2) + "\n")
+        for f in staged.iterdir():
+            f.chmod(0o444)
+        staged.chmod(0o755)
+        target = self._blob(image.digest)
+        if target.exists():  # same bytes stored before (e.g. the same file imported twice)
+            _rmtree(staged)
+        else:
+            staged.rename(target)
+        self._point(image.name, image.digest)
+
+    def _point(self, name: str, digest: str) -> None:
+        path = self._name_file(name)
+        if not path.exists() or self._digest_of(path) != digest:
+            self._write_json(path, {"name": name, "digest": digest})
+
+    def _cached(self, key: str) -> Image | None:
+        # Trust image.json: re-hashing a 500 MB disk on every build would defeat the cache.
+        entry = self.root / "cache" / f"{key}.json"
+        if not entry.exists():
+            return None
+        digest = self._digest_of(entry)
+        return self._load(digest) if (self._blob(digest) / META).is_file() else None
+
+    def _load(self, digest: str) -> Image:
+        try:
+            return Image.model_validate_json((self._blob(digest) / META).read_text())
+        except FileNotFoundError:
+            raise HostError(
+                f"image blob {digest[:12]} is missing from {self.root}",
+                hint="remove the name and build or import the image again",
+            ) from None
+
+    def _kernel_boot(self, image: Image, file: str | None) -> str:
+        if image.boot is not Boot.KERNEL or file is None:
+            raise InvalidError(
+                f"image '{image.name}' boots with its own bootloader; it has no kernel",
+                hint="boot it from its disk",
+            )
+        return file
+
+    def _blob(self, digest: str) -> Path:
+        return self.root / "blobs" / digest
+
+    def _name_file(self, name: str) -> Path:
+        _check_name(name)
+        return self.root / "names" / f"{name}.json"
+
+    @staticmethod
+    def _digest_of(path: Path) -> str:
+        return str(json.loads(path.read_text())["digest"])
+
+    @staticmethod
+    def _write_json(path: Path, data: dict[str, str]) -> None:
+        """Atomic: readers see the old file or the new one, never half of one."""
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+
+    def _ensure_layout(self) -> None:
+        for d in (self.settings.home, self.root):
+            d.mkdir(parents=True, exist_ok=True)
+            d.chmod(0o755)  # libvirt-qemu must traverse down to the blobs
+        for sub in ("blobs", "names", "cache", "tmp"):
+            (self.root / sub).mkdir(mode=0o755, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with (self.root / ".lock").open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            yield
+
+    @contextlib.contextmanager
+    def _work(self) -> Iterator[Path]:
+        """A fresh work directory in tmp/, removed afterwards whatever happens."""
+        self._ensure_layout()
+        tmp = self.root / "tmp"
+        _remove_stale(tmp)
+        work = Path(tempfile.mkdtemp(dir=tmp, prefix=f"{os.getpid()}-"))
+        try:
+            yield work
+        finally:
+            _rmtree(work)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise InvalidError(
+            f"'{name}' is not a valid image name",
+            hint="use up to 63 lower-case letters, digits, '.', '_' and '-'",
+        )
+
+
+def _remove_stale(tmp: Path) -> None:
+    """Remove work directories of builds whose process is gone (killed, crashed)."""
+    for work in tmp.iterdir():
+        pid = work.name.split("-", 1)[0]
+        if not (pid.isdigit() and _alive(int(pid))):
+            _rmtree(work)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _rmtree(path: Path) -> None:
+    # Never delete through a mount point (a chroot's /proc or /dev left behind).
+    real = str(path.resolve())
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f]
+    if any(m == real or m.startswith(real + "/") for m in mounts):
+        raise HostError(f"{path} has file systems mounted inside", hint=f"umount -R {path}")
+    if path.exists():
+        shutil.rmtree(path)
