@@ -46,7 +46,7 @@ def split_name(prefix: str, libvirt_name: str) -> tuple[str, str] | None:
     return lab, member
 
 
-def mac_address(lab: str, machine: str, nic_index: int) -> str:
-    """A stable locally administered MAC in QEMU's 52:54:00 range."""
-    digest = hashlib.sha256(f"{lab}\0{machine}\0{nic_index}".encode()).digest()
+def mac_address(lab: str, machine: str, nic: int | str) -> str:
+    """A stable MAC in QEMU's 52:54:00 range for NIC `nic` (index or role) of a machine."""
+    digest = hashlib.sha256(f"{lab}\0{machine}\0{nic}".encode()).digest()
     return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])

@@ -14,11 +14,15 @@ from pydantic import BaseModel, ConfigDict
 
 from lab import naming
 from lab.driver.specs import bridge_name
-from lab.errors import InvalidError
+from lab.errors import ConflictError, InvalidError
 from lab.profile import Profile
 
 # Addresses below this offset are left for the host (.1) and for fixed services.
 _FIRST_ALLOCATED = 10
+# The management network's name among a lab's networks; not a DNS label, so no
+# profile network can take it.
+MANAGEMENT = "_mgmt"
+MANAGEMENT_PREFIXLEN = 24
 
 
 class _Frozen(BaseModel):
@@ -26,11 +30,13 @@ class _Frozen(BaseModel):
 
 
 class NetworkPlan(_Frozen):
-    name: str  # as in the profile
+    name: str  # as in the profile, or MANAGEMENT
     libvirt_name: str
     bridge: str
     cidr: IPv4Network
-    host_address: IPv4Interface
+    # Only the management network has a host address; a lab's own networks are pure
+    # layer-2 segments, so every seat of a class can use the profile's addresses.
+    host_address: IPv4Interface | None = None
 
 
 class NicPlan(_Frozen):
@@ -49,23 +55,33 @@ class MachinePlan(_Frozen):
     disk_bytes: int
     graphics: bool
     roles: tuple[str, ...]
-    nics: tuple[NicPlan, ...]
+    nics: tuple[NicPlan, ...]  # the profile's NICs, in its order
+    management: NicPlan  # the extra NIC on the lab's management network
     overlay: Path
     seed: Path
     console_log: Path
 
     @property
     def management_address(self) -> IPv4Address:
-        """The address the orchestrator reaches the machine on: its first NIC's."""
-        return self.nics[0].address
+        """The address the orchestrator reaches the machine on."""
+        return self.management.address
+
+    @property
+    def all_nics(self) -> tuple[NicPlan, ...]:
+        return (*self.nics, self.management)
 
 
 class LabPlan(_Frozen):
     lab: str
     profile: str
     directory: Path
-    networks: tuple[NetworkPlan, ...]
+    networks: tuple[NetworkPlan, ...]  # the profile's
+    management: NetworkPlan
     machines: tuple[MachinePlan, ...]
+
+    @property
+    def all_networks(self) -> tuple[NetworkPlan, ...]:
+        return (*self.networks, self.management)
 
     @property
     def keys_dir(self) -> Path:
@@ -85,34 +101,35 @@ class LabPlan(_Frozen):
         )
 
 
-def plan_lab(profile: Profile, lab: str, prefix: str, labs_dir: Path) -> LabPlan:
-    """Every name, address and path of lab `lab` deployed from `profile`."""
+def plan_lab(
+    profile: Profile, lab: str, prefix: str, labs_dir: Path, management: IPv4Network
+) -> LabPlan:
+    """Every name, address and path of lab `lab` deployed from `profile`.
+
+    `management` is the lab's own management subnet (see `allocate_management`).
+    """
     naming.check_lab_name(lab)
     if profile.abstract or not profile.machines:
         raise InvalidError(
             f"profile '{profile_name(profile)}' is abstract and cannot be brought up",
             hint="bring up a profile that extends it",
         )
+    for net in profile.networks:
+        if net.cidr.overlaps(management):
+            raise InvalidError(
+                f"network '{net.name}' ({net.cidr}) overlaps the lab's management network"
+                f" {management}",
+                hint="give the profile network another range, or move LAB_MGMT_POOL",
+            )
     directory = labs_dir / lab
     networks = tuple(
-        NetworkPlan(
-            name=net.name,
-            libvirt_name=naming.network_name(prefix, lab, net.name),
-            bridge=bridge_name(naming.network_name(prefix, lab, net.name)),
-            cidr=net.cidr,
-            host_address=IPv4Interface(f"{host_address(net.cidr)}/{net.cidr.prefixlen}"),
-        )
-        for net in profile.networks
+        _network(prefix, lab, net.name, net.cidr, host=False) for net in profile.networks
     )
+    mgmt = _network(prefix, lab, MANAGEMENT, management, host=True)
     by_name = {n.name: n for n in networks}
     addresses = allocate_addresses(profile)
     machines = []
-    for machine in profile.machines:
-        if not machine.nics:
-            raise InvalidError(
-                f"machine '{machine.name}' has no NIC, so the orchestrator cannot reach it",
-                hint="give it at least one entry under nics:",
-            )
+    for position, machine in enumerate(profile.machines):
         nics = tuple(
             NicPlan(
                 network=nic.network,
@@ -121,6 +138,12 @@ def plan_lab(profile: Profile, lab: str, prefix: str, labs_dir: Path) -> LabPlan
                 address=addresses[(machine.name, index)],
             )
             for index, nic in enumerate(machine.nics)
+        )
+        management_nic = NicPlan(
+            network=MANAGEMENT,
+            libvirt_network=mgmt.libvirt_name,
+            mac=naming.mac_address(lab, machine.name, MANAGEMENT),
+            address=management.network_address + _FIRST_ALLOCATED + position,
         )
         machines.append(
             MachinePlan(
@@ -133,17 +156,47 @@ def plan_lab(profile: Profile, lab: str, prefix: str, labs_dir: Path) -> LabPlan
                 graphics=machine.graphics,
                 roles=tuple(machine.roles),
                 nics=nics,
+                management=management_nic,
                 overlay=directory / "disks" / f"{machine.name}.qcow2",
                 seed=directory / "disks" / f"{machine.name}-seed.iso",
                 console_log=directory / "console" / f"{machine.name}.log",
             )
+        )
+    if len(machines) + _FIRST_ALLOCATED >= management.num_addresses - 1:
+        raise InvalidError(
+            f"profile '{profile_name(profile)}' has more machines than a management network"
+            f" of {management} can address",
+            hint="split the profile into smaller ones",
         )
     return LabPlan(
         lab=lab,
         profile=profile_name(profile),
         directory=directory,
         networks=networks,
+        management=mgmt,
         machines=tuple(machines),
+    )
+
+
+def allocate_management(pool: IPv4Network, used: set[IPv4Network]) -> IPv4Network:
+    """The first /24 of `pool` that no other lab uses."""
+    for subnet in pool.subnets(new_prefix=MANAGEMENT_PREFIXLEN):
+        if subnet not in used:
+            return subnet
+    raise ConflictError(
+        f"every management network of LAB_MGMT_POOL ({pool}) is taken",
+        hint="take labs down (`lab list`), or give LAB_MGMT_POOL a larger range",
+    )
+
+
+def _network(prefix: str, lab: str, name: str, cidr: IPv4Network, *, host: bool) -> NetworkPlan:
+    libvirt_name = naming.network_name(prefix, lab, name)
+    return NetworkPlan(
+        name=name,
+        libvirt_name=libvirt_name,
+        bridge=bridge_name(libvirt_name),
+        cidr=cidr,
+        host_address=(IPv4Interface(f"{host_address(cidr)}/{cidr.prefixlen}") if host else None),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import IPv4Network
 from pathlib import Path
 
 from pydantic import Field
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     debian_mirror: str = ""
     # Prefix of every object this project creates in libvirt (domains, networks).
     prefix: str = "hl-"
+    # Each lab gets one /24 of this pool for its management network (host <-> guests).
+    mgmt_pool: IPv4Network = IPv4Network("10.250.0.0/16")
     # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).
     boot_timeout: float = 300.0
 

@@ -9,7 +9,7 @@ libvirt itself say which lab a domain belongs to.
 from __future__ import annotations
 
 from lab.driver.specs import (
-    DhcpHost,
+    DnsMode,
     DiskFormat,
     DiskSpec,
     DomainSpec,
@@ -23,21 +23,16 @@ from lab.images.model import Boot
 from lab.plan import LabPlan, MachinePlan, NetworkPlan
 
 
-def network_spec(plan: LabPlan, network: NetworkPlan) -> NetworkSpec:
-    """An isolated network with a static DHCP lease for every machine on it."""
-    hosts = tuple(
-        DhcpHost(mac=nic.mac, ip=nic.address, hostname=machine.name)
-        for machine in plan.machines
-        for nic in machine.nics
-        if nic.network == network.name
-    )
+def network_spec(network: NetworkPlan) -> NetworkSpec:
+    """An isolated network: no forwarding, STP off, no DHCP (guests are configured
+    statically from their seed), and a host address only on the management network."""
     return NetworkSpec(
         name=network.libvirt_name,
         bridge=network.bridge,
         host_address=network.host_address,
-        dhcp_hosts=hosts,
         isolated=True,
         stp=False,
+        dns=DnsMode.DISABLED,
     )
 
 
@@ -67,7 +62,7 @@ def domain_spec(
             DiskSpec(path=machine.overlay, format=DiskFormat.QCOW2, target="vda"),
             DiskSpec(path=machine.seed, format=DiskFormat.RAW, target="vdb", readonly=True),
         ),
-        nics=tuple(NicSpec(network=nic.libvirt_network, mac=nic.mac) for nic in machine.nics),
+        nics=tuple(NicSpec(network=n.libvirt_network, mac=n.mac) for n in machine.all_nics),
         boot=boot,
         serial_log=machine.console_log,
         guest_agent=True,

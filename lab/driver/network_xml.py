@@ -26,6 +26,8 @@ def network_xml(spec: NetworkSpec) -> str:
 
 
 def _dns(root: ET.Element, spec: NetworkSpec) -> None:
+    if spec.host_address is None:
+        return  # no address on the host: libvirt runs no dnsmasq for it at all
     if spec.dns is DnsMode.DISABLED:
         ET.SubElement(root, "dns", enable="no")
         return
@@ -36,6 +38,8 @@ def _dns(root: ET.Element, spec: NetworkSpec) -> None:
 
 def _ip(root: ET.Element, spec: NetworkSpec) -> None:
     iface = spec.host_address
+    if iface is None:
+        return
     ip = ET.SubElement(root, "ip", address=str(iface.ip), netmask=str(iface.netmask))
     if spec.dhcp_range is None and not spec.dhcp_hosts:
         return

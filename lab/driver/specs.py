@@ -189,7 +189,9 @@ class NetworkSpec(_Frozen):
 
     name: Name
     bridge: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]
-    host_address: IPv4Interface  # the host's management address on it, e.g. 10.10.0.1/24
+    # The host's address on it, e.g. 10.250.3.1/24. None: a pure layer-2 segment that the
+    # host has no address on (a lab's own networks, so every seat can share addressing).
+    host_address: IPv4Interface | None = None
     dhcp_range: DhcpRange | None = None
     dhcp_hosts: tuple[DhcpHost, ...] = ()
     isolated: bool = True
@@ -201,6 +203,10 @@ class NetworkSpec(_Frozen):
 
     @model_validator(mode="after")
     def _addresses_in_subnet(self) -> Self:
+        if self.host_address is None:
+            if self.dhcp_range is not None or self.dhcp_hosts:
+                raise ValueError("DHCP needs a host_address on the network")
+            return self
         net = self.host_address.network
         if self.host_address.ip in (net.network_address, net.broadcast_address):
             raise ValueError(f"host_address {self.host_address} is not a host address")

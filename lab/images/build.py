@@ -33,9 +33,11 @@ _FILES: dict[str, str] = {
         "[Service]\nExecStart=\n"
         "ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30\n"
     ),
-    # The seed disk is the only data source; networkd, not cloud-init, owns the network.
+    # The seed disk is the only data source. Its network-config (static addresses per
+    # MAC) is rendered by cloud-init for systemd-networkd before networkd starts; the
+    # 20-lab.network DHCP file above is only the fallback for a boot without a seed.
     "etc/cloud/cloud.cfg.d/99-lab.cfg": (
-        "datasource_list: [NoCloud]\nnetwork: {config: disabled}\nssh_pwauth: false\n"
+        "datasource_list: [NoCloud]\nssh_pwauth: false\n"
         # No locales package in the image; C.UTF-8 is built into libc.
         "locale: C.UTF-8\nssh_genkeytypes: [ed25519, ecdsa, rsa]\n"
     ),

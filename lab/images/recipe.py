@@ -19,7 +19,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 from lab.errors import InvalidError
 
 # Bump when the build steps change what ends up in an image: it invalidates every cache entry.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 
 DEFAULT_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1"
 

@@ -1,23 +1,27 @@
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
 
 from lab import naming
-from lab.errors import InvalidError
-from lab.plan import plan_lab
+from lab.errors import ConflictError, InvalidError
+from lab.plan import MANAGEMENT, allocate_management, plan_lab
 from lab.profile import load_profile, load_profile_text
 
 PROFILES = Path(__file__).parents[2] / "profiles"
+MGMT = IPv4Network("10.250.3.0/24")
 
 
 def test_pair_plan_names_every_object_of_the_lab(tmp_path: Path) -> None:
-    plan = plan_lab(load_profile(PROFILES / "pair.yaml"), "p1", "hl-", tmp_path)
+    plan = plan_lab(load_profile(PROFILES / "pair.yaml"), "p1", "hl-", tmp_path, MGMT)
     assert [m.domain for m in plan.machines] == ["hl-p1.a", "hl-p1.b"]
-    assert [n.libvirt_name for n in plan.networks] == ["hl-p1.net"]
-    assert all(len(n.bridge) <= 15 for n in plan.networks)
-    assert str(plan.networks[0].host_address) == "10.78.0.1/24"
-    assert [str(m.management_address) for m in plan.machines] == ["10.78.0.10", "10.78.0.11"]
+    assert [n.libvirt_name for n in plan.all_networks] == ["hl-p1.net", f"hl-p1.{MANAGEMENT}"]
+    assert all(len(n.bridge) <= 15 for n in plan.all_networks)
+    # The profile's network is pure layer 2; only the management network has the host on it.
+    assert plan.networks[0].host_address is None
+    assert str(plan.management.host_address) == "10.250.3.1/24"
+    assert [str(m.nics[0].address) for m in plan.machines] == ["10.78.0.10", "10.78.0.11"]
+    assert [str(m.management_address) for m in plan.machines] == ["10.250.3.10", "10.250.3.11"]
     assert plan.machines[0].overlay == tmp_path / "p1" / "disks" / "a.qcow2"
     assert plan.machines[0].memory_mib == 512
 
@@ -32,12 +36,16 @@ machines:
   - {name: z, image: i, memory: 512MiB, nics: [{network: n}]}
 """
     profile = load_profile_text(text, "alloc.yaml")
-    first = plan_lab(profile, "a", "hl-", tmp_path)
-    again = plan_lab(profile, "b", "hl-", tmp_path)
-    addresses = [m.management_address for m in first.machines]
-    assert addresses == [IPv4Address("10.1.0.11"), IPv4Address("10.1.0.10"), IPv4Address("10.1.0.12")]
+    first = plan_lab(profile, "a", "hl-", tmp_path, MGMT)
+    again = plan_lab(profile, "b", "hl-", tmp_path, MGMT)
+    addresses = [m.nics[0].address for m in first.machines]
+    assert addresses == [
+        IPv4Address("10.1.0.11"),
+        IPv4Address("10.1.0.10"),
+        IPv4Address("10.1.0.12"),
+    ]
     # Every seat of a class looks the same inside; only MACs and names differ.
-    assert [m.management_address for m in again.machines] == addresses
+    assert [m.nics[0].address for m in again.machines] == addresses
     assert {n.mac for m in first.machines for n in m.nics}.isdisjoint(
         {n.mac for m in again.machines for n in m.nics}
     )
@@ -53,7 +61,7 @@ def test_full_network_is_a_located_error(tmp_path: Path) -> None:
     )
     profile = load_profile_text(text, "full.yaml")
     with pytest.raises(InvalidError, match="no free address"):
-        plan_lab(profile, "f", "hl-", tmp_path)
+        plan_lab(profile, "f", "hl-", tmp_path, MGMT)
 
 
 @pytest.mark.parametrize("bad", ["", "A", "-x", "x-", "a.b", "a b", "../etc", "x" * 33, "a\0b"])
@@ -74,3 +82,17 @@ def test_macs_are_stable_and_in_qemu_range() -> None:
     assert mac == naming.mac_address("demo", "m1", 0)
     assert mac.startswith("52:54:00:")
     assert mac != naming.mac_address("demo", "m1", 1)
+
+
+def test_management_subnets_are_allocated_first_free() -> None:
+    pool = IPv4Network("10.250.0.0/22")
+    used = {IPv4Network("10.250.0.0/24"), IPv4Network("10.250.2.0/24")}
+    assert allocate_management(pool, used) == IPv4Network("10.250.1.0/24")
+    with pytest.raises(ConflictError, match="LAB_MGMT_POOL"):
+        allocate_management(pool, set(pool.subnets(new_prefix=24)))
+
+
+def test_profile_network_overlapping_management_is_refused(tmp_path: Path) -> None:
+    profile = load_profile(PROFILES / "tiny.yaml")
+    with pytest.raises(InvalidError, match="overlaps the lab's management network"):
+        plan_lab(profile, "t", "hl-", tmp_path, IPv4Network("10.77.0.0/24"))

@@ -1,3 +1,4 @@
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def _lab(name: str = "demo", images: tuple[str, ...] = ("debian-12",)) -> LabRec
         profile="tiny",
         profile_path="profiles/tiny.yaml",
         status=LabStatus.CREATING,
-        plan=plan_lab(profile, name, "hl-", Path("/nonexistent")),
+        plan=plan_lab(profile, name, "hl-", Path("/nonexistent"), IPv4Network("10.250.0.0/24")),
         created_at=t,
         updated_at=t,
     )
