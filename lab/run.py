@@ -41,7 +41,7 @@ def run(
     """Run a command to completion, capturing its output; raise CommandError on failure."""
     args = [str(a) for a in argv]
     try:
-        proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+        proc = subprocess.run(  # an argv list, never a shell
             args,
             cwd=cwd,
             env=None if env is None else dict(env),
@@ -78,6 +78,6 @@ def interactive(argv: Sequence[str | Path], *, hint: str = "") -> int:
     """Run a command attached to the user's terminal; return its exit code."""
     args = [str(a) for a in argv]
     try:
-        return subprocess.call(args)  # noqa: S603 - argv list, never a shell
+        return subprocess.call(args)  # an argv list, never a shell
     except FileNotFoundError as exc:
         raise HostError(f"{args[0]} is not installed", hint=hint or "run `make setup`") from exc

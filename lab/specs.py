@@ -9,9 +9,9 @@ libvirt itself say which lab a domain belongs to.
 from __future__ import annotations
 
 from lab.driver.specs import (
-    DnsMode,
     DiskFormat,
     DiskSpec,
+    DnsMode,
     DomainSpec,
     KernelBoot,
     NetworkSpec,

@@ -8,7 +8,6 @@ from lab.plan import plan_lab
 from lab.profile import load_profile
 from lab.state import LabRecord, LabStatus, StateStore, now
 
-
 PROFILES = Path(__file__).parents[2] / "profiles"
 
 
