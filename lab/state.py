@@ -77,6 +77,10 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            # WAL once per database (it persists): readers never wait for a writer.
+            # Switching modes needs the database to itself, so not on every connection.
+            db.execute("PRAGMA journal_mode = WAL")
         with self._tx() as db:
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
@@ -89,7 +93,6 @@ class StateStore:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(self.path, timeout=30)) as db:
             db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA journal_mode = WAL")
             with db:
                 yield db
         # The database holds lab keys' locations and, later, token hashes.

@@ -35,9 +35,10 @@ def _register() -> None:
     # Imported here so that every group module can import `app`, `out` and `err`.
     import lab.cli.host
     import lab.cli.image
+    import lab.cli.labs
     import lab.cli.profile
 
-    for module in (lab.cli.profile, lab.cli.image, lab.cli.host):
+    for module in (lab.cli.profile, lab.cli.image, lab.cli.host, lab.cli.labs):
         module.register(app)
 
 

@@ -1,0 +1,5 @@
+"""`python -m lab.cli` runs the `lab` command."""
+
+from lab.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""`lab up / list / status / start / stop / ssh / down / reconcile`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lab import service
+from lab.cli import err, out
+from lab.deploy import Progress
+from lab.errors import LabError
+from lab.run import interactive
+from lab.settings import get_settings
+
+
+def progress_printer() -> Progress:
+    """Progress as timestamped lines: readable on a terminal and in CI logs alike."""
+    started = time.monotonic()
+
+    def show(subject: str, message: str) -> None:
+        elapsed = time.monotonic() - started
+        err.print(f"{elapsed:6.1f}s  [cyan]{escape(subject)}[/]  {escape(message)}")
+
+    return show
+
+
+def up(
+    profile: Annotated[Path, typer.Argument(help="Profile YAML file")],
+    name: Annotated[str | None, typer.Option(help="Lab name (default: the community's)")] = None,
+) -> None:
+    """Bring a profile up as a lab; returns when every machine answers on SSH."""
+    record = service.up(get_settings(), profile, name, progress_printer())
+    out.print(f"lab [bold]{record.name}[/] is up:")
+    for machine in record.plan.machines:
+        out.print(
+            f"  {machine.name:<16} {machine.management_address}"
+            f"   lab ssh {record.name} {machine.name}"
+        )
+
+
+def list_() -> None:
+    """The labs that exist."""
+    table = Table("lab", "profile", "status", "machines", "created")
+    for lab in service.list_labs(get_settings()):
+        table.add_row(
+            lab.name,
+            lab.profile,
+            lab.status,
+            str(len(lab.plan.machines)),
+            lab.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    out.print(table)
+
+
+def status(name: str) -> None:
+    """Per machine: power state, addresses, whether SSH and the guest agent answer."""
+    report = service.status(get_settings(), name)
+    out.print(f"lab [bold]{report.lab.name}[/] ({report.lab.profile}): {report.lab.status}")
+    table = Table("machine", "state", "addresses", "ssh", "agent")
+    for m in report.machines:
+        table.add_row(
+            m.name,
+            m.state,
+            ", ".join(f"{ip} ({net})" for net, ip in m.addresses),
+            "yes" if m.reachable else "no",
+            "yes" if m.agent else "no",
+        )
+    out.print(table)
+    if not all(m.reachable for m in report.machines):
+        raise typer.Exit(1)
+
+
+def start(name: str) -> None:
+    """Start a stopped lab and wait until every machine answers."""
+    service.start(get_settings(), name, progress_printer())
+    out.print(f"lab {name} is running")
+
+
+def stop(name: str) -> None:
+    """Shut a lab's machines down; disks and networks stay."""
+    service.stop(get_settings(), name, progress_printer())
+    out.print(f"lab {name} is stopped")
+
+
+def ssh(
+    name: str,
+    machine: str,
+    command: Annotated[list[str] | None, typer.Argument(help="Command to run (after --)")] = None,
+) -> None:
+    """A shell on a machine, or one command (its exit code is passed through)."""
+    settings = get_settings()
+    address = service.guest_address(settings, name, machine)
+    plan = service.get_lab(settings, name).plan
+    argv: list[str | Path] = [
+        "ssh",
+        "-i",
+        address.key,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"UserKnownHostsFile={plan.known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "LogLevel=ERROR",
+        f"{address.user}@{address.host}",
+    ]
+    if command:
+        argv += command  # ssh stops parsing options at the destination
+    code = interactive(argv, hint="install the OpenSSH client: apt-get install openssh-client")
+    raise typer.Exit(code)
+
+
+def down(
+    name: Annotated[str | None, typer.Argument(help="Lab to remove")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Remove every lab")] = False,
+) -> None:
+    """Remove a lab: domains, networks, disks, seeds and keys. Idempotent."""
+    settings = get_settings()
+    if all_ == (name is not None):
+        raise LabError("name one lab, or give --all", hint="lab down NAME | lab down --all")
+    names = [lab.name for lab in service.list_labs(settings)] if all_ else [name or ""]
+    for lab in names:
+        removed = service.down(settings, lab, progress_printer())
+        out.print(f"lab {lab}: " + ("removed" if removed else "nothing to remove"))
+
+
+def reconcile() -> None:
+    """After a crash: make the state store and libvirt agree, removing orphans."""
+    report = service.reconcile(get_settings(), progress_printer())
+    for line in report.removed:
+        out.print(f"removed {line}")
+    for lab in report.kept:
+        out.print(f"kept lab {lab} (complete)")
+    for lab in report.busy:
+        out.print(f"skipped lab {lab}: an operation on it is running")
+    if not report.removed:
+        out.print("state and libvirt agree; nothing to remove")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command("list")(list_)
+    app.command()(status)
+    app.command()(start)
+    app.command()(stop)
+    app.command(context_settings={"allow_interspersed_args": False})(ssh)
+    app.command()(down)
+    app.command()(reconcile)

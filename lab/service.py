@@ -1,0 +1,285 @@
+"""Use cases of the lab lifecycle: up, down, start, stop, status, list, reconcile.
+
+The CLI and the API both call these; no logic lives only in either. Each use
+case takes the settings and a progress callback, and raises LabError subclasses.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from lab import deploy, guest, keys
+from lab.deploy import Progress
+from lab.driver.connection import DomainState, Driver
+from lab.errors import LabError
+from lab.host import choose_accel, gather_facts
+from lab.images import ImageStore
+from lab.locks import is_locked, lab_lock
+from lab.naming import check_lab_name, split_name
+from lab.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
+from lab.profile import load_profile
+from lab.settings import Settings
+from lab.state import LabRecord, LabStatus, StateStore, now
+
+# Lock taken while a lab's management subnet is chosen (not a lab name: it has '_').
+_ALLOCATION = "_allocation"
+
+
+def _quiet(_subject: str, _message: str) -> None:
+    return None
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MachineStatus(_Frozen):
+    name: str
+    domain: str
+    state: DomainState
+    addresses: tuple[tuple[str, str], ...]  # (network, ip)
+    reachable: bool
+    agent: bool
+
+
+class LabReport(_Frozen):
+    lab: LabRecord
+    machines: tuple[MachineStatus, ...]
+
+
+class ReconcileReport(_Frozen):
+    removed: tuple[str, ...]  # what was removed, one line each
+    kept: tuple[str, ...]  # labs found complete and left alone
+    busy: tuple[str, ...]  # labs skipped because an operation holds their lock
+
+
+def up(
+    settings: Settings,
+    profile_path: Path,
+    name: str | None = None,
+    progress: Progress = _quiet,
+) -> LabRecord:
+    """Bring a profile up as a lab; on any failure remove everything this call made."""
+    profile = load_profile(profile_path)
+    lab = check_lab_name(name or profile_name(profile))
+    store = ImageStore(settings)
+    images = {m.image: store.get(m.image) for m in profile.machines}
+    accel = choose_accel(settings.accel, gather_facts(settings.home))
+    progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
+    state = StateStore.open(settings)
+    with lab_lock(settings, lab), Driver.open(settings.libvirt_uri) as driver:
+        # Choosing a management subnet and recording the lab is one step for all labs,
+        # so that labs brought up side by side (a class) never pick the same subnet.
+        with lab_lock(settings, _ALLOCATION, wait=60):
+            used = {r.plan.management.cidr for r in state.list_labs()}
+            management = allocate_management(settings.mgmt_pool, used)
+            plan = plan_lab(profile, lab, settings.prefix, settings.labs_dir, management)
+            deploy.check_free(driver, plan)
+            stamp = now()
+            record = LabRecord(
+                name=plan.lab,
+                profile=plan.profile,
+                profile_path=str(profile_path),
+                status=LabStatus.CREATING,
+                plan=plan,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            state.add_lab(record)  # before anything exists: a crash from here is reconcilable
+        try:
+            deploy.create(driver, plan, profile, images, store, accel, progress)
+            deploy.start_all(driver, plan, progress)
+            _wait_ready(settings, driver, plan, progress)
+        except BaseException:
+            progress("lab", "failed: removing everything this `up` created")
+            deploy.teardown(driver, plan, settings.prefix, settings.labs_dir)
+            state.delete_lab(plan.lab)
+            raise
+        return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
+
+
+def down(settings: Settings, name: str, progress: Progress = _quiet) -> list[str]:
+    """Remove a lab entirely. Idempotent: an unknown lab is simply nothing to remove."""
+    state = StateStore.open(settings)
+    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+        record = state.find_lab(name)
+        if record is not None:
+            state.update_lab(record.model_copy(update={"status": LabStatus.DELETING}))
+        removed = deploy.teardown(
+            driver, record.plan if record else name, settings.prefix, settings.labs_dir
+        )
+        state.delete_lab(name)
+    for line in removed:
+        progress(name, f"removed {line}")
+    return removed
+
+
+def list_labs(settings: Settings) -> list[LabRecord]:
+    return StateStore.open(settings).list_labs()
+
+
+def get_lab(settings: Settings, name: str) -> LabRecord:
+    return StateStore.open(settings).get_lab(name)
+
+
+def status(settings: Settings, name: str) -> LabReport:
+    """Each machine's power state, addresses, and whether SSH and the agent answer."""
+    record = get_lab(settings, name)
+    with Driver.open(settings.libvirt_uri) as driver:
+
+        def one(machine: MachinePlan) -> MachineStatus:
+            present = driver.domain_exists(machine.domain)
+            power = driver.domain_state(machine.domain) if present else DomainState.MISSING
+            running = power is DomainState.RUNNING
+            return MachineStatus(
+                name=machine.name,
+                domain=machine.domain,
+                state=power,
+                addresses=tuple((n.network, str(n.address)) for n in machine.all_nics),
+                reachable=running and _answers(record.plan, machine, timeout=15),
+                agent=running and driver.qemu_agent_ping(machine.domain, timeout=2),
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, len(record.plan.machines))) as pool:
+            machines = tuple(pool.map(one, record.plan.machines))
+    return LabReport(lab=record, machines=machines)
+
+
+def stop(settings: Settings, name: str, progress: Progress = _quiet) -> LabRecord:
+    """Shut every machine down (ACPI, then forcibly after a grace period)."""
+    state = StateStore.open(settings)
+    record = state.get_lab(name)
+    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+        for machine in record.plan.machines:
+            if driver.domain_state(machine.domain) is DomainState.RUNNING:
+                driver.shutdown_domain(machine.domain)
+        for machine in record.plan.machines:
+            if not _wait_state(driver, machine.domain, DomainState.SHUTOFF, seconds=60):
+                driver.destroy_domain(machine.domain)
+                progress(machine.name, "did not shut down in 60 s: powered off")
+            else:
+                progress(machine.name, "shut down")
+        return state.update_lab(record.model_copy(update={"status": LabStatus.STOPPED}))
+
+
+def start(settings: Settings, name: str, progress: Progress = _quiet) -> LabRecord:
+    """Start a stopped lab and wait until every machine answers."""
+    state = StateStore.open(settings)
+    record = state.get_lab(name)
+    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+        deploy.start_all(driver, record.plan, progress)
+        _wait_ready(settings, driver, record.plan, progress)
+        return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
+
+
+def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAddress:
+    """How to reach one machine of a lab over SSH as the management user."""
+    plan = get_lab(settings, name).plan
+    return _address(plan, plan.machine(machine))
+
+
+def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileReport:
+    """Make the state store and libvirt agree after a crash.
+
+    A lab is kept only when it is complete: recorded as running or stopped, with
+    every domain and network present. Everything else this project made (labs
+    left half-created or half-deleted, objects and directories nobody recorded)
+    is removed, so each lab ends up fully present or fully gone.
+    """
+    state = StateStore.open(settings)
+    removed: list[str] = []
+    kept: list[str] = []
+    busy: list[str] = []
+    with Driver.open(settings.libvirt_uri) as driver:
+        recorded = {lab.name: lab for lab in state.list_labs()}
+        for lab in recorded.values():
+            if is_locked(settings, lab.name):
+                busy.append(lab.name)
+            elif _complete(driver, lab):
+                kept.append(lab.name)
+            else:
+                with lab_lock(settings, lab.name):
+                    removed += deploy.teardown(driver, lab.plan, settings.prefix, settings.labs_dir)
+                    state.delete_lab(lab.name)
+                removed.append(f"lab {lab.name} ({lab.status}, incomplete)")
+        for orphan in sorted(_orphans(driver, settings, set(recorded))):
+            if is_locked(settings, orphan):
+                busy.append(orphan)
+                continue
+            with lab_lock(settings, orphan):
+                removed += deploy.teardown(driver, orphan, settings.prefix, settings.labs_dir)
+    for line in removed:
+        progress("reconcile", f"removed {line}")
+    return ReconcileReport(removed=tuple(removed), kept=tuple(kept), busy=tuple(busy))
+
+
+def _complete(driver: Driver, lab: LabRecord) -> bool:
+    if lab.status not in (LabStatus.RUNNING, LabStatus.STOPPED):
+        return False
+    return all(driver.domain_exists(m.domain) for m in lab.plan.machines) and all(
+        driver.network_exists(n.libvirt_name) for n in lab.plan.all_networks
+    )
+
+
+def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]:
+    """Names of labs that have libvirt objects or a directory but no record."""
+    found: set[str] = set()
+    for name in driver.list_domains(settings.prefix) + driver.list_networks(settings.prefix):
+        parts = split_name(settings.prefix, name)
+        if parts is not None:
+            found.add(parts[0])
+    if settings.labs_dir.is_dir():
+        found |= {p.name for p in settings.labs_dir.iterdir() if p.is_dir()}
+    return found - recorded
+
+
+def _address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
+    host_key = keys.host_keypair(plan.keys_dir, machine.name)
+    return guest.GuestAddress(
+        host=str(machine.management_address),
+        user=deploy.ADMIN_USER,
+        key=plan.keys_dir / "id_ed25519",
+        host_key=host_key.public_text,
+    )
+
+
+def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
+    try:
+        return guest.run(_address(plan, machine), "true", timeout=timeout).exit_code == 0
+    except LabError:
+        return False
+
+
+def _wait_ready(settings: Settings, driver: Driver, plan: LabPlan, progress: Progress) -> None:
+    """Every machine answers on SSH (and its guest agent), or the lab's `up` fails."""
+
+    def ready(machine: MachinePlan) -> None:
+        def note(message: str) -> None:
+            progress(machine.name, message)
+
+        try:
+            took = guest.wait_ready(_address(plan, machine), settings.boot_timeout, note)
+        except LabError as exc:
+            raise LabError(
+                f"machine '{machine.name}' of lab '{plan.lab}' did not come up: {exc.message}\n"
+                f"last lines of its console:\n{deploy.console_tail(machine)}",
+                hint="the console above shows where the boot stopped; "
+                f"LAB_BOOT_TIMEOUT (now {settings.boot_timeout:.0f} s) sets how long to wait",
+            ) from exc
+        agent = driver.qemu_agent_ping(machine.domain, timeout=10)
+        progress(machine.name, f"ready in {took:.1f} s (SSH{', guest agent' if agent else ''})")
+
+    deploy.parallel(ready, plan.machines)
+
+
+def _wait_state(driver: Driver, domain: str, wanted: DomainState, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if driver.domain_state(domain) is wanted:
+            return True
+        time.sleep(0.5)
+    return False

@@ -1,0 +1,56 @@
+"""Fixtures for integration tests: real libvirtd (in the test namespace), real TCG guests.
+
+Each test run gets its own LAB_HOME (state, labs, keys) and libvirt prefix `hlt-`;
+the image store is shared with the host's LAB_HOME (built once by `make image`),
+linked in, so no test rebuilds an image.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab import service
+from lab.settings import Settings
+
+IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
+TEST_ROOT = Path("/var/lib/hromada-lab-test")
+PROFILES = Path(__file__).parents[2] / "profiles"
+
+
+@pytest.fixture(scope="session")
+def lab_home() -> Iterator[Path]:
+    if not (IMAGE_HOME / "images" / "names" / "debian-12.json").exists():
+        pytest.fail(f"no debian-12 image in {IMAGE_HOME}: run `make image` first")
+    # QEMU runs as libvirt-qemu: every directory above a lab's disks must be traversable.
+    TEST_ROOT.mkdir(mode=0o755, exist_ok=True)
+    home = TEST_ROOT / f"run-{os.getpid()}"
+    home.mkdir(mode=0o755)
+    (home / "images").symlink_to(IMAGE_HOME / "images")
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(lab_home: Path) -> Iterator[Settings]:
+    s = Settings(home=lab_home, prefix="hlt-", accel="auto", boot_timeout=300)
+    yield s
+    # Whatever a failed test left behind goes, and the run ends with nothing of ours.
+    service.reconcile(s)
+    for lab in service.list_labs(s):
+        service.down(s, lab.name)
+
+
+@pytest.fixture(scope="session")
+def lab_env(settings: Settings) -> dict[str, str]:
+    """Environment for running the `lab` CLI against the test settings."""
+    return {
+        **os.environ,
+        "LAB_HOME": str(settings.home),
+        "LAB_PREFIX": settings.prefix,
+        "LAB_BOOT_TIMEOUT": str(settings.boot_timeout),
+    }

@@ -1,0 +1,165 @@
+"""`lab up / status / ssh / down / reconcile` with real TCG guests on isolated networks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from lab import guest, service
+from lab.driver.connection import DomainState, Driver
+from lab.errors import ConflictError, LabError
+from lab.plan import MANAGEMENT
+from lab.settings import Settings
+from lab.state import LabStatus
+
+pytestmark = pytest.mark.integration
+
+PROFILES = Path(__file__).parents[2] / "profiles"
+LAB = [sys.executable, "-m", "lab.cli"]
+
+
+def leftovers(settings: Settings, lab: str) -> list[str]:
+    """Everything of `lab` that still exists in libvirt, on disk or in the state store."""
+    with Driver.open(settings.libvirt_uri) as driver:
+        found = [
+            n
+            for n in driver.list_domains(settings.prefix) + driver.list_networks(settings.prefix)
+            if n.startswith(f"{settings.prefix}{lab}.")
+        ]
+    if (settings.labs_dir / lab).exists():
+        found.append(str(settings.labs_dir / lab))
+    if any(r.name == lab for r in service.list_labs(settings)):
+        found.append(f"state record {lab}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def two_labs(settings: Settings) -> Iterator[None]:
+    """Lab p1 (machines a, b) and lab t1 (machine m1), brought up side by side."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [
+            pool.submit(service.up, settings, PROFILES / "pair.yaml", "p1"),
+            pool.submit(service.up, settings, PROFILES / "tiny.yaml", "t1"),
+        ]
+    for job in jobs:
+        job.result()
+    yield
+    for lab in ("p1", "t1"):
+        service.down(settings, lab)
+
+
+def in_guest(settings: Settings, lab: str, machine: str, command: str) -> guest.CommandResult:
+    return guest.run(service.guest_address(settings, lab, machine), command, timeout=30)
+
+
+def test_every_machine_runs_and_answers(settings: Settings, two_labs: None) -> None:
+    report = service.status(settings, "p1")
+    assert report.lab.status is LabStatus.RUNNING
+    assert [(m.name, m.state, m.reachable) for m in report.machines] == [
+        ("a", DomainState.RUNNING, True),
+        ("b", DomainState.RUNNING, True),
+    ]
+    assert report.machines[1].addresses[0] == ("net", "10.78.0.11")
+    assert report.machines[1].addresses[1][0] == MANAGEMENT
+    assert all(m.agent for m in report.machines), "qemu guest agent should answer"
+
+
+def test_machine_reaches_its_neighbour_over_the_lab_network(
+    settings: Settings, two_labs: None
+) -> None:
+    result = in_guest(
+        settings, "p1", "a", "timeout 5 bash -c '</dev/tcp/10.78.0.11/22' && echo open"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "open" in result.stdout
+
+
+def test_machine_of_another_lab_is_unreachable(settings: Settings, two_labs: None) -> None:
+    other = service.status(settings, "t1").machines[0].addresses[0][1]
+    result = in_guest(settings, "p1", "a", f"timeout 5 bash -c '</dev/tcp/{other}/22'")
+    assert result.exit_code != 0
+    # ... while the host itself still reaches that machine.
+    assert in_guest(settings, "t1", "m1", "hostname").stdout.strip() == "m1"
+
+
+def test_lab_ssh_runs_one_command_and_passes_its_exit_code(
+    lab_env: dict[str, str], two_labs: None
+) -> None:
+    ok = subprocess.run(
+        [*LAB, "ssh", "p1", "b", "--", "hostname"],
+        env=lab_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (ok.returncode, ok.stdout.strip()) == (0, "b"), ok.stderr
+    failed = subprocess.run(
+        [*LAB, "ssh", "p1", "b", "--", "false"],
+        env=lab_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert failed.returncode == 1
+
+
+def test_second_up_with_the_same_name_is_refused(settings: Settings, two_labs: None) -> None:
+    with pytest.raises(ConflictError):
+        service.up(settings, PROFILES / "tiny.yaml", "t1")
+    assert service.get_lab(settings, "t1").status is LabStatus.RUNNING
+
+
+def test_down_leaves_nothing_and_is_idempotent(settings: Settings) -> None:
+    service.up(settings, PROFILES / "tiny.yaml", "d1")
+    assert leftovers(settings, "d1")
+    assert service.down(settings, "d1")
+    assert leftovers(settings, "d1") == []
+    assert service.down(settings, "d1") == []
+
+
+def test_guest_that_never_answers_rolls_back_with_its_console(settings: Settings) -> None:
+    impatient = settings.model_copy(update={"boot_timeout": 3.0})
+    with pytest.raises(LabError) as info:
+        service.up(impatient, PROFILES / "pair.yaml", "f1")
+    assert "did not come up" in info.value.message
+    assert "console" in info.value.message
+    assert leftovers(settings, "f1") == []
+
+
+def test_missing_image_fails_before_creating_anything(settings: Settings, tmp_path: Path) -> None:
+    profile = tmp_path / "noimage.yaml"
+    profile.write_text((PROFILES / "tiny.yaml").read_text().replace("debian-12", "no-such-image"))
+    with pytest.raises(LabError) as info:
+        service.up(settings, profile, "n1")
+    assert "lab image build" in info.value.hint or "lab image list" in info.value.hint
+    assert leftovers(settings, "n1") == []
+
+
+def test_reconcile_removes_a_lab_whose_up_was_killed(
+    settings: Settings, lab_env: dict[str, str]
+) -> None:
+    proc = subprocess.Popen(
+        [*LAB, "up", str(PROFILES / "tiny.yaml"), "--name", "k1"],
+        env=lab_env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        if "started" in line or time.monotonic() > deadline:
+            break
+    proc.kill()  # SIGKILL: no rollback runs
+    proc.wait()
+    assert leftovers(settings, "k1"), "the killed up should have left a half-made lab"
+    report = service.reconcile(settings)
+    assert any("k1" in line for line in report.removed)
+    assert leftovers(settings, "k1") == []
