@@ -135,7 +135,12 @@ def wait_ready(
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError) and exc.errors:
+        # paramiko wraps the per-address socket errors; theirs are the useful words.
+        return "; ".join(_describe(e) for e in exc.errors.values())
     if isinstance(exc, socket.timeout | TimeoutError):
         return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0]
