@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from lab import naming
 from lab.driver.specs import bridge_name
 from lab.errors import ConflictError, InvalidError
-from lab.profile import Profile
+from lab.profile import Check, Profile
 
 # Addresses below this offset are left for the host (.1) and for fixed services.
 _FIRST_ALLOCATED = 10
@@ -78,6 +78,11 @@ class LabPlan(_Frozen):
     networks: tuple[NetworkPlan, ...]  # the profile's
     management: NetworkPlan
     machines: tuple[MachinePlan, ...]
+    checks: tuple[Check, ...] = ()  # the profile's verification tests, as deployed
+
+    def quick_checks(self, machine: str) -> tuple[Check, ...]:
+        """The checks that run after every reset on `machine`."""
+        return tuple(c for c in self.checks if c.quick and c.machine in (None, machine))
 
     @property
     def all_networks(self) -> tuple[NetworkPlan, ...]:
@@ -175,6 +180,7 @@ def plan_lab(
         networks=networks,
         management=mgmt,
         machines=tuple(machines),
+        checks=profile.tests,
     )
 
 

@@ -86,6 +86,7 @@ def up(
                 profile_path=str(profile_path),
                 status=LabStatus.CREATING,
                 plan=plan,
+                image_digests={m.name: images[m.image].digest for m in plan.machines},
                 created_at=stamp,
                 updated_at=stamp,
             )
@@ -179,7 +180,7 @@ def start(settings: Settings, name: str, progress: Progress = _quiet) -> LabReco
 def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAddress:
     """How to reach one machine of a lab over SSH as the management user."""
     plan = get_lab(settings, name).plan
-    return _address(plan, plan.machine(machine))
+    return machine_address(plan, plan.machine(machine))
 
 
 def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileReport:
@@ -237,7 +238,7 @@ def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]
     return found - recorded
 
 
-def _address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
+def machine_address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
     host_key = keys.host_keypair(plan.keys_dir, machine.name)
     return guest.GuestAddress(
         host=str(machine.management_address),
@@ -249,7 +250,7 @@ def _address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
 
 def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
     try:
-        return guest.run(_address(plan, machine), "true", timeout=timeout).exit_code == 0
+        return guest.run(machine_address(plan, machine), "true", timeout=timeout).exit_code == 0
     except LabError:
         return False
 
@@ -262,7 +263,7 @@ def _wait_ready(settings: Settings, driver: Driver, plan: LabPlan, progress: Pro
             progress(machine.name, message)
 
         try:
-            took = guest.wait_ready(_address(plan, machine), settings.boot_timeout, note)
+            took = guest.wait_ready(machine_address(plan, machine), settings.boot_timeout, note)
         except LabError as exc:
             raise LabError(
                 f"machine '{machine.name}' of lab '{plan.lab}' did not come up: {exc.message}\n"

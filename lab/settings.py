@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     prefix: str = "hl-"
     # Each lab gets one /24 of this pool for its management network (host <-> guests).
     mgmt_pool: IPv4Network = IPv4Network("10.250.0.0/16")
+    # How many labs (seats of a class) are brought up, baselined or reset at once.
+    parallel: int = Field(default=4, ge=1, le=64)
     # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).
     boot_timeout: float = 300.0
 

@@ -31,6 +31,17 @@ CREATE TABLE IF NOT EXISTS labs (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS classes (
+    name       TEXT PRIMARY KEY,
+    record     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resets (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    lab         TEXT NOT NULL,
+    record      TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resets_by_lab ON resets (lab, id);
 CREATE TABLE IF NOT EXISTS lab_images (
     lab   TEXT NOT NULL REFERENCES labs(name) ON DELETE CASCADE,
     image TEXT NOT NULL,
@@ -59,12 +70,46 @@ class LabRecord(BaseModel):
     profile_path: str
     status: LabStatus
     plan: LabPlan
+    # machine -> digest of the base image it was created from: a rebuilt image moves
+    # the name to a new digest, but a lab stays on the disk its overlays sit on.
+    image_digests: dict[str, str] = {}
+    class_name: str | None = None
     created_at: datetime
     updated_at: datetime
 
     @property
     def images(self) -> set[str]:
         return {m.image for m in self.plan.machines}
+
+
+class ResetMode(StrEnum):
+    MEMORY = "memory"  # fresh overlay over the baseline's disk layer + its saved memory
+    COLD = "cold"  # fresh overlay, boot
+
+
+class ResetRecord(BaseModel):
+    """One reset of one lab: how, how long, and whether it ended verified-ready."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lab: str
+    mode: ResetMode
+    ok: bool
+    seconds: float
+    started_at: datetime
+    note: str = ""  # e.g. why a memory reset fell back to cold
+
+
+class ClassRecord(BaseModel):
+    """A class: N labs ("seats") of one profile, named CLASS-01 ... CLASS-NN."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    profile: str
+    profile_path: str
+    seats: tuple[str, ...]
+    created_at: datetime
 
 
 def now() -> datetime:
@@ -164,6 +209,52 @@ class StateStore:
         """Forget a lab. Idempotent: forgetting an unknown lab is not an error."""
         with self._tx() as db:
             db.execute("DELETE FROM labs WHERE name = ?", (name,))
+
+    def add_reset(self, reset: ResetRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO resets (lab, record, finished_at) VALUES (?, ?, ?)",
+                (reset.lab, reset.model_dump_json(), now().isoformat()),
+            )
+
+    def resets(self, lab: str, limit: int = 20) -> list[ResetRecord]:
+        """The lab's latest resets, newest first."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT record FROM resets WHERE lab = ? ORDER BY id DESC LIMIT ?", (lab, limit)
+            ).fetchall()
+        return [ResetRecord.model_validate_json(r[0]) for r in rows]
+
+    def add_class(self, klass: ClassRecord) -> None:
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO classes (name, record) VALUES (?, ?)",
+                    (klass.name, klass.model_dump_json()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"a class named '{klass.name}' exists already",
+                hint=f"pick another name, or delete it: lab class delete {klass.name}",
+            ) from exc
+
+    def get_class(self, name: str) -> ClassRecord:
+        with self._tx() as db:
+            row = db.execute("SELECT record FROM classes WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"no class named '{name}'", hint="`lab class list` shows the classes"
+            )
+        return ClassRecord.model_validate_json(row[0])
+
+    def list_classes(self) -> list[ClassRecord]:
+        with self._tx() as db:
+            rows = db.execute("SELECT record FROM classes ORDER BY name").fetchall()
+        return [ClassRecord.model_validate_json(r[0]) for r in rows]
+
+    def delete_class(self, name: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM classes WHERE name = ?", (name,))
 
     def labs_using_image(self, image: str) -> list[str]:
         with self._tx() as db:

@@ -8,6 +8,7 @@ for the operation), else `DriverError`. Results are plain values or frozen model
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -270,6 +271,17 @@ class Driver:
         dom = self._domain(name)
         with self._errors(f"save domain {name} to {path}"):
             dom.saveFlags(str(path), xml, 0)
+
+    def set_guest_time(self, name: str) -> None:
+        """Set the guest's clock to the host's now, through the guest agent.
+
+        A restored memory state wakes with the clock of its capture; without this the
+        guest lives minutes or days in the past (certificates, logs, cron all notice).
+        """
+        dom = self._domain(name)
+        now = time.time()
+        with self._errors(f"set the clock of {name}", hint="is the guest agent running?"):
+            dom.setTime({"seconds": int(now), "nseconds": int((now % 1) * 1e9)}, 0)
 
     def restore_domain(self, path: Path, xml: str | None = None) -> None:
         """Restore a saved domain from `path`, in the state it was saved in (usually running).

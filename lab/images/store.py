@@ -64,6 +64,10 @@ class ImageStore:
     def disk_path(self, image: Image) -> Path:
         return self._blob(image.digest) / DISK
 
+    def disk_of(self, digest: str) -> Path:
+        """The base disk of the stored blob `digest` (what a lab's overlays sit on)."""
+        return self._blob(digest) / DISK
+
     def kernel_path(self, image: Image) -> Path:
         return self._blob(image.digest) / self._kernel_boot(image, image.kernel)
 

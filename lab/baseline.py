@@ -1,0 +1,164 @@
+"""Baselines: a lab's captured clean state, and putting a machine back to it.
+
+A baseline is a *generation* directory `labs/LAB/baselines/GEN/` holding, per machine,
+the frozen disk layer `M.qcow2` (read-only, backed by the base image) and, for a
+machine that was running, its memory state `M.sav`. `current.json` names the
+generation in force; it is replaced atomically only once a capture is complete,
+so a failed or killed capture leaves the previous baseline in force and intact.
+Generation files are never written after capture: a reset only ever makes a fresh
+thin overlay over them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from lab.driver.connection import DomainState, Driver
+from lab.errors import LabError
+from lab.plan import LabPlan, MachinePlan
+from lab.run import run
+
+_CURRENT = "current.json"
+
+
+class Baseline(BaseModel):
+    """The generation in force for a lab."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    generation: str
+    created_at: datetime
+    memory: tuple[str, ...]  # machines whose memory state was captured
+
+    def directory(self, plan: LabPlan) -> Path:
+        return baselines_dir(plan) / self.generation
+
+    def disk(self, plan: LabPlan, machine: str) -> Path:
+        return self.directory(plan) / f"{machine}.qcow2"
+
+    def memory_state(self, plan: LabPlan, machine: str) -> Path:
+        return self.directory(plan) / f"{machine}.sav"
+
+
+def baselines_dir(plan: LabPlan) -> Path:
+    return plan.directory / "baselines"
+
+
+def current(plan: LabPlan) -> Baseline | None:
+    """The baseline in force, or None when the lab has none."""
+    path = baselines_dir(plan) / _CURRENT
+    if not path.exists():
+        return None
+    return Baseline.model_validate_json(path.read_text())
+
+
+def capture(driver: Driver, plan: LabPlan, base_disks: dict[str, Path]) -> Baseline:
+    """Freeze every machine's disk and memory into a new generation, then put it in force.
+
+    Each running machine is saved (it stops), its overlay becomes the frozen layer,
+    a fresh overlay is made over it, and the machine is restored from the saved state:
+    it runs on, unaware, from the very instant of the capture.
+    """
+    generation = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    gdir = baselines_dir(plan) / generation
+    gdir.mkdir(parents=True)
+    gdir.chmod(0o755)
+    memory: list[str] = []
+    try:
+        for machine in plan.machines:
+            if _capture_machine(driver, plan, machine, gdir, base_disks[machine.name]):
+                memory.append(machine.name)
+    except BaseException:
+        _resume_saved(driver, plan, gdir)
+        raise
+    baseline = Baseline(generation=generation, created_at=datetime.now(UTC), memory=tuple(memory))
+    _write_current(plan, baseline)
+    prune(plan)
+    return baseline
+
+
+def _capture_machine(
+    driver: Driver, plan: LabPlan, machine: MachinePlan, gdir: Path, base_disk: Path
+) -> bool:
+    state = driver.domain_state(machine.domain)
+    running = state in (DomainState.RUNNING, DomainState.PAUSED)
+    saved = gdir / f"{machine.name}.sav"
+    if running:
+        driver.save_domain(machine.domain, saved)
+    frozen = gdir / f"{machine.name}.qcow2"
+    os.replace(machine.overlay, frozen)
+    # A second baseline's layer sits on the first one: fold that in, so every
+    # generation stands alone on the base image and older ones can be deleted.
+    if _backing(frozen) != base_disk:
+        run(["qemu-img", "rebase", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base_disk, frozen])
+    frozen.chmod(0o444)
+    new_overlay(frozen, machine.overlay)
+    if running:
+        driver.restore_domain(saved)
+    return running
+
+
+def new_overlay(backing: Path, overlay: Path) -> None:
+    """A fresh, empty qcow2 layer at `overlay` over `backing` (replacing any old one)."""
+    staged = overlay.with_name(overlay.name + ".new")
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, staged])
+    os.replace(staged, overlay)
+
+
+def _resume_saved(driver: Driver, plan: LabPlan, gdir: Path) -> None:
+    """After a failed capture: restart machines left saved, so the lab runs on."""
+    for machine in plan.machines:
+        saved = gdir / f"{machine.name}.sav"
+        if not saved.exists() or not driver.domain_exists(machine.domain):
+            continue
+        if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
+            continue
+        if not machine.overlay.exists():
+            # The overlay was moved into the new layer already: run on top of that.
+            new_overlay(gdir / f"{machine.name}.qcow2", machine.overlay)
+        try:
+            driver.restore_domain(saved)
+        except LabError:
+            continue  # the next reset (cold, if need be) brings it back
+
+
+def _write_current(plan: LabPlan, baseline: Baseline) -> None:
+    path = baselines_dir(plan) / _CURRENT
+    staged = path.with_name(_CURRENT + ".new")
+    staged.write_text(baseline.model_dump_json())
+    os.replace(staged, path)
+
+
+def prune(plan: LabPlan) -> list[str]:
+    """Delete generations that are neither in force nor under a machine's overlay."""
+    root = baselines_dir(plan)
+    if not root.is_dir():
+        return []
+    keep = {b.generation} if (b := current(plan)) else set()
+    for machine in plan.machines:
+        if machine.overlay.exists() and (backing := _backing(machine.overlay)) is not None:
+            keep.add(backing.parent.name)
+    removed = []
+    for gdir in root.iterdir():
+        if gdir.is_dir() and gdir.name not in keep:
+            shutil.rmtree(gdir)
+            removed.append(gdir.name)
+    return removed
+
+
+def _backing(image: Path) -> Path | None:
+    info = json.loads(run(["qemu-img", "info", "--output=json", "-U", image]).stdout)
+    name = info.get("full-backing-filename") or info.get("backing-filename")
+    return Path(name) if name else None
+
+
+def elapsed_since(started: float) -> float:
+    return time.monotonic() - started

@@ -1,0 +1,140 @@
+"""Use cases of a class: N labs ("seats") of one profile, handled together.
+
+Seats are named CLASS-01 ... CLASS-NN and are ordinary labs, each on its own
+isolated networks (with the same addresses inside every seat). Work on a class
+runs seats side by side, at most `LAB_PARALLEL` at once, and reports each seat;
+one seat failing never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from lab import reset as resets
+from lab import service
+from lab.deploy import Progress
+from lab.errors import InvalidError, LabError
+from lab.naming import MAX_LAB_NAME, check_lab_name
+from lab.plan import profile_name
+from lab.profile import load_profile
+from lab.settings import Settings
+from lab.state import ClassRecord, ResetRecord, StateStore, now
+
+MAX_SEATS = 50
+T = TypeVar("T")
+
+
+def _quiet(_subject: str, _message: str) -> None:
+    return None
+
+
+class SeatOutcome(BaseModel):
+    """What happened to one seat: a result, or the error that stopped it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seat: str
+    ok: bool
+    error: str = ""
+    hint: str = ""
+    reset: ResetRecord | None = None
+
+
+def seat_names(name: str, seats: int) -> tuple[str, ...]:
+    return tuple(f"{name}-{i:02d}" for i in range(1, seats + 1))
+
+
+def create(
+    settings: Settings,
+    profile_path: Path,
+    name: str,
+    seats: int,
+    progress: Progress = _quiet,
+) -> tuple[ClassRecord, list[SeatOutcome]]:
+    """Bring up `seats` labs of the profile; the class is recorded even if a seat fails."""
+    check_lab_name(name)
+    if len(name) > MAX_LAB_NAME - 3:
+        raise InvalidError(
+            f"class name '{name}' is too long for its seats' names ({name}-01 ...)",
+            hint=f"use at most {MAX_LAB_NAME - 3} characters",
+        )
+    if not 1 <= seats <= MAX_SEATS:
+        raise InvalidError(
+            f"a class has 1 to {MAX_SEATS} seats, not {seats}", hint="adjust --seats"
+        )
+    profile = load_profile(profile_path)  # fail on a bad profile before recording anything
+    record = ClassRecord(
+        name=name,
+        profile=profile_name(profile),
+        profile_path=str(profile_path),
+        seats=seat_names(name, seats),
+        created_at=now(),
+    )
+    StateStore.open(settings).add_class(record)
+    outcomes = _each(
+        settings,
+        record.seats,
+        lambda seat: service.up(settings, profile_path, seat, _prefixed(progress, seat)),
+    )
+    return record, outcomes
+
+
+def list_classes(settings: Settings) -> list[ClassRecord]:
+    return StateStore.open(settings).list_classes()
+
+
+def get_class(settings: Settings, name: str) -> ClassRecord:
+    return StateStore.open(settings).get_class(name)
+
+
+def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> list[SeatOutcome]:
+    klass = get_class(settings, name)
+    return _each(settings, klass.seats, lambda seat: resets.baseline(settings, seat, progress))
+
+
+def reset(
+    settings: Settings, name: str, *, cold: bool = False, progress: Progress = _quiet
+) -> list[SeatOutcome]:
+    klass = get_class(settings, name)
+    return _each(
+        settings,
+        klass.seats,
+        lambda seat: resets.reset(settings, seat, cold=cold, progress=progress),
+    )
+
+
+def delete(settings: Settings, name: str, progress: Progress = _quiet) -> list[SeatOutcome]:
+    """Take every seat down, then forget the class (kept if a seat could not be removed)."""
+    klass = get_class(settings, name)
+    outcomes = _each(settings, klass.seats, lambda seat: service.down(settings, seat, progress))
+    if all(o.ok for o in outcomes):
+        StateStore.open(settings).delete_class(name)
+    return outcomes
+
+
+def _each(
+    settings: Settings, seats: tuple[str, ...], work: Callable[[str], object]
+) -> list[SeatOutcome]:
+    def one(seat: str) -> SeatOutcome:
+        try:
+            result = work(seat)
+        except LabError as exc:
+            return SeatOutcome(seat=seat, ok=False, error=exc.message, hint=exc.hint)
+        return SeatOutcome(
+            seat=seat, ok=True, reset=result if isinstance(result, ResetRecord) else None
+        )
+
+    with ThreadPoolExecutor(max_workers=min(settings.parallel, len(seats))) as pool:
+        return list(pool.map(one, seats))
+
+
+def _prefixed(progress: Progress, seat: str) -> Progress:
+    def show(subject: str, message: str) -> None:
+        progress(seat if subject == "lab" else f"{seat}/{subject}", message)
+
+    return show

@@ -1,0 +1,182 @@
+"""Use cases of a lab's clean state: capture a baseline, reset to it, verify it.
+
+A memory reset puts every machine back to the instant of its baseline: destroy,
+a fresh thin overlay over the frozen disk layer, restore the saved memory state,
+correct the guest's clock. When a lab has no memory baseline, or a restore fails,
+the reset falls back to cold (fresh overlay, boot) and says so. Either way the lab
+is reported ready only after it is verified: every machine answers on SSH and the
+profile's quick checks pass.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from lab import baseline as baselines
+from lab import deploy, guest
+from lab.deploy import Progress
+from lab.driver.connection import DomainState, Driver
+from lab.errors import LabError
+from lab.images import ImageStore
+from lab.locks import lab_lock
+from lab.plan import LabPlan, MachinePlan
+from lab.service import machine_address
+from lab.settings import Settings
+from lab.state import LabRecord, ResetMode, ResetRecord, StateStore
+
+# How long a restored machine may take to answer on SSH before the reset counts as failed.
+_RESTORED_DEADLINE = 60.0
+
+
+def _quiet(_subject: str, _message: str) -> None:
+    return None
+
+
+class CheckFailure(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    machine: str
+    check: str
+    detail: str
+
+
+def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> baselines.Baseline:
+    """Capture the lab's clean state; the previous baseline stays until this one is whole."""
+    state = StateStore.open(settings)
+    with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
+        record = state.get_lab(name)
+        started = time.monotonic()
+        result = baselines.capture(driver, record.plan, base_disks(settings, record))
+        progress(
+            name, f"baseline {result.generation} captured in {time.monotonic() - started:.1f} s"
+        )
+        _verify(settings, driver, record.plan, _RESTORED_DEADLINE, progress)
+    return result
+
+
+def reset(
+    settings: Settings, name: str, *, cold: bool = False, progress: Progress = _quiet
+) -> ResetRecord:
+    """Put a lab back to its baseline and verify it; refused while another operation runs."""
+    state = StateStore.open(settings)
+    with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
+        record = state.get_lab(name)
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        mode, note = _choose_mode(record.plan, cold)
+        try:
+            if mode is ResetMode.MEMORY:
+                try:
+                    deploy.parallel(
+                        lambda m: _memory_reset(driver, record.plan, m), record.plan.machines
+                    )
+                except LabError as exc:
+                    mode, note = ResetMode.COLD, f"memory restore failed ({exc.message}): cold"
+                    progress(name, note)
+            if mode is ResetMode.COLD:
+                _cold_reset(settings, driver, record, progress)
+            deadline = settings.boot_timeout if mode is ResetMode.COLD else _RESTORED_DEADLINE
+            _verify(settings, driver, record.plan, deadline, progress)
+        except BaseException as exc:
+            failed = ResetRecord(
+                lab=name,
+                mode=mode,
+                ok=False,
+                seconds=time.monotonic() - started,
+                started_at=started_at,
+                note=(note + "; " if note else "") + _describe(exc),
+            )
+            state.add_reset(failed)
+            raise
+        done = ResetRecord(
+            lab=name,
+            mode=mode,
+            ok=True,
+            seconds=time.monotonic() - started,
+            started_at=started_at,
+            note=note,
+        )
+        state.add_reset(done)
+        baselines.prune(record.plan)
+    progress(name, f"ready ({mode} reset, verified) in {done.seconds:.1f} s")
+    return done
+
+
+def base_disks(settings: Settings, record: LabRecord) -> dict[str, Path]:
+    store = ImageStore(settings)
+    return {m: store.disk_of(digest) for m, digest in record.image_digests.items()}
+
+
+def _choose_mode(plan: LabPlan, cold: bool) -> tuple[ResetMode, str]:
+    if cold:
+        return ResetMode.COLD, "cold reset as asked"
+    current = baselines.current(plan)
+    if current is None:
+        return ResetMode.COLD, "no baseline yet: cold reset (take one with `lab baseline`)"
+    missing = [m.name for m in plan.machines if m.name not in current.memory]
+    if missing:
+        return ResetMode.COLD, f"no memory state for {', '.join(missing)}: cold reset"
+    return ResetMode.MEMORY, ""
+
+
+def _memory_reset(driver: Driver, plan: LabPlan, machine: MachinePlan) -> None:
+    current = baselines.current(plan)
+    assert current is not None  # _choose_mode checked it
+    _power_off(driver, machine)
+    baselines.new_overlay(current.disk(plan, machine.name), machine.overlay)
+    driver.restore_domain(current.memory_state(plan, machine.name))
+    driver.set_guest_time(machine.domain)
+
+
+def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress: Progress) -> None:
+    plan = record.plan
+    current = baselines.current(plan)
+    bases = base_disks(settings, record)
+
+    def one(machine: MachinePlan) -> None:
+        _power_off(driver, machine)
+        backing = current.disk(plan, machine.name) if current else bases[machine.name]
+        baselines.new_overlay(backing, machine.overlay)
+        driver.start_domain(machine.domain)
+        progress(machine.name, "booting (cold reset)")
+
+    deploy.parallel(one, plan.machines)
+
+
+def _power_off(driver: Driver, machine: MachinePlan) -> None:
+    if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
+        driver.destroy_domain(machine.domain)
+
+
+def _verify(
+    settings: Settings, driver: Driver, plan: LabPlan, deadline: float, progress: Progress
+) -> None:
+    """Every machine answers on SSH and passes the profile's quick checks."""
+
+    def one(machine: MachinePlan) -> None:
+        addr = machine_address(plan, machine)
+        guest.wait_ready(addr, deadline)
+        for check in plan.quick_checks(machine.name):
+            result = guest.run(addr, check.run, timeout=60)
+            if result.exit_code != check.expect_exit or (
+                check.expect_output is not None and check.expect_output not in result.stdout
+            ):
+                raise LabError(
+                    f"machine '{machine.name}' of lab '{plan.lab}' failed check"
+                    f" '{check.name}': exit {result.exit_code}, output"
+                    f" {result.stdout.strip()[-200:]!r}",
+                    hint="the lab is not ready; reset it again, or `lab reset --cold`",
+                )
+        progress(machine.name, "verified")
+
+    deploy.parallel(one, plan.machines)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, LabError):
+        return exc.message.splitlines()[0]
+    return type(exc).__name__
