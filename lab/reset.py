@@ -24,7 +24,7 @@ from lab.errors import LabError
 from lab.images import ImageStore
 from lab.locks import lab_lock
 from lab.plan import LabPlan, MachinePlan
-from lab.service import machine_address
+from lab.service import READY_PROBE, machine_address
 from lab.settings import Settings
 from lab.state import LabRecord, ResetMode, ResetRecord, StateStore
 
@@ -159,7 +159,7 @@ def _verify(
 
     def one(machine: MachinePlan) -> None:
         addr = machine_address(plan, machine)
-        guest.wait_ready(addr, deadline)
+        guest.wait_ready(addr, deadline, probe=READY_PROBE)
         for check in plan.quick_checks(machine.name):
             result = guest.run(addr, check.run, timeout=60)
             if result.exit_code != check.expect_exit or (

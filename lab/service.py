@@ -25,6 +25,12 @@ from lab.profile import load_profile
 from lab.settings import Settings
 from lab.state import LabRecord, LabStatus, StateStore, now
 
+# A machine is ready once cloud-init has finished, not when SSH first answers: its
+# later stages still restart services (sshd among them) on first boot.
+READY_PROBE = (
+    "cloud-init status --wait >/dev/null 2>&1; test -e /var/lib/cloud/instance/boot-finished"
+)
+
 # Lock taken while a lab's management subnet is chosen (not a lab name: it has '_').
 _ALLOCATION = "_allocation"
 
@@ -263,7 +269,9 @@ def _wait_ready(settings: Settings, driver: Driver, plan: LabPlan, progress: Pro
             progress(machine.name, message)
 
         try:
-            took = guest.wait_ready(machine_address(plan, machine), settings.boot_timeout, note)
+            took = guest.wait_ready(
+                machine_address(plan, machine), settings.boot_timeout, note, probe=READY_PROBE
+            )
         except LabError as exc:
             raise LabError(
                 f"machine '{machine.name}' of lab '{plan.lab}' did not come up: {exc.message}\n"

@@ -33,12 +33,13 @@ def report(error: LabError) -> None:
 
 def _register() -> None:
     # Imported here so that every group module can import `app`, `out` and `err`.
+    import lab.cli.classes
     import lab.cli.host
     import lab.cli.image
     import lab.cli.labs
     import lab.cli.profile
 
-    for module in (lab.cli.profile, lab.cli.image, lab.cli.host, lab.cli.labs):
+    for module in (lab.cli.profile, lab.cli.image, lab.cli.host, lab.cli.labs, lab.cli.classes):
         module.register(app)
 
 

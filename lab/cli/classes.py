@@ -1,0 +1,139 @@
+"""`lab class ...`, `lab baseline`, `lab reset`: the trainer's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lab import baseline as baselines
+from lab import classes
+from lab import reset as resets
+from lab.classes import SeatOutcome
+from lab.cli import err, out
+from lab.cli.labs import progress_printer
+from lab.errors import LabError
+from lab.settings import get_settings
+from lab.state import StateStore
+
+class_app = typer.Typer(help="Classes: one lab per trainee seat.", no_args_is_help=True)
+
+ClassOption = Annotated[str | None, typer.Option("--class", help="Every seat of this class")]
+
+
+@class_app.command("create")
+def create(
+    profile: Annotated[Path, typer.Argument(help="Profile YAML file")],
+    name: Annotated[str, typer.Option(help="Class name; seats are NAME-01 ...")],
+    seats: Annotated[int, typer.Option(help="Number of seats (labs)")],
+) -> None:
+    """Bring up one lab per seat, several at once (LAB_PARALLEL)."""
+    record, outcomes = classes.create(get_settings(), profile, name, seats, progress_printer())
+    _report(outcomes, f"class {record.name}: {len(record.seats)} seats of {record.profile}")
+
+
+@class_app.command("list")
+def list_() -> None:
+    """The classes that exist."""
+    table = Table("class", "profile", "seats", "created")
+    for k in classes.list_classes(get_settings()):
+        table.add_row(k.name, k.profile, str(len(k.seats)), k.created_at.strftime("%Y-%m-%d %H:%M"))
+    out.print(table)
+
+
+@class_app.command("status")
+def status(name: str) -> None:
+    """Per seat: lab state, baseline, and the last reset (mode, result, duration)."""
+    settings = get_settings()
+    klass = classes.get_class(settings, name)
+    state = StateStore.open(settings)
+    table = Table("seat", "lab", "baseline", "last reset", "result", "took")
+    for seat in klass.seats:
+        lab = state.find_lab(seat)
+        if lab is None:
+            table.add_row(seat, "missing", "-", "-", "-", "-")
+            continue
+        current = baselines.current(lab.plan)
+        last = state.resets(seat, limit=1)
+        table.add_row(
+            seat,
+            lab.status,
+            current.created_at.strftime("%H:%M:%S") if current else "none",
+            f"{last[0].started_at:%H:%M:%S} ({last[0].mode})" if last else "-",
+            ("ready" if last[0].ok else "FAILED") if last else "-",
+            f"{last[0].seconds:.1f} s" if last else "-",
+        )
+    out.print(table)
+
+
+@class_app.command("delete")
+def delete(name: str) -> None:
+    """Take every seat down and forget the class."""
+    _report(classes.delete(get_settings(), name, progress_printer()), f"class {name} deleted")
+
+
+def baseline(
+    name: Annotated[str | None, typer.Argument(help="Lab")] = None, klass: ClassOption = None
+) -> None:
+    """Capture the clean state (disk + memory) of a lab, or of every seat of a class."""
+    settings = get_settings()
+    target = _one_target(name, klass)
+    if klass:
+        _report(classes.baseline(settings, klass, progress_printer()), f"class {klass} baselined")
+    else:
+        taken = resets.baseline(settings, target, progress_printer())
+        out.print(f"lab {target}: baseline {taken.generation} ({', '.join(taken.memory)})")
+
+
+def reset(
+    name: Annotated[str | None, typer.Argument(help="Lab")] = None,
+    klass: ClassOption = None,
+    cold: Annotated[bool, typer.Option("--cold", help="Boot from the disk layer")] = False,
+) -> None:
+    """Put a lab (or every seat of a class) back to its baseline, verified."""
+    settings = get_settings()
+    target = _one_target(name, klass)
+    if klass:
+        outcomes = classes.reset(settings, klass, cold=cold, progress=progress_printer())
+        _report(outcomes, f"class {klass} reset")
+    else:
+        done = resets.reset(settings, target, cold=cold, progress=progress_printer())
+        note = f" ({done.note})" if done.note else ""
+        out.print(f"lab {target}: ready, {done.mode} reset in {done.seconds:.1f} s{note}")
+
+
+def _one_target(name: str | None, klass: str | None) -> str:
+    if (name is None) == (klass is None):
+        raise LabError("name one lab, or give --class", hint="lab reset NAME | --class CLASS")
+    return name or ""
+
+
+def _report(outcomes: list[SeatOutcome], summary: str) -> None:
+    table = Table("seat", "result", "mode", "took", "note")
+    for o in outcomes:
+        r = o.reset
+        table.add_row(
+            o.seat,
+            "ok" if o.ok else "[red]FAILED[/]",
+            r.mode if r else "",
+            f"{r.seconds:.1f} s" if r else "",
+            escape(r.note if r else o.error),
+        )
+    out.print(table)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        for o in failed:
+            err.print(f"[red]{escape(o.seat)}[/]: {escape(o.error)}")
+            if o.hint:
+                err.print(f"  hint: {escape(o.hint)}")
+        raise typer.Exit(1)
+    out.print(summary)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(class_app, name="class")
+    app.command()(baseline)
+    app.command()(reset)
