@@ -1,55 +1,102 @@
 """Reaching a guest over SSH (paramiko): run a command, wait until it answers.
 
-The guest's host key is pinned when known (it is: the orchestrator made it), so a
-changed key is an error, not a prompt. Key material never appears in messages.
+The guest's host key is pinned when known (it is: the orchestrator made it and put it
+in the seed), so a different key is an error, not a prompt. Key material never appears
+in messages; paramiko and socket errors become `LabError`s with a hint.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import logging
 import socket
 import time
 from collections.abc import Callable
+from ipaddress import IPv4Address
 from pathlib import Path
+from typing import NoReturn
 
 import paramiko
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from lab.errors import LabError
+from lab.errors import LabError, NotFoundError
+
+# The guest's sshd appears ~30 s after boot under TCG; until then connections are
+# refused (or time out while the guest is busy), so each attempt is kept short.
+_CONNECT_TIMEOUT = 5.0
+_RETRY_PAUSE = 0.5
+_PROGRESS_EVERY = 15.0
+_READ_CHUNK = 32768
+
+# A `wait_ready` probe for cloud-init guests: first-boot configuration has finished.
+# sshd answers ~1-2 s before that, and cloud-init then restarts it once (while applying
+# ssh_pwauth), so a plain "true" probe can be followed by a refused or reset connection.
+FIRST_BOOT_DONE = "test -e /var/lib/cloud/instance/boot-finished"
+
+# paramiko logs every failed handshake as an ERROR traceback from its transport thread.
+# While a guest boots those failures are expected, and each one that matters reaches
+# the caller as a LabError anyway, so our connections log on a channel kept quiet.
+_LOG_CHANNEL = "lab.guest.ssh"
+logging.getLogger(_LOG_CHANNEL).setLevel(logging.CRITICAL)
 
 
 class GuestUnreachableError(LabError):
-    """The guest did not answer on SSH in time."""
+    """The guest did not answer on SSH (in time)."""
+
+
+class HostKeyMismatchError(LabError):
+    """The guest answered with a host key other than the one the lab gave it."""
 
 
 class GuestAddress(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    host: str
+    host: str  # IPv4 address
     port: int = 22
     user: str
-    key: Path
+    key: Path  # the private key file
     host_key: str | None = None  # "ssh-ed25519 AAAA..." to pin; None trusts on first use
+
+    @field_validator("host")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        return str(IPv4Address(value))
+
+    @field_validator("host_key")
+    @classmethod
+    def _public_key_line(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_host_key(value)
+        return value
 
 
 class CommandResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    exit_code: int
+    exit_code: int  # -1 when the guest closed the channel without one
     stdout: str
     stderr: str
     duration: float
 
 
-def connect(addr: GuestAddress, timeout: float = 10.0) -> paramiko.SSHClient:
-    """An authenticated SSH connection; LabError when the guest's host key is not ours."""
+def connect(addr: GuestAddress, timeout: float = _CONNECT_TIMEOUT) -> paramiko.SSHClient:
+    """An authenticated SSH connection (close it when done).
+
+    `HostKeyMismatchError` when a pinned host key does not match, `GuestUnreachableError`
+    for everything else that stops the connection (refused, timed out, auth failed).
+    """
+    if not addr.key.is_file():
+        raise NotFoundError(
+            f"the SSH key {addr.key} is missing",
+            hint="the lab's keys live in its directory; recreate the lab (`lab down`, `lab up`)",
+        )
     client = paramiko.SSHClient()
-    if addr.host_key:
-        key_type, data = addr.host_key.split()[:2]
-        pinned = paramiko.PKey.from_type_string(key_type, base64.b64decode(data))
-        host = addr.host if addr.port == 22 else f"[{addr.host}]:{addr.port}"
-        client.get_host_keys().add(host, key_type, pinned)
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.set_log_channel(_LOG_CHANNEL)
+    if addr.host_key is not None:
+        key_type, pinned = _parse_host_key(addr.host_key)
+        client.get_host_keys().add(_known_hosts_name(addr), key_type, pinned)
+        client.set_missing_host_key_policy(_PinnedPolicy())
     else:
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:
@@ -66,42 +113,27 @@ def connect(addr: GuestAddress, timeout: float = 10.0) -> paramiko.SSHClient:
         )
     except paramiko.BadHostKeyException as exc:
         client.close()
-        raise LabError(
-            f"the SSH host key of {addr.host} is not the one this lab gave the machine",
-            hint="another machine answers on that address, or the guest was tampered with;"
-            " reset the lab (or take it down and up again)",
-        ) from exc
-    except BaseException:
+        raise _mismatch(addr) from exc
+    except HostKeyMismatchError as exc:
         client.close()
-        raise
+        raise _mismatch(addr) from exc
+    except (OSError, paramiko.SSHException, EOFError) as exc:
+        client.close()
+        raise GuestUnreachableError(
+            f"cannot reach {addr.user}@{addr.host}:{addr.port}: {_describe(exc)}",
+            hint="is the machine running? `lab status` shows it",
+        ) from exc
     return client
 
 
 def run(addr: GuestAddress, command: str, timeout: float = 60.0) -> CommandResult:
-    """Run `command` in the guest's shell; the result carries its exit code and output."""
+    """Run `command` in the guest's shell and wait for it, for `timeout` seconds in all."""
     started = time.monotonic()
+    client = connect(addr, timeout=min(timeout, 10.0))
     try:
-        client = connect(addr, timeout=min(timeout, 10.0))
-    except (OSError, paramiko.SSHException) as exc:
-        raise GuestUnreachableError(
-            f"cannot reach {addr.user}@{addr.host}: {_describe(exc)}",
-            hint="is the machine running? `lab status` shows it",
-        ) from exc
-    try:
-        _stdin, stdout, stderr = client.exec_command(command, timeout=timeout)
-        out = stdout.read().decode("utf-8", errors="replace")
-        err = stderr.read().decode("utf-8", errors="replace")
-        code = stdout.channel.recv_exit_status()
-    except (OSError, paramiko.SSHException) as exc:
-        raise GuestUnreachableError(
-            f"the command on {addr.host} did not finish: {_describe(exc)}",
-            hint=f"it may need longer than {timeout:.0f} s",
-        ) from exc
+        return _execute(client, addr, command, started + timeout, started)
     finally:
         client.close()
-    return CommandResult(
-        exit_code=code, stdout=out, stderr=err, duration=time.monotonic() - started
-    )
 
 
 def wait_ready(
@@ -110,36 +142,136 @@ def wait_ready(
     progress: Callable[[str], None] | None = None,
     probe: str = "true",
 ) -> float:
-    """Retry until `probe` succeeds over SSH; return the seconds it took."""
+    """Retry connecting and running `probe` until it exits 0; return the seconds it took.
+
+    A changed host key ends the wait at once (`HostKeyMismatchError`): waiting longer
+    would not change who answers.
+    """
     started = time.monotonic()
-    last = "no attempt yet"
-    reported = 0.0
-    if progress:
-        progress(f"waiting for SSH on {addr.host}")
-    while (elapsed := time.monotonic() - started) < deadline_s:
+    deadline = started + deadline_s
+    last = "no attempt finished"
+    reported = started
+    if progress is not None:
+        progress(f"waiting for SSH on {addr.host}:{addr.port}")
+    while (now := time.monotonic()) < deadline:
         try:
-            result = run(addr, probe, timeout=min(15.0, max(1.0, deadline_s - elapsed)))
+            client = connect(addr, timeout=max(0.5, min(_CONNECT_TIMEOUT, deadline - now)))
+            try:
+                result = _execute(client, addr, probe, deadline, time.monotonic())
+            finally:
+                client.close()
             if result.exit_code == 0:
                 return time.monotonic() - started
-            last = f"`{probe}` exited with {result.exit_code}"
+            last = f"the probe `{probe}` exited with {result.exit_code}"
         except GuestUnreachableError as exc:
             last = exc.message
-        if progress and elapsed - reported >= 15:
-            reported = elapsed
-            progress(f"still waiting ({elapsed:.0f} s)")
-        time.sleep(min(1.0, max(0.0, deadline_s - (time.monotonic() - started))))
+        now = time.monotonic()
+        if progress is not None and now - reported >= _PROGRESS_EVERY:
+            reported = now
+            progress(f"still waiting for SSH ({now - started:.0f} s): {last}")
+        time.sleep(max(0.0, min(_RETRY_PAUSE, deadline - now)))
     raise GuestUnreachableError(
-        f"{addr.host} did not answer on SSH within {deadline_s:.0f} s (last: {last})",
-        hint="look at the machine's console",
+        f"{addr.host}:{addr.port} did not answer on SSH within {deadline_s:.0f} s (last: {last})",
+        hint="look at the machine's console: did it boot, and did cloud-init finish?",
     )
+
+
+class _PinnedPolicy(paramiko.RejectPolicy):
+    """Reject like RejectPolicy, but say what it means: the guest is not the one we made."""
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> NoReturn:
+        # The server offered a key of another type than the pinned one, or none we know.
+        raise HostKeyMismatchError(f"unexpected host key from {hostname}")
+
+
+def _execute(
+    client: paramiko.SSHClient, addr: GuestAddress, command: str, deadline: float, started: float
+) -> CommandResult:
+    # stdout and stderr are drained together: reading one to its end first can stall
+    # a chatty command once the other fills the channel's window.
+    out, err = bytearray(), bytearray()
+    try:
+        transport = client.get_transport()
+        if transport is None:
+            raise paramiko.SSHException("the connection closed")
+        channel = transport.open_session(timeout=max(0.5, deadline - time.monotonic()))
+        channel.exec_command(command)
+        while True:
+            busy = False
+            while channel.recv_ready():
+                out += channel.recv(_READ_CHUNK)
+                busy = True
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(_READ_CHUNK)
+                busy = True
+            if channel.exit_status_ready() and not (
+                channel.recv_ready() or channel.recv_stderr_ready()
+            ):
+                break
+            if time.monotonic() >= deadline:
+                raise GuestUnreachableError(
+                    f"`{_short(command)}` on {addr.host} did not finish in time",
+                    hint="it may need a longer timeout, or it waits for input",
+                )
+            if not busy:
+                time.sleep(0.02)
+        code = channel.recv_exit_status()
+    except (OSError, paramiko.SSHException, EOFError) as exc:
+        raise GuestUnreachableError(
+            f"`{_short(command)}` on {addr.host} broke off: {_describe(exc)}",
+            hint="did the machine reboot or lose its network?",
+        ) from exc
+    return CommandResult(
+        exit_code=code,
+        stdout=out.decode("utf-8", errors="replace"),
+        stderr=err.decode("utf-8", errors="replace"),
+        duration=time.monotonic() - started,
+    )
+
+
+def _parse_host_key(text: str) -> tuple[str, paramiko.PKey]:
+    fields = text.split()
+    try:
+        if len(fields) < 2:
+            raise ValueError("too few fields")
+        return fields[0], paramiko.PKey.from_type_string(fields[0], base64.b64decode(fields[1]))
+    except (ValueError, binascii.Error, paramiko.SSHException) as exc:
+        # The key's own text stays out of the message.
+        raise ValueError(
+            "host_key is not an OpenSSH public key line ('ssh-ed25519 AAAA...')"
+        ) from exc
+
+
+def _known_hosts_name(addr: GuestAddress) -> str:
+    return addr.host if addr.port == 22 else f"[{addr.host}]:{addr.port}"
+
+
+def _mismatch(addr: GuestAddress) -> HostKeyMismatchError:
+    return HostKeyMismatchError(
+        f"the SSH host key of {addr.host}:{addr.port} changed: it is not the key this lab"
+        " gave the machine",
+        hint="another machine answers on that address, or the guest's keys were replaced;"
+        " reset the lab (or `lab down` and `lab up` again) rather than trusting the new key",
+    )
+
+
+def _short(command: str, limit: int = 60) -> str:
+    line = command.splitlines()[0] if command else ""
+    return line if len(line) <= limit and "\n" not in command else line[:limit] + "..."
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError) and exc.errors:
         # paramiko wraps the per-address socket errors; theirs are the useful words.
         return "; ".join(_describe(e) for e in exc.errors.values())
+    if isinstance(exc, paramiko.AuthenticationException):
+        return "the lab key was not accepted (the guest may still be creating its users)"
     if isinstance(exc, socket.timeout | TimeoutError):
         return "timed out"
+    if isinstance(exc, EOFError):
+        return "the guest closed the connection"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     text = str(exc) or type(exc).__name__

@@ -1,16 +1,189 @@
+"""guest.py against a closed port and an in-process paramiko SSH server on 127.0.0.1."""
+
+from __future__ import annotations
+
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
+from paramiko import common
+from pydantic import ValidationError
 
 from lab import guest, keys
+from lab.errors import NotFoundError
 
 
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class _Server(paramiko.ServerInterface):
+    """Accepts one public key; answers `exec` requests from a tiny command table."""
+
+    def __init__(self, allowed: paramiko.PKey) -> None:
+        self.allowed = allowed
+        self.command = b""
+        self.ready = threading.Event()
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if username == "labadmin" and key.get_base64() == self.allowed.get_base64():
+            return common.AUTH_SUCCESSFUL
+        return common.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return (
+            common.OPEN_SUCCEEDED
+            if kind == "session"
+            else common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        )
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self.command = command
+        self.ready.set()
+        return True
+
+
+def _serve(conn: socket.socket, host_key: paramiko.PKey, client_key: paramiko.PKey) -> None:
+    transport = paramiko.Transport(conn)
+    transport.add_server_key(host_key)
+    server = _Server(client_key)
+    try:
+        transport.start_server(server=server)
+        channel = transport.accept(10)
+        if channel is None or not server.ready.wait(10):
+            return
+        if server.command == b"true":
+            channel.send_exit_status(0)
+        elif server.command == b"chatty":
+            # More than a channel window on stderr before any stdout: must not stall.
+            channel.sendall_stderr(b"e" * 3_000_000)
+            channel.sendall(b"done\n")
+            channel.send_exit_status(3)
+        elif server.command == b"hang":
+            time.sleep(3)
+        else:
+            channel.sendall(b"ran: " + server.command + b"\n")
+            channel.send_exit_status(0)
+        channel.close()
+        # Like sshd: the client ends the connection once it has read everything.
+        deadline = time.monotonic() + 10
+        while transport.is_active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except (EOFError, OSError, paramiko.SSHException):
+        pass  # the client went away (a rejected host key ends the handshake)
+    finally:
+        transport.close()
+
+
+@pytest.fixture(scope="module")
+def sshd(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[int, keys.KeyPair, keys.KeyPair]]:
+    base = tmp_path_factory.mktemp("sshd")
+    client = keys.ensure_keypair(base / "client", comment="t")
+    host = keys.host_keypair(base, "guest")
+    host_key = paramiko.Ed25519Key.from_private_key_file(str(host.private))
+    client_key = paramiko.Ed25519Key.from_private_key_file(str(client.private))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept_loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=_serve, args=(conn, host_key, client_key), daemon=True).start()
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1]), client, host
+    stop.set()
+    thread.join(2)
+    listener.close()
+
+
+def _addr(port: int, client: keys.KeyPair, host_key: str | None) -> guest.GuestAddress:
+    return guest.GuestAddress(
+        host="127.0.0.1", port=port, user="labadmin", key=client.private, host_key=host_key
+    )
+
+
+def test_run_with_the_pinned_host_key(sshd: tuple[int, keys.KeyPair, keys.KeyPair]) -> None:
+    port, client, host = sshd
+    result = guest.run(_addr(port, client, host.public_text), "hostname", timeout=10)
+    assert result.exit_code == 0
+    assert result.stdout == "ran: hostname\n" and result.stderr == ""
+    assert result.duration > 0
+
+
+def test_wait_ready_returns_the_seconds_it_took(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, host = sshd
+    notes: list[str] = []
+    took = guest.wait_ready(_addr(port, client, host.public_text), 10, progress=notes.append)
+    assert 0 < took < 10
+    assert notes == [f"waiting for SSH on 127.0.0.1:{port}"]
+
+
+def test_a_changed_host_key_is_refused_at_once(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair], tmp_path: Path
+) -> None:
+    port, client, _host = sshd
+    other = keys.host_keypair(tmp_path, "impostor")
+    started = time.monotonic()
+    with pytest.raises(guest.HostKeyMismatchError) as info:
+        guest.wait_ready(_addr(port, client, other.public_text), 30)
+    assert time.monotonic() - started < 5  # no retrying: waiting does not fix it
+    assert "host key" in info.value.message and "changed" in info.value.message
+    assert info.value.hint
+    assert other.public_text.split()[1] not in info.value.message + info.value.hint
+
+
+def test_without_a_pin_the_first_key_is_trusted(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, _host = sshd
+    assert guest.run(_addr(port, client, None), "true", timeout=10).exit_code == 0
+
+
+def test_stderr_and_stdout_are_drained_together(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, host = sshd
+    result = guest.run(_addr(port, client, host.public_text), "chatty", timeout=20)
+    assert result.exit_code == 3
+    assert result.stdout == "done\n" and len(result.stderr) == 3_000_000
+
+
+def test_a_command_over_its_timeout_is_an_error(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, host = sshd
+    with pytest.raises(guest.GuestUnreachableError, match="did not finish in time"):
+        guest.run(_addr(port, client, host.public_text), "hang", timeout=1)
+
+
+def test_a_key_the_guest_does_not_know_is_unreachable(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair], tmp_path: Path
+) -> None:
+    port, _client, host = sshd
+    stranger = keys.ensure_keypair(tmp_path, comment="stranger")
+    with pytest.raises(guest.GuestUnreachableError, match="not accepted"):
+        guest.run(_addr(port, stranger, host.public_text), "true", timeout=5)
 
 
 def test_wait_ready_gives_up_at_its_deadline_with_the_last_error(tmp_path: Path) -> None:
@@ -20,9 +193,10 @@ def test_wait_ready_gives_up_at_its_deadline_with_the_last_error(tmp_path: Path)
     started = time.monotonic()
     with pytest.raises(guest.GuestUnreachableError) as info:
         guest.wait_ready(addr, deadline_s=2, progress=notes.append)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 4
     assert "did not answer on SSH within 2 s" in info.value.message
     assert "refused" in info.value.message.lower()
+    assert info.value.hint
     assert notes and notes[0].startswith("waiting for SSH")
     assert "PRIVATE" not in info.value.message
 
@@ -34,3 +208,19 @@ def test_run_against_nothing_is_a_clear_error(tmp_path: Path) -> None:
         guest.run(addr, "true", timeout=2)
     assert "cannot reach x@127.0.0.1" in info.value.message
     assert info.value.hint
+
+
+def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
+    addr = guest.GuestAddress(host="127.0.0.1", user="x", key=tmp_path / "gone")
+    with pytest.raises(NotFoundError, match="gone"):
+        guest.run(addr, "true", timeout=2)
+
+
+@pytest.mark.parametrize(
+    "changes", [{"host": "example.org"}, {"host_key": "ssh-ed25519 !!!"}, {"host_key": "x"}]
+)
+def test_addresses_are_checked(tmp_path: Path, changes: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        guest.GuestAddress.model_validate(
+            {"host": "10.0.0.1", "user": "x", "key": tmp_path, **changes}
+        )
