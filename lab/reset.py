@@ -20,7 +20,7 @@ from lab import baseline as baselines
 from lab import deploy, guest
 from lab.deploy import Progress
 from lab.driver.connection import DomainState, Driver
-from lab.errors import LabError
+from lab.errors import ConflictError, LabError
 from lab.images import ImageStore
 from lab.locks import lab_lock
 from lab.plan import LabPlan, MachinePlan
@@ -148,8 +148,23 @@ def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress:
 
 
 def _power_off(driver: Driver, machine: MachinePlan) -> None:
-    if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
-        driver.destroy_domain(machine.domain)
+    """Stop the machine, whatever it is doing.
+
+    A reset killed half-way can leave libvirt finishing its restore job: the domain
+    is then neither running nor off for a moment, and destroy is refused. Wait for it.
+    """
+    for _ in range(40):
+        if driver.domain_state(machine.domain) is DomainState.SHUTOFF:
+            return
+        try:
+            driver.destroy_domain(machine.domain)
+            return
+        except ConflictError:
+            time.sleep(0.25)
+    raise LabError(
+        f"machine '{machine.name}' could not be stopped for the reset",
+        hint="try again in a minute; `lab status` shows its state",
+    )
 
 
 def _verify(

@@ -20,6 +20,7 @@ from lab.profile.types import (
     CheckName,
     Cidr,
     CommunityName,
+    FullName,
     MachineName,
     NetworkName,
     PosixName,
@@ -109,7 +110,7 @@ class Account(BaseModel):
     model_config = _FROZEN
 
     name: PosixName
-    full_name: str = ""
+    full_name: FullName = ""
     kind: AccountKind
     groups: tuple[PosixName, ...] = ()
 

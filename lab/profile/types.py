@@ -231,3 +231,15 @@ def _parse_address(value: Any) -> IPv4Address:
 
 Cidr = Annotated[IPv4Network, BeforeValidator(_parse_network)]
 Address = Annotated[IPv4Address, BeforeValidator(_parse_address)]
+
+
+def _full_name(value: str) -> str:
+    # It becomes the GECOS field of /etc/passwd, where ':' separates fields.
+    if ":" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("a full name cannot contain ':' or line breaks and control characters")
+    if len(value) > 200:
+        raise ValueError("a full name is at most 200 characters")
+    return value
+
+
+FullName = Annotated[str, AfterValidator(_full_name)]

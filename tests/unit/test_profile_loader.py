@@ -345,3 +345,19 @@ def test_uploaded_bytes_must_be_utf8() -> None:
         load_profile_text(b"community:\n  title: \xff\n", "upload.yaml")
     (problem,) = info.value.problems
     assert (problem.line, problem.column) == (2, 10)
+
+
+def test_full_name_that_would_corrupt_passwd_is_a_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "fn.yaml"
+    path.write_text(
+        "community: {name: fn, title: T, oblast: O, kind: rural}\n"
+        "networks: [{name: n, cidr: 10.1.0.0/24}]\n"
+        "machines: [{name: m, image: i, memory: 512MiB, nics: [{network: n}]}]\n"
+        "accounts:\n"
+        '  - {name: olena, full_name: "Олена: адмін", kind: staff}\n'
+    )
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.path) == (5, "accounts[0].full_name")
+    assert "cannot contain ':'" in problem.message
