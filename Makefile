@@ -28,7 +28,7 @@ unit: setup
 
 # Everything: lint, then all tiers inside a fresh network namespace with its own libvirtd.
 test: lint image
-	scripts/labns run env LAB_REQUIRE_INTEGRATION=1 $(PYTEST)
+	LABNS_PURGE_PREFIX=hlt- scripts/labns run env LAB_REQUIRE_INTEGRATION=1 $(PYTEST)
 
 demo: image
 	scripts/labns up $(NS)

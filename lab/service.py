@@ -25,11 +25,10 @@ from lab.profile import load_profile
 from lab.settings import Settings
 from lab.state import LabRecord, LabStatus, StateStore, now
 
-# A machine is ready once cloud-init has finished, not when SSH first answers: its
-# later stages still restart services (sshd among them) on first boot.
-READY_PROBE = (
-    "cloud-init status --wait >/dev/null 2>&1; test -e /var/lib/cloud/instance/boot-finished"
-)
+# A machine is ready once cloud-init has finished (it writes boot-finished last), not
+# when SSH first answers: its later stages restart services, sshd among them. A shell
+# `test`, because starting Python under TCG costs seconds.
+READY_PROBE = guest.FIRST_BOOT_DONE
 
 # Lock taken while a lab's management subnet is chosen (not a lab name: it has '_').
 _ALLOCATION = "_allocation"
