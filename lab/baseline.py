@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +91,9 @@ def _capture_machine(
     running = state in (DomainState.RUNNING, DomainState.PAUSED)
     saved = gdir / f"{machine.name}.sav"
     if running:
+        # The frozen layer must also boot on its own (a cold reset): flush what the
+        # guest still holds in its page cache, or files written recently are empty there.
+        driver.flush_guest_disks(machine.domain)
         driver.save_domain(machine.domain, saved)
     frozen = gdir / f"{machine.name}.qcow2"
     os.replace(machine.overlay, frozen)
@@ -158,7 +160,3 @@ def _backing(image: Path) -> Path | None:
     info = json.loads(run(["qemu-img", "info", "--output=json", "-U", image]).stdout)
     name = info.get("full-backing-filename") or info.get("backing-filename")
     return Path(name) if name else None
-
-
-def elapsed_since(started: float) -> float:
-    return time.monotonic() - started

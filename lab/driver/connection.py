@@ -272,6 +272,19 @@ class Driver:
         with self._errors(f"save domain {name} to {path}"):
             dom.saveFlags(str(path), xml, 0)
 
+    def flush_guest_disks(self, name: str) -> bool:
+        """Make the guest write everything it holds in memory to its disks (agent fsfreeze
+        then thaw). False when the agent cannot do it; the disk is then only as consistent
+        as after a power cut."""
+        dom = self._domain(name)
+        try:
+            dom.fsFreeze(None, 0)
+        except libvirt.libvirtError:
+            return False
+        with self._errors(f"thaw the file systems of {name}", hint="is the guest agent running?"):
+            dom.fsThaw(None, 0)
+        return True
+
     def set_guest_time(self, name: str) -> None:
         """Set the guest's clock to the host's now, through the guest agent.
 

@@ -60,11 +60,21 @@ def test_reset_without_baseline_falls_back_to_cold(settings: Settings, klass: st
 
 
 def test_class_baseline_captures_every_seat(settings: Settings, klass: str) -> None:
+    # Written just before the capture: still only in the guest's page cache.
+    assert sh(settings, "cr-03", "echo kept > /home/labadmin/marker").exit_code == 0
     outcomes = classes.baseline(settings, klass)
     assert all(o.ok for o in outcomes), outcomes
     for seat in SEATS:
         current = baselines.current(service.get_lab(settings, seat).plan)
         assert current is not None and current.memory == ("m1",)
+
+
+def test_cold_reset_boots_from_the_baseline_disk_layer(settings: Settings, klass: str) -> None:
+    sh(settings, "cr-03", "touch /home/labadmin/after-baseline")
+    done = resets.reset(settings, "cr-03", cold=True)
+    assert done.ok and done.mode is ResetMode.COLD
+    assert sh(settings, "cr-03", "cat /home/labadmin/marker").stdout.strip() == "kept"
+    assert sh(settings, "cr-03", "test -e /home/labadmin/after-baseline").exit_code == 1
 
 
 def test_reset_undoes_what_a_trainee_did(settings: Settings, klass: str) -> None:
