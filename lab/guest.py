@@ -147,6 +147,22 @@ def wait_ready(
     A changed host key ends the wait at once (`HostKeyMismatchError`): waiting longer
     would not change who answers.
     """
+    client, took = wait_connected(addr, deadline_s, progress, probe)
+    client.close()
+    return took
+
+
+def wait_connected(
+    addr: GuestAddress,
+    deadline_s: float,
+    progress: Callable[[str], None] | None = None,
+    probe: str = "true",
+) -> tuple[paramiko.SSHClient, float]:
+    """Like `wait_ready`, but hand back the open connection (the caller closes it).
+
+    An SSH handshake costs most of a second under TCG: callers with more to run in
+    the guest right away (a reset's quick checks) reuse this one via `run_on`.
+    """
     started = time.monotonic()
     deadline = started + deadline_s
     last = "no attempt finished"
@@ -158,10 +174,12 @@ def wait_ready(
             client = connect(addr, timeout=max(0.5, min(_CONNECT_TIMEOUT, deadline - now)))
             try:
                 result = _execute(client, addr, probe, deadline, time.monotonic())
-            finally:
+            except BaseException:
                 client.close()
+                raise
             if result.exit_code == 0:
-                return time.monotonic() - started
+                return client, time.monotonic() - started
+            client.close()
             last = f"the probe `{probe}` exited with {result.exit_code}"
         except GuestUnreachableError as exc:
             last = exc.message
@@ -174,6 +192,14 @@ def wait_ready(
         f"{addr.host}:{addr.port} did not answer on SSH within {deadline_s:.0f} s (last: {last})",
         hint="look at the machine's console: did it boot, and did cloud-init finish?",
     )
+
+
+def run_on(
+    client: paramiko.SSHClient, addr: GuestAddress, command: str, timeout: float = 60.0
+) -> CommandResult:
+    """Run `command` over an open connection (from `connect` or `wait_connected`)."""
+    started = time.monotonic()
+    return _execute(client, addr, command, started + timeout, started)
 
 
 class _PinnedPolicy(paramiko.RejectPolicy):

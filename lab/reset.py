@@ -11,6 +11,7 @@ profile's quick checks pass.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from lab.errors import ConflictError, LabError
 from lab.images import ImageStore
 from lab.locks import lab_lock
 from lab.plan import LabPlan, MachinePlan
+from lab.profile import Check
 from lab.service import READY_PROBE, machine_address
 from lab.settings import Settings
 from lab.state import LabRecord, ResetMode, ResetRecord, StateStore
@@ -54,7 +56,7 @@ def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> base
         progress(
             name, f"baseline {result.generation} captured in {time.monotonic() - started:.1f} s"
         )
-        _verify(settings, driver, record.plan, _RESTORED_DEADLINE, progress)
+        _verify(settings, driver, record.plan, _RESTORED_DEADLINE, progress, fix_clock=True)
     return result
 
 
@@ -80,7 +82,14 @@ def reset(
             if mode is ResetMode.COLD:
                 _cold_reset(settings, driver, record, progress)
             deadline = settings.boot_timeout if mode is ResetMode.COLD else _RESTORED_DEADLINE
-            _verify(settings, driver, record.plan, deadline, progress)
+            _verify(
+                settings,
+                driver,
+                record.plan,
+                deadline,
+                progress,
+                fix_clock=mode is ResetMode.MEMORY,
+            )
         except BaseException as exc:
             failed = ResetRecord(
                 lab=name,
@@ -129,7 +138,6 @@ def _memory_reset(driver: Driver, plan: LabPlan, machine: MachinePlan) -> None:
     _power_off(driver, machine)
     baselines.new_overlay(current.disk(plan, machine.name), machine.overlay)
     driver.restore_domain(current.memory_state(plan, machine.name))
-    driver.set_guest_time(machine.domain)
 
 
 def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress: Progress) -> None:
@@ -168,27 +176,58 @@ def _power_off(driver: Driver, machine: MachinePlan) -> None:
 
 
 def _verify(
-    settings: Settings, driver: Driver, plan: LabPlan, deadline: float, progress: Progress
+    settings: Settings,
+    driver: Driver,
+    plan: LabPlan,
+    deadline: float,
+    progress: Progress,
+    *,
+    fix_clock: bool = False,
 ) -> None:
-    """Every machine answers on SSH and passes the profile's quick checks."""
+    """Every machine answers on SSH and passes the profile's quick checks.
+
+    With `fix_clock` (after a memory restore) the guest's clock is set through the
+    agent at the same time: the two are independent, and each costs about a second.
+    """
 
     def one(machine: MachinePlan) -> None:
-        addr = machine_address(plan, machine)
-        guest.wait_ready(addr, deadline, probe=READY_PROBE)
-        for check in plan.quick_checks(machine.name):
-            result = guest.run(addr, check.run, timeout=60)
-            if result.exit_code != check.expect_exit or (
-                check.expect_output is not None and check.expect_output not in result.stdout
-            ):
-                raise LabError(
-                    f"machine '{machine.name}' of lab '{plan.lab}' failed check"
-                    f" '{check.name}': exit {result.exit_code}, output"
-                    f" {result.stdout.strip()[-200:]!r}",
-                    hint="the lab is not ready; reset it again, or `lab reset --cold`",
-                )
+        with ThreadPoolExecutor(max_workers=1) as clock:
+            fixed = clock.submit(_set_clock, driver, machine) if fix_clock else None
+            addr = machine_address(plan, machine)
+            client, _ = guest.wait_connected(addr, deadline, probe=READY_PROBE)
+            try:
+                for check in plan.quick_checks(machine.name):
+                    _check(plan, machine, check, guest.run_on(client, addr, check.run, 60))
+            finally:
+                client.close()
+            if fixed is not None:
+                fixed.result()
         progress(machine.name, "verified")
 
     deploy.parallel(one, plan.machines)
+
+
+def _set_clock(driver: Driver, machine: MachinePlan) -> None:
+    """Set the guest clock; a just-restored guest's agent needs a moment to reconnect."""
+    for _ in range(40):
+        try:
+            driver.set_guest_time(machine.domain)
+            return
+        except LabError:
+            time.sleep(0.25)
+    driver.set_guest_time(machine.domain)
+
+
+def _check(plan: LabPlan, machine: MachinePlan, check: Check, result: guest.CommandResult) -> None:
+    if result.exit_code == check.expect_exit and (
+        check.expect_output is None or check.expect_output in result.stdout
+    ):
+        return
+    raise LabError(
+        f"machine '{machine.name}' of lab '{plan.lab}' failed check"
+        f" '{check.name}': exit {result.exit_code}, output {result.stdout.strip()[-200:]!r}",
+        hint="the lab is not ready; reset it again, or `lab reset --cold`",
+    )
 
 
 def _describe(exc: BaseException) -> str:
