@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -133,6 +133,10 @@ class StateStore:
     @classmethod
     def open(cls, settings: Settings) -> StateStore:
         return cls(settings.state_db)
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One short transaction, for the stores that share this database (users, operations)."""
+        return self._tx()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
