@@ -52,15 +52,17 @@ class AuditLog:
                 (now().isoformat(), user, action, target, result, detail),
             )
 
-    def list(self, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    def list_entries(self, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """Newest first; only entries about `target` when given."""
-        query, args = "SELECT id, at, user, action, target, result, detail FROM audit", ()
+        query = "SELECT id, at, user, action, target, result, detail FROM audit"
+        args: tuple[str, ...] = ()
         if target is not None:
             query, args = query + " WHERE target = ?", (target,)
         with self.state.transaction() as db:
             rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [
-            AuditEntry(id=i, at=datetime.fromisoformat(a), user=u, action=c, target=t, result=r,
-                       detail=d)
+            AuditEntry(
+                id=i, at=datetime.fromisoformat(a), user=u, action=c, target=t, result=r, detail=d
+            )
             for i, a, u, c, t, r, d in rows
         ]

@@ -53,7 +53,11 @@ def list_profiles(settings: Settings) -> list[ProfileSummary]:
         except LabError as exc:  # a broken file is listed, as invalid
             found.append(
                 ProfileSummary(
-                    name=path.stem, community="", title="", machines=0, valid=False,
+                    name=path.stem,
+                    community="",
+                    title="",
+                    machines=0,
+                    valid=False,
                     error=str(exc).splitlines()[0],
                 )
             )

@@ -139,7 +139,7 @@ class OperationStore:
             )
         return Operation.model_validate_json(row[0])
 
-    def list(self, user: str | None = None, limit: int = 100) -> list[Operation]:
+    def list_operations(self, user: str | None = None, limit: int = 100) -> list[Operation]:
         """Newest first; only `user`'s when given."""
         query = "SELECT record FROM operations"
         args: tuple[object, ...] = ()
@@ -198,7 +198,9 @@ class OperationStore:
                 " WHERE operation = ? AND seq > ? ORDER BY seq",
                 (op_id, after),
             ).fetchall()
-        return [Event(seq=s, at=datetime.fromisoformat(a), subject=j, message=m) for s, a, j, m in rows]
+        return [
+            Event(seq=s, at=datetime.fromisoformat(a), subject=j, message=m) for s, a, j, m in rows
+        ]
 
     def fail_orphans(self) -> list[str]:
         """Fail active operations whose process is gone (the API was stopped or killed)."""

@@ -108,7 +108,7 @@ class UserStore:
                 )
             return _user(db, row)
 
-    def list(self) -> list[User]:
+    def list_users(self) -> list[User]:
         with self.state.transaction() as db:
             rows = db.execute("SELECT name, role, created_at FROM users ORDER BY name").fetchall()
             return [_user(db, row) for row in rows]
