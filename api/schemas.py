@@ -15,6 +15,7 @@ from lab.audit import AuditEntry
 from lab.classes import MAX_SEATS
 from lab.images import Image
 from lab.operations import Event, Operation, OpStatus
+from lab.service import LabReport
 from lab.state import ClassRecord, LabRecord, LabStatus, ResetRecord
 from lab.users import Role, User
 
@@ -125,6 +126,35 @@ class LabPublic(_Out):
             ],
             created_at=lab.created_at,
             updated_at=lab.updated_at,
+        )
+
+
+class MachineStatusPublic(_Out):
+    name: str
+    state: str
+    addresses: dict[str, str]  # network -> address
+    reachable: bool  # answers on SSH
+    agent: bool  # the QEMU guest agent answers
+
+
+class LabStatusPublic(_Out):
+    lab: LabPublic
+    machines: list[MachineStatusPublic]
+
+    @classmethod
+    def from_report(cls, report: LabReport) -> LabStatusPublic:
+        return cls(
+            lab=LabPublic.from_record(report.lab),
+            machines=[
+                MachineStatusPublic(
+                    name=m.name,
+                    state=m.state,
+                    addresses=dict(m.addresses),
+                    reachable=m.reachable,
+                    agent=m.agent,
+                )
+                for m in report.machines
+            ],
         )
 
 

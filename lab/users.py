@@ -147,6 +147,13 @@ class UserStore:
                 (name, kind, target),
             )
 
+    def claim_lab(self, lab: str, owner: User) -> None:
+        """A new lab `lab`: drop assignments left from an earlier lab of that name, and
+        make it the owner's when a tester creates it (testers see only their own labs)."""
+        self.unassign_target(AssignmentKind.LAB, lab)
+        if owner.role is Role.TESTER:
+            self.assign(owner.name, AssignmentKind.LAB, lab)
+
     def unassign_target(self, kind: AssignmentKind, target: str) -> None:
         """Forget every assignment to `target` (a deleted lab or class)."""
         with self.state.transaction() as db:

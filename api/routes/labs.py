@@ -7,7 +7,15 @@ from fastapi import APIRouter, Response
 from api.auth import STAFF, Action, CurrentUser, check_lab, may_see_lab, require
 from api.deps import RunnerDep, SettingsDep, StoresDep
 from api.routes._common import ACCEPTED, accepted
-from api.schemas import LabCreate, LabPower, LabPublic, OperationPublic, ResetPublic, ResetRequest
+from api.schemas import (
+    LabCreate,
+    LabPower,
+    LabPublic,
+    LabStatusPublic,
+    OperationPublic,
+    ResetPublic,
+    ResetRequest,
+)
 from lab import catalogue, service
 from lab import reset as resets
 from lab.deploy import Progress
@@ -38,10 +46,7 @@ def create_lab(
     """Bring a catalogue profile up as a lab (an operation: 202)."""
     require(user, *STAFF, Role.TESTER)
     path, name = catalogue.new_lab(settings, body.profile, body.name)
-    # A lab name may have belonged to an earlier lab: its assignments go with it.
-    stores.users.unassign_target(AssignmentKind.LAB, name)
-    if user.role is Role.TESTER:
-        stores.users.assign(user.name, AssignmentKind.LAB, name)
+    stores.users.claim_lab(name, user)
 
     def work(progress: Progress) -> LabPublic:
         return LabPublic.from_record(service.up(settings, path, name, progress))
@@ -56,10 +61,10 @@ def get_lab(name: str, user: CurrentUser, settings: SettingsDep) -> LabPublic:
 
 
 @router.get("/{name}/status")
-def lab_status(name: str, user: CurrentUser, settings: SettingsDep) -> service.LabReport:
+def lab_status(name: str, user: CurrentUser, settings: SettingsDep) -> LabStatusPublic:
     """Live: each machine's power state, addresses, and whether SSH and the agent answer."""
     check_lab(settings, user, name, Action.READ)
-    return service.status(settings, name)
+    return LabStatusPublic.from_report(service.status(settings, name))
 
 
 @router.get("/{name}/resets")

@@ -24,7 +24,9 @@ def visible_operation(op_id: str, user: CurrentUser, stores: StoresDep) -> Opera
     """The operation, if the user may see it (staff: all; others: their own)."""
     op = stores.operations.get(op_id)
     if user.role not in STAFF and op.created_by != user.name:
-        raise ForbiddenError(f"operation {op_id} is not yours", hint="list yours: GET .")
+        raise ForbiddenError(
+            f"operation {op_id} is not yours", hint="GET /api/v1/operations lists yours"
+        )
     return op
 
 

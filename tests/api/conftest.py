@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Network
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -97,3 +99,22 @@ def tokens(settings: Settings, app: FastAPI) -> dict[str, str]:
 def headers(tokens: dict[str, str]) -> dict[str, dict[str, str]]:
     """Request headers per role: `headers["admin"]`."""
     return {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
+
+
+WaitOp = Callable[[str, dict[str, str]], dict[str, Any]]
+
+
+@pytest.fixture
+def wait_op(client: TestClient) -> WaitOp:
+    """Poll an operation's URL until it has ended; its final JSON."""
+
+    def wait(url: str, headers: dict[str, str]) -> dict[str, Any]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            op: dict[str, Any] = client.get(url, headers=headers).json()
+            if op["status"] in ("succeeded", "failed", "canceled"):
+                return op
+            time.sleep(0.05)
+        raise AssertionError(f"operation {url} did not finish")
+
+    return wait

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -15,20 +16,11 @@ from lab.settings import Settings
 from lab.state import ResetMode, ResetRecord, StateStore, now
 
 Headers = dict[str, dict[str, str]]
-
-
-def _wait(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        op: dict[str, Any] = client.get(url, headers=headers).json()
-        if op["status"] in ("succeeded", "failed", "canceled"):
-            return op
-        time.sleep(0.05)
-    raise AssertionError(f"operation {url} did not finish")
+WaitOp = Callable[[str, dict[str, str]], dict[str, Any]]
 
 
 def test_a_lab_without_its_image_fails_as_an_operation(
-    client: TestClient, headers: Headers, settings: Settings
+    client: TestClient, headers: Headers, settings: Settings, wait_op: WaitOp
 ) -> None:
     response = client.post(
         "/api/v1/labs", json={"profile": "tiny", "name": "noimg"}, headers=headers["engineer"]
@@ -37,7 +29,7 @@ def test_a_lab_without_its_image_fails_as_an_operation(
     op = response.json()
     assert op["status"] in ("pending", "running", "failed")
     assert response.headers["Location"] == op["url"]
-    done = _wait(client, op["url"], headers["engineer"])
+    done = wait_op(op["url"], headers["engineer"])
     assert done["status"] == "failed"
     assert done["error"] == "no image named 'debian-12'"
     assert "lab image build" in done["hint"]
