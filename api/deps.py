@@ -28,17 +28,18 @@ class Stores:
         return cls(state, UserStore(state), OperationStore(state), AuditLog(state))
 
 
-def _settings(request: Request) -> Settings:
+# Plain attribute reads: `async` so that FastAPI does not hop to a worker thread for them.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _stores(request: Request) -> Stores:
+async def _stores(request: Request) -> Stores:
     stores: Stores = request.app.state.stores
     return stores
 
 
-def _runner(request: Request) -> Runner:
+async def _runner(request: Request) -> Runner:
     runner: Runner = request.app.state.runner
     return runner
 
