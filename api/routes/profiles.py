@@ -12,11 +12,13 @@ from api.deps import SettingsDep
 from api.schemas import ProfileValidation
 from lab import catalogue
 from lab.catalogue import ProfileSummary
+from lab.errors import InvalidError
 from lab.plan import profile_name
 from lab.users import Role
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 READERS = (*STAFF, Role.TESTER)
+MAX_UPLOAD = 1 << 20  # bytes: profiles are a few KiB
 _YAML_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -45,6 +47,11 @@ async def validate(request: Request, user: CurrentUser, settings: SettingsDep) -
     """Validate an uploaded profile: 200, or 422 with every problem located (line, key path)."""
     require(user, *READERS)
     body = await request.body()
+    if len(body) > MAX_UPLOAD:
+        raise InvalidError(
+            f"the profile is {len(body)} bytes; at most {MAX_UPLOAD} are accepted",
+            hint="a profile is a short YAML file; check that the right file was sent",
+        )
     profile = await run_in_threadpool(catalogue.validate_text, settings, body)
     return ProfileValidation(
         community=profile_name(profile),

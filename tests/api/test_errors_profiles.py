@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.errors import ForbiddenError, UnauthorizedError, status_of
@@ -125,8 +126,30 @@ def test_validate_refuses_extends_outside_the_catalogue(
 
 
 def test_validate_garbage_is_422(client: TestClient, headers: Headers) -> None:
-    for text in (b"", b"\xff\xfe", b"[unclosed", b"- a list\n"):
+    for text in (b"", b"\xff\xfe", b"[unclosed", b"- a list\n", b"#" * (2 << 20)):
         response = client.post(
             "/api/v1/profiles/validate", content=text, headers=headers["engineer"]
         )
         assert response.status_code == 422, (text, response.text)
+
+
+def test_a_real_failure_is_500_in_the_envelope(app: FastAPI) -> None:
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    @app.get("/host")
+    def host() -> None:
+        raise HostError("libvirtd is not running", hint="start it")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal error",
+        "hint": "the server log has the details",
+        "problems": [],
+    }
+    response = client.get("/host")
+    assert response.status_code == 500
+    assert response.json()["hint"] == "start it"
