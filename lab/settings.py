@@ -20,6 +20,11 @@ class Accel(StrEnum):
     TCG = "tcg"
 
 
+def _default_profiles() -> Path:
+    # The repository's own catalogue: `lab serve` from a checkout lists profiles/.
+    return Path(__file__).resolve().parents[1] / "profiles"
+
+
 def _default_home() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/hromada-lab")
@@ -45,6 +50,8 @@ class Settings(BaseSettings):
     parallel: int = Field(default=4, ge=1, le=64)
     # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).
     boot_timeout: float = 300.0
+    # The profile catalogue the API lists and creates labs from.
+    profiles_dir: Path = Field(default_factory=_default_profiles)
 
     @property
     def images_dir(self) -> Path:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -112,6 +113,18 @@ class ClassRecord(BaseModel):
     created_at: datetime
 
 
+# Databases this process has opened (schema created, WAL on): the API opens the store
+# on every request, and re-running the schema each time costs more than the query.
+_READY: set[Path] = set()
+
+
+@lru_cache(maxsize=4096)
+def _lab_record(text: str) -> LabRecord:
+    """A lab record from its JSON, parsed once per distinct text: validating a plan is
+    the dearest part of listing labs, and records are frozen, so sharing them is safe."""
+    return LabRecord.model_validate_json(text)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -121,6 +134,8 @@ class StateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if path in _READY and path.exists():
+            return  # opened before by this process: schema and WAL are in place
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30)) as db:
             # WAL once per database (it persists): readers never wait for a writer.
@@ -129,10 +144,15 @@ class StateStore:
         with self._tx() as db:
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        _READY.add(path)
 
     @classmethod
     def open(cls, settings: Settings) -> StateStore:
         return cls(settings.state_db)
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One short transaction, for the stores that share this database (users, operations)."""
+        return self._tx()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -192,7 +212,7 @@ class StateStore:
             row = db.execute("SELECT record FROM labs WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise _no_lab(name)
-        return LabRecord.model_validate_json(row[0])
+        return _lab_record(row[0])
 
     def find_lab(self, name: str) -> LabRecord | None:
         try:
@@ -203,7 +223,7 @@ class StateStore:
     def list_labs(self) -> list[LabRecord]:
         with self._tx() as db:
             rows = db.execute("SELECT record FROM labs ORDER BY name").fetchall()
-        return [LabRecord.model_validate_json(r[0]) for r in rows]
+        return [_lab_record(r[0]) for r in rows]
 
     def delete_lab(self, name: str) -> None:
         """Forget a lab. Idempotent: forgetting an unknown lab is not an error."""

@@ -38,8 +38,18 @@ def _register() -> None:
     import lab.cli.image
     import lab.cli.labs
     import lab.cli.profile
+    import lab.cli.serve
+    import lab.cli.users
 
-    for module in (lab.cli.profile, lab.cli.image, lab.cli.host, lab.cli.labs, lab.cli.classes):
+    for module in (
+        lab.cli.profile,
+        lab.cli.image,
+        lab.cli.host,
+        lab.cli.labs,
+        lab.cli.classes,
+        lab.cli.users,
+        lab.cli.serve,
+    ):
         module.register(app)
 
 

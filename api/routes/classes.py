@@ -1,0 +1,100 @@
+"""Classes: N seats (labs) of one profile, handled together."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.auth import STAFF, Action, CurrentUser, check_class, require
+from api.deps import RunnerDep, SettingsDep
+from api.routes._common import ACCEPTED, accepted
+from api.schemas import ClassCreate, ClassPublic, OperationPublic, ResetRequest
+from lab import catalogue, classes
+from lab.classes import SeatOutcome
+from lab.deploy import Progress
+from lab.users import Role
+
+router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
+
+
+@router.get("")
+def list_classes(user: CurrentUser, settings: SettingsDep) -> list[ClassPublic]:
+    """The classes the user may see (a trainer: the ones assigned to them)."""
+    require(user, *STAFF, Role.TRAINER)
+    return [
+        ClassPublic.from_record(k)
+        for k in classes.list_classes(settings)
+        if user.role in STAFF or k.name in user.classes
+    ]
+
+
+@router.post("", status_code=202, responses=ACCEPTED)
+def create_class(
+    body: ClassCreate,
+    response: Response,
+    user: CurrentUser,
+    settings: SettingsDep,
+    runner: RunnerDep,
+) -> OperationPublic:
+    """Bring up one lab per seat (an operation: 202); the class is recorded even if a seat fails."""
+    require(user, *STAFF)
+    path = catalogue.profile_path(settings, body.profile)
+
+    def work(progress: Progress) -> tuple[ClassPublic, list[SeatOutcome]]:
+        record, outcomes = classes.create(settings, path, body.name, body.seats, progress)
+        return ClassPublic.from_record(record), outcomes
+
+    op = runner.submit("class-create", f"class/{body.name}", user.name, work)
+    return accepted(response, op)
+
+
+@router.get("/{name}")
+def get_class(name: str, user: CurrentUser, settings: SettingsDep) -> ClassPublic:
+    check_class(user, name, Action.READ)
+    return ClassPublic.from_record(classes.get_class(settings, name))
+
+
+@router.post("/{name}/reset", status_code=202, responses=ACCEPTED)
+def reset_class(
+    name: str,
+    response: Response,
+    user: CurrentUser,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    body: ResetRequest | None = None,
+) -> OperationPublic:
+    """Reset every seat, verified; each seat's outcome is in the operation's result."""
+    check_class(user, name, Action.RESET)
+    classes.get_class(settings, name)
+    cold = body.cold if body else False
+
+    def work(progress: Progress) -> list[SeatOutcome]:
+        return classes.reset(settings, name, cold=cold, progress=progress)
+
+    return accepted(response, runner.submit("class-reset", f"class/{name}", user.name, work))
+
+
+@router.post("/{name}/baseline", status_code=202, responses=ACCEPTED)
+def baseline_class(
+    name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
+) -> OperationPublic:
+    check_class(user, name, Action.BASELINE)
+    classes.get_class(settings, name)
+
+    def work(progress: Progress) -> list[SeatOutcome]:
+        return classes.baseline(settings, name, progress)
+
+    return accepted(response, runner.submit("class-baseline", f"class/{name}", user.name, work))
+
+
+@router.delete("/{name}", status_code=202, responses=ACCEPTED)
+def delete_class(
+    name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
+) -> OperationPublic:
+    """Take every seat down, then forget the class."""
+    require(user, *STAFF)
+    classes.get_class(settings, name)
+
+    def work(progress: Progress) -> list[SeatOutcome]:
+        return classes.delete(settings, name, progress)
+
+    return accepted(response, runner.submit("class-delete", f"class/{name}", user.name, work))

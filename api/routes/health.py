@@ -1,0 +1,36 @@
+"""`/healthz` (public), `/metrics` (Prometheus text) and `/api/v1/me`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from api.auth import STAFF, CurrentUser, require
+from api.deps import SettingsDep, StoresDep
+from api.metrics import render
+from api.schemas import Health, UserPublic
+from lab import service
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["health"])
+def healthz() -> Health:
+    """Whether the API answers. Public: no token needed."""
+    return Health()
+
+
+@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+def metrics(user: CurrentUser, settings: SettingsDep, stores: StoresDep) -> PlainTextResponse:
+    """Labs, machines, operations and reset durations, in the Prometheus text format."""
+    require(user, *STAFF)
+    labs = service.list_labs(settings)
+    resets = [r for lab in labs for r in stores.state.resets(lab.name, limit=1000)]
+    text = render(labs, stores.operations.counts(), resets)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/api/v1/me", tags=["users"])
+def me(user: CurrentUser) -> UserPublic:
+    """Who the token belongs to, with their role and assignments."""
+    return UserPublic.from_user(user)

@@ -1,0 +1,248 @@
+"""Wire types of the API: per-verb models, apart from the domain models they show.
+
+Inputs forbid unknown fields; everything is frozen. `*Public` models are what a
+client sees; `from_*` builds them from the domain records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lab.audit import AuditEntry
+from lab.classes import MAX_SEATS
+from lab.images import Image
+from lab.operations import Event, Operation, OpStatus
+from lab.service import LabReport
+from lab.state import ClassRecord, LabRecord, LabStatus, ResetRecord
+from lab.users import Role, User
+
+NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProblemPublic(_Out):
+    file: str = ""
+    line: int = 0
+    column: int = 0
+    path: str = ""
+    message: str
+
+
+class ErrorPublic(_Out):
+    error: str
+    hint: str = ""
+    problems: list[ProblemPublic] = []
+
+
+class Health(_Out):
+    status: Literal["ok"] = "ok"
+
+
+class UserPublic(_Out):
+    name: str
+    role: Role
+    labs: list[str]
+    classes: list[str]
+
+    @classmethod
+    def from_user(cls, user: User) -> UserPublic:
+        return cls(
+            name=user.name, role=user.role, labs=sorted(user.labs), classes=sorted(user.classes)
+        )
+
+
+class ProfileValidation(_Out):
+    valid: Literal[True] = True
+    community: str
+    title: str
+    machines: int
+
+
+class ImagePublic(_Out):
+    name: str
+    digest: str
+    format: str
+    boot: str
+    virtual_size: int
+    disk_size: int
+    created: datetime
+    source: str
+
+    @classmethod
+    def from_image(cls, image: Image) -> ImagePublic:
+        return cls(
+            name=image.name,
+            digest=image.digest,
+            format=image.format,
+            boot=image.boot,
+            virtual_size=image.virtual_size,
+            disk_size=image.disk_size,
+            created=image.created,
+            source=f"{image.source.kind}:{image.source.ref}",
+        )
+
+
+class LabCreate(_In):
+    profile: str = Field(pattern=NAME, description="A profile of the catalogue, by name")
+    name: str | None = Field(default=None, pattern=NAME, description="Default: the community's")
+
+
+class MachinePublic(_Out):
+    name: str
+    domain: str
+    image: str
+    address: str
+
+
+class LabPublic(_Out):
+    name: str
+    profile: str
+    status: LabStatus
+    machines: list[MachinePublic]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, lab: LabRecord) -> LabPublic:
+        return cls(
+            name=lab.name,
+            profile=lab.profile,
+            status=lab.status,
+            machines=[
+                MachinePublic(
+                    name=m.name, domain=m.domain, image=m.image, address=str(m.management_address)
+                )
+                for m in lab.plan.machines
+            ],
+            created_at=lab.created_at,
+            updated_at=lab.updated_at,
+        )
+
+
+class MachineStatusPublic(_Out):
+    name: str
+    state: str
+    addresses: dict[str, str]  # network -> address
+    reachable: bool  # answers on SSH
+    agent: bool  # the QEMU guest agent answers
+
+
+class LabStatusPublic(_Out):
+    lab: LabPublic
+    machines: list[MachineStatusPublic]
+
+    @classmethod
+    def from_report(cls, report: LabReport) -> LabStatusPublic:
+        return cls(
+            lab=LabPublic.from_record(report.lab),
+            machines=[
+                MachineStatusPublic(
+                    name=m.name,
+                    state=m.state,
+                    addresses=dict(m.addresses),
+                    reachable=m.reachable,
+                    agent=m.agent,
+                )
+                for m in report.machines
+            ],
+        )
+
+
+class LabPower(_In):
+    action: Literal["start", "stop"]
+
+
+class ResetRequest(_In):
+    cold: bool = Field(default=False, description="Boot from the disk layer, not memory")
+
+
+class ClassCreate(_In):
+    profile: str = Field(pattern=NAME)
+    name: str = Field(pattern=NAME, max_length=29)
+    seats: int = Field(ge=1, le=MAX_SEATS)
+
+
+class ClassPublic(_Out):
+    name: str
+    profile: str
+    seats: list[str]
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, klass: ClassRecord) -> ClassPublic:
+        return cls(
+            name=klass.name,
+            profile=klass.profile,
+            seats=list(klass.seats),
+            created_at=klass.created_at,
+        )
+
+
+class OperationPublic(_Out):
+    id: str
+    kind: str
+    target: str
+    status: OpStatus
+    created_by: str
+    progress: str
+    events: int
+    result: Any
+    error: str
+    hint: str
+    created_at: datetime
+    updated_at: datetime
+    url: str
+    events_url: str
+
+    @classmethod
+    def from_operation(cls, op: Operation) -> OperationPublic:
+        url = f"/api/v1/operations/{op.id}"
+        return cls(**op.model_dump(), url=url, events_url=f"{url}/events")
+
+
+class EventPublic(_Out):
+    seq: int
+    at: datetime
+    subject: str
+    message: str
+
+    @classmethod
+    def from_event(cls, event: Event) -> EventPublic:
+        return cls(**event.model_dump())
+
+
+class ResetPublic(_Out):
+    lab: str
+    mode: str
+    ok: bool
+    seconds: float
+    started_at: datetime
+    note: str
+
+    @classmethod
+    def from_record(cls, reset: ResetRecord) -> ResetPublic:
+        return cls(**reset.model_dump())
+
+
+class AuditPublic(_Out):
+    id: int
+    at: datetime
+    user: str
+    action: str
+    target: str
+    result: str
+    detail: str
+
+    @classmethod
+    def from_entry(cls, entry: AuditEntry) -> AuditPublic:
+        return cls(**entry.model_dump())

@@ -1,0 +1,181 @@
+"""API users, their roles, their bearer tokens and what they are assigned to.
+
+Tokens are stored only as the sha256 of the token. A token is 32 random bytes from
+`secrets`, so nobody can guess one from its hash: slow password hashes (bcrypt,
+argon2) exist to protect low-entropy passwords, which a token is not. A plain digest
+also lets a request find its token by an indexed lookup instead of trying every hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from lab.errors import ConflictError, InvalidError, NotFoundError
+from lab.naming import check_lab_name
+from lab.settings import Settings
+from lab.state import StateStore, now
+
+TOKEN_PREFIX = "hl_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name       TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash       TEXT PRIMARY KEY,
+    user       TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assignments (
+    user   TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    kind   TEXT NOT NULL,
+    target TEXT NOT NULL,
+    PRIMARY KEY (user, kind, target)
+);
+"""
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything
+    ENGINEER = "engineer"  # images, profiles, labs, classes
+    TRAINER = "trainer"  # the classes assigned to them: status, reset, baseline
+    TESTER = "tester"  # their own labs: create, delete, reset, test
+    TRAINEE = "trainee"  # their own seat only
+
+
+class AssignmentKind(StrEnum):
+    LAB = "lab"  # a trainee's seat, or a lab a tester created
+    CLASS = "class"  # a class a trainer runs
+
+
+class User(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    role: Role
+    created_at: datetime
+    labs: frozenset[str] = frozenset()
+    classes: frozenset[str] = frozenset()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class UserStore:
+    """Users, token hashes and assignments, in the state database."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+        with state.transaction() as db:
+            db.executescript(_SCHEMA)
+
+    @classmethod
+    def open(cls, settings: Settings) -> UserStore:
+        return cls(StateStore.open(settings))
+
+    def add(self, name: str, role: Role) -> User:
+        check_lab_name(name)  # the same rule: short, lower-case, safe in logs and URLs
+        stamp = now()
+        try:
+            with self.state.transaction() as db:
+                db.execute(
+                    "INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)",
+                    (name, role, stamp.isoformat()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"a user named '{name}' exists already", hint="`lab user list` shows the users"
+            ) from exc
+        return User(name=name, role=role, created_at=stamp)
+
+    def get(self, name: str) -> User:
+        with self.state.transaction() as db:
+            row = db.execute(
+                "SELECT name, role, created_at FROM users WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"no user named '{name}'", hint="add one: lab user add NAME --role ROLE"
+                )
+            return _user(db, row)
+
+    def list_users(self) -> list[User]:
+        with self.state.transaction() as db:
+            rows = db.execute("SELECT name, role, created_at FROM users ORDER BY name").fetchall()
+            return [_user(db, row) for row in rows]
+
+    def create_token(self, name: str) -> str:
+        """A new token for the user; only its hash is kept, so it is shown once."""
+        self.get(name)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.state.transaction() as db:
+            db.execute(
+                "INSERT INTO tokens (hash, user, created_at) VALUES (?, ?, ?)",
+                (token_hash(token), name, now().isoformat()),
+            )
+        return token
+
+    def authenticate(self, token: str) -> User | None:
+        """The user holding `token`, or None for an unknown token."""
+        with self.state.transaction() as db:
+            row = db.execute(
+                "SELECT u.name, u.role, u.created_at FROM tokens t JOIN users u"
+                " ON u.name = t.user WHERE t.hash = ?",
+                (token_hash(token),),
+            ).fetchone()
+            return None if row is None else _user(db, row)
+
+    def revoke_tokens(self, name: str) -> int:
+        with self.state.transaction() as db:
+            return db.execute("DELETE FROM tokens WHERE user = ?", (name,)).rowcount
+
+    def assign(self, name: str, kind: AssignmentKind, target: str) -> None:
+        self.get(name)
+        check_lab_name(target)
+        with self.state.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO assignments (user, kind, target) VALUES (?, ?, ?)",
+                (name, kind, target),
+            )
+
+    def claim_lab(self, lab: str, owner: User) -> None:
+        """A new lab `lab`: drop assignments left from an earlier lab of that name, and
+        make it the owner's when a tester creates it (testers see only their own labs)."""
+        self.unassign_target(AssignmentKind.LAB, lab)
+        if owner.role is Role.TESTER:
+            self.assign(owner.name, AssignmentKind.LAB, lab)
+
+    def unassign_target(self, kind: AssignmentKind, target: str) -> None:
+        """Forget every assignment to `target` (a deleted lab or class)."""
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM assignments WHERE kind = ? AND target = ?", (kind, target))
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        raise InvalidError(
+            f"no role named '{text}'", hint="roles: " + ", ".join(r.value for r in Role)
+        ) from None
+
+
+def _user(db: sqlite3.Connection, row: tuple[str, str, str]) -> User:
+    name, role, created = row
+    targets = db.execute("SELECT kind, target FROM assignments WHERE user = ?", (name,)).fetchall()
+    return User(
+        name=name,
+        role=Role(role),
+        created_at=datetime.fromisoformat(created),
+        labs=frozenset(t for k, t in targets if k == AssignmentKind.LAB),
+        classes=frozenset(t for k, t in targets if k == AssignmentKind.CLASS),
+    )
