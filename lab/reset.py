@@ -28,6 +28,7 @@ from lab.plan import LabPlan, MachinePlan
 from lab.profile import Check
 from lab.service import READY_PROBE, machine_address
 from lab.settings import Settings
+from lab.software import require_verified
 from lab.state import LabRecord, ResetMode, ResetRecord, StateStore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.
@@ -51,6 +52,7 @@ def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> base
     state = StateStore.open(settings)
     with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
         record = state.get_lab(name)
+        require_verified(record)
         started = time.monotonic()
         result = baselines.capture(driver, record.plan, base_disks(settings, record))
         progress(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import deploy, guest, keys
+from lab import deploy, guest, keys, software
 from lab.deploy import Progress
 from lab.driver.connection import DomainState, Driver
 from lab.errors import LabError
@@ -21,7 +21,9 @@ from lab.images import ImageStore
 from lab.locks import is_locked, lab_lock
 from lab.naming import check_lab_name, split_name
 from lab.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
+from lab.prepare import images_for, with_role_images
 from lab.profile import load_profile
+from lab.provision import ProvisionError
 from lab.settings import Settings
 from lab.state import LabRecord, LabStatus, StateStore, now
 
@@ -69,10 +71,10 @@ def up(
     progress: Progress = _quiet,
 ) -> LabRecord:
     """Bring a profile up as a lab; on any failure remove everything this call made."""
-    profile = load_profile(profile_path)
+    profile = with_role_images(settings, load_profile(profile_path))
     lab = check_lab_name(name or profile_name(profile))
     store = ImageStore(settings)
-    images = {m.image: store.get(m.image) for m in profile.machines}
+    images = images_for(settings, profile)
     accel = choose_accel(settings.accel, gather_facts(settings.home))
     progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
     state = StateStore.open(settings)
@@ -92,6 +94,7 @@ def up(
                 status=LabStatus.CREATING,
                 plan=plan,
                 image_digests={m.name: images[m.image].digest for m in plan.machines},
+                spec=profile,
                 created_at=stamp,
                 updated_at=stamp,
             )
@@ -100,12 +103,27 @@ def up(
             deploy.create(driver, plan, profile, images, store, accel, progress)
             deploy.start_all(driver, plan, progress)
             _wait_ready(settings, driver, plan, progress)
-        except BaseException:
+            if any(m.roles for m in plan.machines):
+                progress("lab", "provisioning the roles")
+                software.provision_record(settings, record, progress)
+        except BaseException as exc:
             progress("lab", "failed: removing everything this `up` created")
+            kept = (
+                software.keep_log(settings, exc.artifacts, plan.lab)
+                if isinstance(exc, ProvisionError)
+                else None
+            )
             deploy.teardown(driver, plan, settings.prefix, settings.labs_dir)
             state.delete_lab(plan.lab)
+            if kept is not None and isinstance(exc, ProvisionError):
+                raise ProvisionError(exc.message, hint=f"{exc.hint}; kept at {kept}") from exc
             raise
-        return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
+        running = state.update_lab(
+            state.get_lab(plan.lab).model_copy(update={"status": LabStatus.RUNNING})
+        )
+        progress("lab", "verifying")
+        software.raise_unverified(software.verify_record(settings, running, progress))
+        return state.get_lab(plan.lab)
 
 
 def down(settings: Settings, name: str, progress: Progress = _quiet) -> list[str]:

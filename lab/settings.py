@@ -25,6 +25,10 @@ def _default_profiles() -> Path:
     return Path(__file__).resolve().parents[1] / "profiles"
 
 
+def _repo_dir(name: str) -> Path:
+    return Path(__file__).resolve().parents[1] / name
+
+
 def _default_home() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/hromada-lab")
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
     boot_timeout: float = 300.0
     # The profile catalogue the API lists and creates labs from.
     profiles_dir: Path = Field(default_factory=_default_profiles)
+    # Image recipes (images/*.yaml): `lab prepare` bakes roles' packages onto them.
+    recipes_dir: Path = Field(default_factory=lambda: _repo_dir("images"))
+    # Ansible roles (playbooks/roles/ROLE) and their testinfra tests.
+    playbooks_dir: Path = Field(default_factory=lambda: _repo_dir("playbooks"))
 
     @property
     def images_dir(self) -> Path:

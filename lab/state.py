@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lab.errors import ConflictError, NotFoundError
 from lab.plan import LabPlan
+from lab.profile import Profile
 from lab.settings import Settings
 
 _SCHEMA_VERSION = 1
@@ -61,6 +62,17 @@ class LabStatus(StrEnum):
     DELETING = "deleting"
 
 
+class VerificationSummary(BaseModel):
+    """The last `lab test` verdict of a lab: only a verified lab may be baselined."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    passed: bool
+    at: datetime
+    total: int
+    failed: tuple[str, ...] = ()  # "role: test [machine]" of each failure
+
+
 class LabRecord(BaseModel):
     """One deployed lab: its plan (every name it owns) and where it is in its life."""
 
@@ -75,6 +87,11 @@ class LabRecord(BaseModel):
     # the name to a new digest, but a lab stays on the disk its overlays sit on.
     image_digests: dict[str, str] = {}
     class_name: str | None = None
+    # The profile as brought up (roles, accounts, checks): what provisioning and
+    # verification use, even if the profile file has changed since.
+    spec: Profile | None = None
+    provisioned_at: datetime | None = None
+    verification: VerificationSummary | None = None
     created_at: datetime
     updated_at: datetime
 

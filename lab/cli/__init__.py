@@ -39,6 +39,7 @@ def _register() -> None:
     import lab.cli.labs
     import lab.cli.profile
     import lab.cli.serve
+    import lab.cli.software
     import lab.cli.users
 
     for module in (
@@ -46,6 +47,7 @@ def _register() -> None:
         lab.cli.image,
         lab.cli.host,
         lab.cli.labs,
+        lab.cli.software,
         lab.cli.classes,
         lab.cli.users,
         lab.cli.serve,

@@ -78,7 +78,12 @@ class ImageStore:
 
     def build(self, recipe_path: Path, progress: Progress, force: bool = False) -> Image:
         """Build a recipe, or return the stored image when the same recipe was built before."""
-        recipe = load_recipe(recipe_path)
+        return self.build_recipe(load_recipe(recipe_path), recipe_path.name, progress, force)
+
+    def build_recipe(
+        self, recipe: Recipe, ref: str, progress: Progress, force: bool = False
+    ) -> Image:
+        """Build a recipe given as a model (`ref` names where it came from)."""
         key = cache_key(recipe, self.settings.debian_mirror)
         if not force and (cached := self._cached(key)) is not None:
             progress(f"{recipe.name} is up to date ({cached.digest[:12]})")
@@ -86,7 +91,7 @@ class ImageStore:
                 self._point(recipe.name, cached.digest)
             return cached.model_copy(update={"name": recipe.name})
         with self._work() as work:
-            image = self._build_in(work, recipe, recipe_path, key, progress)
+            image = self._build_in(work, recipe, ref, key, progress)
             with self._lock():
                 self._commit(work / "blob", image)
                 self._write_json(self.root / "cache" / f"{key}.json", {"digest": image.digest})
@@ -145,7 +150,7 @@ class ImageStore:
     # -- internals -----------------------------------------------------------------------
 
     def _build_in(
-        self, work: Path, recipe: Recipe, recipe_path: Path, key: str, progress: Progress
+        self, work: Path, recipe: Recipe, ref: str, key: str, progress: Progress
     ) -> Image:
         rootfs, blob = work / "rootfs", work / "blob"
         blob.mkdir()
@@ -158,7 +163,7 @@ class ImageStore:
         progress(f"making the {recipe.size.human_readable()} ext4 disk and converting to qcow2")
         steps.make_disk(rootfs, int(recipe.size), work / "disk.raw", blob / DISK)
         progress("checksumming the disk")
-        source = Source(kind=SourceKind.RECIPE, ref=recipe_path.name, sha256=key)
+        source = Source(kind=SourceKind.RECIPE, ref=ref, sha256=key)
         image = self._describe(blob, recipe.name, Boot.KERNEL, source)
         return image.model_copy(
             update={

@@ -113,6 +113,9 @@ class Account(BaseModel):
     full_name: FullName = ""
     kind: AccountKind
     groups: tuple[PosixName, ...] = ()
+    department: PosixName | None = Field(
+        default=None, description="Staff department: one file-server share per department"
+    )
 
 
 class Check(BaseModel):

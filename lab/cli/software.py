@@ -1,0 +1,96 @@
+"""`lab prepare / provision / apply / test`: a lab's software stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lab import software
+from lab import verify as verifying
+from lab.cli import out
+from lab.cli.labs import progress_printer
+from lab.provision import ProvisionResult
+from lab.settings import get_settings
+
+_OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
+
+
+def prepare(profile: Annotated[Path, typer.Argument(help="Profile YAML file")]) -> None:
+    """Bake the packages of the profile's roles into images (uses the Debian mirror once;
+    then `up` and provisioning need no network)."""
+    images = software.prepare(get_settings(), profile, progress_printer())
+    for machine, image in images.items():
+        out.print(f"  {machine:<16} {image.name}  ({image.digest[:12]})")
+
+
+def provision(name: Annotated[str, typer.Argument(help="Lab name")]) -> None:
+    """Apply the lab's roles again (idempotent: a second run changes nothing)."""
+    _summary(software.provision(get_settings(), name, progress_printer()))
+    out.print(f"verify it again: lab test {name}")
+
+
+def apply(
+    name: Annotated[str, typer.Argument(help="Lab name")],
+    playbook: Annotated[Path | None, typer.Argument(help="An Ansible playbook to run")] = None,
+    package: Annotated[Path | None, typer.Option(help="A .deb package to install")] = None,
+    machine: Annotated[str | None, typer.Option(help="Only this machine")] = None,
+) -> None:
+    """Put software under test onto a lab: your playbook, or one .deb package."""
+    result = software.apply(
+        get_settings(),
+        name,
+        playbook=playbook,
+        package=package,
+        machine=machine,
+        progress=progress_printer(),
+    )
+    _summary(result)
+
+
+def test(
+    name: Annotated[str, typer.Argument(help="Lab name")],
+    junit: Annotated[Path | None, typer.Option(help="Write the JUnit XML report here")] = None,
+    json_: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON here")
+    ] = None,
+) -> None:
+    """Run the roles' tests and the profile's checks; the exit code is the verdict."""
+    verification = software.test(get_settings(), name, progress_printer())
+    if junit is not None:
+        verifying.copy_junit(verification, junit)
+    if json_ is not None:
+        verifying.write_json(verification, json_)
+    table = Table("role", "test", "machine", "result", "s")
+    for r in verification.results:
+        style = _OUTCOME_STYLE[r.outcome]
+        table.add_row(r.role, r.name, r.machine, f"[{style}]{r.outcome}[/]", f"{r.seconds:.1f}")
+    out.print(table)
+    for r in verification.failed:
+        out.print(f"[red]{escape(r.role)}: {escape(r.name)} [{escape(r.machine)}][/]")
+        out.print("  " + escape(r.message).replace("\n", "\n  "))
+    verdict = "[green]passed[/]" if verification.passed else "[red]FAILED[/]"
+    out.print(
+        f"lab {name}: {verdict} ({len(verification.results)} tests, "
+        f"{len(verification.failed)} failed, {verification.seconds:.1f} s)"
+    )
+    if not verification.passed:
+        raise typer.Exit(1)
+
+
+def _summary(result: ProvisionResult) -> None:
+    for machine in sorted(result.ok):
+        ok, changed = result.ok.get(machine, 0), result.changed.get(machine, 0)
+        out.print(f"  {machine:<16} ok={ok} changed={changed}")
+    roles = ", ".join(f"{role} {sec:.0f} s" for role, sec in result.role_seconds.items())
+    out.print(f"done in {result.seconds:.0f} s" + (f" ({roles})" if roles else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(prepare)
+    app.command()(provision)
+    app.command()(apply)
+    app.command()(test)
