@@ -14,8 +14,11 @@ export LAB_HOME ?= /var/lib/hromada-lab
 setup:
 	bash scripts/setup-host.sh
 
+# The base image, and the role images the tests' stack profile boots (`lab prepare` bakes
+# the roles' packages in; this is the only step that needs the Debian mirror).
 image: setup
 	$(LAB) image build images/debian-12.yaml
+	$(LAB) prepare profiles/stack.yaml
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -31,6 +34,7 @@ test: lint image
 	LABNS_PURGE_PREFIX=hlt- scripts/labns run env LAB_REQUIRE_INTEGRATION=1 $(PYTEST)
 
 demo: image
+	$(LAB) prepare $(DEMO_PROFILE)
 	scripts/labns up $(NS)
 	scripts/labns exec $(NS) $(LAB) host check || true
 	scripts/labns exec $(NS) $(LAB) up $(DEMO_PROFILE) --name demo

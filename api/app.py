@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 from api import errors
 from api.deps import Stores
 from api.operations import Runner
-from api.routes import audit, classes, health, images, labs, operations, profiles
+from api.routes import audit, classes, health, images, labs, operations, profiles, software
 from lab.settings import Settings
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.stores = stores
     app.state.runner = runner
     errors.install(app)
-    for module in (health, profiles, images, labs, classes, operations, audit):
+    for module in (health, profiles, images, labs, software, classes, operations, audit):
         app.include_router(module.router)
 
     @app.middleware("http")

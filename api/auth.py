@@ -37,6 +37,8 @@ class Action(StrEnum):
     POWER = "power"
     RESET = "reset"
     BASELINE = "baseline"
+    PROVISION = "provision"  # provision, apply software
+    TEST = "test"  # run the verification suite, read its results
 
 
 STAFF = (Role.ADMIN, Role.ENGINEER)

@@ -15,9 +15,11 @@ from lab.audit import AuditEntry
 from lab.classes import MAX_SEATS
 from lab.images import Image
 from lab.operations import Event, Operation, OpStatus
+from lab.provision import ProvisionResult
 from lab.service import LabReport
 from lab.state import ClassRecord, LabRecord, LabStatus, ResetRecord
 from lab.users import Role, User
+from lab.verify import Verification
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 
@@ -246,3 +248,66 @@ class AuditPublic(_Out):
     @classmethod
     def from_entry(cls, entry: AuditEntry) -> AuditPublic:
         return cls(**entry.model_dump())
+
+
+class TaskFailurePublic(_Out):
+    machine: str
+    role: str
+    task: str
+    message: str
+    unreachable: bool
+
+
+class ProvisionPublic(_Out):
+    """What one provisioning (or apply) run did."""
+
+    status: str
+    seconds: float
+    changed: dict[str, int]  # machine -> tasks that changed something
+    ok: dict[str, int]
+    role_seconds: dict[str, float]
+    failures: list[TaskFailurePublic]
+
+    @classmethod
+    def from_result(cls, r: ProvisionResult) -> ProvisionPublic:
+        return cls(
+            status=r.status,
+            seconds=r.seconds,
+            changed=r.changed,
+            ok=r.ok,
+            role_seconds=r.role_seconds,
+            failures=[TaskFailurePublic(**f.model_dump()) for f in r.failures],
+        )
+
+
+class CheckResultPublic(_Out):
+    name: str
+    machine: str
+    role: str  # "profile" for the profile's own checks
+    outcome: Literal["passed", "failed", "error", "skipped"]
+    seconds: float
+    message: str
+
+
+class VerificationPublic(_Out):
+    """The verdict of a lab's verification suite (JUnit: .../tests/latest/junit)."""
+
+    lab: str
+    passed: bool
+    at: datetime
+    seconds: float
+    total: int
+    failed: int
+    results: list[CheckResultPublic]
+
+    @classmethod
+    def from_verification(cls, v: Verification) -> VerificationPublic:
+        return cls(
+            lab=v.lab,
+            passed=v.passed,
+            at=v.at,
+            seconds=v.seconds,
+            total=len(v.results),
+            failed=len(v.failed),
+            results=[CheckResultPublic(**r.model_dump(mode="json")) for r in v.results],
+        )

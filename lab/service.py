@@ -69,8 +69,12 @@ def up(
     profile_path: Path,
     name: str | None = None,
     progress: Progress = _quiet,
+    *,
+    provision: bool = True,
 ) -> LabRecord:
-    """Bring a profile up as a lab; on any failure remove everything this call made."""
+    """Bring a profile up as a lab, provisioned and verified; on any failure before
+    verification remove everything this call made. `provision=False` stops once the
+    machines answer (roles not applied, lab not verified)."""
     profile = with_role_images(settings, load_profile(profile_path))
     lab = check_lab_name(name or profile_name(profile))
     store = ImageStore(settings)
@@ -103,7 +107,7 @@ def up(
             deploy.create(driver, plan, profile, images, store, accel, progress)
             deploy.start_all(driver, plan, progress)
             _wait_ready(settings, driver, plan, progress)
-            if any(m.roles for m in plan.machines):
+            if provision and any(m.roles for m in plan.machines):
                 progress("lab", "provisioning the roles")
                 software.provision_record(settings, record, progress)
         except BaseException as exc:
@@ -121,6 +125,8 @@ def up(
         running = state.update_lab(
             state.get_lab(plan.lab).model_copy(update={"status": LabStatus.RUNNING})
         )
+        if not provision:
+            return running
         progress("lab", "verifying")
         software.raise_unverified(software.verify_record(settings, running, progress))
         return state.get_lab(plan.lab)

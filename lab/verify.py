@@ -195,6 +195,28 @@ def parse_junit(text: str) -> tuple[CheckResult, ...]:
     return tuple(out)
 
 
+def latest(plan: LabPlan) -> Verification | None:
+    """The lab's most recent verification, read back from its kept JUnit report."""
+    root = plan.directory / "verify"
+    runs = sorted(p for p in root.glob("*/junit.xml")) if root.is_dir() else []
+    if not runs:
+        return None
+    junit = runs[-1]
+    text = junit.read_text(encoding="utf-8")
+    results = parse_junit(text)
+    suite = ET.fromstring(text).find("testsuite")
+    seconds = float(suite.get("time", "0") or 0) if suite is not None else 0.0
+    return Verification(
+        lab=plan.lab,
+        passed=bool(results)
+        and all(r.outcome in (Outcome.PASSED, Outcome.SKIPPED) for r in results),
+        at=datetime.fromtimestamp(junit.stat().st_mtime, UTC),
+        seconds=seconds,
+        results=results,
+        junit=str(junit),
+    )
+
+
 def write_json(verification: Verification, path: Path) -> None:
     path.write_text(
         json.dumps(verification.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n",

@@ -32,9 +32,12 @@ def progress_printer() -> Progress:
 def up(
     profile: Annotated[Path, typer.Argument(help="Profile YAML file")],
     name: Annotated[str | None, typer.Option(help="Lab name (default: the community's)")] = None,
+    provision: Annotated[
+        bool, typer.Option(help="Apply the roles and run the tests once the machines answer")
+    ] = True,
 ) -> None:
-    """Bring a profile up as a lab; returns when every machine answers on SSH."""
-    record = service.up(get_settings(), profile, name, progress_printer())
+    """Bring a profile up as a lab: machines answering on SSH, roles applied, tests passed."""
+    record = service.up(get_settings(), profile, name, progress_printer(), provision=provision)
     out.print(f"lab [bold]{record.name}[/] is up:")
     for machine in record.plan.machines:
         out.print(

@@ -1,0 +1,132 @@
+"""A lab's software: provision its roles, apply software under test, run its tests."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.auth import Action, CurrentUser, check_lab
+from api.deps import RunnerDep, SettingsDep
+from api.routes._common import ACCEPTED, accepted
+from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
+from lab import service, software
+from lab import verify as verifying
+from lab.deploy import Progress
+from lab.errors import InvalidError, NotFoundError
+
+router = APIRouter(prefix="/api/v1/labs", tags=["software"])
+MAX_UPLOAD = 64 << 20  # bytes: a .deb under test, or a playbook
+FILENAME = r"^[A-Za-z0-9][A-Za-z0-9._+~-]{0,120}$"
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The .deb package or the playbook, as sent by `curl --data-binary @FILE`",
+    }
+}
+
+
+class ApplyKind(StrEnum):
+    PACKAGE = "package"
+    PLAYBOOK = "playbook"
+
+
+@router.post("/{name}/provision", status_code=202, responses=ACCEPTED)
+def provision(
+    name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
+) -> OperationPublic:
+    """Apply the lab's roles again (idempotent); the lab must be tested again afterwards."""
+    check_lab(settings, user, name, Action.PROVISION)
+    service.get_lab(settings, name)
+
+    def work(progress: Progress) -> ProvisionPublic:
+        return ProvisionPublic.from_result(software.provision(settings, name, progress))
+
+    return accepted(response, runner.submit("provision", f"lab/{name}", user.name, work, lock=name))
+
+
+@router.post("/{name}/apply", status_code=202, responses=ACCEPTED, openapi_extra=_UPLOAD_BODY)
+async def apply(
+    name: str,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    kind: ApplyKind,
+    filename: Annotated[str, Query(pattern=FILENAME, description="e.g. portal_2.1_all.deb")],
+    machine: str | None = None,
+) -> OperationPublic:
+    """Put software under test onto the lab: one .deb, or an Ansible playbook (202)."""
+    check_lab(settings, user, name, Action.PROVISION)
+    record = service.get_lab(settings, name)
+    if machine is not None and machine not in {m.name for m in record.plan.machines}:
+        raise NotFoundError(f"lab '{name}' has no machine '{machine}'")
+    if kind is ApplyKind.PACKAGE and not filename.endswith(".deb"):
+        raise InvalidError(f"{filename} is not a .deb package", hint="send kind=playbook for YAML")
+    body = await request.body()
+    if not body or len(body) > MAX_UPLOAD:
+        raise InvalidError(
+            f"the upload is {len(body)} bytes; 1 to {MAX_UPLOAD} are accepted",
+            hint="send the file as the request body: curl --data-binary @FILE",
+        )
+    uploads = record.plan.directory / "uploads"
+    uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = uploads / filename
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(body)
+
+    def work(progress: Progress) -> ProvisionPublic:
+        given: dict[str, Path] = {"package" if kind is ApplyKind.PACKAGE else "playbook": path}
+        result = software.apply(settings, name, machine=machine, progress=progress, **given)
+        return ProvisionPublic.from_result(result)
+
+    return accepted(response, runner.submit("apply", f"lab/{name}", user.name, work, lock=name))
+
+
+@router.post("/{name}/test", status_code=202, responses=ACCEPTED)
+def run_tests(
+    name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
+) -> OperationPublic:
+    """Run the lab's verification suite (roles' testinfra tests and the profile's checks).
+    The operation's result is the verdict; results stay at .../tests/latest."""
+    check_lab(settings, user, name, Action.TEST)
+    service.get_lab(settings, name)
+
+    def work(progress: Progress) -> VerificationPublic:
+        return VerificationPublic.from_verification(software.test(settings, name, progress))
+
+    return accepted(response, runner.submit("test", f"lab/{name}", user.name, work, lock=name))
+
+
+@router.get("/{name}/tests/latest")
+def latest_results(name: str, user: CurrentUser, settings: SettingsDep) -> VerificationPublic:
+    """The lab's most recent test results (JSON)."""
+    return VerificationPublic.from_verification(_latest(settings, user, name))
+
+
+@router.get(
+    "/{name}/tests/latest/junit",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}}},
+)
+def latest_junit(name: str, user: CurrentUser, settings: SettingsDep) -> Response:
+    """The lab's most recent test results as a JUnit XML report."""
+    verification = _latest(settings, user, name)
+    return Response(Path(verification.junit).read_bytes(), media_type="application/xml")
+
+
+def _latest(settings: SettingsDep, user: CurrentUser, name: str) -> verifying.Verification:
+    check_lab(settings, user, name, Action.TEST)
+    found = verifying.latest(service.get_lab(settings, name).plan)
+    if found is None:
+        raise NotFoundError(
+            f"lab '{name}' has not been tested yet",
+            hint=f"run its tests: POST .../labs/{name}/test",
+        )
+    return found
