@@ -185,9 +185,10 @@ def plan_lab(
 
 
 def allocate_management(pool: IPv4Network, used: set[IPv4Network]) -> IPv4Network:
-    """The first /24 of `pool` that no other lab uses."""
+    """The first /24 of `pool` that overlaps nothing in `used` (other labs' and other
+    networks' subnets)."""
     for subnet in pool.subnets(new_prefix=MANAGEMENT_PREFIXLEN):
-        if subnet not in used:
+        if not any(subnet.overlaps(taken) for taken in used):
             return subnet
     raise ConflictError(
         f"every management network of LAB_MGMT_POOL ({pool}) is taken",

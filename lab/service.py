@@ -86,7 +86,9 @@ def up(
         # Choosing a management subnet and recording the lab is one step for all labs,
         # so that labs brought up side by side (a class) never pick the same subnet.
         with lab_lock(settings, _ALLOCATION, wait=60):
+            # Subnets of other libvirt networks too (another LAB_HOME, the host's own).
             used = {r.plan.management.cidr for r in state.list_labs()}
+            used |= driver.network_subnets()
             management = allocate_management(settings.mgmt_pool, used)
             plan = plan_lab(profile, lab, settings.prefix, settings.labs_dir, management)
             deploy.check_free(driver, plan)

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from ipaddress import IPv4Network
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -22,6 +23,7 @@ import libvirt_qemu
 from pydantic import BaseModel, ConfigDict
 
 from lab.driver.domain_xml import metadata_values
+from lab.driver.network_xml import ipv4_subnets
 from lab.driver.specs import METADATA_NS
 from lab.errors import ConflictError, DriverError, LabError, NotFoundError
 from lab.settings import get_settings
@@ -346,6 +348,12 @@ class Driver:
         with self._errors("list networks"):
             names = [str(n.name()) for n in self._conn.listAllNetworks(0)]
         return sorted(n for n in names if n.startswith(prefix))
+
+    def network_subnets(self) -> set[IPv4Network]:
+        """Every IPv4 subnet any libvirt network on this host uses (ours or not)."""
+        with self._errors("list networks"):
+            xmls = [str(n.XMLDesc(0)) for n in self._conn.listAllNetworks(0)]
+        return {subnet for xml in xmls for subnet in ipv4_subnets(xml)}
 
     def dhcp_leases(self, network: str) -> list[DhcpLease]:
         net = self._network(network)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from ipaddress import IPv4Network
 
 from lab.driver.specs import DnsMode, NetworkSpec
 
@@ -48,3 +49,15 @@ def _ip(root: ET.Element, spec: NetworkSpec) -> None:
         ET.SubElement(dhcp, "range", start=str(spec.dhcp_range.start), end=str(spec.dhcp_range.end))
     for host in spec.dhcp_hosts:
         ET.SubElement(dhcp, "host", mac=host.mac, name=host.hostname, ip=str(host.ip))
+
+
+def ipv4_subnets(xml: str) -> set[IPv4Network]:
+    """The IPv4 subnets a network's XML gives the host (`<ip address= prefix|netmask=>`)."""
+    out: set[IPv4Network] = set()
+    for ip in ET.fromstring(xml).iter("ip"):
+        address = ip.get("address")
+        if ip.get("family", "ipv4") != "ipv4" or not address:
+            continue
+        mask = ip.get("prefix") or ip.get("netmask") or "24"
+        out.add(IPv4Network(f"{address}/{mask}", strict=False))
+    return out

@@ -115,3 +115,17 @@ def test_dhcp_host_rejects_bad_mac_and_hostname() -> None:
         DhcpHost(mac="52:54:00:00:00", ip=IPv4Address("10.0.0.2"), hostname="h")
     with pytest.raises(ValidationError):
         DhcpHost(mac="52:54:00:00:00:01", ip=IPv4Address("10.0.0.2"), hostname="Web 1")
+
+
+def test_subnets_of_any_libvirt_network_are_read_from_its_xml() -> None:
+    from ipaddress import IPv4Network
+
+    from lab.driver.network_xml import ipv4_subnets
+
+    xml = (
+        "<network><name>default</name><ip address='192.168.122.1' netmask='255.255.255.0'/>"
+        "<ip family='ipv6' address='fd00::1' prefix='64'/>"
+        "<ip address='10.250.0.1' prefix='24'/></network>"
+    )
+    assert ipv4_subnets(xml) == {IPv4Network("192.168.122.0/24"), IPv4Network("10.250.0.0/24")}
+    assert ipv4_subnets("<network><name>l2</name></network>") == set()

@@ -96,3 +96,9 @@ def test_profile_network_overlapping_management_is_refused(tmp_path: Path) -> No
     profile = load_profile(PROFILES / "tiny.yaml")
     with pytest.raises(InvalidError, match="overlaps the lab's management network"):
         plan_lab(profile, "t", "hl-", tmp_path, IPv4Network("10.77.0.0/24"))
+
+
+def test_management_subnet_avoids_anything_overlapping_other_networks() -> None:
+    pool = IPv4Network("10.250.0.0/16")
+    taken = {IPv4Network("10.250.0.0/23"), IPv4Network("10.250.2.128/25")}
+    assert allocate_management(pool, taken) == IPv4Network("10.250.3.0/24")
