@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Interface
 from pathlib import Path
 
-from lab import keys, naming, seed
+from lab import keys, naming, passwords, seed
 from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
@@ -57,6 +57,12 @@ def create(
         (plan.directory / sub).mkdir(parents=True, exist_ok=True)
     plan.directory.chmod(0o755)  # QEMU (libvirt-qemu) must reach disks/ below it
     lab_key = keys.ensure_keypair(plan.keys_dir, comment=f"hromada-lab:{plan.lab}")
+    # Console logins (a trainee at the browser console, staff at Samba/IMAP) need
+    # passwords: one per account and lab, made here, kept 0600 beside the keys.
+    hashes = {
+        name: seed.hash_password(password)
+        for name, password in passwords.account_passwords(plan.keys_dir, profile).items()
+    }
     for net in plan.all_networks:
         driver.define_network(network_xml(network_spec(net)))
         driver.start_network(net.libvirt_name)
@@ -69,7 +75,7 @@ def create(
         known_hosts += [
             keys.known_hosts_line(str(machine.management_address), host_key.public_text)
         ]
-        seed.write_seed(seed_spec(plan, machine, profile, lab_key, host_key), machine.seed)
+        seed.write_seed(seed_spec(plan, machine, profile, lab_key, host_key, hashes), machine.seed)
         driver.define_domain(domain_xml(domain_spec(plan, machine, image, store, accel)))
         progress(machine.name, f"defined ({machine.vcpus} vCPU, {machine.memory_mib} MiB)")
     # Pinned host keys for `lab ssh`: the guests' keys are ours, made before they booted.
@@ -126,6 +132,7 @@ def seed_spec(
     profile: Profile,
     lab_key: keys.KeyPair,
     host_key: keys.KeyPair,
+    password_hashes: dict[str, str] | None = None,
 ) -> seed.SeedSpec:
     accounts = tuple(
         seed.SeedAccount(
@@ -133,6 +140,7 @@ def seed_spec(
             full_name=account.full_name,
             groups=account.groups,
             sudo=account.kind is AccountKind.ADMIN,
+            password_hash=(password_hashes or {}).get(account.name),
             ssh_keys=(lab_key.public_text,),
         )
         for account in profile.accounts

@@ -74,6 +74,13 @@ def test_up_provisions_and_verifies_the_lab(stack: LabRecord) -> None:
     assert stack.plan.machines[0].image.startswith("debian-12.roles-")
 
 
+def test_accounts_have_their_labs_passwords_for_console_logins(
+    stack: LabRecord, settings: Settings
+) -> None:
+    shadow = in_guest(settings, "sudo getent shadow trainee operator | cut -d: -f2").stdout.split()
+    assert len(shadow) == 2 and all(h.startswith("$6$") for h in shadow), shadow
+
+
 def test_lab_test_passes_with_junit_and_json(
     stack: LabRecord, lab_env: dict[str, str], tmp_path: Path
 ) -> None:
