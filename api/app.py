@@ -15,7 +15,21 @@ from fastapi import FastAPI, Request, Response
 from api import errors
 from api.deps import Stores
 from api.operations import Runner
-from api.routes import audit, classes, health, images, labs, operations, profiles, software
+from api.routes import (
+    audit,
+    classes,
+    health,
+    images,
+    labs,
+    operations,
+    profiles,
+    software,
+)
+from api.routes import (
+    schedules as schedule_routes,
+)
+from api.scheduler import Scheduler
+from lab.schedules import ScheduleStore
 from lab.settings import Settings
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -27,10 +41,14 @@ def create_app(settings: Settings) -> FastAPI:
     stores = Stores.open(settings)
     stores.operations.fail_orphans()  # left active by a process that is gone
     runner = Runner(settings, stores.operations, stores.audit, workers=max(4, settings.parallel))
+    schedules = ScheduleStore(stores.state)
+    scheduler = Scheduler(settings, schedules, runner, interval=settings.schedule_poll)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler.start()
         yield
+        scheduler.stop()
         runner.shutdown()
 
     app = FastAPI(
@@ -43,8 +61,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.stores = stores
     app.state.runner = runner
+    app.state.schedules = schedules
+    app.state.scheduler = scheduler
     errors.install(app)
-    for module in (health, profiles, images, labs, software, classes, operations, audit):
+    for module in (
+        health,
+        profiles,
+        images,
+        labs,
+        software,
+        classes,
+        schedule_routes,
+        operations,
+        audit,
+    ):
         app.include_router(module.router)
 
     @app.middleware("http")

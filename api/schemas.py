@@ -16,6 +16,7 @@ from lab.classes import MAX_SEATS
 from lab.images import Image
 from lab.operations import Event, Operation, OpStatus
 from lab.provision import ProvisionResult
+from lab.schedules import Schedule, ScheduleStatus
 from lab.service import LabReport
 from lab.state import ClassRecord, LabRecord, LabStatus, ResetRecord
 from lab.users import Role, User
@@ -311,3 +312,24 @@ class VerificationPublic(_Out):
             failed=len(v.failed),
             results=[CheckResultPublic(**r.model_dump(mode="json")) for r in v.results],
         )
+
+
+class ScheduleCreate(_In):
+    at: datetime = Field(description="When, with a time zone: 2026-12-01T08:30:00+02:00")
+    cold: bool = False
+
+
+class SchedulePublic(_Out):
+    id: int
+    class_name: str
+    at: datetime
+    cold: bool
+    status: ScheduleStatus
+    operation_id: str | None  # the class-reset operation it started: its result is there
+    note: str
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def from_schedule(cls, s: Schedule) -> SchedulePublic:
+        return cls(**s.model_dump())

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     boot_timeout: float = 300.0
     # The profile catalogue the API lists and creates labs from.
     profiles_dir: Path = Field(default_factory=_default_profiles)
+    # How often `lab serve` looks for scheduled class resets that are due (seconds).
+    schedule_poll: float = Field(default=10.0, gt=0)
     # Image recipes (images/*.yaml): `lab prepare` bakes roles' packages onto them.
     recipes_dir: Path = Field(default_factory=lambda: _repo_dir("images"))
     # Ansible roles (playbooks/roles/ROLE) and their testinfra tests.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from lab.classes import SeatOutcome
 from lab.cli import err, out
 from lab.cli.labs import progress_printer
 from lab.errors import LabError
+from lab.schedules import ScheduleStore
 from lab.settings import get_settings
 from lab.state import StateStore
 
@@ -50,21 +53,58 @@ def status(name: str) -> None:
     settings = get_settings()
     klass = classes.get_class(settings, name)
     state = StateStore.open(settings)
-    table = Table("seat", "lab", "baseline", "last reset", "result", "took")
+    table = Table("seat", "lab", "verified", "baseline", "last reset", "result", "took")
     for seat in klass.seats:
         lab = state.find_lab(seat)
         if lab is None:
-            table.add_row(seat, "missing", "-", "-", "-", "-")
+            table.add_row(seat, "missing", "-", "-", "-", "-", "-")
             continue
         current = baselines.current(lab.plan)
         last = state.resets(seat, limit=1)
         table.add_row(
             seat,
             lab.status,
+            ("yes" if lab.verification.passed else "FAILED") if lab.verification else "not yet",
             current.created_at.strftime("%H:%M:%S") if current else "none",
             f"{last[0].started_at:%H:%M:%S} ({last[0].mode})" if last else "-",
             ("ready" if last[0].ok else "FAILED") if last else "-",
             f"{last[0].seconds:.1f} s" if last else "-",
+        )
+    out.print(table)
+
+
+@class_app.command("schedule")
+def schedule(
+    name: Annotated[str, typer.Argument(help="Class")],
+    at: Annotated[str, typer.Option(help="When, with a time zone: 2026-12-01T08:30+02:00")],
+    cold: Annotated[bool, typer.Option(help="A cold reset (boot) instead of memory")] = False,
+) -> None:
+    """Reset the class at a given time; `lab serve` (the service) runs it."""
+    settings = get_settings()
+    classes.get_class(settings, name)
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise LabError(
+            f"{at!r} is not a date and time", hint="e.g. 2026-12-01T08:30+02:00"
+        ) from exc
+    made = ScheduleStore(StateStore.open(settings)).add(name, when, getpass.getuser(), cold=cold)
+    out.print(f"schedule {made.id}: class {name} resets at {made.at.isoformat()}")
+    out.print("the service runs it: `lab serve` must be running then")
+
+
+@class_app.command("schedules")
+def schedules(name: Annotated[str, typer.Argument(help="Class")]) -> None:
+    """A class's scheduled resets: when, status, and the operation each started."""
+    table = Table("id", "at", "mode", "status", "operation", "note")
+    for s in ScheduleStore(StateStore.open(get_settings())).list_for(name):
+        table.add_row(
+            str(s.id),
+            s.at.isoformat(),
+            "cold" if s.cold else "memory",
+            s.status,
+            s.operation_id or "-",
+            s.note,
         )
     out.print(table)
 
