@@ -76,13 +76,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = Path(str(item.path))
         role = role_of(module)
         check = params.get("check")
-        name = (
-            check["name"]
-            if check
-            else item.originalname
-            if hasattr(item, "originalname")
-            else item.name
-        )
+        name = check["name"] if check else getattr(item, "originalname", item.name)
+        others = [str(v) for k, v in params.items() if k not in ("host", "check")]
+        if others:
+            name += f"[{','.join(others)}]"
         item.user_properties += [
             ("role", role.replace("_", "-") if role else "profile"),
             ("machine", str(params.get("host", ""))),
