@@ -156,3 +156,22 @@ def test_a_failing_task_names_machine_and_task(
     assert "machine 'srv'" in message and "task 'Check the registry service'" in message
     assert "registry offline" in message
     assert "lab provision st1" in caught.value.hint
+
+
+def test_no_password_reaches_a_log(stack: LabRecord, settings: Settings) -> None:
+    # Staff passwords travel to Ansible (inventory) and to the tests (context, 0600);
+    # no run log, event or report may show them.
+    lab_dir = settings.labs_dir / NAME
+    secrets = json.loads((lab_dir / "keys" / "passwords.json").read_text()).values()
+    assert oct((lab_dir / "keys" / "passwords.json").stat().st_mode & 0o777) == "0o600"
+    logs = [
+        *(lab_dir / "ansible" / "artifacts").rglob("*"),
+        *(lab_dir / "verify").rglob("junit.xml"),
+        *(lab_dir / "verify").rglob("pytest.log"),
+    ]
+    files = [p for p in logs if p.is_file()]
+    assert len(files) > 5
+    for path in files:
+        text = path.read_text(errors="replace")
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"a lab password appears in {path}"

@@ -1,0 +1,86 @@
+"""A tester's whole flow through the API against a real TCG guest: a throw-away lab,
+software under test applied, the verification suite run, JUnit fetched, the lab dropped."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from lab import guest, service
+from lab.settings import Settings
+from lab.users import Role, UserStore
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+def _wait(client: TestClient, location: str, headers: dict[str, str], seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        op = client.get(location, headers=headers).json()
+        if op["status"] in ("succeeded", "failed", "canceled"):
+            return op
+        time.sleep(1)
+    raise AssertionError(f"operation {location} still running after {seconds} s")
+
+
+def _deb(tmp_path: Path) -> Path:
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        "Package: cnap-client\nVersion: 2.1\nArchitecture: all\n"
+        "Maintainer: Hromada Lab <lab@example.invalid>\nDescription: software under test\n"
+    )
+    (root / "usr" / "share" / "cnap-client").mkdir(parents=True)
+    (root / "usr" / "share" / "cnap-client" / "VERSION").write_text("2.1\n")
+    deb = tmp_path / "cnap-client_2.1_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", root, deb], check=True)
+    return deb
+
+
+def test_tester_flow_end_to_end(settings: Settings, tmp_path: Path) -> None:
+    users = UserStore.open(settings)
+    users.add("qa", Role.TESTER)
+    headers = {"Authorization": f"Bearer {users.create_token('qa')}"}
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/v1/labs", json={"profile": "tiny", "name": "tf1"}, headers=headers)
+        assert r.status_code == 202, r.text
+        op = _wait(client, r.headers["Location"], headers, 600)
+        assert op["status"] == "succeeded", (op["error"], op["hint"])
+
+        r = client.post(
+            "/api/v1/labs/tf1/apply",
+            params={"kind": "package", "filename": "cnap-client_2.1_all.deb"},
+            content=_deb(tmp_path).read_bytes(),
+            headers=headers,
+        )
+        assert r.status_code == 202, r.text
+        op = _wait(client, r.headers["Location"], headers, 300)
+        assert op["status"] == "succeeded", (op["error"], op["hint"])
+        assert sum(op["result"]["changed"].values()) >= 1
+        got = service.guest_address(settings, "tf1", "m1")
+
+        assert guest.run(got, "cat /usr/share/cnap-client/VERSION", timeout=60).stdout == "2.1\n"
+
+        r = client.post("/api/v1/labs/tf1/test", headers=headers)
+        assert r.status_code == 202, r.text
+        op = _wait(client, r.headers["Location"], headers, 300)
+        assert op["status"] == "succeeded" and op["result"]["passed"] is True, op
+
+        junit = client.get("/api/v1/labs/tf1/tests/latest/junit", headers=headers)
+        assert junit.status_code == 200
+        assert junit.headers["content-type"].startswith("application/xml")
+        cases = list(ET.fromstring(junit.content).iter("testcase"))
+        assert cases and all(c.find("failure") is None for c in cases)
+
+        r = client.delete("/api/v1/labs/tf1", headers=headers)
+        assert r.status_code == 202
+        assert _wait(client, r.headers["Location"], headers, 120)["status"] == "succeeded"
+        assert client.get("/api/v1/labs/tf1", headers=headers).status_code == 404
+    assert all(lab.name != "tf1" for lab in service.list_labs(settings))
