@@ -114,6 +114,14 @@ def package_playbook(package: Path, machines: list[str]) -> list[dict[str, Any]]
             "become": True,
             "tasks": [
                 {
+                    "name": "Make the upload directory",
+                    "ansible.builtin.file": {
+                        "path": "/var/tmp/lab-apply",
+                        "state": "directory",
+                        "mode": "0700",
+                    },
+                },
+                {
                     "name": "Copy the package",
                     "ansible.builtin.copy": {"src": str(package), "dest": dest, "mode": "0644"},
                 },

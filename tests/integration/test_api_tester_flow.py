@@ -82,5 +82,6 @@ def test_tester_flow_end_to_end(settings: Settings, tmp_path: Path) -> None:
         r = client.delete("/api/v1/labs/tf1", headers=headers)
         assert r.status_code == 202
         assert _wait(client, r.headers["Location"], headers, 120)["status"] == "succeeded"
-        assert client.get("/api/v1/labs/tf1", headers=headers).status_code == 404
+        listed = client.get("/api/v1/labs", headers=headers).json()
+        assert all(lab["name"] != "tf1" for lab in listed)
     assert all(lab.name != "tf1" for lab in service.list_labs(settings))
