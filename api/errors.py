@@ -4,12 +4,20 @@
 
 `problems` lists located problems (a profile's file:line:column, or a request
 body's field path) for 422 answers; it is empty otherwise.
+
+The OpenAPI document declares these answers too (`document`), by rule, so that a new
+route cannot forget them: 400 where a JSON body may not decode, 401 and 403 where a
+token is needed, 404 where a path names something, 409 where a request changes a named
+thing or starts an operation, and 422, with this envelope rather than FastAPI's
+default shape, wherever there is input.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -97,3 +105,75 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+    app.openapi = _documented(app.openapi)  # type: ignore[method-assign]
+
+
+ERRORS = {
+    400: "The body is not readable as JSON",
+    401: "No token, or one nobody holds",
+    403: "The user's role or assignments do not allow this",
+    404: "Not found",
+    409: "Conflict: busy with another operation, exists already, or too late",
+    422: "Invalid input: `problems` lists each wrong field",
+}
+_MUTATING = frozenset({"post", "put", "patch", "delete"})
+_ERROR_REF = "#/components/schemas/ErrorPublic"
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route that answers `codes` beyond what `document` infers."""
+    return {code: {"model": ErrorPublic, "description": ERRORS[code]} for code in codes}
+
+
+def _documented(generate: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    done: list[int] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # FastAPI's, cached until the routes change
+        if done != [id(schema)]:
+            document(schema)
+            done[:] = [id(schema)]
+        return schema
+
+    return openapi
+
+
+def document(schema: dict[str, Any]) -> None:
+    """Declare the error answers of every operation in an OpenAPI document (in place)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    model = ErrorPublic.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in model.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components.setdefault("ErrorPublic", model)
+    for item in schema.get("paths", {}).values():
+        for method, op in item.items():
+            if isinstance(op, dict) and "responses" in op:
+                _document_operation(method, op)
+    if _FASTAPI_422 not in str(schema.get("paths")):
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+
+
+def _document_operation(method: str, op: dict[str, Any]) -> None:
+    params = op.get("parameters", [])
+    named = any(p.get("in") == "path" for p in params)
+    codes: list[int] = []
+    if "application/json" in op.get("requestBody", {}).get("content", {}):
+        codes.append(400)  # FastAPI's answer to a body it cannot decode at all
+    if op.get("security"):
+        codes += [401, 403]
+    if named:
+        codes.append(404)
+    if method in _MUTATING and (named or "202" in op["responses"]):
+        codes.append(409)
+    if params or "requestBody" in op:
+        codes.append(422)
+    responses: dict[str, Any] = op["responses"]
+    for code in codes:
+        existing = responses.get(str(code))
+        if existing is None or _FASTAPI_422 in str(existing):
+            responses[str(code)] = {
+                "description": ERRORS[code],
+                "content": {"application/json": {"schema": {"$ref": _ERROR_REF}}},
+            }

@@ -4,17 +4,28 @@ State never lives only in process memory: every lab the orchestrator creates is
 recorded here (and in its domains' libvirt metadata), so that a crash can be
 reconciled. Rows hold frozen models serialised as JSON; the columns beside them
 exist for lookups.
+
+Reads are cached, never trusted blindly: triggers count every write to a table
+(`counters`), whichever process makes it (the API, a CLI command), and a cached read
+is used only while its table's counter is what it was when the cache was filled. A
+counter starts at a random value, so a database made anew at the same path never
+matches a cache of the old one. Connections are kept per thread and reused.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +34,7 @@ from lab.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
 
+T = TypeVar("T")
 _SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS labs (
@@ -49,7 +61,26 @@ CREATE TABLE IF NOT EXISTS lab_images (
     image TEXT NOT NULL,
     PRIMARY KEY (lab, image)
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 """
+
+
+def counted(counter: str, *tables: str) -> str:
+    """SQL that makes every write to `tables` add one to the counter `counter`."""
+    sql = f"""
+INSERT OR IGNORE INTO counters (name, value) VALUES ('{counter}', abs(random() / 4));"""
+    for table in tables:
+        for event in ("insert", "update", "delete"):
+            sql += f"""
+CREATE TRIGGER IF NOT EXISTS {table}_{event}_counted AFTER {event} ON {table}
+BEGIN UPDATE counters SET value = value + 1 WHERE name = '{counter}'; END;"""
+    return sql
+
+
+_SCHEMA += counted("labs", "labs") + counted("classes", "classes")
 
 
 class LabStatus(StrEnum):
@@ -133,6 +164,91 @@ class ClassRecord(BaseModel):
 # Databases this process has opened (schema created, WAL on): the API opens the store
 # on every request, and re-running the schema each time costs more than the query.
 _READY: set[Path] = set()
+_UNCOUNTED = itertools.count(-1, -1)
+_IDLE_PER_THREAD = 8  # idle connections a thread keeps, to as many databases
+
+
+class _Idle(threading.local):
+    """This thread's idle connections, by database path, with the file they opened."""
+
+    def __init__(self) -> None:
+        self.connections: dict[Path, tuple[sqlite3.Connection, tuple[int, int]]] = {}
+
+
+_IDLE = _Idle()
+# A connection must not cross a fork: a child process starts with none.
+os.register_at_fork(after_in_child=lambda: _IDLE.connections.clear())
+
+
+@dataclass(frozen=True)
+class LabsSnapshot:
+    """Every lab, as read at one value of the labs' counter."""
+
+    records: tuple[LabRecord, ...]
+    by_name: dict[str, LabRecord]
+
+
+class ReadCache:
+    """What this process has read of one database: parts, each with the value of the
+    counter it was read at. Shared by every StateStore of the database and its threads.
+
+    `read` is how every part is got: the cached value while its counter has not moved,
+    else `load()`, run by one thread at a time (the others wait, then use what it read).
+    """
+
+    def __init__(self) -> None:
+        self.parts: dict[str, tuple[int, Any]] = {}
+        self.loading = threading.RLock()
+
+    def current(self, db: sqlite3.Connection, name: str, counter: str) -> Any:
+        """The part if its counter has not moved since it was read, else None."""
+        found = self.parts.get(name)
+        if found is not None and found[0] == generation(db, counter):
+            return found[1]
+        return None
+
+    def read(self, db: sqlite3.Connection, name: str, counter: str, load: Callable[[], T]) -> T:
+        value: T | None = self.current(db, name, counter)
+        if value is not None:
+            return value
+        with self.loading:
+            # The counter first: what `load` reads after it is at least that new.
+            at = generation(db, counter)
+            found = self.parts.get(name)
+            if found is not None and found[0] == at:
+                loaded: T = found[1]  # read by another thread meanwhile
+                return loaded
+            value = load()
+            self.parts[name] = (at, value)
+            return value
+
+
+def generation(db: sqlite3.Connection, counter: str) -> int:
+    """The write counter `counter` (see the module's doc), read on `db`."""
+    row = db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+    # No counter, nothing to trust: a value no cache holds (they are all >= 0).
+    return int(row[0]) if row else next(_UNCOUNTED)
+
+
+_CACHES: dict[Path, ReadCache] = {}
+_CACHES_LOCK = threading.Lock()
+_MAX_CACHES = 64  # databases whose reads are kept (a process uses one; tests, many)
+
+
+def _cache_of(path: Path) -> ReadCache:
+    with _CACHES_LOCK:
+        found = _CACHES.get(path)
+        if found is None:
+            if len(_CACHES) >= _MAX_CACHES:
+                _CACHES.pop(next(iter(_CACHES)))  # its stores keep it; new ones start cold
+            found = _CACHES[path] = ReadCache()
+        return found
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """Which file `path` is now: a connection to a file since replaced is not reused."""
+    st = path.stat()
+    return st.st_dev, st.st_ino
 
 
 @lru_cache(maxsize=4096)
@@ -151,6 +267,7 @@ class StateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.cache = _cache_of(path)
         if path in _READY and path.exists():
             return  # opened before by this process: schema and WAL are in place
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +275,8 @@ class StateStore:
             # WAL once per database (it persists): readers never wait for a writer.
             # Switching modes needs the database to itself, so not on every connection.
             db.execute("PRAGMA journal_mode = WAL")
+        # The database holds lab keys' locations and token hashes.
+        self.path.chmod(0o600)
         with self._tx() as db:
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
@@ -173,12 +292,30 @@ class StateStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            db.execute("PRAGMA foreign_keys = ON")
+        """A connection inside `with db:` (commit, or rollback on error). The thread's
+        idle connection to this database when it has one; a nested call opens another."""
+        try:
+            identity = _identity(self.path)
+        except FileNotFoundError:  # gone since it was opened: fail as before, on the query
+            identity = (0, 0)
+        idle = _IDLE.connections.pop(self.path, None)
+        if idle is not None and idle[1] != identity:
+            idle[0].close()
+            idle = None
+        db = idle[0] if idle is not None else self._connect()
+        try:
             with db:
                 yield db
-        # The database holds lab keys' locations and, later, token hashes.
-        self.path.chmod(0o600)
+        finally:
+            if db.in_transaction:  # left open by a failed statement: not reusable
+                db.close()
+            else:
+                _keep_idle(self.path, db, identity)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        db.execute("PRAGMA foreign_keys = ON")
+        return db
 
     def add_lab(self, lab: LabRecord) -> None:
         """Record a new lab; ConflictError when the name is taken."""
@@ -225,11 +362,16 @@ class StateStore:
         return lab
 
     def get_lab(self, name: str) -> LabRecord:
-        with self._tx() as db:
-            row = db.execute("SELECT record FROM labs WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        snapshot = self.current_labs()
+        if snapshot is not None:
+            found = snapshot.by_name.get(name)
+        else:  # one lab: cheaper to read it than all of them
+            with self._tx() as db:
+                row = db.execute("SELECT record FROM labs WHERE name = ?", (name,)).fetchone()
+            found = None if row is None else _lab_record(row[0])
+        if found is None:
             raise _no_lab(name)
-        return _lab_record(row[0])
+        return found
 
     def find_lab(self, name: str) -> LabRecord | None:
         try:
@@ -238,9 +380,17 @@ class StateStore:
             return None
 
     def list_labs(self) -> list[LabRecord]:
+        """Every lab, by name; read again only after a write to the labs table."""
         with self._tx() as db:
-            rows = db.execute("SELECT record FROM labs ORDER BY name").fetchall()
-        return [_lab_record(r[0]) for r in rows]
+            snapshot: LabsSnapshot = self.cache.read(db, "labs", "labs", lambda: _read_labs(db))
+        return list(snapshot.records)
+
+    def current_labs(self) -> LabsSnapshot | None:
+        """The labs as cached, if no write to them happened since (one indexed read of
+        a counter: microseconds, fit for an event loop); None when they must be read."""
+        with self._tx() as db:
+            snapshot: LabsSnapshot | None = self.cache.current(db, "labs", "labs")
+        return snapshot
 
     def delete_lab(self, name: str) -> None:
         """Forget a lab. Idempotent: forgetting an unknown lab is not an error."""
@@ -276,18 +426,21 @@ class StateStore:
             ) from exc
 
     def get_class(self, name: str) -> ClassRecord:
-        with self._tx() as db:
-            row = db.execute("SELECT record FROM classes WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            raise NotFoundError(
-                f"no class named '{name}'", hint="`lab class list` shows the classes"
-            )
-        return ClassRecord.model_validate_json(row[0])
+        for klass in self.list_classes():
+            if klass.name == name:
+                return klass
+        raise NotFoundError(f"no class named '{name}'", hint="`lab class list` shows the classes")
 
     def list_classes(self) -> list[ClassRecord]:
-        with self._tx() as db:
+        """Every class, by name (a handful): read again only after a write to them."""
+
+        def load() -> tuple[ClassRecord, ...]:
             rows = db.execute("SELECT record FROM classes ORDER BY name").fetchall()
-        return [ClassRecord.model_validate_json(r[0]) for r in rows]
+            return tuple(ClassRecord.model_validate_json(r[0]) for r in rows)
+
+        with self._tx() as db:
+            found: tuple[ClassRecord, ...] = self.cache.read(db, "classes", "classes", load)
+        return list(found)
 
     def delete_class(self, name: str) -> None:
         with self._tx() as db:
@@ -306,6 +459,23 @@ class StateStore:
         db.executemany(
             "INSERT INTO lab_images (lab, image) VALUES (?, ?)", [(lab.name, i) for i in images]
         )
+
+
+def _read_labs(db: sqlite3.Connection) -> LabsSnapshot:
+    rows = db.execute("SELECT record FROM labs ORDER BY name").fetchall()
+    records = tuple(_lab_record(r[0]) for r in rows)
+    return LabsSnapshot(records, {r.name: r for r in records})
+
+
+def _keep_idle(path: Path, db: sqlite3.Connection, identity: tuple[int, int]) -> None:
+    idle = _IDLE.connections
+    if path in idle:  # one of a nested transaction went back first: one is enough
+        db.close()
+        return
+    if len(idle) >= _IDLE_PER_THREAD:
+        oldest = next(iter(idle))
+        idle.pop(oldest)[0].close()
+    idle[path] = (db, identity)
 
 
 def labs_using_image(settings: Settings, image: str) -> list[str]:

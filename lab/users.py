@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from lab.errors import ConflictError, InvalidError, NotFoundError
 from lab.naming import check_lab_name
 from lab.settings import Settings
-from lab.state import StateStore, now
+from lab.state import StateStore, counted, now
 
 TOKEN_PREFIX = "hl_"
 
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS assignments (
     target TEXT NOT NULL,
     PRIMARY KEY (user, kind, target)
 );
-"""
+""" + counted("users", "users", "tokens", "assignments")
 
 
 class Role(StrEnum):
@@ -125,14 +126,27 @@ class UserStore:
         return token
 
     def authenticate(self, token: str) -> User | None:
-        """The user holding `token`, or None for an unknown token."""
+        """The user holding `token`, or None for an unknown token.
+
+        Every token's user is read at once and remembered until the next write to
+        users, tokens or assignments by any process (see lab.state): a revoked token,
+        a new role or assignment count at the next request."""
+        return self.token_users().get(token_hash(token))
+
+    def token_users(self) -> Mapping[str, User]:
+        """Token hash -> user, for every token."""
         with self.state.transaction() as db:
-            row = db.execute(
-                "SELECT u.name, u.role, u.created_at FROM tokens t JOIN users u"
-                " ON u.name = t.user WHERE t.hash = ?",
-                (token_hash(token),),
-            ).fetchone()
-            return None if row is None else _user(db, row)
+            known: dict[str, User] = self.state.cache.read(
+                db, "tokens", "users", lambda: _token_users(db)
+            )
+        return known
+
+    def tokens_now(self) -> Mapping[str, User] | None:
+        """Token hash -> user, if read already and nothing changed since (a counter
+        read: microseconds, fit for an event loop); None when they must be read."""
+        with self.state.transaction() as db:
+            known: dict[str, User] | None = self.state.cache.current(db, "tokens", "users")
+        return known
 
     def revoke_tokens(self, name: str) -> int:
         with self.state.transaction() as db:
@@ -169,9 +183,28 @@ def parse_role(text: str) -> Role:
         ) from None
 
 
+def _token_users(db: sqlite3.Connection) -> dict[str, User]:
+    """Every token's hash -> its user (with assignments), in three queries of one
+    read transaction: one snapshot of the three tables."""
+    db.execute("BEGIN")
+    assigned: dict[str, list[tuple[str, str]]] = {}
+    for user, kind, target in db.execute("SELECT user, kind, target FROM assignments"):
+        assigned.setdefault(user, []).append((kind, target))
+    users = {
+        name: _make_user(name, role, created, assigned.get(name, []))
+        for name, role, created in db.execute("SELECT name, role, created_at FROM users")
+    }
+    tokens = db.execute("SELECT hash, user FROM tokens").fetchall()
+    return {digest: users[name] for digest, name in tokens if name in users}
+
+
 def _user(db: sqlite3.Connection, row: tuple[str, str, str]) -> User:
     name, role, created = row
     targets = db.execute("SELECT kind, target FROM assignments WHERE user = ?", (name,)).fetchall()
+    return _make_user(name, role, created, targets)
+
+
+def _make_user(name: str, role: str, created: str, targets: list[tuple[str, str]]) -> User:
     return User(
         name=name,
         role=Role(role),

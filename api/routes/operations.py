@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from api.auth import STAFF, CurrentUser
 from api.deps import StoresDep
 from api.errors import ForbiddenError
+from api.routes._common import ROW_ID
 from api.schemas import EventPublic, OperationPublic
 from lab.operations import Operation, OperationStore
 
@@ -59,7 +60,7 @@ def cancel_operation(op: VisibleOperation, stores: StoresDep) -> OperationPublic
 def operation_events(
     op: VisibleOperation,
     stores: StoresDep,
-    last_event_id: Annotated[int, Header(ge=0)] = 0,
+    last_event_id: Annotated[int, Header(ge=0, le=ROW_ID)] = 0,
 ) -> StreamingResponse:
     """Progress as server-sent events (`progress`, then one `end` with the operation).
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep
-from api.schemas import ProfileValidation
+from api.schemas import NAME, ProfileValidation
 from lab import catalogue
 from lab.catalogue import ProfileSummary
 from lab.errors import InvalidError
@@ -36,7 +36,9 @@ def list_profiles(user: CurrentUser, settings: SettingsDep) -> list[ProfileSumma
 
 
 @router.get("/{name}")
-def get_profile(name: str, user: CurrentUser, settings: SettingsDep) -> dict[str, Any]:
+def get_profile(
+    name: Annotated[str, Path(pattern=NAME)], user: CurrentUser, settings: SettingsDep
+) -> dict[str, Any]:
     """One profile, resolved (after `extends`), as JSON."""
     require(user, *READERS)
     return catalogue.get_profile(settings, name).model_dump(mode="json", exclude_none=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from api.auth import Action, CurrentUser, check_class
 from api.deps import SettingsDep
+from api.routes._common import ROW_ID
 from api.schemas import ScheduleCreate, SchedulePublic
 from lab import classes
 from lab.errors import NotFoundError
@@ -44,7 +47,10 @@ def list_schedules(
 
 @router.delete("/{name}/schedules/{schedule_id}")
 def cancel_schedule(
-    name: str, schedule_id: int, request: Request, user: CurrentUser
+    name: str,
+    schedule_id: Annotated[int, Path(ge=1, le=ROW_ID)],
+    request: Request,
+    user: CurrentUser,
 ) -> SchedulePublic:
     """Cancel a schedule that has not started yet (409 once it has)."""
     check_class(user, name, Action.RESET)
