@@ -6,29 +6,37 @@ process settings, tests call it with their own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.deps import Stores
 from api.operations import Runner
+from api.rendering import lab_json
 from api.routes import (
+    access_sheets,
     audit,
     classes,
+    consoles,
     health,
     images,
     labs,
     operations,
     profiles,
+    sessions,
     software,
+    web,
 )
 from api.routes import (
     schedules as schedule_routes,
 )
 from api.scheduler import Scheduler
+from api.tickets import Tickets
+from lab.logins import LoginStore
 from lab.schedules import ScheduleStore
 from lab.settings import Settings
 
@@ -40,6 +48,10 @@ _TARGETS = {"labs": "lab", "classes": "class", "operations": "operation"}
 def create_app(settings: Settings) -> FastAPI:
     stores = Stores.open(settings)
     stores.operations.fail_orphans()  # left active by a process that is gone
+    # Read (and rendered) once now, rather than in the first requests' time.
+    stores.users.token_users()
+    for lab in stores.state.list_labs():
+        lab_json(lab)
     runner = Runner(settings, stores.operations, stores.audit, workers=max(4, settings.parallel))
     schedules = ScheduleStore(stores.state)
     scheduler = Scheduler(settings, schedules, runner, interval=settings.schedule_poll)
@@ -63,12 +75,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runner = runner
     app.state.schedules = schedules
     app.state.scheduler = scheduler
+    app.state.logins = LoginStore(stores.state, stores.users)
+    app.state.tickets = Tickets()
     errors.install(app)
+    # Routers are tried in this order: the labs, whose reads are asked most, first.
     for module in (
+        labs,
         health,
         profiles,
         images,
-        labs,
         software,
         classes,
         schedule_routes,
@@ -76,25 +91,56 @@ def create_app(settings: Settings) -> FastAPI:
         audit,
     ):
         app.include_router(module.router)
+    for page in (sessions, access_sheets, consoles):
+        app.include_router(page.router)
+    web.mount(app)
 
-    @app.middleware("http")
-    async def audit_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Every mutating request is recorded with its user, target and HTTP status."""
-        state = request.state  # created now, so the auth dependency's writes show here
-        response = await call_next(request)
-        if request.method in MUTATING and request.url.path.startswith("/api/"):
-            user = getattr(state, "user", "-")
-            action = f"{request.method} {request.url.path}"
-            detail = response.headers.get("Location", "")
-            status = str(response.status_code)
-            await anyio.to_thread.run_sync(
-                _audit, stores, user, action, request.url.path, status, detail
-            )
-        return response
-
+    app.add_middleware(AuditLog, stores=stores)
     return app
+
+
+class AuditLog:
+    """Every mutating request is recorded with its user, target and HTTP status, before
+    its answer leaves (so a client that got it finds the record). Plain ASGI: reads pass
+    straight through, at no cost."""
+
+    def __init__(self, app: ASGIApp, stores: Stores) -> None:
+        self.app = app
+        self.stores = stores
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in MUTATING
+            or not path.startswith("/api/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # the auth dependency names the user there
+        action = f"{scope['method']} {path}"
+        recorded = False
+
+        async def record(status: int, location: str) -> None:
+            nonlocal recorded
+            recorded = True
+            user = str(state.get("user", "-"))
+            await anyio.to_thread.run_sync(
+                _audit, self.stores, user, action, path, str(status), location
+            )
+
+        async def send_recorded(message: Message) -> None:
+            if message["type"] == "http.response.start" and not recorded:
+                headers = dict(message.get("headers", ()))
+                await record(message["status"], headers.get(b"location", b"").decode("latin-1"))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recorded)
+        except Exception:
+            if not recorded:
+                await record(500, "")
+            raise
 
 
 def _audit(stores: Stores, user: str, action: str, path: str, status: str, location: str) -> None:

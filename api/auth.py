@@ -1,20 +1,26 @@
 """Bearer-token authentication and the role rules.
 
-Every route needs a token except those in `PUBLIC` (health and the API's own
-documentation). Roles, from most to least:
+Every route needs a token except those in `PUBLIC` (health, the API's own
+documentation, the web page and its login). A token is a bearer token (`lab token
+create`) or a login session's (`POST /api/v1/login`, see lab.logins). Roles, from most
+to least:
 
 - admin: everything;
 - engineer: images, profiles, labs, classes, operations, audit, metrics;
-- trainer: the classes assigned to them and their seats: status, reset, baseline;
-- tester: the labs they created: create, status, power, reset, baseline, delete;
-- trainee: their own seat (a lab assigned to them): status, power, reset.
+- trainer: the classes assigned to them and their seats: status, reset, baseline,
+  access sheet, consoles;
+- tester: the labs they created: create, status, power, reset, baseline, delete,
+  consoles;
+- trainee: their own seat (a lab assigned to them): status, power, reset, console.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -22,10 +28,14 @@ from api.deps import StoresDep
 from api.errors import ForbiddenError, UnauthorizedError
 from lab import classes
 from lab.errors import NotFoundError
+from lab.logins import SESSION_PREFIX, LoginStore
 from lab.settings import Settings
-from lab.users import Role, User
+from lab.users import Role, User, token_hash
 
-PUBLIC = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC = frozenset(
+    {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    | {"/", "/api/v1/login"}  # the web page, and how it gets a session token
+)
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `lab token create NAME`")
 
@@ -39,28 +49,42 @@ class Action(StrEnum):
     BASELINE = "baseline"
     PROVISION = "provision"  # provision, apply software
     TEST = "test"  # run the verification suite, read its results
+    CONSOLE = "console"  # a machine's serial or graphical console (type into it)
+    SHEET = "access-sheet"  # a class's access sheet: new passwords for its trainees
 
 
 STAFF = (Role.ADMIN, Role.ENGINEER)
 _LAB_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.TESTER: frozenset(Action) - {Action.CREATE},  # creating is checked by role alone
-    Role.TRAINEE: frozenset({Action.READ, Action.POWER, Action.RESET}),
-    Role.TRAINER: frozenset({Action.READ, Action.RESET, Action.BASELINE}),
+    Role.TRAINEE: frozenset({Action.READ, Action.POWER, Action.RESET, Action.CONSOLE}),
+    # A trainer may look into (and type into) a seat's console: helping a trainee whose
+    # sandbox is stuck is their job, and they may reset that seat anyway.
+    Role.TRAINER: frozenset({Action.READ, Action.RESET, Action.BASELINE, Action.CONSOLE}),
 }
-_CLASS_ACTIONS = frozenset({Action.READ, Action.RESET, Action.BASELINE})
+_CLASS_ACTIONS = frozenset({Action.READ, Action.RESET, Action.BASELINE, Action.SHEET})
 
 
-def current_user(
+async def current_user(
     request: Request,
     stores: StoresDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
+    """The token's user: from memory on the event loop while nothing changed since the
+    tokens were read (the check is one counter read), else read in a worker thread."""
     if credentials is None:
         raise UnauthorizedError(
             "this endpoint needs a bearer token",
             hint="send `Authorization: Bearer TOKEN`; an admin makes one: lab token create NAME",
         )
-    user = stores.users.authenticate(credentials.credentials)
+    token = credentials.credentials
+    known = stores.users.tokens_now()
+    if known is not None:
+        user = known.get(token_hash(token))
+    else:
+        user = await anyio.to_thread.run_sync(stores.users.authenticate, token)
+    if user is None and token.startswith(SESSION_PREFIX):  # the web page's login session
+        logins: LoginStore = request.app.state.logins
+        user = await anyio.to_thread.run_sync(logins.session_user, token)
     if user is None:
         raise UnauthorizedError(
             "the token is not valid", hint="ask an admin for a new one: lab token create NAME"
@@ -104,12 +128,17 @@ def check_class(user: User, klass: str, action: Action) -> None:
         )
 
 
-def may_see_lab(settings: Settings, user: User, lab: str) -> bool:
-    try:
-        check_lab(settings, user, lab, Action.READ)
-    except ForbiddenError:
-        return False
-    return True
+def lab_visibility(settings: Settings, user: User) -> Callable[[str], bool]:
+    """Whether the user may see a lab, by name: `check_lab(..., READ)` for many labs,
+    with the user's seats looked up once."""
+    if user.role in STAFF:
+        return lambda _lab: True
+    if Action.READ not in _LAB_ACTIONS.get(user.role, frozenset()):
+        return lambda _lab: False
+    mine = set(user.labs)
+    if user.role is Role.TRAINER:
+        mine |= _trainer_seats(settings, user)
+    return mine.__contains__
 
 
 def _trainer_seats(settings: Settings, user: User) -> set[str]:

@@ -7,12 +7,13 @@ client sees; `from_*` builds them from the domain records.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lab.access_sheet import AccessSheet
 from lab.audit import AuditEntry
-from lab.classes import MAX_SEATS
+from lab.classes import MAX_SEATS, SeatStatus
 from lab.images import Image
 from lab.operations import Event, Operation, OpStatus
 from lab.provision import ProvisionResult
@@ -105,6 +106,7 @@ class MachinePublic(_Out):
     domain: str
     image: str
     address: str
+    graphics: bool = False  # has a VNC display (a graphical console)
 
 
 class LabPublic(_Out):
@@ -123,7 +125,11 @@ class LabPublic(_Out):
             status=lab.status,
             machines=[
                 MachinePublic(
-                    name=m.name, domain=m.domain, image=m.image, address=str(m.management_address)
+                    name=m.name,
+                    domain=m.domain,
+                    image=m.image,
+                    address=str(m.management_address),
+                    graphics=m.graphics,
                 )
                 for m in lab.plan.machines
             ],
@@ -333,3 +339,118 @@ class SchedulePublic(_Out):
     @classmethod
     def from_schedule(cls, s: Schedule) -> SchedulePublic:
         return cls(**s.model_dump())
+
+
+class LoginRequest(_In):
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionPublic(_Out):
+    """A login session: use `token` as a bearer token until `expires_at`."""
+
+    token: str
+    expires_at: datetime
+    user: UserPublic
+
+
+class SeatStatusPublic(_Out):
+    seat: str
+    status: LabStatus | None  # null: the seat's lab is missing
+    ready: bool  # verified ready: its last reset (or, never reset, its verification) passed
+    verified: bool | None
+    baseline_at: datetime | None
+    last_reset: ResetPublic | None
+
+    @classmethod
+    def from_status(cls, s: SeatStatus) -> SeatStatusPublic:
+        return cls(
+            seat=s.seat,
+            status=s.status,
+            ready=s.ready,
+            verified=s.verified,
+            baseline_at=s.baseline_at,
+            last_reset=ResetPublic.from_record(s.last_reset) if s.last_reset else None,
+        )
+
+
+class ClassStatusPublic(_Out):
+    name: str
+    profile: str
+    seats: list[SeatStatusPublic]
+
+
+class ConsoleTicketCreate(_In):
+    kind: Literal["serial", "vnc"] = "serial"
+
+
+class ConsoleTicketPublic(_Out):
+    """A one-time ticket for a console websocket: open `url?ticket=TICKET` within
+    `seconds`; it works once, for this user, lab, machine and kind only."""
+
+    ticket: str
+    kind: Literal["serial", "vnc"]
+    url: str  # the websocket's path
+    seconds: float
+
+
+Text = Annotated[str, Field(max_length=200)]
+
+
+class SheetMachinePublic(_In):
+    machine: Text
+    graphics: bool
+    console_url: str = Field(max_length=2000)  # the web page's console of this machine
+    account: Text  # the machine's trainee account ("" when the profile has none)
+    password: Text  # its password, for the console
+    address: Text  # on the lab's management network: reached from the Centre host only
+    ssh_command: Text  # run on the Centre host (password logins over SSH are off)
+
+
+class SheetEntryPublic(_In):
+    seat: Text
+    login: Text  # the web page's user name
+    password: Text  # its password, new with this sheet
+    machines: list[SheetMachinePublic] = Field(max_length=64)
+
+
+class AccessSheetPublic(_In):
+    """A class's access sheet. Its passwords are shown only here: a new sheet makes new
+    ones. Also the body of `.../access-sheet/pdf`, which renders a sheet as a PDF."""
+
+    class_name: Text
+    title: Text
+    made_at: datetime
+    made_by: Text
+    web_url: str = Field(max_length=2000)  # the web page's address
+    entries: list[SheetEntryPublic] = Field(max_length=500)
+
+    @classmethod
+    def from_sheet(cls, sheet: AccessSheet, base_url: str) -> AccessSheetPublic:
+        return cls(
+            class_name=sheet.class_name,
+            title=sheet.title,
+            made_at=sheet.made_at,
+            made_by=sheet.made_by,
+            web_url=base_url,
+            entries=[
+                SheetEntryPublic(
+                    seat=e.seat,
+                    login=e.login,
+                    password=e.password,
+                    machines=[
+                        SheetMachinePublic(
+                            machine=m.machine,
+                            graphics=m.graphics,
+                            console_url=f"{base_url}#/console/{e.seat}/{m.machine}",
+                            account=m.account,
+                            password=m.password,
+                            address=m.address,
+                            ssh_command=f"lab ssh {e.seat} {m.machine}",
+                        )
+                        for m in e.machines
+                    ],
+                )
+                for e in sheet.entries
+            ],
+        )

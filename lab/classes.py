@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from lab import baseline as baselines
 from lab import reset as resets
 from lab import service
 from lab.deploy import Progress
@@ -23,7 +25,7 @@ from lab.naming import MAX_LAB_NAME, check_lab_name
 from lab.plan import profile_name
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import ClassRecord, ResetRecord, StateStore, now
+from lab.state import ClassRecord, LabStatus, ResetRecord, StateStore, now
 
 MAX_SEATS = 50
 T = TypeVar("T")
@@ -43,6 +45,53 @@ class SeatOutcome(BaseModel):
     error: str = ""
     hint: str = ""
     reset: ResetRecord | None = None
+
+
+class SeatStatus(BaseModel):
+    """One seat as its trainer sees it: there or not, verified, baselined, last reset."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seat: str
+    status: LabStatus | None  # None: the seat's lab is missing
+    verified: bool | None  # the last verification's verdict; None: never verified
+    baseline_at: datetime | None
+    last_reset: ResetRecord | None
+
+    @property
+    def ready(self) -> bool:
+        """Verified ready: its last reset ended verified, or (never reset) it passed its
+        verification, and it runs."""
+        if self.status is not LabStatus.RUNNING:
+            return False
+        if self.last_reset is not None:
+            return self.last_reset.ok
+        return bool(self.verified)
+
+
+def seat_statuses(settings: Settings, name: str) -> list[SeatStatus]:
+    klass = get_class(settings, name)
+    state = StateStore.open(settings)
+    found = []
+    for seat in klass.seats:
+        lab = state.find_lab(seat)
+        if lab is None:
+            found.append(
+                SeatStatus(seat=seat, status=None, verified=None, baseline_at=None, last_reset=None)
+            )
+            continue
+        current = baselines.current(lab.plan)
+        last = state.resets(seat, limit=1)
+        found.append(
+            SeatStatus(
+                seat=seat,
+                status=lab.status,
+                verified=lab.verification.passed if lab.verification else None,
+                baseline_at=current.created_at if current else None,
+                last_reset=last[0] if last else None,
+            )
+        )
+    return found
 
 
 def seat_names(name: str, seats: int) -> tuple[str, ...]:

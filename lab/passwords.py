@@ -33,3 +33,13 @@ def account_passwords(keys_dir: Path, profile: Profile) -> dict[str, str]:
             json.dump(wanted, f)
         os.replace(tmp, path)
     return wanted
+
+
+def known_passwords(keys_dir: Path) -> dict[str, str]:
+    """The accounts' passwords as the lab was made with them; {} if it has none yet.
+    Only reads: a password made now would not be the one the guest has."""
+    path = keys_dir / "passwords.json"
+    if not path.is_file():
+        return {}
+    known: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return known

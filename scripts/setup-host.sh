@@ -3,6 +3,7 @@
 #   - Debian packages (QEMU, libvirt, image build tools)
 #   - libvirt configuration (no NAT'd default network; /dev/kvm for the libvirt-qemu user)
 #   - the project's Python virtual environment in .venv with the `lab` command
+#   - the web page's front-end libraries, vendored from the npm registry (vendor-web.sh)
 #   - daemons: enabled through systemd where it runs; otherwise they are started
 #     per session inside a lab network namespace by scripts/labns.
 set -euo pipefail
@@ -12,6 +13,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
   genisoimage mmdebstrap dnsmasq-base iproute2 iptables e2fsprogs tini
   python3 python3-venv python3-dev gcc make git
+  curl ca-certificates fonts-dejavu-core chromium
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -60,4 +62,6 @@ if [ ! -e "$stamp" ]; then
 else
   say "Python dependencies: up to date"
 fi
+# The web page's libraries (xterm.js, noVNC), pinned and checked, into api/web/vendor/.
+bash scripts/vendor-web.sh
 say "done; try: .venv/bin/lab host check"

@@ -7,7 +7,14 @@ from fastapi import APIRouter, Response
 from api.auth import STAFF, Action, CurrentUser, check_class, require
 from api.deps import RunnerDep, SettingsDep
 from api.routes._common import ACCEPTED, accepted
-from api.schemas import ClassCreate, ClassPublic, OperationPublic, ResetRequest
+from api.schemas import (
+    ClassCreate,
+    ClassPublic,
+    ClassStatusPublic,
+    OperationPublic,
+    ResetRequest,
+    SeatStatusPublic,
+)
 from lab import catalogue, classes
 from lab.classes import SeatOutcome
 from lab.deploy import Progress
@@ -51,6 +58,19 @@ def create_class(
 def get_class(name: str, user: CurrentUser, settings: SettingsDep) -> ClassPublic:
     check_class(user, name, Action.READ)
     return ClassPublic.from_record(classes.get_class(settings, name))
+
+
+@router.get("/{name}/status")
+def class_status(name: str, user: CurrentUser, settings: SettingsDep) -> ClassStatusPublic:
+    """Per seat: its lab's state, whether it is verified ready, its baseline and its
+    last reset (when, mode, result, how long): the trainer's view of the class."""
+    check_class(user, name, Action.READ)
+    klass = classes.get_class(settings, name)
+    return ClassStatusPublic(
+        name=klass.name,
+        profile=klass.profile,
+        seats=[SeatStatusPublic.from_status(s) for s in classes.seat_statuses(settings, name)],
+    )
 
 
 @router.post("/{name}/reset", status_code=202, responses=ACCEPTED)

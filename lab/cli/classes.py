@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lab import baseline as baselines
 from lab import classes
 from lab import reset as resets
 from lab.classes import SeatOutcome
@@ -50,25 +49,21 @@ def list_() -> None:
 @class_app.command("status")
 def status(name: str) -> None:
     """Per seat: lab state, baseline, and the last reset (mode, result, duration)."""
-    settings = get_settings()
-    klass = classes.get_class(settings, name)
-    state = StateStore.open(settings)
     table = Table("seat", "lab", "verified", "baseline", "last reset", "result", "took")
-    for seat in klass.seats:
-        lab = state.find_lab(seat)
-        if lab is None:
-            table.add_row(seat, "missing", "-", "-", "-", "-", "-")
+    for seat in classes.seat_statuses(get_settings(), name):
+        if seat.status is None:
+            table.add_row(seat.seat, "missing", "-", "-", "-", "-", "-")
             continue
-        current = baselines.current(lab.plan)
-        last = state.resets(seat, limit=1)
+        last = seat.last_reset
+        verified = {True: "yes", False: "FAILED", None: "not yet"}[seat.verified]
         table.add_row(
-            seat,
-            lab.status,
-            ("yes" if lab.verification.passed else "FAILED") if lab.verification else "not yet",
-            current.created_at.strftime("%H:%M:%S") if current else "none",
-            f"{last[0].started_at:%H:%M:%S} ({last[0].mode})" if last else "-",
-            ("ready" if last[0].ok else "FAILED") if last else "-",
-            f"{last[0].seconds:.1f} s" if last else "-",
+            seat.seat,
+            seat.status,
+            verified,
+            f"{seat.baseline_at:%H:%M:%S}" if seat.baseline_at else "none",
+            f"{last.started_at:%H:%M:%S} ({last.mode})" if last else "-",
+            ("ready" if last.ok else "FAILED") if last else "-",
+            f"{last.seconds:.1f} s" if last else "-",
         )
     out.print(table)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ from rich.table import Table
 
 from lab.cli import err, out
 from lab.errors import LabError
+from lab.logins import LoginStore
 from lab.settings import get_settings
 from lab.users import AssignmentKind, Role, UserStore, parse_role
 
@@ -48,6 +50,25 @@ def assign(
     target = lab or klass or ""
     UserStore.open(get_settings()).assign(name, kind, target)
     out.print(f"user {name}: {kind} {target} assigned")
+
+
+@user_app.command("passwd")
+def passwd(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Set a user's password for the web page's login (asked twice, never echoed).
+    Their open sessions end; bearer tokens stay valid."""
+    store = LoginStore(UserStore.open(get_settings()).state)
+    store.users.get(name)  # an unknown user fails before anyone types a password
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    store.set_password(name, password)
+    out.print(f"user {name}: password set; they log in on the web page")
 
 
 @token_app.command("create")

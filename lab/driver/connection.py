@@ -8,6 +8,7 @@ for the operation), else `DriverError`. Results are plain values or frozen model
 from __future__ import annotations
 
 import json
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import libvirt
 import libvirt_qemu
 from pydantic import BaseModel, ConfigDict
 
-from lab.driver.domain_xml import metadata_values
+from lab.driver.domain_xml import metadata_values, vnc_endpoint
 from lab.driver.network_xml import ipv4_subnets
 from lab.driver.specs import METADATA_NS
 from lab.errors import ConflictError, DriverError, LabError, NotFoundError
@@ -113,6 +114,58 @@ def _connect_hint(uri: str) -> str:
         f"is libvirtd running and reachable at {uri}? on this machine start it in the lab "
         "namespace: scripts/labns up hromada; check LAB_LIBVIRT_URI"
     )
+
+
+class Console:
+    """A domain's serial console as a byte stream, for worker threads.
+
+    `read` blocks until the guest writes something (b"" once the console has ended:
+    the domain stopped, or another session took the console over); `write` sends
+    keystrokes. `close` ends it, from any thread, and wakes a `read` blocked on it.
+    """
+
+    def __init__(self, stream: Any, domain: str) -> None:
+        self._stream = stream
+        self.domain = domain
+        self._closed = threading.Event()
+
+    def read(self, size: int = 4096) -> bytes:
+        try:
+            data = self._stream.recv(size)
+        except libvirt.libvirtError as exc:
+            if self._closed.is_set():
+                return b""
+            raise DriverError(
+                f"the console of {self.domain} ended: {exc.get_error_message()}",
+                hint="another session may have taken it over; open it again",
+            ) from exc
+        # An int is "would block" (-2, only for non-blocking streams) or an error (-1).
+        return b"" if isinstance(data, int) else bytes(data)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self._stream.send(bytes(view))
+            except libvirt.libvirtError as exc:
+                raise DriverError(
+                    f"cannot type into the console of {self.domain}: {exc.get_error_message()}",
+                    hint="the console has ended; open it again",
+                ) from exc
+            if sent < 0:
+                raise DriverError(
+                    f"cannot type into the console of {self.domain}", hint="open it again"
+                )
+            view = view[sent:]
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self._stream.abort()
+        except libvirt.libvirtError:
+            return  # ended already: nothing is left to release
 
 
 class Driver:
@@ -267,6 +320,21 @@ class Driver:
                 return False
             raise self._translate(exc, f"ping the guest agent of {name}", "") from exc
         return True
+
+    def open_console(self, name: str, *, force: bool = True) -> Console:
+        """The domain's serial console (its first `<console>`). With `force`, a session
+        another client holds (a browser tab left open, `virsh console`) is taken over:
+        one console has one reader and one typist at a time."""
+        dom = self._domain(name)
+        flags = libvirt.VIR_DOMAIN_CONSOLE_FORCE if force else 0
+        with self._errors(f"open the console of {name}", hint="is the machine running?"):
+            stream = self._conn.newStream(0)
+            dom.openConsole(None, stream, flags)
+        return Console(stream, name)
+
+    def vnc_endpoint(self, name: str) -> tuple[str, int] | None:
+        """Where the running domain's VNC display listens (host, port); None without one."""
+        return vnc_endpoint(self.domain_xml(name))
 
     def save_domain(self, name: str, path: Path, xml: str | None = None) -> None:
         """Save memory state to `path`; the domain stops. `xml` replaces its saved config."""

@@ -60,6 +60,20 @@ def parse_metadata(domain_xml: str) -> dict[str, str]:
     return {} if lab is None else metadata_values(lab)
 
 
+def vnc_endpoint(domain_xml: str) -> tuple[str, int] | None:
+    """(host, port) of the VNC display of a *running* domain's live XML; None when it has
+    none or no port was given yet (a defined, stopped domain with `autoport`)."""
+    graphics = ET.fromstring(domain_xml).find("devices/graphics[@type='vnc']")
+    if graphics is None:
+        return None
+    port = int(graphics.get("port", "-1"))
+    if port <= 0:
+        return None
+    listen = graphics.find("listen[@type='address']")
+    host = listen.get("address") if listen is not None else graphics.get("listen")
+    return host or "127.0.0.1", port
+
+
 def metadata_values(lab: ET.Element) -> dict[str, str]:
     """Children of an `<hl:lab>` element as a dict.
 

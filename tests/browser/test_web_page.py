@@ -1,0 +1,296 @@
+"""The web page in a real headless Chromium against real guests: a trainer resets a seat
+and sees it ready; the access sheet prints and downloads; a trainee logs in on the
+serial console and runs a command; a trainee cannot open another seat's console, by the
+page or by URL; the engineer's views. Every view is saved as a screenshot."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, expect
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from lab.passwords import known_passwords
+from lab.service import get_lab
+from lab.settings import Settings
+
+Shot = Callable[[Page, str], Path]
+Accounts = dict[str, tuple[str, str]]
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
+
+SLOW = 240_000  # ms: a reset under TCG, verified, with room for a busy host
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1280, height=800)
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A fresh browser context (nothing remembered) and page; no uncaught script error
+    may happen on it."""
+    context = browser.new_context(
+        viewport=DESKTOP, base_url=base_url, accept_downloads=True, locale="uk-UA"
+    )
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+def log_in(page: Page, name: str, password: str, where: str = "/") -> None:
+    page.goto(where)
+    page.fill("#login-name", name)
+    page.fill("#login-password", password)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#who")).to_contain_text(name)
+
+
+def test_the_page_is_ukrainian_with_an_english_switch(page: Page, shot: Shot) -> None:
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+    expect(page.locator("#login-form h1")).to_have_text("Вхід")
+    shot(page, "login-uk")
+    page.click("#lang")
+    expect(page.locator("#login-form h1")).to_have_text("Log in")
+    page.reload()  # the choice is remembered
+    expect(page.locator("#login-form h1")).to_have_text("Log in")
+    shot(page, "login-en")
+    page.fill("#login-name", "nobody")
+    page.fill("#login-password", "wrong-password")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("wrong name or password")
+    page.click("#lang")
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+
+
+def test_trainer_resets_a_seat_and_sees_it_ready(
+    page: Page, shot: Shot, klass: tuple[str, ...], accounts: Accounts
+) -> None:
+    seat, name = klass[0], accounts["class"][0]
+    log_in(page, *accounts["trainer"])
+    expect(page.locator("h1")).to_have_text("Мої класи")
+    shot(page, "trainer-classes")
+    page.click(f"a[href='#/classes/{name}']")
+    row = page.locator(f"tr[data-seat='{seat}']")
+    expect(row).to_have_attribute("data-ready", "yes")  # verified at baseline
+    before = row.get_attribute("data-reset-at") or ""
+    shot(page, "trainer-class-before-reset")
+
+    row.locator("button.reset-seat").click()
+    expect(row).to_have_attribute("data-ready", "busy")
+    expect(page.locator("#progress .op-events li").first).to_be_visible(timeout=SLOW)
+    # Ready again, verified, with a reset newer than any before it.
+    expect(row).to_have_attribute("data-ready", "yes", timeout=SLOW)
+    expect(page.locator("#progress .op-status.succeeded")).to_have_count(1)
+    after = row.get_attribute("data-reset-at") or ""
+    assert after and (not before or datetime.fromisoformat(after) > datetime.fromisoformat(before))
+    expect(row.locator("td").nth(2)).to_contain_text("готове")
+    expect(row.locator("td").nth(4)).to_contain_text("с")  # how long it took, in seconds
+    shot(page, "trainer-class-after-reset")
+
+    page.click("#large")  # the projector's large type
+    shot(page, "trainer-class-projector")
+    page.click("#large")
+    page.set_viewport_size(PHONE)
+    expect(row).to_be_visible()
+    shot(page, "trainer-class-phone")
+
+
+def test_trainer_resets_the_whole_class(
+    page: Page, shot: Shot, klass: tuple[str, ...], accounts: Accounts
+) -> None:
+    log_in(page, *accounts["trainer"], where=f"/#/classes/{accounts['class'][0]}")
+    rows = {seat: page.locator(f"tr[data-seat='{seat}']") for seat in klass}
+    for row in rows.values():
+        expect(row).to_have_attribute("data-ready", "yes")
+    before = {seat: row.get_attribute("data-reset-at") or "" for seat, row in rows.items()}
+    page.click("#reset-class")
+    for row in rows.values():
+        expect(row).to_have_attribute("data-ready", "busy")
+    expect(page.locator("#progress .op-status.succeeded")).to_have_count(1, timeout=SLOW)
+    expect(page.locator("#progress .op-status")).to_contain_text("class-reset class/")
+    for seat, row in rows.items():
+        expect(row).to_have_attribute("data-ready", "yes", timeout=SLOW)
+        after = row.get_attribute("data-reset-at") or ""
+        assert after and after != before[seat], (seat, before[seat], after)
+    shot(page, "trainer-class-reset")
+
+
+def test_trainer_schedules_a_class_reset(
+    page: Page, shot: Shot, klass: tuple[str, ...], accounts: Accounts
+) -> None:
+    log_in(page, *accounts["trainer"], where=f"/#/classes/{accounts['class'][0]}")
+    page.fill("#schedule-at", "2031-09-01T08:30")
+    page.click("#schedule-form button[type=submit]")
+    expect(page.locator("#schedule-form .ok")).to_be_visible()
+    expect(page.locator("#schedules tbody tr")).to_have_count(1)
+    expect(page.locator("#schedules tbody tr")).to_contain_text("очікує")
+    shot(page, "trainer-schedule")
+
+
+def test_access_sheet_prints_and_downloads_and_its_passwords_work(
+    page: Page,
+    browser: Browser,
+    base_url: str,
+    shot: Shot,
+    screenshots: Path,
+    klass: tuple[str, ...],
+    accounts: Accounts,
+) -> None:
+    log_in(page, *accounts["trainer"], where=f"/#/classes/{accounts['class'][0]}/sheet")
+    page.click("#sheet-make")
+    cards = page.locator(".sheet-card")
+    expect(cards).to_have_count(len(klass))
+    second = page.locator(f".sheet-card[data-seat='{klass[1]}']")
+    login = second.locator("code.login").inner_text()
+    password = second.locator("code.password").inner_text()
+    assert login == klass[1] and re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", password)
+    expect(second).to_contain_text(f"#/console/{klass[1]}/m1")
+    expect(second).to_contain_text("trainee / ")  # the machine account and its password
+    shot(page, "access-sheet")
+
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    shot(page, "access-sheet-print")
+    page.pdf(path=str(screenshots / "access-sheet-printed.pdf"), format="A4")
+    page.emulate_media(media="screen")
+
+    with page.expect_download() as download:
+        page.click("#sheet-pdf")
+    pdf = Path(download.value.path())
+    assert pdf.read_bytes().startswith(b"%PDF")
+    download.value.save_as(screenshots / "access-sheet.pdf")
+
+    # The sheet's password is the trainee's way in: straight to their own seat.
+    other = browser.new_context(viewport=PHONE, base_url=base_url, locale="uk-UA")
+    phone = other.new_page()
+    log_in(phone, login, password)
+    expect(phone.locator(".seat-view")).to_have_attribute("data-lab", klass[1])
+    shot(phone, "trainee-seat-phone")
+    other.close()
+
+
+def test_trainee_opens_the_console_logs_in_and_runs_a_command(
+    page: Page, shot: Shot, web_settings: Settings, trainee: tuple[str, str]
+) -> None:
+    seat, password = trainee
+    account_password = known_passwords(get_lab(web_settings, seat).plan.keys_dir)["trainee"]
+    log_in(page, seat, password)
+    expect(page.locator(".seat-view")).to_have_attribute("data-lab", seat)
+    expect(page.locator(".machine")).to_have_count(1)  # their seat's machine, nothing else
+    shot(page, "trainee-seat")
+    page.click(".console-link")
+    screen = page.locator(".xterm-rows")
+    expect(page.locator("#console-status")).to_have_attribute("data-state", "connected")
+    expect(screen).to_contain_text("login:", timeout=60_000)  # the guest's getty
+    page.keyboard.type("trainee\n")
+    expect(screen).to_contain_text("Password:", timeout=60_000)
+    page.keyboard.type(account_password + "\n")
+    expect(screen).to_contain_text("trainee@m1", timeout=120_000)
+    page.keyboard.type("echo hromada-$((6*7))\n")
+    expect(screen).to_contain_text("hromada-42", timeout=60_000)  # not in what was typed
+    shot(page, "trainee-console")
+
+
+def test_trainee_opens_the_graphical_console(
+    page: Page, shot: Shot, trainee: tuple[str, str]
+) -> None:
+    seat, password = trainee
+    log_in(page, seat, password, where=f"/#/vnc/{seat}/m1")
+    expect(page.locator("#console-status")).to_have_attribute("data-state", "connected")
+    canvas = page.locator("#vnc-screen canvas")
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 100
+    page.wait_for_timeout(2000)  # let the first frames arrive
+    shot(page, "trainee-vnc")
+
+
+def test_trainee_cannot_open_another_seats_console(
+    page: Page, shot: Shot, base_url: str, klass: tuple[str, ...], trainee: tuple[str, str]
+) -> None:
+    seat, password = trainee
+    other = klass[1]
+    log_in(page, seat, password, where=f"/#/console/{other}/m1")
+    status = page.locator("#console-status")
+    expect(status).to_have_attribute("data-state", "refused")
+    expect(status).to_contain_text("Доступ до цієї консолі заборонено")
+    expect(page.locator(".xterm-rows")).not_to_contain_text("login:")
+    shot(page, "trainee-console-refused")
+    page.goto(f"/#/labs/{other}")
+    expect(page.locator(".error")).to_contain_text(f"lab '{other}' is not yours")
+
+    # By hand, from the page: a ticket for the own seat does not open the other's
+    # websocket, and neither does none at all.
+    outcome = page.evaluate(
+        """async ([seat, other]) => {
+            const token = sessionStorage.getItem("hlab.token");
+            const grant = await (await fetch(`/api/v1/labs/${seat}/machines/m1/console-ticket`, {
+                method: "POST", headers: {Authorization: `Bearer ${token}`},
+            })).json();
+            const attempt = (query) => new Promise((resolve) => {
+                const ws = new WebSocket(`ws://${location.host}/api/v1/labs/${other}/machines/m1/console${query}`);
+                ws.onopen = () => { ws.close(); resolve("opened"); };
+                ws.onclose = (event) => resolve(`refused ${event.code}`);
+            });
+            const ticket = encodeURIComponent(grant.ticket);
+            return [await attempt(`?ticket=${ticket}`), await attempt("")];
+        }""",
+        [seat, other],
+    )
+    assert outcome == ["refused 1006", "refused 1006"]  # 1006: the upgrade was refused
+
+    # And outside the browser: the handshake is answered 403.
+    ws_url = base_url.replace("http://", "ws://") + f"api/v1/labs/{other}/machines/m1/console"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{ws_url}?ticket=hc_forged", open_timeout=10)
+    assert refused.value.response.status_code == 403
+
+
+def test_engineer_sees_labs_images_operations_and_the_audit_log(
+    page: Page, shot: Shot, klass: tuple[str, ...], accounts: Accounts
+) -> None:
+    log_in(page, *accounts["engineer"])
+    expect(page.locator("h1")).to_have_text("Лабораторії")
+    for seat in klass:
+        expect(page.locator(f"tr[data-lab='{seat}']")).to_contain_text("працює")
+    shot(page, "engineer-labs")
+
+    page.click("a[href='#/images']")
+    expect(page.locator("table")).to_contain_text("debian-12")
+    shot(page, "engineer-images")
+
+    # An operation, followed live from the operations list.
+    started = page.evaluate(
+        """async (seat) => {
+            const token = sessionStorage.getItem("hlab.token");
+            const response = await fetch(`/api/v1/labs/${seat}/reset`, {
+                method: "POST", headers: {Authorization: `Bearer ${token}`},
+            });
+            return response.json();
+        }""",
+        klass[1],
+    )
+    page.click("a[href='#/operations']")
+    row = page.locator(f"tr[data-op='{started['id']}']")
+    expect(row).to_contain_text(f"lab/{klass[1]}")
+    shot(page, "engineer-operations")
+    row.locator("a").first.click()
+    expect(page.locator("#progress .op-events li").first).to_be_visible(timeout=SLOW)
+    expect(page.locator("#progress .op-status.succeeded")).to_be_visible(timeout=SLOW)
+    shot(page, "engineer-operation")
+
+    page.click("a[href='#/audit']")
+    page.fill("#audit-filter", f"lab/{klass[1]}")
+    page.press("#audit-filter", "Enter")
+    audit = page.locator("tbody")
+    expect(audit).to_contain_text(f"POST /api/v1/labs/{klass[1]}/reset")  # the request
+    expect(audit.locator("tr").first).to_contain_text("succeeded")  # the operation's end
+    shot(page, "engineer-audit")
