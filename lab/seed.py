@@ -212,6 +212,10 @@ def _user(account: SeedAccount) -> dict[str, Any]:
         "gecos": account.full_name,
         "shell": "/bin/bash",
         "ssh_authorized_keys": list(account.ssh_keys),
+        # Primary group `users`, not a group of the account's name: Debian already has
+        # groups such as `operator`, and useradd refuses to reuse one (cloud-init then
+        # stops creating the accounts that follow).
+        "no_user_group": True,
     }
     if account.password_hash is None:
         user["lock_passwd"] = True

@@ -60,7 +60,7 @@ def test(
 ) -> None:
     """Run the roles' tests and the profile's checks; the exit code is the verdict."""
     verification = software.test(get_settings(), name, progress_printer())
-    if junit is not None:
+    if junit is not None and verification.junit:
         verifying.copy_junit(verification, junit)
     if json_ is not None:
         verifying.write_json(verification, json_)
