@@ -61,9 +61,8 @@ def lab_test(lab_env: dict[str, str], *extra: str) -> subprocess.CompletedProces
 
 def test_the_namespace_has_no_route_out() -> None:
     # What makes "offline" true for everything below: no default route, and every route
-    # is a directly attached lab bridge (no gateway), so nothing reaches a mirror.
+    # (if any) is a directly attached lab bridge (no gateway), so nothing reaches a mirror.
     rows = [line.split() for line in Path("/proc/net/route").read_text().splitlines()[1:]]
-    assert rows, "expected the lab bridges' routes"
     assert all(row[1] != "00000000" for row in rows), "a default route exists"
     assert all(row[2] == "00000000" for row in rows), "a route through a gateway exists"
 
