@@ -104,7 +104,8 @@ def run_plays(
     private = plan.directory / "ansible"
     private.mkdir(mode=0o700, parents=True, exist_ok=True)
     ssh_config = sshconfig.write(plan)
-    variables = inv.lab_vars(plan, profile, passwords.account_passwords(plan.keys_dir, profile))
+    secrets = passwords.account_passwords(plan.keys_dir, profile)
+    variables = inv.lab_vars(plan, profile, secrets)
     tracker = _Tracker(progress)
     ident = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     started = time.monotonic()
@@ -124,6 +125,7 @@ def run_plays(
     seconds = time.monotonic() - started
     stats: dict[str, Any] = runner.stats or {}
     artifacts = private / "artifacts" / ident
+    redact(artifacts, list(secrets.values()))
     return ProvisionResult(
         lab=plan.lab,
         status=str(runner.status),
@@ -134,6 +136,23 @@ def run_plays(
         role_seconds=tracker.role_seconds(),
         artifacts=str(artifacts),
     )
+
+
+def redact(directory: Path, secrets: list[str]) -> None:
+    """Blank out any password in a run's kept artifacts. Tasks handling passwords are
+    no_log, yet ansible-runner's saved job events can still carry values of the host
+    variables; the events were consumed live, so the files only need to be safe to keep."""
+    if not directory.is_dir():
+        return
+    for path in directory.rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        clean = text
+        for secret in secrets:
+            clean = clean.replace(secret, "********")
+        if clean != text:
+            path.write_text(clean, encoding="utf-8", errors="surrogateescape")
 
 
 def raise_for(result: ProvisionResult) -> None:

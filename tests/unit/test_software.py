@@ -158,3 +158,15 @@ def test_junit_report_becomes_results_with_role_machine_and_message() -> None:
     assert failed.outcome is verify.Outcome.FAILED
     assert "Тестова громада" in failed.message
     assert (ok.role, ok.name, ok.machine, ok.outcome) == ("profile", "up", "ws", "passed")
+
+
+def test_redact_blanks_passwords_in_kept_artifacts(tmp_path: Path) -> None:
+    from lab.provision import redact
+
+    (tmp_path / "job_events").mkdir()
+    event = tmp_path / "job_events" / "1.json"
+    event.write_text('{"lab_accounts": [{"password": "s3cret-Pw"}], "ok": "Київ"}')
+    (tmp_path / "stdout").write_text("nothing secret\n")
+    redact(tmp_path, ["s3cret-Pw"])
+    assert "s3cret-Pw" not in event.read_text() and "Київ" in event.read_text()
+    assert (tmp_path / "stdout").read_text() == "nothing secret\n"
