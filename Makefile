@@ -3,6 +3,7 @@
 #   make test   the whole test suite (what .ci/run calls)
 SHELL := /bin/bash
 VENV := .venv
+TOOLS := .tools
 LAB := $(VENV)/bin/lab
 PYTEST := $(VENV)/bin/pytest
 NS ?= hromada
@@ -24,6 +25,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy lab api tests bench
+	$(TOOLS)/bin/yamllint --strict playbooks/
+	$(TOOLS)/bin/ansible-lint --offline playbooks/
+	VAGRANT_DEFAULT_PROVIDER=libvirt vagrant validate
 
 # Pure and driver tiers only: no root, no namespace, no guests.
 unit: setup

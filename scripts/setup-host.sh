@@ -1,67 +1,46 @@
 #!/usr/bin/env bash
-# Prepare a Debian 12 host for Hromada Lab. Idempotent: a second run changes nothing.
-#   - Debian packages (QEMU, libvirt, image build tools)
-#   - libvirt configuration (no NAT'd default network; /dev/kvm for the libvirt-qemu user)
-#   - the project's Python virtual environment in .venv with the `lab` command
-#   - the web page's front-end libraries, vendored from the npm registry (vendor-web.sh)
-#   - daemons: enabled through systemd where it runs; otherwise they are started
-#     per session inside a lab network namespace by scripts/labns.
+# Prepare this machine for Hromada Lab development and tests (what `make setup` runs).
+# Only a bootstrap: it gets ansible-core into .tools/ and runs playbooks/host.yml against
+# localhost, which does the real work (packages, libvirt, service user, .venv, web assets,
+# systemd units, firewall ruleset, linters). Idempotent: a second run changes nothing.
+#
+#   LAB_HOST_VARS  more extra variables for the playbook, as JSON, over the defaults
+#                  {"lab_host_dev": true, "ansible_python_interpreter": "/usr/bin/python3"}
+#                  (Debian's Python: the apt module needs its python3-apt). They are kept
+#                  in .tools/host-vars.json, so the test that runs the playbook a second
+#                  time (tests/host/test_host_playbook.py) uses the same ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(
-  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
-  genisoimage mmdebstrap dnsmasq-base iproute2 iptables e2fsprogs tini
-  python3 python3-venv python3-dev gcc make git
-  curl ca-certificates fonts-dejavu-core chromium
-)
+TOOLS=.tools
+ANSIBLE_CORE=ansible-core==2.19.14  # as in playbooks/host/lab_host/defaults/main.yml
+PY=/usr/bin/python3
 
 say() { printf 'setup: %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "setup: must run as root (sudo make setup)" >&2; exit 2; }
 
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  say "installing ${missing[*]}"
+# python3-venv is all the bootstrap needs from Debian; the playbook installs the rest.
+if ! dpkg-query -W -f='${db:Status-Status}' python3-venv 2>/dev/null | grep -qx installed; then
+  say "installing python3-venv"
   apt-get update -q
-  # libvirt-daemon-system asks about an existing qemu.conf; take the packaged one.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-    -o Dpkg::Options::=--force-confnew "${missing[@]}"
-else
-  say "Debian packages: all present"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+fi
+if [ ! -x "$TOOLS/bin/python" ]; then
+  say "creating $TOOLS (ansible-core for playbooks/host.yml)"
+  "$PY" -m venv "$TOOLS"
+fi
+if ! "$TOOLS/bin/python" -m pip show -q ansible-core 2>/dev/null \
+  || [ "$("$TOOLS/bin/python" -m pip show ansible-core | sed -n 's/^Version: //p')" != "${ANSIBLE_CORE#*==}" ]; then
+  say "installing $ANSIBLE_CORE into $TOOLS"
+  "$TOOLS/bin/pip" install -q --disable-pip-version-check "$ANSIBLE_CORE"
 fi
 
-# libvirt ships a 'default' network with NAT; lab networks are isolated, so never autostart it.
-rm -f /etc/libvirt/qemu/networks/autostart/default.xml
-
-if [ -e /dev/kvm ] && getent group kvm >/dev/null; then
-  chgrp kvm /dev/kvm && chmod 660 /dev/kvm
-fi
-
-if [ -d /run/systemd/system ]; then
-  systemctl enable --now virtlogd.socket libvirtd.service >/dev/null
-  say "libvirtd enabled under systemd"
-else
-  say "no systemd: libvirtd runs inside a lab namespace (scripts/labns up NAME)"
-fi
-
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  say "creating .venv"
-  "$PY" -m venv .venv
-fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -e "$stamp" ]; then
-  say "installing Python dependencies into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check -U pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
-  rm -f .venv/.installed-* && touch "$stamp"
-else
-  say "Python dependencies: up to date"
-fi
-# The web page's libraries (xterm.js, noVNC), pinned and checked, into api/web/vendor/.
-bash scripts/vendor-web.sh
-say "done; try: .venv/bin/lab host check"
+LAB_HOST_VARS=${LAB_HOST_VARS:-"{}"} "$PY" -c '
+import json, os, sys
+wanted = {"lab_host_dev": True, "ansible_python_interpreter": sys.executable}
+wanted.update(json.loads(os.environ["LAB_HOST_VARS"]))
+print(json.dumps(wanted))' >"$TOOLS/host-vars.json"
+say "running playbooks/host.yml against localhost with $(cat "$TOOLS/host-vars.json")"
+ANSIBLE_FORCE_COLOR=0 exec "$TOOLS/bin/ansible-playbook" -i localhost, -c local \
+  -e "@$TOOLS/host-vars.json" playbooks/host.yml
