@@ -26,8 +26,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy lab api tests bench
 	$(TOOLS)/bin/yamllint --strict playbooks/
-	$(TOOLS)/bin/ansible-lint --offline playbooks/
-	VAGRANT_DEFAULT_PROVIDER=libvirt vagrant validate
+	PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH ansible-lint --offline playbooks/
+	VAGRANT_DEFAULT_PROVIDER=libvirt VAGRANT_CHECKPOINT_DISABLE=1 vagrant validate
 
 # Pure and driver tiers only: no root, no namespace, no guests.
 unit: setup
