@@ -62,6 +62,15 @@ def test_roles_map_profile_names_to_identifier_directories(playbooks: Path) -> N
     assert [t.name for t in role.tests] == ["test_web_portal.py"]
 
 
+def test_the_host_role_is_no_guest_role() -> None:
+    # playbooks/host/ (host.yml's role) lives apart: profiles cannot name it, prepare and
+    # lab test never see it.
+    repo_playbooks = Path(__file__).parents[2] / "playbooks"
+    guest = roles.available(repo_playbooks)
+    assert "common" in guest and (repo_playbooks / "host" / "lab_host" / "tasks").is_dir()
+    assert not any("host" in name for name in guest)
+
+
 def test_unknown_roles_are_named_together_with_what_exists(playbooks: Path) -> None:
     profile = load_profile_text(PROFILE.replace("[common]}", "[common, mail, dns]}"), "p.yaml")
     with pytest.raises(NotFoundError) as caught:
