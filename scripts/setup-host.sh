@@ -6,7 +6,8 @@
 #
 #   LAB_HOST_VARS  more extra variables for the playbook, as JSON, over the defaults
 #                  {"lab_host_dev": true, "ansible_python_interpreter": "/usr/bin/python3"}
-#                  (Debian's Python: the apt module needs its python3-apt). They are kept
+#                  (Debian's Python: the apt module needs its python3-apt), and
+#                  lab_host_home from LAB_HOME when that is set. They are kept
 #                  in .tools/host-vars.json, so the test that runs the playbook a second
 #                  time (tests/host/test_host_playbook.py) uses the same ones.
 set -euo pipefail
@@ -39,6 +40,8 @@ fi
 LAB_HOST_VARS=${LAB_HOST_VARS:-"{}"} "$PY" -c '
 import json, os, sys
 wanted = {"lab_host_dev": True, "ansible_python_interpreter": sys.executable}
+if os.environ.get("LAB_HOME"):  # the Makefile exports it: the same LAB_HOME everywhere
+    wanted["lab_host_home"] = os.environ["LAB_HOME"]
 wanted.update(json.loads(os.environ["LAB_HOST_VARS"]))
 print(json.dumps(wanted))' >"$TOOLS/host-vars.json"
 say "running playbooks/host.yml against localhost with $(cat "$TOOLS/host-vars.json")"
