@@ -106,7 +106,9 @@ def up(
             )
             state.add_lab(record)  # before anything exists: a crash from here is reconcilable
         try:
-            deploy.create(driver, plan, profile, images, store, accel, progress)
+            deploy.create(
+                driver, plan, profile, images, store, accel, settings.nic_filter, progress
+            )
             deploy.start_all(driver, plan, progress)
             _wait_ready(settings, driver, plan, progress)
             if provision and any(m.roles for m in plan.machines):

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
-  genisoimage mmdebstrap dnsmasq-base iproute2 iptables e2fsprogs tini
+  genisoimage mmdebstrap dnsmasq-base iproute2 iptables nftables e2fsprogs tini
   python3 python3-venv python3-dev gcc make git
   curl ca-certificates fonts-dejavu-core chromium
 )
