@@ -13,7 +13,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
   genisoimage mmdebstrap dnsmasq-base iproute2 iptables nftables e2fsprogs tini
   python3 python3-venv python3-dev gcc make git
-  curl ca-certificates fonts-dejavu-core chromium
+  curl socat ca-certificates fonts-dejavu-core chromium
 )
 
 say() { printf 'setup: %s\n' "$*"; }
