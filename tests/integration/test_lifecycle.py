@@ -139,7 +139,7 @@ def test_host_address_of_another_lab_is_unreachable_even_with_a_route(
     own, other = host_address_of(settings, "p1"), host_address_of(settings, "t1")
     other_net = service.get_lab(settings, "t1").plan.management.cidr
     # A trainee with root routes the other lab's management network via the host.
-    added = in_guest(settings, "p1", "b", f"ip route replace {other_net} via {own}")
+    added = in_guest(settings, "p1", "b", f"sudo ip route replace {other_net} via {own}")
     assert added.exit_code == 0, added.stderr
     assert not connects(settings, "p1", "b", other, host_port)
     t1 = service.status(settings, "t1").machines[0].addresses[-1][1]
@@ -153,13 +153,13 @@ def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -
         "s.bind((sys.argv[1], 0)); s.connect(('10.78.0.11', 22)); print('open')\" "
     )
     lab_nic = "$(ip -o -4 addr show | awk '/10.78.0.10/ {print $2}')"
-    setup = in_guest(settings, "p1", "a", f"ip addr add 10.78.0.99/24 dev {lab_nic}")
+    setup = in_guest(settings, "p1", "a", f"sudo ip addr add 10.78.0.99/24 dev {lab_nic}")
     assert setup.exit_code == 0, setup.stderr
     try:
         assert "open" in in_guest(settings, "p1", "a", probe + "10.78.0.10").stdout
         assert "open" not in in_guest(settings, "p1", "a", probe + "10.78.0.99").stdout
     finally:
-        in_guest(settings, "p1", "a", f"ip addr del 10.78.0.99/24 dev {lab_nic}")
+        in_guest(settings, "p1", "a", f"sudo ip addr del 10.78.0.99/24 dev {lab_nic}")
 
 
 def test_spoofed_mac_address_is_dropped(settings: Settings, two_labs: None) -> None:
@@ -173,9 +173,10 @@ def test_spoofed_mac_address_is_dropped(settings: Settings, two_labs: None) -> N
         settings,
         "p1",
         "a",
-        f"ip link set dev {name} address 52:54:00:de:ad:01 && ip neigh flush dev {name} && "
+        f"sudo sh -c 'ip link set dev {name} address 52:54:00:de:ad:01; ip neigh flush dev {name}'"
+        " && "
         f"(timeout 5 bash -c '</dev/tcp/10.78.0.11/22' && echo open); "
-        f"ip link set dev {name} address {original}; ip neigh flush dev {name}",
+        f"sudo sh -c 'ip link set dev {name} address {original}; ip neigh flush dev {name}'",
     )
     assert "open" not in spoofed.stdout
     assert connects(settings, "p1", "a", "10.78.0.11", 22)  # its own MAC works again
