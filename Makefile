@@ -1,5 +1,6 @@
 # Hromada Lab: the commands the README names.
-#   make demo   the main job: set up the host, build the base image, bring up a sample lab
+#   make demo   the main job: set up the host, build the base image, bring up a sample lab,
+#               serve the API and web page on http://127.0.0.1:$(PORT)/
 #   make test   the whole test suite (what .ci/run calls)
 SHELL := /bin/bash
 VENV := .venv
@@ -7,6 +8,7 @@ TOOLS := .tools
 LAB := $(VENV)/bin/lab
 PYTEST := $(VENV)/bin/pytest
 NS ?= hromada
+PORT ?= 8080
 DEMO_PROFILE ?= profiles/rural-hromada.yaml
 export LAB_HOME ?= /var/lib/hromada-lab
 
@@ -41,8 +43,11 @@ demo: image
 	$(LAB) prepare $(DEMO_PROFILE)
 	scripts/labns up $(NS)
 	scripts/labns exec $(NS) $(LAB) host check || true
-	scripts/labns exec $(NS) $(LAB) up $(DEMO_PROFILE) --name demo
+	scripts/labns exec $(NS) $(LAB) status demo >/dev/null 2>&1 || \
+	  scripts/labns exec $(NS) $(LAB) up $(DEMO_PROFILE) --name demo
+	scripts/demo-serve.sh $(NS) $(PORT)
 
 demo-down:
+	scripts/demo-serve.sh --stop $(NS)
 	scripts/labns exec $(NS) $(LAB) down --all || true
 	scripts/labns down $(NS)

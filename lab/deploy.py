@@ -22,6 +22,7 @@ from lab.images import Image, ImageStore
 from lab.plan import LabPlan, MachinePlan
 from lab.profile import AccountKind, Profile
 from lab.run import run
+from lab.settings import NicFilter
 from lab.specs import domain_spec, network_spec
 
 Progress = Callable[[str, str], None]  # (subject: "lab" or a machine name, message)
@@ -50,6 +51,7 @@ def create(
     images: dict[str, Image],
     store: ImageStore,
     accel: AccelChoice,
+    nic_filter: NicFilter,
     progress: Progress,
 ) -> None:
     """Networks, keys, overlays, seeds and domains of the plan; nothing is started."""
@@ -76,7 +78,8 @@ def create(
             keys.known_hosts_line(str(machine.management_address), host_key.public_text)
         ]
         seed.write_seed(seed_spec(plan, machine, profile, lab_key, host_key, hashes), machine.seed)
-        driver.define_domain(domain_xml(domain_spec(plan, machine, image, store, accel)))
+        spec = domain_spec(plan, machine, image, store, accel, nic_filter)
+        driver.define_domain(domain_xml(spec))
         progress(machine.name, f"defined ({machine.vcpus} vCPU, {machine.memory_mib} MiB)")
     # Pinned host keys for `lab ssh`: the guests' keys are ours, made before they booted.
     plan.known_hosts.write_text("".join(line + "\n" for line in known_hosts))

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from lab.errors import ConflictError, NotFoundError
+from lab.run import process_alive
 from lab.settings import Settings
 from lab.state import StateStore, now
 
@@ -208,7 +209,7 @@ class OperationStore:
             rows = db.execute(
                 "SELECT id, pid FROM operations WHERE status IN (?, ?)", ACTIVE
             ).fetchall()
-        orphans = [op_id for op_id, pid in rows if not _alive(pid)]
+        orphans = [op_id for op_id, pid in rows if not process_alive(pid)]
         for op_id in orphans:
             self.finish(
                 op_id,
@@ -244,13 +245,3 @@ def _row(db: sqlite3.Connection, op_id: str) -> str:
 
 def _dump(op: Operation) -> str:
     return json.dumps(op.model_dump(mode="json"))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -7,6 +7,7 @@ profile or a request can change a command line's structure. Failures become
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -81,3 +82,14 @@ def interactive(argv: Sequence[str | Path], *, hint: str = "") -> int:
         return subprocess.call(args)  # an argv list, never a shell
     except FileNotFoundError as exc:
         raise HostError(f"{args[0]} is not installed", hint=hint or "run `make setup`") from exc
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` still exists (also when it is someone else's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

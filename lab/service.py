@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from lab import deploy, guest, keys, software
 from lab.deploy import Progress
 from lab.driver.connection import DomainState, Driver
-from lab.errors import LabError
+from lab.errors import HostError, LabError
 from lab.host import choose_accel, gather_facts
 from lab.images import ImageStore
 from lab.locks import is_locked, lab_lock
@@ -24,7 +24,7 @@ from lab.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profil
 from lab.prepare import images_for, with_role_images
 from lab.profile import load_profile
 from lab.provision import ProvisionError
-from lab.settings import Settings
+from lab.settings import NicFilter, Settings
 from lab.state import LabRecord, LabStatus, StateStore, now
 
 # A machine is ready once cloud-init has finished (it writes boot-finished last), not
@@ -83,6 +83,7 @@ def up(
     progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
     state = StateStore.open(settings)
     with lab_lock(settings, lab), Driver.open(settings.libvirt_uri) as driver:
+        _check_nic_filter(driver, settings.nic_filter)
         # Choosing a management subnet and recording the lab is one step for all labs,
         # so that labs brought up side by side (a class) never pick the same subnet.
         with lab_lock(settings, _ALLOCATION, wait=60):
@@ -106,7 +107,9 @@ def up(
             )
             state.add_lab(record)  # before anything exists: a crash from here is reconcilable
         try:
-            deploy.create(driver, plan, profile, images, store, accel, progress)
+            deploy.create(
+                driver, plan, profile, images, store, accel, settings.nic_filter, progress
+            )
             deploy.start_all(driver, plan, progress)
             _wait_ready(settings, driver, plan, progress)
             if provision and any(m.roles for m in plan.machines):
@@ -247,6 +250,16 @@ def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileRepor
     for line in removed:
         progress("reconcile", f"removed {line}")
     return ReconcileReport(removed=tuple(removed), kept=tuple(kept), busy=tuple(busy))
+
+
+def _check_nic_filter(driver: Driver, nic_filter: NicFilter) -> None:
+    if nic_filter is NicFilter.NONE or driver.nwfilter_exists(nic_filter.value):
+        return
+    raise HostError(
+        f"libvirt has no network filter '{nic_filter.value}' for the lab NICs",
+        hint="install libvirt's nwfilter driver (Debian: libvirt-daemon-system) and restart"
+        " libvirtd, or run without anti-spoofing: LAB_NIC_FILTER=none",
+    )
 
 
 def _complete(driver: Driver, lab: LabRecord) -> bool:

@@ -36,6 +36,18 @@ def _default_home() -> Path:
     return Path(xdg) / "hromada-lab"
 
 
+class NicFilter(StrEnum):
+    """The libvirt network filter on every lab NIC (`LAB_NIC_FILTER`).
+
+    `clean-traffic` (libvirt's own): a guest can send only from its own MAC and its planned
+    IP address, no other layer-2 protocol: a trainee cannot spoof another machine.
+    `none`: for hosts whose libvirt has no nwfilter driver (not recommended).
+    """
+
+    CLEAN_TRAFFIC = "clean-traffic"
+    NONE = "none"
+
+
 class Settings(BaseSettings):
     """Everything the orchestrator reads from its environment (see README, "Settings")."""
 
@@ -50,6 +62,8 @@ class Settings(BaseSettings):
     prefix: str = "hl-"
     # Each lab gets one /24 of this pool for its management network (host <-> guests).
     mgmt_pool: IPv4Network = IPv4Network("10.250.0.0/16")
+    # The network filter on lab NICs: anti-spoofing (see NicFilter).
+    nic_filter: NicFilter = NicFilter.CLEAN_TRAFFIC
     # How many labs (seats of a class) are brought up, baselined or reset at once.
     parallel: int = Field(default=4, ge=1, le=64)
     # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).

@@ -13,6 +13,7 @@ from lab.driver.specs import (
     DiskSpec,
     DnsMode,
     DomainSpec,
+    FilterRef,
     KernelBoot,
     NetworkSpec,
     NicSpec,
@@ -20,7 +21,8 @@ from lab.driver.specs import (
 from lab.host import AccelChoice
 from lab.images import Image, ImageStore
 from lab.images.model import Boot
-from lab.plan import LabPlan, MachinePlan, NetworkPlan
+from lab.plan import LabPlan, MachinePlan, NetworkPlan, NicPlan
+from lab.settings import NicFilter
 
 
 def network_spec(network: NetworkPlan) -> NetworkSpec:
@@ -42,6 +44,7 @@ def domain_spec(
     image: Image,
     images: ImageStore,
     accel: AccelChoice,
+    nic_filter: NicFilter = NicFilter.CLEAN_TRAFFIC,
 ) -> DomainSpec:
     boot = None
     if image.boot is Boot.KERNEL:
@@ -62,7 +65,7 @@ def domain_spec(
             DiskSpec(path=machine.overlay, format=DiskFormat.QCOW2, target="vda"),
             DiskSpec(path=machine.seed, format=DiskFormat.RAW, target="vdb", readonly=True),
         ),
-        nics=tuple(NicSpec(network=n.libvirt_network, mac=n.mac) for n in machine.all_nics),
+        nics=tuple(nic_spec(nic, nic_filter) for nic in machine.all_nics),
         boot=boot,
         serial_log=machine.console_log,
         guest_agent=True,
@@ -75,3 +78,12 @@ def domain_spec(
             "image-digest": image.digest,
         },
     )
+
+
+def nic_spec(nic: NicPlan, nic_filter: NicFilter) -> NicSpec:
+    """A NIC on its lab network. With `clean-traffic` the guest may send only from its own
+    MAC and the address the plan gave it (every NIC has one: addressing is static)."""
+    ref = None
+    if nic_filter is NicFilter.CLEAN_TRAFFIC:
+        ref = FilterRef(name="clean-traffic", parameters={"IP": str(nic.address)})
+    return NicSpec(network=nic.libvirt_network, mac=nic.mac, filterref=ref)

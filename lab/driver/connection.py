@@ -407,6 +407,17 @@ class Driver:
             return False
         return True
 
+    def nwfilter_exists(self, name: str) -> bool:
+        """Whether libvirt knows the network filter `name` (no: also when this libvirt has
+        no nwfilter driver at all)."""
+        try:
+            self._conn.nwfilterLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() in (libvirt.VIR_ERR_NO_NWFILTER, libvirt.VIR_ERR_NO_SUPPORT):
+                return False
+            raise self._translate(exc, f"look up network filter {name}", "") from exc
+        return True
+
     def network_active(self, name: str) -> bool:
         net = self._network(name)
         with self._errors(f"read the state of network {name}"):

@@ -29,6 +29,7 @@ from lab.images import qemu
 from lab.images.build import Progress
 from lab.images.model import Boot, Image, Source, SourceKind
 from lab.images.recipe import NAME_PATTERN, Recipe, cache_key, load_recipe
+from lab.run import process_alive
 from lab.settings import Settings
 
 DISK, KERNEL, INITRD, META = "disk.qcow2", "vmlinuz", "initrd.img", "image.json"
@@ -288,18 +289,8 @@ def _remove_stale(tmp: Path) -> None:
     """Remove work directories of builds whose process is gone (killed, crashed)."""
     for work in tmp.iterdir():
         pid = work.name.split("-", 1)[0]
-        if not (pid.isdigit() and _alive(int(pid))):
+        if not (pid.isdigit() and process_alive(int(pid))):
             _rmtree(work)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _rmtree(path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import service
 from lab.driver import (
     CpuMode,
     DhcpHost,
@@ -22,7 +23,8 @@ from lab.driver import (
     network_xml,
 )
 from lab.driver.connection import DomainState, Driver
-from lab.errors import ConflictError, DriverError, NotFoundError
+from lab.errors import ConflictError, DriverError, HostError, NotFoundError
+from lab.settings import NicFilter
 
 pytestmark = pytest.mark.driver
 
@@ -183,3 +185,15 @@ def test_default_uri_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> Non
             assert opened.uri == "test:///default"
     finally:
         get_settings.cache_clear()
+
+
+def test_test_driver_has_no_network_filters(driver: Driver) -> None:
+    assert driver.nwfilter_exists("clean-traffic") is False
+
+
+def test_up_refuses_a_nic_filter_libvirt_lacks_and_says_how_to_go_on(driver: Driver) -> None:
+    with pytest.raises(HostError) as info:
+        service._check_nic_filter(driver, NicFilter.CLEAN_TRAFFIC)
+    assert "clean-traffic" in info.value.message
+    assert "LAB_NIC_FILTER=none" in info.value.hint
+    service._check_nic_filter(driver, NicFilter.NONE)  # nothing to check

@@ -1,5 +1,6 @@
-"""The host firewall's ruleset (playbooks/host/lab_host/templates/firewall.nft.j2), loaded
-for real into throw-away network namespaces, never into this machine's own.
+"""The host firewall's ruleset (playbooks/host/lab_host/templates/firewall.nft.j2) and the
+guest firewall beside it (playbooks/files/hromada-lab-guests.nft), loaded for real into
+throw-away network namespaces, never into this machine's own.
 
 Three namespaces joined by veth pairs, with TEST-NET addresses that exist only inside them:
 `srv` plays the lab host (192.0.2.1 towards the LAN, 198.51.100.1 on a lab bridge named
@@ -26,6 +27,7 @@ import yaml
 pytestmark = pytest.mark.integration
 
 ROLE = Path(__file__).parents[2] / "playbooks" / "host" / "lab_host"
+GUESTS = Path(__file__).parents[2] / "playbooks" / "files" / "hromada-lab-guests.nft"
 PROBE = Path(__file__).with_name("netprobe.py")
 API, SSH, OTHER = 8080, 22, 9999
 LAN_OK, LAN_OTHER, HOST_LAN = "192.0.2.2", "192.0.2.3", "192.0.2.1"
@@ -130,28 +132,39 @@ def lab(proto: str, port: int) -> str:
     return f"{GUEST},{proto},{HOST_LAB},{port}"
 
 
-def test_only_api_ssh_and_lab_dhcp_dns_get_in(nets: Namespaces, tmp_path: Path) -> None:
-    from_lan = [lan(LAN_OK, "tcp", p) for p in (API, SSH, OTHER)]
-    from_lab = [lab("tcp", API), lab("tcp", SSH), lab("tcp", 53), lab("udp", 53), lab("udp", 67)]
+FROM_LAN = [lan(LAN_OK, "tcp", p) for p in (API, SSH, OTHER)]
+FROM_LAB = [lab("tcp", API), lab("tcp", SSH), lab("tcp", 53), lab("udp", 53), lab("udp", 67)]
+
+
+def test_only_ssh_and_the_api_get_in_and_nothing_from_lab_guests(
+    nets: Namespaces, tmp_path: Path
+) -> None:
     # Without the firewall everything answers: what the firewall blocks below, it blocks.
-    assert all(nets.probe(nets.lan, *from_lan).values())
-    assert all(nets.probe(nets.guest, *from_lab).values())
+    assert all(nets.probe(nets.lan, *FROM_LAN).values())
+    assert all(nets.probe(nets.guest, *FROM_LAB).values())
 
     nets.load(render(), tmp_path)
 
-    assert nets.probe(nets.lan, *from_lan) == {
+    assert nets.probe(nets.lan, *FROM_LAN) == {
         lan(LAN_OK, "tcp", API): True,
         lan(LAN_OK, "tcp", SSH): True,
         lan(LAN_OK, "tcp", OTHER): False,
     }
-    # A guest gets DHCP and DNS from the host, and neither the API nor SSH.
-    assert nets.probe(nets.guest, *from_lab) == {
-        lab("tcp", API): False,
-        lab("tcp", SSH): False,
-        lab("tcp", 53): True,
-        lab("udp", 53): True,
-        lab("udp", 67): True,
+    # Guests have static addresses: no DHCP, no DNS, and neither the API nor SSH.
+    assert nets.probe(nets.guest, *FROM_LAB) == dict.fromkeys(FROM_LAB, False)
+
+
+def test_with_the_guest_firewall_as_a_server_loads_them(nets: Namespaces, tmp_path: Path) -> None:
+    nets.nft("-f", str(GUESTS))
+    nets.load(render(), tmp_path)
+    tables = nets.nft("list", "tables")
+    assert "table inet hromada_lab_guests" in tables and "table inet hromada_lab" in tables
+    assert nets.probe(nets.lan, *FROM_LAN) == {
+        lan(LAN_OK, "tcp", API): True,
+        lan(LAN_OK, "tcp", SSH): True,
+        lan(LAN_OK, "tcp", OTHER): False,
     }
+    assert nets.probe(nets.guest, *FROM_LAB) == dict.fromkeys(FROM_LAB, False)
 
 
 def test_ssh_and_api_sources_restrict_who_gets_in(nets: Namespaces, tmp_path: Path) -> None:

@@ -116,7 +116,10 @@ def test_unit_runs_lab_serve_from_the_venv_as_the_service_user(host_vars: dict[s
 
 def test_firewall_ruleset_is_installed_and_valid() -> None:
     text = FIREWALL.read_text()
-    assert "table inet hromada_lab {" in text and 'iifname "hlb-*" jump from_labs' in text
+    assert "table inet hromada_lab {" in text and 'iifname "hlb-*" drop' in text
     check = subprocess.run(["nft", "-c", "-f", str(FIREWALL)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     assert Path("/etc/systemd/system/hromada-lab-firewall.service").is_file()
+    # The guest firewall, the very file scripts/labns loads into the test namespaces.
+    guests = REPO / "playbooks" / "files" / "hromada-lab-guests.nft"
+    assert Path("/etc/hromada-lab/guests.nft").read_text() == guests.read_text()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,27 @@ def lab_env(settings: Settings) -> dict[str, str]:
         "LAB_PREFIX": settings.prefix,
         "LAB_BOOT_TIMEOUT": str(settings.boot_timeout),
     }
+
+
+DebBuilder = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def build_deb(tmp_path: Path) -> DebBuilder:
+    """Builds a tiny package under test: `build_deb(package, version)` -> the .deb, which
+    installs /usr/share/PACKAGE/VERSION holding the version."""
+
+    def build(package: str, version: str) -> Path:
+        root = tmp_path / f"{package}-root"
+        (root / "DEBIAN").mkdir(parents=True)
+        (root / "DEBIAN" / "control").write_text(
+            f"Package: {package}\nVersion: {version}\nArchitecture: all\n"
+            "Maintainer: Hromada Lab <lab@example.invalid>\nDescription: software under test\n"
+        )
+        (root / "usr" / "share" / package).mkdir(parents=True)
+        (root / "usr" / "share" / package / "VERSION").write_text(f"{version}\n")
+        deb = tmp_path / f"{package}_{version}_all.deb"
+        subprocess.run(["dpkg-deb", "--build", "--root-owner-group", root, deb], check=True)
+        return deb
+
+    return build

@@ -3,9 +3,9 @@ software under test applied, the verification suite run, JUnit fetched, the lab 
 
 from __future__ import annotations
 
-import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +30,7 @@ def _wait(client: TestClient, location: str, headers: dict[str, str], seconds: f
     raise AssertionError(f"operation {location} still running after {seconds} s")
 
 
-def _deb(tmp_path: Path) -> Path:
-    root = tmp_path / "pkg"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(
-        "Package: cnap-client\nVersion: 2.1\nArchitecture: all\n"
-        "Maintainer: Hromada Lab <lab@example.invalid>\nDescription: software under test\n"
-    )
-    (root / "usr" / "share" / "cnap-client").mkdir(parents=True)
-    (root / "usr" / "share" / "cnap-client" / "VERSION").write_text("2.1\n")
-    deb = tmp_path / "cnap-client_2.1_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", root, deb], check=True)
-    return deb
-
-
-def test_tester_flow_end_to_end(settings: Settings, tmp_path: Path) -> None:
+def test_tester_flow_end_to_end(settings: Settings, build_deb: Callable[[str, str], Path]) -> None:
     users = UserStore.open(settings)
     users.add("qa", Role.TESTER)
     headers = {"Authorization": f"Bearer {users.create_token('qa')}"}
@@ -57,7 +43,7 @@ def test_tester_flow_end_to_end(settings: Settings, tmp_path: Path) -> None:
         r = client.post(
             "/api/v1/labs/tf1/apply",
             params={"kind": "package", "filename": "cnap-client_2.1_all.deb"},
-            content=_deb(tmp_path).read_bytes(),
+            content=build_deb("cnap-client", "2.1").read_bytes(),
             headers=headers,
         )
         assert r.status_code == 202, r.text

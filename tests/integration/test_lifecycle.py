@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +89,97 @@ def test_machine_of_another_lab_is_unreachable(settings: Settings, two_labs: Non
     assert result.exit_code != 0
     # ... while the host itself still reaches that machine.
     assert in_guest(settings, "t1", "m1", "hostname").stdout.strip() == "m1"
+
+
+@pytest.fixture
+def host_port() -> Iterator[int]:
+    """A TCP port the host (this namespace) listens on at every address, as `lab serve
+    --host 0.0.0.0` would: what a guest must not reach."""
+    server = socket.create_server(("0.0.0.0", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                conn, _ = server.accept()
+                conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def host_address_of(settings: Settings, lab: str) -> str:
+    mgmt = service.get_lab(settings, lab).plan.management.host_address
+    assert mgmt is not None
+    return str(mgmt.ip)
+
+
+def connects(settings: Settings, lab: str, machine: str, address: str, port: int) -> bool:
+    probe = f"timeout 5 bash -c '</dev/tcp/{address}/{port}' && echo open"
+    return "open" in in_guest(settings, lab, machine, probe).stdout
+
+
+def test_host_ports_are_unreachable_from_guests(
+    settings: Settings, two_labs: None, host_port: int
+) -> None:
+    own = host_address_of(settings, "p1")
+    with socket.create_connection((own, host_port), timeout=5):
+        pass  # the host itself reaches its listener on that address ...
+    assert not connects(settings, "p1", "a", own, host_port)  # ... the lab's guests do not
+
+
+def test_host_address_of_another_lab_is_unreachable_even_with_a_route(
+    settings: Settings, two_labs: None, host_port: int
+) -> None:
+    own, other = host_address_of(settings, "p1"), host_address_of(settings, "t1")
+    other_net = service.get_lab(settings, "t1").plan.management.cidr
+    # A trainee with root routes the other lab's management network via the host.
+    added = in_guest(settings, "p1", "b", f"sudo ip route replace {other_net} via {own}")
+    assert added.exit_code == 0, added.stderr
+    assert not connects(settings, "p1", "b", other, host_port)
+    t1 = service.status(settings, "t1").machines[0].addresses[-1][1]
+    assert not connects(settings, "p1", "b", t1, 22)
+
+
+def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -> None:
+    """clean-traffic: machine a may send only from its planned address (10.78.0.10)."""
+    probe = (
+        'python3 -c "import socket,sys; s=socket.socket(); s.settimeout(5); '
+        "s.bind((sys.argv[1], 0)); s.connect(('10.78.0.11', 22)); print('open')\" "
+    )
+    lab_nic = "$(ip -o -4 addr show | awk '/10.78.0.10/ {print $2}')"
+    setup = in_guest(settings, "p1", "a", f"sudo ip addr add 10.78.0.99/24 dev {lab_nic}")
+    assert setup.exit_code == 0, setup.stderr
+    try:
+        assert "open" in in_guest(settings, "p1", "a", probe + "10.78.0.10").stdout
+        assert "open" not in in_guest(settings, "p1", "a", probe + "10.78.0.99").stdout
+    finally:
+        in_guest(settings, "p1", "a", f"sudo ip addr del 10.78.0.99/24 dev {lab_nic}")
+
+
+def test_spoofed_mac_address_is_dropped(settings: Settings, two_labs: None) -> None:
+    """clean-traffic: machine a may send only from its own MAC on its lab NIC."""
+    nic = in_guest(settings, "p1", "a", "ip -o -4 addr show | awk '/10.78.0.10/ {print $2}'")
+    name = nic.stdout.strip()
+    assert name, nic.stderr
+    original = in_guest(settings, "p1", "a", f"cat /sys/class/net/{name}/address").stdout.strip()
+    # Change the MAC, flush b's neighbour entry, probe, and put the MAC back: one command.
+    spoofed = in_guest(
+        settings,
+        "p1",
+        "a",
+        f"sudo sh -c 'ip link set dev {name} address 52:54:00:de:ad:01; ip neigh flush dev {name}'"
+        " && "
+        f"(timeout 5 bash -c '</dev/tcp/10.78.0.11/22' && echo open); "
+        f"sudo sh -c 'ip link set dev {name} address {original}; ip neigh flush dev {name}'",
+    )
+    assert "open" not in spoofed.stdout
+    assert connects(settings, "p1", "a", "10.78.0.11", 22)  # its own MAC works again
 
 
 def test_lab_ssh_runs_one_command_and_passes_its_exit_code(

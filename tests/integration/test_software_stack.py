@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -121,18 +121,9 @@ def test_a_stopped_service_fails_lab_test_by_name(
 
 
 def test_apply_installs_a_package_under_test(
-    stack: LabRecord, settings: Settings, tmp_path: Path
+    stack: LabRecord, settings: Settings, build_deb: Callable[[str, str], Path]
 ) -> None:
-    root = tmp_path / "pkg"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(
-        "Package: hromada-probe\nVersion: 1.0\nArchitecture: all\n"
-        "Maintainer: Hromada Lab <lab@example.invalid>\nDescription: software under test\n"
-    )
-    (root / "usr" / "share" / "hromada-probe").mkdir(parents=True)
-    (root / "usr" / "share" / "hromada-probe" / "version").write_text("1.0\n")
-    deb = tmp_path / "hromada-probe_1.0_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", root, deb], check=True)
+    deb = build_deb("hromada-probe", "1.0")
     result = software.apply(settings, NAME, package=deb, machine="srv")
     assert result.succeeded and result.total_changed >= 1
     got = in_guest(settings, "dpkg-query -W -f '${Version}' hromada-probe")

@@ -4,9 +4,12 @@ from pathlib import Path
 import pytest
 
 from lab import naming
+from lab.driver import FilterRef
 from lab.errors import ConflictError, InvalidError
 from lab.plan import MANAGEMENT, allocate_management, plan_lab
 from lab.profile import load_profile, load_profile_text
+from lab.settings import NicFilter
+from lab.specs import nic_spec
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 MGMT = IPv4Network("10.250.3.0/24")
@@ -102,3 +105,16 @@ def test_management_subnet_avoids_anything_overlapping_other_networks() -> None:
     pool = IPv4Network("10.250.0.0/16")
     taken = {IPv4Network("10.250.0.0/23"), IPv4Network("10.250.2.128/25")}
     assert allocate_management(pool, taken) == IPv4Network("10.250.3.0/24")
+
+
+def test_every_nic_carries_clean_traffic_with_its_planned_address(tmp_path: Path) -> None:
+    plan = plan_lab(load_profile(PROFILES / "pair.yaml"), "p1", "hl-", tmp_path, MGMT)
+    machine = plan.machines[0]
+    filtered = [nic_spec(nic, NicFilter.CLEAN_TRAFFIC) for nic in machine.all_nics]
+    assert [(n.mac, n.filterref) for n in filtered] == [
+        (nic.mac, FilterRef(name="clean-traffic", parameters={"IP": str(nic.address)}))
+        for nic in machine.all_nics
+    ]
+    assert filtered[0].filterref is not None
+    assert filtered[0].filterref.parameters["IP"] == "10.78.0.10"
+    assert all(nic_spec(n, NicFilter.NONE).filterref is None for n in machine.all_nics)
