@@ -136,7 +136,7 @@ def _mutate(doc: dict[str, Any], path: tuple[str | int, ...], action: str, value
         del parent[last]
     elif isinstance(parent, dict):
         parent[str(value)[:40] or "extra"] = value
-    else:
+    elif isinstance(parent, list):
         parent.append(value)
 
 
