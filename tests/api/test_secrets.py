@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +43,7 @@ from tests.reliability import record
 
 pytestmark = pytest.mark.reliability
 
+ROOT = Path(__file__).parents[2]
 TRAINER_PASSWORD = "Тренер-пароль-42:correct horse"
 
 
@@ -246,3 +250,44 @@ def test_redact_blanks_secret_parameters_only() -> None:
     assert redact('GET /y?a=1&Token=abc HTTP/1.1"') == 'GET /y?a=1&Token=[redacted] HTTP/1.1"'
     assert redact("/z?password=p%20q;ticket=t") == "/z?password=[redacted];ticket=[redacted]"
     assert redact("/labs/ticket-office?tickets=2") == "/labs/ticket-office?tickets=2"
+
+
+# -- the CLI -----------------------------------------------------------------------------
+
+
+def test_cli_shows_a_token_once_and_keeps_only_hashes(settings: Settings) -> None:
+    """`lab` as users run it (its own process): the token on stdout once, nothing else."""
+    env = {**os.environ, "LAB_HOME": str(settings.home), "PYTHONPATH": str(ROOT)}
+
+    def lab(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "from lab.cli import main; main()", *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert lab("user", "add", "olena", "--role", "trainer").returncode == 0
+    made = lab("token", "create", "olena")
+    token = made.stdout.strip()
+    assert made.returncode == 0 and token.startswith("hl_")
+    password = "Олена-каже:пароль-2026"
+    assert lab("user", "passwd", "olena", "--password-stdin", stdin=password + "\n").returncode == 0
+    others = [
+        lab("user", "list"),
+        lab("user", "passwd", "olena", "--password-stdin", stdin="short-7\n"),  # refused
+        lab("user", "passwd", "nobody", "--password-stdin", stdin=password + "\n"),
+        lab("token", "create", "nobody"),
+        lab("token", "revoke", "olena"),
+    ]
+    assert [r.returncode for r in others] == [0, 1, 1, 1, 0]
+    assert "a password has 8 to 1024 characters" in others[1].stderr
+    readable = "".join(r.stdout + r.stderr for r in others) + made.stderr
+    assert "Traceback" not in readable
+    stored = _db_bytes(settings)
+    for secret in (token, password, "short-7"):
+        assert secret.encode() not in stored
+        assert secret not in readable
