@@ -28,7 +28,8 @@ def account_passwords(keys_dir: Path, profile: Profile) -> dict[str, str]:
     wanted = {a.name: known.get(a.name) or secrets.token_urlsafe(_LENGTH) for a in profile.accounts}
     if wanted != known:
         tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp.unlink(missing_ok=True)  # a stale one keeps its old mode; O_EXCL makes it ours
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(wanted, f)
         os.replace(tmp, path)

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lab.errors import CommandError, HostError
+from lab.errors import CommandError, HostError, InvalidError
 
 _TAIL_LINES = 20
 
@@ -40,7 +40,7 @@ def run(
     hint: str = "",
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a command to completion, capturing its output; raise CommandError on failure."""
-    args = [str(a) for a in argv]
+    args = _args(argv)
     try:
         proc = subprocess.run(  # an argv list, never a shell
             args,
@@ -65,6 +65,19 @@ def run(
     return proc
 
 
+def _args(argv: Sequence[str | Path]) -> list[str]:
+    """The arguments as text; a NUL byte, which no argument can carry (the kernel would
+    cut it there), is refused rather than left to subprocess's ValueError."""
+    args = [str(a) for a in argv]
+    for arg in args:
+        if "\0" in arg:
+            raise InvalidError(
+                f"an argument of `{_show(args[:1])}` contains a NUL byte: {arg[:60]!r}",
+                hint="remove the NUL (\\0) from the value in the profile, recipe or request",
+            )
+    return args
+
+
 def tail(output: bytes, lines: int = _TAIL_LINES) -> str:
     """The last lines of a command's output, decoded leniently."""
     text = output.decode("utf-8", errors="replace").rstrip()
@@ -77,7 +90,7 @@ def _show(args: Sequence[str]) -> str:
 
 def interactive(argv: Sequence[str | Path], *, hint: str = "") -> int:
     """Run a command attached to the user's terminal; return its exit code."""
-    args = [str(a) for a in argv]
+    args = _args(argv)
     try:
         return subprocess.call(args)  # an argv list, never a shell
     except FileNotFoundError as exc:

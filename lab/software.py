@@ -7,6 +7,7 @@ Only a verified lab may be baselined ("class-ready" means verified).
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -170,7 +171,10 @@ def keep_log(settings: Settings, result_artifacts: str, lab: str) -> Path | None
     logs = settings.home / "logs"
     logs.mkdir(mode=0o700, exist_ok=True)
     dest = logs / f"{lab}-provision-{Path(result_artifacts).name}.log"
-    shutil.copyfile(source, dest)
+    # Ansible's output names hosts, users and paths: readable by the service user only.
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out, source.open("rb") as given:
+        shutil.copyfileobj(given, out)
     return dest
 
 

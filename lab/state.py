@@ -271,12 +271,15 @@ class StateStore:
         if path in _READY and path.exists():
             return  # opened before by this process: schema and WAL are in place
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The database holds token and password hashes, sessions and the audit log: it is
+        # made 0600 before SQLite opens it (not chmod-ed after, which leaves a window), and
+        # SQLite gives its -wal and -shm files the database's own mode.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         with closing(sqlite3.connect(self.path, timeout=30)) as db:
             # WAL once per database (it persists): readers never wait for a writer.
             # Switching modes needs the database to itself, so not on every connection.
             db.execute("PRAGMA journal_mode = WAL")
-        # The database holds lab keys' locations and token hashes.
-        self.path.chmod(0o600)
+        self.path.chmod(0o600)  # a database made by an older version, world-readable
         with self._tx() as db:
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")

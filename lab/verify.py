@@ -125,7 +125,9 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
         argv, cwd=work, env=env, capture_output=True, timeout=_TIMEOUT, check=False
     )
     seconds = time.monotonic() - started
-    (work / "pytest.log").write_bytes(proc.stdout + proc.stderr)
+    fd = os.open(work / "pytest.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as log:  # a failing check may print what it was given
+        log.write(proc.stdout + proc.stderr)
     if not junit.is_file():
         raise CommandError(
             f"the tests of lab '{plan.lab}' did not run (pytest exit {proc.returncode}): "

@@ -30,13 +30,22 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logs import log_config
 
     app = create_app(get_settings())
     # What exists by now (modules, the app, the labs read at start) lives as long as the
     # process: out of the collector's sight, a full collection takes no ~60 ms pause
     # in the middle of requests.
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, loop="uvloop", http="httptools", access_log=access_log)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=access_log,
+        log_config=log_config(),  # console tickets in websocket URLs are blanked
+    )
 
 
 def register(app: typer.Typer) -> None:

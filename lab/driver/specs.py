@@ -25,13 +25,24 @@ _MAX_BRIDGE = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names.
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
 _MAC_RE = r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
 _HOSTNAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-# XML 1.0 cannot carry most control characters at all, escaped or not.
-_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 cannot carry most control characters at all, escaped or not; a carriage return
+# in a text node comes back from any XML parser as a line feed, so it is refused as well,
+# and so are lone surrogates (no UTF-8 encoding exists for them).
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\r\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xml_text(value: str) -> str:
     if _XML_FORBIDDEN.search(value):
         raise ValueError("contains control characters that XML cannot represent")
+    return value
+
+
+def _xml_path(value: Path) -> Path:
+    # Paths land in attributes (<source file=...>), where a parser would turn a line break
+    # or tab into a space: refuse every control character, not only XML's forbidden ones.
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(value)):
+        raise ValueError("a path cannot contain control characters")
+    _xml_text(str(value))
     return value
 
 
@@ -43,6 +54,7 @@ def _one_line(value: str) -> str:
 
 
 XmlText = Annotated[str, AfterValidator(_xml_text)]
+XmlPath = Annotated[Path, AfterValidator(_xml_path)]
 OneLine = Annotated[str, AfterValidator(_one_line)]
 Name = Annotated[str, Field(pattern=_NAME_RE)]
 Mac = Annotated[str, Field(pattern=_MAC_RE)]
@@ -91,7 +103,7 @@ class DiskFormat(StrEnum):
 class DiskSpec(_Frozen):
     """A file-backed virtio disk. The cloud-init seed is one too, read-only (platform.md)."""
 
-    path: Path
+    path: XmlPath
     format: DiskFormat = DiskFormat.QCOW2
     target: Annotated[str, Field(pattern=r"^vd[a-z]$")]
     readonly: bool = False
@@ -115,8 +127,8 @@ class NicSpec(_Frozen):
 class KernelBoot(_Frozen):
     """Direct kernel boot: QEMU loads kernel and initrd itself, no bootloader in the disk."""
 
-    kernel: Path
-    initrd: Path | None = None
+    kernel: XmlPath
+    initrd: XmlPath | None = None
     cmdline: XmlText = ""
 
 
@@ -134,7 +146,7 @@ class DomainSpec(_Frozen):
     disks: tuple[DiskSpec, ...] = ()
     nics: tuple[NicSpec, ...] = ()
     boot: KernelBoot | None = None  # None: boot from the first disk's own bootloader
-    serial_log: Path | None = None
+    serial_log: XmlPath | None = None
     guest_agent: bool = True
     graphics: bool = False
     metadata: Mapping[MetaKey, XmlText] = {}

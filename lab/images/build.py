@@ -11,7 +11,7 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lab.errors import CommandError, HostError, InvalidError
@@ -73,9 +73,7 @@ def bootstrap(recipe: Recipe, rootfs: Path, work: Path, mirror: str) -> None:
         "--format=directory",
         f"--include={','.join(recipe.packages)}",
     ]
-    argv += [
-        f'--customize-hook=chroot "$1" sh -ec {shlex.quote(line)}' for line in recipe.customize
-    ]
+    argv += customize_hooks(recipe.customize)
     argv += [recipe.suite, rootfs]
     argv += [mirror] if mirror else host_sources(recipe.suite, work)
     run(
@@ -84,6 +82,13 @@ def bootstrap(recipe: Recipe, rootfs: Path, work: Path, mirror: str) -> None:
         hint="check the package names and that the Debian mirror is reachable "
         "(LAB_DEBIAN_MIRROR, or the host's apt sources when it is empty)",
     )
+
+
+def customize_hooks(lines: Sequence[str]) -> list[str]:
+    """mmdebstrap options running each line in the new root's shell. mmdebstrap runs a
+    hook with `sh -c HOOK exec ROOT`; quoted here, a line reaches the chroot's `sh -ec` as
+    one argument, whatever quotes, `;` or `$(...)` it holds."""
+    return [f'--customize-hook=chroot "$1" sh -ec {shlex.quote(line)}' for line in lines]
 
 
 def host_sources(suite: str, work: Path) -> list[Path]:

@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
+from lab.profile.types import shown
+
 Loc = tuple[str | int, ...]
 SKIP_CROSS_CHECKS = "skip_cross_checks"
 _NAMED_LISTS = {
@@ -46,11 +48,12 @@ def cross_checks(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     networks = _networks(data)
     yield from _overlaps(networks)
     yield from _nics(data, networks)
-    machines = {m.get("name") for _, m in _entries(data, "machines")}
+    # Only names that are text: a list or a mapping there is the field validator's to report.
+    machines = {m["name"] for _, m in _entries(data, "machines") if isinstance(m.get("name"), str)}
     for i, check in _entries(data, "tests"):
         target = check.get("machine")
         if isinstance(target, str) and target not in machines and not abstract:
-            yield ("tests", i, "machine"), f"unknown machine {target!r} ({_known(machines)})"
+            yield ("tests", i, "machine"), f"unknown machine {shown(target)} ({_known(machines)})"
 
 
 def _entries(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
@@ -114,7 +117,10 @@ def _nics(
             loc: Loc = ("machines", i, "nics", j)
             network = nic.get("network")
             if isinstance(network, str) and network not in networks:
-                yield (*loc, "network"), f"unknown network {network!r} ({_known(set(networks))})"
+                yield (
+                    (*loc, "network"),
+                    f"unknown network {shown(network)} ({_known(set(networks))})",
+                )
                 continue
             address = _address(nic.get("address"))
             if address is None or not isinstance(network, str):

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from lab.profile.checks import Loc
-from lab.profile.types import describe
+from lab.profile.types import describe, shown
 
 
 def message(error: ErrorDetails, root: type[BaseModel]) -> str:
@@ -25,7 +25,9 @@ def message(error: ErrorDetails, root: type[BaseModel]) -> str:
     got = describe(value)
     if kind == "extra_forbidden":
         allowed = _allowed_keys(root, loc[:-1])
-        return f"unknown key {loc[-1]!r}" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        return f"unknown key {shown(loc[-1])}" + (
+            f" (allowed: {', '.join(allowed)})" if allowed else ""
+        )
     if kind == "missing":
         return f"missing required key {loc[-1]!r}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -39,7 +41,7 @@ def message(error: ErrorDetails, root: type[BaseModel]) -> str:
     if kind in ("bool_type", "bool_parsing"):
         return f"expected true or false, got {got}"
     if kind == "enum":
-        return f"{value!r} is not one of: {ctx.get('expected', '').replace(chr(39), '')}"
+        return f"{shown(value)} is not one of: {ctx.get('expected', '').replace(chr(39), '')}"
     if kind == "greater_than_equal":
         return f"must be at least {ctx['ge']}, got {value}"
     if kind == "less_than_equal":

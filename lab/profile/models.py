@@ -21,8 +21,10 @@ from lab.profile.types import (
     Cidr,
     CommunityName,
     FullName,
+    ImageName,
     MachineName,
     NetworkName,
+    PlainText,
     PosixName,
     RoleName,
     Size,
@@ -58,10 +60,10 @@ class Community(BaseModel):
     model_config = _FROZEN
 
     name: CommunityName = Field(description="DNS label used in lab names, e.g. starobilsk")
-    title: str = Field(min_length=1, description="Official name, any Unicode")
-    oblast: str = Field(min_length=1)
+    title: PlainText = Field(min_length=1, description="Official name, any Unicode")
+    oblast: PlainText = Field(min_length=1)
     kind: CommunityKind
-    description: str = ""
+    description: PlainText = ""
 
 
 class Network(BaseModel):
@@ -93,7 +95,7 @@ class Machine(BaseModel):
     model_config = _FROZEN
 
     name: MachineName
-    image: str = Field(min_length=1, description="Image name in the image store")
+    image: ImageName = Field(description="Image name in the image store")
     vcpus: int = Field(default=1, ge=1, le=16)
     memory: Memory = Field(description="Memory with an IEC unit, 256MiB to 64GiB")
     disk: Disk = Field(

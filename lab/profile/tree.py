@@ -20,6 +20,20 @@ from lab.profile.problems import Problem
 
 # Lists merged entry by entry on `name` when a profile extends another.
 NAMED_LISTS = ("networks", "machines", "accounts", "tests")
+# A profile nests four levels deep (machines[0].nics[0].address); PyYAML composes nodes
+# recursively and Python stops at ~1000 frames, so a file nested hundreds of levels deep
+# would end in a RecursionError instead of a located problem. Checked before composing.
+MAX_DEPTH = 64
+_OPENS = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSES = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+# Values after expanding aliases: `&a [x, x, ...]` nine times over is a few hundred bytes
+# that expand to a billion values. The largest sample profile has a few hundred.
+MAX_VALUES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +102,9 @@ def read(data: bytes, file: str) -> tuple[Located | None, list[Problem]]:
         column = len(start_of_line.decode("utf-8", errors="replace")) + 1
         message = f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
         return None, [Problem(file, line, column, "", message)]
+    deep = _too_deep(text, file)
+    if deep is not None:
+        return None, [deep]
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -96,6 +113,9 @@ def read(data: bytes, file: str) -> tuple[Located | None, list[Problem]]:
         return None, [Problem(file, 1, 1, "", f"not valid YAML: {exc}")]
     if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
         return None, [Problem(file, 1, 1, "", _EMPTY)]
+    if _too_many(node):
+        message = f"the file expands to more than {MAX_VALUES} values (through aliases?)"
+        return None, [Problem(file, 1, 1, "", message)]
     builder = _Builder(file)
     tree = builder.build(node, ())
     if not isinstance(tree.value, dict):
@@ -111,6 +131,44 @@ def read(data: bytes, file: str) -> tuple[Located | None, list[Problem]]:
         )
         return None, builder.problems
     return tree, builder.problems
+
+
+def _too_deep(text: str, file: str) -> Problem | None:
+    """A problem at the first collection nested more than MAX_DEPTH levels deep, found by
+    PyYAML's scanner (which does not recurse); None otherwise, also for a syntax error,
+    which composing then reports with its position."""
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, _OPENS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = Mark.of(file, token.start_mark)
+                    message = f"values are nested more than {MAX_DEPTH} levels deep"
+                    return Problem(file, mark.line, mark.column, "", message)
+            elif isinstance(token, _CLOSES):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _too_many(root: Node) -> bool:
+    """Whether the document holds more than MAX_VALUES values once aliases are expanded
+    (counted without recursing, and without expanding more than that)."""
+    count = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return True
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack += [key, value]
+    return False
 
 
 _TOP_KEYS = "extends, abstract, community, networks, machines, accounts, tests"

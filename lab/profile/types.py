@@ -51,22 +51,24 @@ class Size(int):
         """`Size.parse("1.5GiB") == 1536 * 2**20`; ValueError with advice otherwise."""
         match = _SIZE_RE.match(text)
         if match is None:
-            raise ValueError(f"{text!r} is not a size: {_SIZE_ADVICE}")
+            raise ValueError(f"{shown(text)} is not a size: {_SIZE_ADVICE}")
         number, unit = match.groups()
         if not unit:
-            raise ValueError(f"{text!r} has no unit: write {number}MiB or {number}GiB")
+            raise ValueError(f"{shown(text)} has no unit: write {number}MiB or {number}GiB")
         if unit not in _UNITS:
             units = "units: KiB, MiB, GiB, TiB"
             if unit[:1] in "KkMmGgTt":
                 fix = f"{number}{unit[:1].upper()}iB"
-                raise ValueError(f"{text!r}: {unit!r} is not an IEC unit; write {fix} ({units})")
-            raise ValueError(f"{text!r}: {unit!r} is not an IEC unit ({units})")
+                raise ValueError(
+                    f"{shown(text)}: {unit!r} is not an IEC unit; write {fix} ({units})"
+                )
+            raise ValueError(f"{shown(text)}: {unit!r} is not an IEC unit ({units})")
         try:
             exact = Decimal(number) * _UNITS[unit]
         except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-            raise ValueError(f"{text!r} is not a size: {_SIZE_ADVICE}") from exc
+            raise ValueError(f"{shown(text)} is not a size: {_SIZE_ADVICE}") from exc
         if exact != exact.to_integral_value() or int(exact) % KIB:
-            raise ValueError(f"{text!r} is not a whole number of KiB")
+            raise ValueError(f"{shown(text)} is not a whole number of KiB")
         return cls(int(exact))
 
     @property
@@ -135,6 +137,12 @@ def size_between(low: str, high: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """`repr(value)`, cut short: an error message quotes a value, not 20,000 characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def describe(value: object) -> str:
     """How a YAML value reads to a person: `a list`, `nothing`, `the number 3`."""
     if value is None:
@@ -144,7 +152,7 @@ def describe(value: object) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return f"the text {shown(value)}"
     if isinstance(value, list | tuple):
         return "a list"
     if isinstance(value, dict):
@@ -161,8 +169,10 @@ _POSIX_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 def _name_type(regex: re.Pattern[str], max_len: int, rule: str) -> Any:
     def check(value: str) -> str:
-        if not 1 <= len(value) <= max_len or not regex.match(value):
-            raise fail("name", f"{value!r} is not a valid name: {rule.format(max_len=max_len)}")
+        if not 1 <= len(value) <= max_len or not regex.fullmatch(value):
+            raise fail(
+                "name", f"{shown(value)} is not a valid name: {rule.format(max_len=max_len)}"
+            )
         return value
 
     return Annotated[
@@ -184,6 +194,14 @@ PosixName = _name_type(
     32,
     "use up to {max_len} lowercase letters, digits, '-' and '_', starting with a letter or '_'",
 )
+# The image store's own rule (lab/images/recipe.py), checked here too so that `lab validate`
+# locates a bad image name instead of `lab up` refusing it later.
+ImageName = _name_type(
+    re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$"),
+    63,
+    "use 1 to {max_len} lowercase letters, digits, '.', '_' and '-', "
+    "starting with a letter or digit",
+)
 
 
 # -- IPv4 --------------------------------------------------------------------------------
@@ -197,7 +215,7 @@ def _parse_network(value: Any) -> IPv4Network:
     elif not isinstance(value, str):
         raise fail("cidr", f"expected an IPv4 network such as 10.20.0.0/24, got {describe(value)}")
     elif "/" not in value:
-        raise fail("cidr", f"{value!r} has no prefix length: write it like 10.20.0.0/24")
+        raise fail("cidr", f"{shown(value)} has no prefix length: write it like 10.20.0.0/24")
     else:
         try:
             net = IPv4Network(value, strict=True)
@@ -206,9 +224,11 @@ def _parse_network(value: Any) -> IPv4Network:
                 loose = IPv4Network(value, strict=False)
             except ValueError:
                 raise fail(
-                    "cidr", f"{value!r} is not an IPv4 network such as 10.20.0.0/24"
+                    "cidr", f"{shown(value)} is not an IPv4 network such as 10.20.0.0/24"
                 ) from None
-            raise fail("cidr", f"{value!r} has host bits set: the network is {loose}") from None
+            raise fail(
+                "cidr", f"{shown(value)} has host bits set: the network is {loose}"
+            ) from None
     if not MIN_PREFIX <= net.prefixlen <= MAX_PREFIX:
         raise fail(
             "cidr",
@@ -226,20 +246,45 @@ def _parse_address(value: Any) -> IPv4Address:
     try:
         return IPv4Address(value)
     except AddressValueError:
-        raise fail("address", f"{value!r} is not an IPv4 address") from None
+        raise fail("address", f"{shown(value)} is not an IPv4 address") from None
 
 
 Cidr = Annotated[IPv4Network, BeforeValidator(_parse_network)]
 Address = Annotated[IPv4Address, BeforeValidator(_parse_address)]
 
 
+# Free text travels to Ansible as variables, and Ansible evaluates any Jinja it finds in a
+# variable's value, on the Centre's host, as the orchestrator: `{{ lookup('pipe', 'id') }}`
+# in a title would run `id` there. No community name or title needs these pairs.
+_TEMPLATE_MARKS = ("{{", "{%", "{#")
+
+
+def _plain_text(value: str) -> str:
+    found = [mark for mark in _TEMPLATE_MARKS if mark in value]
+    if found:
+        raise fail(
+            "text",
+            f"{found[0]!r} cannot appear in text here: Ansible would run it as a template",
+        )
+    if "\x00" in value:
+        raise fail("text", "text cannot contain a NUL character")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+
+
 def _full_name(value: str) -> str:
     # It becomes the GECOS field of /etc/passwd, where ':' separates fields.
-    if ":" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("a full name cannot contain ':' or line breaks and control characters")
+    # The seed's own rule (lab/seed.py), so `lab validate` finds what `lab up` would refuse.
+    if ":" in value or not value.isprintable():
+        raise fail(
+            "full_name",
+            "a full name cannot contain ':', line breaks, control or invisible characters",
+        )
     if len(value) > 200:
-        raise ValueError("a full name is at most 200 characters")
-    return value
+        raise fail("full_name", "a full name is at most 200 characters")
+    return _plain_text(value)
 
 
 FullName = Annotated[str, AfterValidator(_full_name)]
