@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lab import deploy, guest, keys, software
 from lab.deploy import Progress
+from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError
 from lab.host import choose_accel, gather_facts
@@ -253,7 +254,11 @@ def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileRepor
 
 
 def _check_nic_filter(driver: Driver, nic_filter: NicFilter) -> None:
+    """The lab NICs' filter exists in libvirt: ours is defined on first use."""
     if nic_filter is NicFilter.NONE or driver.nwfilter_exists(nic_filter.value):
+        return
+    if nic_filter is NicFilter.LAB:
+        driver.define_nwfilter(nic_filter_xml())
         return
     raise HostError(
         f"libvirt has no network filter '{nic_filter.value}' for the lab NICs",

@@ -44,7 +44,7 @@ def domain_spec(
     image: Image,
     images: ImageStore,
     accel: AccelChoice,
-    nic_filter: NicFilter = NicFilter.CLEAN_TRAFFIC,
+    nic_filter: NicFilter = NicFilter.LAB,
 ) -> DomainSpec:
     boot = None
     if image.boot is Boot.KERNEL:
@@ -81,9 +81,9 @@ def domain_spec(
 
 
 def nic_spec(nic: NicPlan, nic_filter: NicFilter) -> NicSpec:
-    """A NIC on its lab network. With `clean-traffic` the guest may send only from its own
-    MAC and the address the plan gave it (every NIC has one: addressing is static)."""
+    """A NIC on its lab network. With a filter the guest may send only from its own MAC
+    and the address the plan gave it (every NIC has one: addressing is static)."""
     ref = None
-    if nic_filter is NicFilter.CLEAN_TRAFFIC:
-        ref = FilterRef(name="clean-traffic", parameters={"IP": str(nic.address)})
+    if nic_filter is not NicFilter.NONE:
+        ref = FilterRef(name=nic_filter.value, parameters={"IP": str(nic.address)})
     return NicSpec(network=nic.libvirt_network, mac=nic.mac, filterref=ref)

@@ -6,6 +6,7 @@ code (profiles, unit tests) can use the specs and builders without libvirt insta
 
 from lab.driver.domain_xml import domain_xml, parse_metadata
 from lab.driver.network_xml import network_xml
+from lab.driver.nwfilter_xml import NIC_FILTER, nic_filter_xml
 from lab.driver.specs import (
     CpuMode,
     DhcpHost,
@@ -23,6 +24,7 @@ from lab.driver.specs import (
 )
 
 __all__ = [
+    "NIC_FILTER",
     "CpuMode",
     "DhcpHost",
     "DhcpRange",
@@ -38,5 +40,6 @@ __all__ = [
     "bridge_name",
     "domain_xml",
     "network_xml",
+    "nic_filter_xml",
     "parse_metadata",
 ]

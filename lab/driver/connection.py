@@ -39,6 +39,10 @@ _CONFLICT = {
     libvirt.VIR_ERR_DOM_EXIST,
     libvirt.VIR_ERR_NETWORK_EXIST,
 }
+_NWFILTER_HINT = (
+    "lab NICs need libvirt's nwfilter driver (Debian: libvirt-daemon-system); without"
+    " anti-spoofing: LAB_NIC_FILTER=none"
+)
 # The agent is absent, not yet started by the guest, or did not answer in time.
 _AGENT_SILENT = {libvirt.VIR_ERR_AGENT_UNRESPONSIVE, libvirt.VIR_ERR_OPERATION_TIMEOUT}
 
@@ -417,6 +421,11 @@ class Driver:
                 return False
             raise self._translate(exc, f"look up network filter {name}", "") from exc
         return True
+
+    def define_nwfilter(self, xml: str) -> None:
+        """Define (or redefine) a network filter from its XML."""
+        with self._errors("define a network filter", hint=_NWFILTER_HINT):
+            self._conn.nwfilterDefineXML(xml)
 
     def network_active(self, name: str) -> bool:
         net = self._network(name)

@@ -197,3 +197,9 @@ def test_up_refuses_a_nic_filter_libvirt_lacks_and_says_how_to_go_on(driver: Dri
     assert "clean-traffic" in info.value.message
     assert "LAB_NIC_FILTER=none" in info.value.hint
     service._check_nic_filter(driver, NicFilter.NONE)  # nothing to check
+
+
+def test_our_nic_filter_needs_the_nwfilter_driver_and_says_so(driver: Driver) -> None:
+    with pytest.raises(DriverError) as info:
+        service._check_nic_filter(driver, NicFilter.LAB)
+    assert "LAB_NIC_FILTER=none" in info.value.hint

@@ -1,10 +1,11 @@
+import xml.etree.ElementTree as ET
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
 
 from lab import naming
-from lab.driver import FilterRef
+from lab.driver import FilterRef, nic_filter_xml
 from lab.errors import ConflictError, InvalidError
 from lab.plan import MANAGEMENT, allocate_management, plan_lab
 from lab.profile import load_profile, load_profile_text
@@ -118,3 +119,19 @@ def test_every_nic_carries_clean_traffic_with_its_planned_address(tmp_path: Path
     assert filtered[0].filterref is not None
     assert filtered[0].filterref.parameters["IP"] == "10.78.0.10"
     assert all(nic_spec(n, NicFilter.NONE).filterref is None for n in machine.all_nics)
+
+
+def test_our_nic_filter_is_one_chain_of_rules_on_what_the_guest_sends() -> None:
+    root = ET.fromstring(nic_filter_xml())
+    assert (root.get("name"), root.get("chain")) == ("hromada-lab-nic", "root")
+    rules = root.findall("rule")
+    assert {r.get("direction") for r in rules} == {"out"}
+    first, last = rules[0], rules[-1]
+    assert first.get("action") == "drop" and first[0].attrib == {
+        "match": "no",
+        "srcmacaddr": "$MAC",
+    }
+    assert last.get("action") == "drop" and last[0].tag == "mac" and not last[0].attrib
+    assert [r.get("priority") for r in rules] == sorted(
+        (r.get("priority") for r in rules), key=lambda p: int(p or 0)
+    )
