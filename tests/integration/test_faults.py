@@ -57,7 +57,7 @@ def lab(settings: Settings) -> Iterator[str]:
 
 def kill_after_lines(argv: list[str], env: dict[str, str], lines: int, delay: float) -> str:
     """Run the `lab` CLI; SIGKILL it `delay` s after its `lines`-th progress line.
-    Returns where it died (or that it finished first)."""
+    Returns where it died; raises if it failed by itself first (then no fault was tried)."""
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     seen = ""
@@ -66,19 +66,23 @@ def kill_after_lines(argv: list[str], env: dict[str, str], lines: int, delay: fl
         if count >= lines:
             break
     time.sleep(delay)
-    finished = proc.poll() is not None
-    proc.kill()
-    proc.wait()
-    return "finished first" if finished else f"killed after {seen!r} + {delay:.1f} s"
+    return _kill(proc, f"killed after {seen!r} + {delay:.1f} s")
 
 
 def kill_after(argv: list[str], env: dict[str, str], delay: float) -> str:
-    proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
-    finished = proc.poll() is not None
+    return _kill(proc, f"killed at {delay:.1f} s")
+
+
+def _kill(proc: subprocess.Popen[str], where: str) -> str:
+    finished = proc.poll()
     proc.kill()
-    proc.wait()
-    return "finished first" if finished else f"killed at {delay:.1f} s"
+    _, stderr = proc.communicate()
+    if finished is None:
+        return where
+    assert finished == 0, f"seed {SEED}: {proc.args!r} failed by itself:\n{stderr[-1500:]}"
+    return "finished first"
 
 
 def reconciled(settings: Settings, lab: str, trial: str) -> tuple[str, list[str]]:
@@ -113,7 +117,9 @@ def test_kill_during_up(settings: Settings, lab_env: dict[str, str], rng: random
     seen: list[str] = []
     argv = [*LAB, "up", str(PROFILES / "tiny.yaml"), "--name", "ku"]
     for trial in range(TRIALS):
-        where = kill_after_lines(argv, lab_env, rng.randint(1, 6), rng.uniform(0.0, 1.5))
+        # Lines 1-5: networks, keys, overlay, seed, domain, start; 6 on: the boot.
+        line = rng.randint(1, 8)
+        where = kill_after_lines(argv, lab_env, line, rng.uniform(0.0, 1.5 if line <= 5 else 30))
         outcome, problems = reconciled(settings, "ku", f"up trial {trial} ({where})")
         seen.append(f"{where}: {outcome}")
         lost += problems
