@@ -55,7 +55,8 @@ def space_guard(path: Path, doing: str, left_as: str) -> Iterator[None]:
         free = free_bytes(path)
         left = "" if free is None else f" ({free / 2**20:.1f} MiB free now)"
         said = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        detail = f": {said[0][:300]}" if said else ""
+        # What failed (a command's first line names it) and how (its last line).
+        detail = f": {' '.join(dict.fromkeys([said[0], said[-1]]))[:500]}" if said else ""
         raise HostError(
             f"no space left on the file system of {path} while {doing}{left}{detail}; {left_as}",
             hint=f"free space there (`df -h {path}`) or point LAB_HOME at a larger file system,"

@@ -1,8 +1,8 @@
 """A full disk under LAB_HOME: during overlay creation (`up`) and baseline capture.
 
-The test's LAB_HOME is a small tmpfs of its own (mode 0755: QEMU, as libvirt-qemu,
-must reach the disks), filled with one ballast file until only the room wanted is
-left. `up` then fails while making the machine's overlay, and a second baseline while
+The test's LAB_HOME is a small loop-mounted ext4 of its own (mode 0755: QEMU, as
+libvirt-qemu, must reach the disks), filled with one ballast file until only the room
+wanted is left. `up` then fails while making the machine's overlay, and a second baseline while
 saving the memory state (as large as the guest's RAM): each with an error naming the
 space problem and a hint, nothing half-made left, the old baseline in force and usable.
 """
@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,19 +31,60 @@ from tests.reliability import record
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 PROFILES = Path(__file__).parents[2] / "profiles"
-SIZE = "900m"  # a booted tiny lab (~100 MB) + one 512 MiB guest's memory state + slack
+SIZE = 1000 * 2**20  # a booted tiny lab (~100 MB) + one 512 MiB guest's memory state + slack
+
+
+def mount_namespaces() -> list[int]:
+    """Processes whose mount namespaces must see the file system: libvirtd's (QEMU forks
+    from it) and virtlogd's (console logs). `ip netns exec` gives each daemon a mount
+    namespace of its own, and the host's mounts do not propagate (private)."""
+    pids = [int(Path(f"/run/{d}.pid").read_text()) for d in ("libvirtd", "virtlogd")]
+    ours = os.readlink("/proc/self/ns/mnt")
+    seen = {ours}
+    found = []
+    for pid in pids:
+        ns = os.readlink(f"/proc/{pid}/ns/mnt")
+        if ns not in seen:
+            seen.add(ns)
+            found.append(pid)
+    return found
+
+
+@contextmanager
+def loop_fs(root: Path) -> Iterator[None]:
+    """A small ext4 on a loop device, mounted at `root` here and in the daemons' mount
+    namespaces: one block device, so every mount shows the same files."""
+    image = root.with_suffix(".img")
+    with image.open("wb") as f:
+        f.truncate(SIZE)
+    subprocess.run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
+    device = subprocess.run(
+        ["losetup", "--find", "--show", str(image)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    root.mkdir(mode=0o755)
+    others = mount_namespaces()
+    try:
+        subprocess.run(["mount", device, str(root)], check=True)
+        for pid in others:
+            in_ns = ["nsenter", "-t", str(pid), "-m"]
+            subprocess.run([*in_ns, "mount", device, str(root)], check=True)
+        root.chmod(0o755)  # QEMU (libvirt-qemu) must reach the disks below
+        yield
+    finally:
+        for pid in others:
+            in_ns = ["nsenter", "-t", str(pid), "-m"]
+            subprocess.run([*in_ns, "umount", "-l", str(root)], check=False)
+        subprocess.run(["umount", "-l", str(root)], check=False)
+        subprocess.run(["losetup", "-d", device], check=False)
+        image.unlink()
+        root.rmdir()
 
 
 @pytest.fixture(scope="module")
 def small(settings: Settings) -> Iterator[Settings]:
-    """Settings whose LAB_HOME is a tmpfs of SIZE (same prefix: its labs go at the end)."""
+    """Settings whose LAB_HOME is a small file system (same prefix: its labs go at the end)."""
     root = TEST_ROOT / f"small-{os.getpid()}"
-    root.mkdir(mode=0o755)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={SIZE},mode=0755", "hlt-small", str(root)],
-        check=True,
-    )
-    try:
+    with loop_fs(root):
         (root / "images").symlink_to(IMAGE_HOME / "images")
         small = settings.model_copy(update={"home": root})
         StateStore.open(small)  # the state database exists before the disk fills up
@@ -50,9 +92,6 @@ def small(settings: Settings) -> Iterator[Settings]:
         service.reconcile(small)
         for lab in service.list_labs(small):
             service.down(small, lab.name)
-    finally:
-        subprocess.run(["umount", str(root)], check=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def fill(settings: Settings, leave: int) -> Path:
