@@ -47,7 +47,8 @@ PROFILES = Path(__file__).parents[2] / "profiles"
 LAB = [sys.executable, "-m", "lab.cli"]
 CLIENTS = 50
 SECONDS = float(os.environ.get("LAB_LOAD_SECONDS", "60"))
-WARM_UP = min(10.0, SECONDS / 4)
+WARM_UP = SECONDS / 3
+SAMPLE = 2.0
 RSS_GROWTH = 16 * 2**20
 SEATS = ("ld-01", "ld-02")
 
@@ -198,7 +199,8 @@ def test_fifty_clients_mixed_reads_and_resets(
     url, pid = server
     before = {seat: len(StateStore.open(settings).resets(seat, limit=10_000)) for seat in SEATS}
     tally = Tally()
-    rss_start, rss_end = asyncio.run(load(url, tokens, pid, tally))
+    samples = asyncio.run(load(url, tokens, pid, tally))
+    rss_start, rss_end = samples[int(WARM_UP / SAMPLE)], samples[-1]
     ops = wait_idle(url, tokens["admin"])
     resets_run = {
         seat: len(StateStore.open(settings).resets(seat, limit=10_000)) - before[seat]
@@ -214,6 +216,7 @@ def test_fifty_clients_mixed_reads_and_resets(
         f"({served / SECONDS:.0f}/s), statuses {dict(sorted(tally.statuses.items()))}, "
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms; resets run {resets_run}; operations "
         f"{dict(kinds)}; RSS {rss_start / 2**20:.1f} -> {rss_end / 2**20:.1f} MiB"
+        f" (every {SAMPLE:.0f} s, MiB: {[round(r / 2**20) for r in samples]})"
     )
     lost = tally.unanswered[:20] + tally.server_errors[:20]
     for seat in SEATS:
