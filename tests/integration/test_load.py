@@ -25,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -158,14 +159,17 @@ def rss(pid: int) -> int:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
-async def load(url: str, tokens: dict[str, str], pid: int, tally: Tally) -> tuple[int, int]:
-    """Run the clients; RSS after the warm-up and at the end."""
+async def load(url: str, tokens: dict[str, str], tally: Tally) -> None:
     until = time.monotonic() + SECONDS
-    jobs = [asyncio.create_task(client(url, tokens, seed, until, tally)) for seed in range(CLIENTS)]
-    await asyncio.sleep(WARM_UP)
-    start = rss(pid)
-    await asyncio.gather(*jobs)
-    return start, rss(pid)
+    await asyncio.gather(*(client(url, tokens, seed, until, tally) for seed in range(CLIENTS)))
+
+
+def sample_rss(pid: int, samples: list[tuple[float, int]], stop: threading.Event) -> None:
+    """(seconds since the start, RSS) every SAMPLE s, in a thread of its own: the event
+    loop of the clients is too busy to keep time."""
+    started = time.monotonic()
+    while not stop.wait(SAMPLE):
+        samples.append((time.monotonic() - started, rss(pid)))
 
 
 def wait_idle(url: str, token: str) -> list[dict[str, object]]:
@@ -199,8 +203,17 @@ def test_fifty_clients_mixed_reads_and_resets(
     url, pid = server
     before = {seat: len(StateStore.open(settings).resets(seat, limit=10_000)) for seat in SEATS}
     tally = Tally()
-    samples = asyncio.run(load(url, tokens, pid, tally))
-    rss_start, rss_end = samples[int(WARM_UP / SAMPLE)], samples[-1]
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_rss, args=(pid, samples, stop))
+    sampler.start()
+    try:
+        asyncio.run(load(url, tokens, tally))
+    finally:
+        stop.set()
+        sampler.join()
+    rss_end = rss(pid)
+    rss_start = next(r for t, r in samples if t >= WARM_UP)
     ops = wait_idle(url, tokens["admin"])
     resets_run = {
         seat: len(StateStore.open(settings).resets(seat, limit=10_000)) - before[seat]
@@ -216,7 +229,7 @@ def test_fifty_clients_mixed_reads_and_resets(
         f"({served / SECONDS:.0f}/s), statuses {dict(sorted(tally.statuses.items()))}, "
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms; resets run {resets_run}; operations "
         f"{dict(kinds)}; RSS {rss_start / 2**20:.1f} -> {rss_end / 2**20:.1f} MiB"
-        f" (every {SAMPLE:.0f} s, MiB: {[round(r / 2**20) for r in samples]})"
+        f" (MiB every {SAMPLE:.0f} s: {[round(r / 2**20) for _, r in samples]})"
     )
     lost = tally.unanswered[:20] + tally.server_errors[:20]
     for seat in SEATS:
