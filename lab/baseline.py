@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +78,7 @@ def capture(driver: Driver, plan: LabPlan, base_disks: dict[str, Path]) -> Basel
                 memory.append(machine.name)
     except BaseException:
         _resume_saved(driver, plan, gdir)
+        prune(plan)  # the unfinished generation, unless a machine's disk now sits on it
         raise
     baseline = Baseline(generation=generation, created_at=datetime.now(UTC), memory=tuple(memory))
     _write_current(plan, baseline)
@@ -130,6 +132,106 @@ def _resume_saved(driver: Driver, plan: LabPlan, gdir: Path) -> None:
             driver.restore_domain(saved)
         except LabError:
             continue  # the next reset (cold, if need be) brings it back
+
+
+def recover(driver: Driver, plan: LabPlan, *, running: bool) -> list[str]:
+    """Put a lab back in working order after a capture or reset was killed half-way.
+
+    A kill can leave a staged overlay (`*.qcow2.new`), an overlay already moved into a
+    new generation's frozen layer, a machine saved (stopped) by a capture or destroyed
+    by a reset, and a generation that never came into force. With `running` (the lab is
+    recorded as running) every stopped machine runs again: resumed from the interrupted
+    capture's saved state when its disk is still that state's, else restored to the
+    baseline in force, else booted. Generations neither in force nor under an overlay
+    go. Returns what was done, one line each.
+    """
+    done: list[str] = []
+    in_force = current(plan)
+    for machine in plan.machines:
+        staged = machine.overlay.with_name(machine.overlay.name + ".new")
+        if staged.exists():
+            staged.unlink()
+            done.append(f"removed the half-made {staged.name}")
+        _settle(driver, machine.domain)
+        interrupted = _interrupted_generation(plan, machine, in_force)
+        if not machine.overlay.exists():
+            layer = _layer_for(plan, machine, interrupted, in_force)
+            new_overlay(layer, machine.overlay)
+            done.append(f"{machine.name}: a fresh overlay over {layer.parent.name}/{layer.name}")
+        if running and driver.domain_state(machine.domain) is DomainState.SHUTOFF:
+            done.append(f"{machine.name}: " + _bring_back(driver, plan, machine, interrupted))
+    done += [f"removed the incomplete baseline generation {g}" for g in prune(plan)]
+    return done
+
+
+def _settle(driver: Driver, domain: str, seconds: float = 30.0) -> None:
+    """Wait while libvirt finishes a save or restore job a killed client had started."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if driver.domain_state(domain) in (DomainState.RUNNING, DomainState.SHUTOFF):
+            return
+        time.sleep(0.5)
+
+
+def _interrupted_generation(
+    plan: LabPlan, machine: MachinePlan, in_force: Baseline | None
+) -> Path | None:
+    """The newest generation not in force that holds something of `machine`."""
+    root = baselines_dir(plan)
+    if not root.is_dir():
+        return None
+    found = [
+        g
+        for g in root.iterdir()
+        if g.is_dir()
+        and (in_force is None or g.name != in_force.generation)
+        and any((g / f"{machine.name}{ext}").exists() for ext in (".sav", ".qcow2"))
+    ]
+    return max(found, key=lambda g: g.name) if found else None
+
+
+def _layer_for(
+    plan: LabPlan, machine: MachinePlan, interrupted: Path | None, in_force: Baseline | None
+) -> Path:
+    """What a machine whose overlay is gone (moved into a frozen layer) runs on."""
+    if interrupted is not None and (interrupted / f"{machine.name}.qcow2").exists():
+        return interrupted / f"{machine.name}.qcow2"
+    if in_force is not None and in_force.disk(plan, machine.name).exists():
+        return in_force.disk(plan, machine.name)
+    raise LabError(
+        f"machine '{machine.name}' of lab '{plan.lab}' has lost its disk overlay",
+        hint=f"remove the lab and bring it up again: lab down {plan.lab}",
+    )
+
+
+def _bring_back(
+    driver: Driver, plan: LabPlan, machine: MachinePlan, interrupted: Path | None
+) -> str:
+    """Run a stopped machine again; say how."""
+    in_force = current(plan)
+    saved = interrupted / f"{machine.name}.sav" if interrupted else None
+    try:
+        if saved is not None and saved.exists() and _disk_is_of(machine, saved.parent):
+            driver.restore_domain(saved)
+            return "resumed from the interrupted baseline capture"
+        if in_force is not None and machine.name in in_force.memory:
+            new_overlay(in_force.disk(plan, machine.name), machine.overlay)
+            driver.restore_domain(in_force.memory_state(plan, machine.name))
+            return f"restored to its baseline {in_force.generation}"
+    except LabError as exc:
+        if in_force is not None:
+            new_overlay(in_force.disk(plan, machine.name), machine.overlay)
+        driver.start_domain(machine.domain)
+        return f"memory restore failed ({exc.message.splitlines()[0]}): booting"
+    driver.start_domain(machine.domain)
+    return "booting"
+
+
+def _disk_is_of(machine: MachinePlan, gdir: Path) -> bool:
+    """Whether the machine's disk is still what it was when it was saved into `gdir`:
+    untouched (not yet frozen), or a fresh overlay over that generation's frozen layer."""
+    frozen = gdir / f"{machine.name}.qcow2"
+    return not frozen.exists() or _backing(machine.overlay) == frozen
 
 
 def _write_current(plan: LabPlan, baseline: Baseline) -> None:

@@ -29,6 +29,7 @@ from lab.profile import Check
 from lab.service import READY_PROBE, machine_address
 from lab.settings import Settings
 from lab.software import require_verified
+from lab.space import space_guard
 from lab.state import LabRecord, ResetMode, ResetRecord, StateStore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.
@@ -54,7 +55,13 @@ def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> base
         record = state.get_lab(name)
         require_verified(record)
         started = time.monotonic()
-        result = baselines.capture(driver, record.plan, base_disks(settings, record))
+        # A memory state is as large as the guest's RAM: a full disk is the likely failure.
+        with space_guard(
+            settings.home,
+            f"capturing a baseline of lab '{name}'",
+            "the baseline in force is unchanged and the lab runs on",
+        ):
+            result = baselines.capture(driver, record.plan, base_disks(settings, record))
         progress(
             name, f"baseline {result.generation} captured in {time.monotonic() - started:.1f} s"
         )

@@ -12,20 +12,21 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import deploy, guest, keys, software
+from lab import baseline, deploy, guest, keys, software
 from lab.deploy import Progress
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError
-from lab.host import choose_accel, gather_facts
-from lab.images import ImageStore
+from lab.host import AccelChoice, choose_accel, gather_facts
+from lab.images import Image, ImageStore
 from lab.locks import is_locked, lab_lock
 from lab.naming import check_lab_name, split_name
 from lab.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
 from lab.prepare import images_for, with_role_images
-from lab.profile import load_profile
+from lab.profile import Profile, load_profile
 from lab.provision import ProvisionError
 from lab.settings import NicFilter, Settings
+from lab.space import space_guard
 from lab.state import LabRecord, LabStatus, StateStore, now
 
 # A machine is ready once cloud-init has finished (it writes boot-finished last), not
@@ -78,10 +79,24 @@ def up(
     machines answer (roles not applied, lab not verified)."""
     profile = with_role_images(settings, load_profile(profile_path))
     lab = check_lab_name(name or profile_name(profile))
-    store = ImageStore(settings)
     images = images_for(settings, profile)
     accel = choose_accel(settings.accel, gather_facts(settings.home))
     progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
+    with space_guard(settings.home, f"bringing up lab '{lab}'", "nothing of the lab was kept"):
+        return _up(settings, profile_path, profile, lab, images, accel, progress, provision)
+
+
+def _up(
+    settings: Settings,
+    profile_path: Path,
+    profile: Profile,
+    lab: str,
+    images: dict[str, Image],
+    accel: AccelChoice,
+    progress: Progress,
+    provision: bool,
+) -> LabRecord:
+    store = ImageStore(settings)
     state = StateStore.open(settings)
     with lab_lock(settings, lab), Driver.open(settings.libvirt_uri) as driver:
         _check_nic_filter(driver, settings.nic_filter)
@@ -224,7 +239,9 @@ def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileRepor
     A lab is kept only when it is complete: recorded as running or stopped, with
     every domain and network present. Everything else this project made (labs
     left half-created or half-deleted, objects and directories nobody recorded)
-    is removed, so each lab ends up fully present or fully gone.
+    is removed, so each lab ends up fully present or fully gone. A kept lab is also
+    put back in working order after a killed baseline or reset (`baseline.recover`):
+    its machines run again, and half-made files and baseline generations go.
     """
     state = StateStore.open(settings)
     removed: list[str] = []
@@ -236,6 +253,10 @@ def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileRepor
             if is_locked(settings, lab.name):
                 busy.append(lab.name)
             elif _complete(driver, lab):
+                with lab_lock(settings, lab.name):
+                    running = lab.status is LabStatus.RUNNING
+                    for line in baseline.recover(driver, lab.plan, running=running):
+                        progress(lab.name, line)
                 kept.append(lab.name)
             else:
                 with lab_lock(settings, lab.name):

@@ -193,8 +193,16 @@ class Driver:
         return cls(conn, uri)
 
     def close(self) -> None:
+        if not self._alive():
+            return  # libvirtd went away: nothing to close, and the error said so already
         with self._errors("close the libvirt connection"):
             self._conn.close()
+
+    def _alive(self) -> bool:
+        try:
+            return bool(self._conn.isAlive())
+        except libvirt.libvirtError:
+            return False
 
     def __enter__(self) -> Self:
         return self
@@ -218,6 +226,12 @@ class Driver:
     def _translate(self, exc: Any, action: str, hint: str) -> LabError:
         code = exc.get_error_code()
         message = f"cannot {action}: {exc.get_error_message()}"
+        if not self._alive():
+            return DriverError(
+                f"{message} (the connection to libvirtd at {self.uri} was lost)",
+                "libvirtd stopped or restarted during the operation; once it answers again "
+                "(`lab host check`), run `lab reconcile` and then try again",
+            )
         if code in _NOT_FOUND:
             return NotFoundError(
                 message, hint or f"list what exists: virsh -c {self.uri} list --all"

@@ -1,0 +1,160 @@
+"""A full disk under LAB_HOME: during overlay creation (`up`) and baseline capture.
+
+The test's LAB_HOME is a small loop-mounted ext4 of its own (mode 0755: QEMU, as
+libvirt-qemu, must reach the disks), filled with one ballast file until only the room
+wanted is left. `up` then fails while making the machine's overlay, and a second baseline while
+saving the memory state (as large as the guest's RAM): each with an error naming the
+space problem and a hint, nothing half-made left, the old baseline in force and usable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from lab import baseline as baselines
+from lab import reset as resets
+from lab import service
+from lab.errors import HostError
+from lab.settings import Settings
+from lab.state import ResetMode, StateStore
+from tests.integration.conftest import IMAGE_HOME, TEST_ROOT
+from tests.integration.invariants import digests, lab_outcome
+from tests.reliability import record
+
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+
+PROFILES = Path(__file__).parents[2] / "profiles"
+SIZE = 1000 * 2**20  # a booted tiny lab (~100 MB) + one 512 MiB guest's memory state + slack
+
+
+def mount_namespaces() -> list[int]:
+    """Processes whose mount namespaces must see the file system: libvirtd's (QEMU forks
+    from it) and virtlogd's (console logs). `ip netns exec` gives each daemon a mount
+    namespace of its own, and the host's mounts do not propagate (private)."""
+    pids = [int(Path(f"/run/{d}.pid").read_text()) for d in ("libvirtd", "virtlogd")]
+    ours = os.readlink("/proc/self/ns/mnt")
+    seen = {ours}
+    found = []
+    for pid in pids:
+        ns = os.readlink(f"/proc/{pid}/ns/mnt")
+        if ns not in seen:
+            seen.add(ns)
+            found.append(pid)
+    return found
+
+
+@contextmanager
+def loop_fs(root: Path) -> Iterator[None]:
+    """A small ext4 on a loop device, mounted at `root` here and in the daemons' mount
+    namespaces: one block device, so every mount shows the same files."""
+    image = root.with_suffix(".img")
+    with image.open("wb") as f:
+        f.truncate(SIZE)
+    subprocess.run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
+    device = subprocess.run(
+        ["losetup", "--find", "--show", str(image)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    root.mkdir(mode=0o755)
+    others = mount_namespaces()
+    try:
+        subprocess.run(["mount", device, str(root)], check=True)
+        for pid in others:
+            in_ns = ["nsenter", "-t", str(pid), "-m"]
+            subprocess.run([*in_ns, "mount", device, str(root)], check=True)
+        root.chmod(0o755)  # QEMU (libvirt-qemu) must reach the disks below
+        yield
+    finally:
+        for pid in others:
+            in_ns = ["nsenter", "-t", str(pid), "-m"]
+            subprocess.run([*in_ns, "umount", "-l", str(root)], check=False)
+        subprocess.run(["umount", "-l", str(root)], check=False)
+        subprocess.run(["losetup", "-d", device], check=False)
+        image.unlink()
+        root.rmdir()
+
+
+@pytest.fixture(scope="module")
+def small(settings: Settings) -> Iterator[Settings]:
+    """Settings whose LAB_HOME is a small file system (same prefix: its labs go at the end)."""
+    root = TEST_ROOT / f"small-{os.getpid()}"
+    with loop_fs(root):
+        (root / "images").symlink_to(IMAGE_HOME / "images")
+        small = settings.model_copy(update={"home": root})
+        StateStore.open(small)  # the state database exists before the disk fills up
+        yield small
+        service.reconcile(small)
+        for lab in service.list_labs(small):
+            service.down(small, lab.name)
+
+
+def fill(settings: Settings, leave: int) -> Path:
+    """Take all free space under LAB_HOME but `leave` bytes."""
+    ballast = settings.home / "ballast"
+    free = shutil.disk_usage(settings.home).free
+    fd = os.open(ballast, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, max(free - leave, 1))
+    finally:
+        os.close(fd)
+    return ballast
+
+
+def test_full_disk_during_overlay_creation(small: Settings) -> None:
+    # Room for the state row, keys and passwords, not for a qcow2 overlay (~200 KiB).
+    ballast = fill(small, leave=96 * 1024)
+    lost: list[str] = []
+    with pytest.raises(HostError) as info:
+        service.up(small, PROFILES / "tiny.yaml", "fd")
+    error = info.value
+    print(f"error: {error.message}\nhint: {error.hint}")
+    if "no space left" not in error.message or "df -h" not in error.hint:
+        lost.append(f"unclear error: {error.message} / {error.hint}")
+    if "qemu-img create" not in error.message:
+        lost.append(f"failed elsewhere than the overlay: {error.message}")
+    outcome, problems = lab_outcome(small, "fd")
+    lost += problems + ([] if outcome == "gone" else ["a half-made lab was kept"])
+    ballast.unlink()
+    # Space again: the same name comes up whole.
+    service.up(small, PROFILES / "tiny.yaml", "fd")
+    outcome, problems = lab_outcome(small, "fd")
+    lost += problems + ([] if outcome == "present" else ["the next up left no lab"])
+    record("fault", "full disk during up (overlay)", 1, lost)
+    assert lost == []
+
+
+def test_full_disk_during_baseline_capture(small: Settings) -> None:
+    resets.baseline(small, "fd")
+    plan = service.get_lab(small, "fd").plan
+    before = baselines.current(plan)
+    assert before is not None
+    sums = digests(before.directory(plan))
+    # Room for anything but a memory state (~270 MB for this guest).
+    ballast = fill(small, leave=64 * 2**20)
+    lost: list[str] = []
+    with pytest.raises(HostError) as info:
+        resets.baseline(small, "fd")
+    error = info.value
+    print(f"error: {error.message}\nhint: {error.hint}")
+    if "no space left" not in error.message or "df -h" not in error.hint:
+        lost.append(f"unclear error: {error.message} / {error.hint}")
+    if "baseline in force is unchanged" not in error.message:
+        lost.append(f"does not say what became of the baseline: {error.message}")
+    outcome, problems = lab_outcome(small, "fd")
+    lost += problems + ([] if outcome == "present" else ["the lab is gone"])
+    after = baselines.current(plan)
+    if after != before or digests(before.directory(plan)) != sums:
+        lost.append("the baseline in force changed")
+    # Still nearly full: the old baseline serves a memory reset all the same.
+    done = resets.reset(small, "fd")
+    if not (done.ok and done.mode is ResetMode.MEMORY):
+        lost.append(f"reset after the failed capture: {done.mode} {done.note}")
+    ballast.unlink()
+    record("fault", "full disk during baseline (memory state)", 1, lost)
+    assert lost == []
