@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -147,7 +148,17 @@ def test_host_address_of_another_lab_is_unreachable_even_with_a_route(
 
 
 def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -> None:
-    """clean-traffic: machine a may send only from its planned address (10.78.0.10)."""
+    """The NIC filter: machine a may send only from its planned address (10.78.0.10)."""
+    machine = service.get_lab(settings, "p1").plan.machines[0]
+    with Driver.open(settings.libvirt_uri) as driver:
+        domain = ET.fromstring(driver.domain_xml(machine.domain))
+    filters = {
+        nic.find("mac").get("address"): nic.find("filterref")  # type: ignore[union-attr]
+        for nic in domain.iter("interface")
+    }
+    lab_nic_filter = filters[machine.nics[0].mac]
+    assert lab_nic_filter is not None and lab_nic_filter.get("filter") == settings.nic_filter
+    assert filters[machine.management.mac] is None
     probe = (
         'python3 -c "import socket,sys; s=socket.socket(); s.settimeout(5); '
         "s.bind((sys.argv[1], 0)); s.connect(('10.78.0.11', 22)); print('open')\" "
@@ -163,7 +174,7 @@ def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -
 
 
 def test_spoofed_mac_address_is_dropped(settings: Settings, two_labs: None) -> None:
-    """clean-traffic: machine a may send only from its own MAC on its lab NIC."""
+    """The NIC filter: machine a may send only from its own MAC on its lab NIC."""
     nic = in_guest(settings, "p1", "a", "ip -o -4 addr show | awk '/10.78.0.10/ {print $2}'")
     name = nic.stdout.strip()
     assert name, nic.stderr
