@@ -104,7 +104,7 @@ def kvm_obstacle(facts: HostFacts) -> str | None:
 def gather_facts(home: Path | None = None) -> HostFacts:
     """Look at this host: /dev/kvm, KVM's mode, memory, disk under LAB_HOME, tools."""
     home = home or get_settings().home
-    disk_path = _nearest_existing(home)
+    disk_path = nearest_existing(home)
     stat = os.statvfs(disk_path)
     return HostFacts(
         kvm_exists=_KVM.exists(),
@@ -131,7 +131,7 @@ def _kvm_openable() -> bool:
     return True
 
 
-def _nearest_existing(path: Path) -> Path:
+def nearest_existing(path: Path) -> Path:
     """LAB_HOME may not exist yet; its filesystem is the one its nearest parent is on."""
     path = path.absolute()
     while not path.exists():

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.errors import HostError, LabError
+from lab.host import nearest_existing
 
 _WORDS = ("no space left on device", "disk is full", "disk quota exceeded")
 
@@ -34,11 +35,8 @@ def is_no_space(exc: BaseException) -> bool:
     return False
 
 
-def free_bytes(path: Path) -> int | None:
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return shutil.disk_usage(candidate).free
-    return None
+def free_bytes(path: Path) -> int:
+    return shutil.disk_usage(nearest_existing(path)).free
 
 
 @contextmanager
@@ -52,8 +50,7 @@ def space_guard(path: Path, doing: str, left_as: str) -> Iterator[None]:
     except (OSError, LabError, sqlite3.Error) as exc:
         if not is_no_space(exc):
             raise
-        free = free_bytes(path)
-        left = "" if free is None else f" ({free / 2**20:.1f} MiB free now)"
+        left = f" ({free_bytes(path) / 2**20:.1f} MiB free now)"
         said = [line.strip() for line in str(exc).splitlines() if line.strip()]
         # What failed (a command's first line names it) and how (its last line).
         detail = f": {' '.join(dict.fromkeys([said[0], said[-1]]))[:500]}" if said else ""
