@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,7 +151,8 @@ def recover(driver: Driver, plan: LabPlan, *, running: bool) -> list[str]:
         if staged.exists():
             staged.unlink()
             done.append(f"removed the half-made {staged.name}")
-        _settle(driver, machine.domain)
+        # A save or restore job a killed client had started: let libvirt finish it.
+        driver.wait_state(machine.domain, {DomainState.RUNNING, DomainState.SHUTOFF}, 30.0)
         interrupted = _interrupted_generation(plan, machine, in_force)
         if not machine.overlay.exists():
             layer = _layer_for(plan, machine, interrupted, in_force)
@@ -162,15 +162,6 @@ def recover(driver: Driver, plan: LabPlan, *, running: bool) -> list[str]:
             done.append(f"{machine.name}: " + _bring_back(driver, plan, machine, interrupted))
     done += [f"removed the incomplete baseline generation {g}" for g in prune(plan)]
     return done
-
-
-def _settle(driver: Driver, domain: str, seconds: float = 30.0) -> None:
-    """Wait while libvirt finishes a save or restore job a killed client had started."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if driver.domain_state(domain) in (DomainState.RUNNING, DomainState.SHUTOFF):
-            return
-        time.sleep(0.5)
 
 
 def _interrupted_generation(

@@ -6,7 +6,6 @@ case takes the settings and a progress callback, and raises LabError subclasses.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -209,7 +208,7 @@ def stop(settings: Settings, name: str, progress: Progress = _quiet) -> LabRecor
             if driver.domain_state(machine.domain) is DomainState.RUNNING:
                 driver.shutdown_domain(machine.domain)
         for machine in record.plan.machines:
-            if not _wait_state(driver, machine.domain, DomainState.SHUTOFF, seconds=60):
+            if not driver.wait_state(machine.domain, {DomainState.SHUTOFF}, seconds=60):
                 driver.destroy_domain(machine.domain)
                 progress(machine.name, "did not shut down in 60 s: powered off")
             else:
@@ -347,12 +346,3 @@ def _wait_ready(settings: Settings, driver: Driver, plan: LabPlan, progress: Pro
         progress(machine.name, f"ready in {took:.1f} s (SSH{', guest agent' if agent else ''})")
 
     deploy.parallel(ready, plan.machines)
-
-
-def _wait_state(driver: Driver, domain: str, wanted: DomainState, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if driver.domain_state(domain) is wanted:
-            return True
-        time.sleep(0.5)
-    return False

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from ipaddress import IPv4Network
@@ -304,6 +304,15 @@ class Driver:
         with self._errors(f"read the state of domain {name}"):
             state, _reason = dom.state()
         return _STATES.get(state, DomainState.NOSTATE)
+
+    def wait_state(self, name: str, wanted: Collection[DomainState], seconds: float) -> bool:
+        """Poll until domain `name` is in one of the `wanted` states; False at the deadline."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.domain_state(name) in wanted:
+                return True
+            time.sleep(0.5)
+        return False
 
     def list_domains(self, prefix: str = "") -> list[str]:
         with self._errors("list domains"):

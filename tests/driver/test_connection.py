@@ -203,3 +203,11 @@ def test_our_nic_filter_needs_the_nwfilter_driver_and_says_so(driver: Driver) ->
     with pytest.raises(DriverError) as info:
         service._check_nic_filter(driver, NicFilter.LAB)
     assert "LAB_NIC_FILTER=none" in info.value.hint
+
+
+def test_wait_state_answers_at_once_or_gives_up_at_the_deadline(
+    driver: Driver, domain: str
+) -> None:
+    driver.start_domain(domain)
+    assert driver.wait_state(domain, {DomainState.RUNNING}, seconds=5)
+    assert not driver.wait_state(domain, {DomainState.SHUTOFF}, seconds=0.6)
