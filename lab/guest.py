@@ -1,4 +1,4 @@
-"""Reaching a guest over SSH (paramiko): run a command, wait until it answers.
+"""Reaching a guest over SSH (paramiko): run a command, wait until it answers, copy a file.
 
 The guest's host key is pinned when known (it is: the orchestrator made it and put it
 in the seed), so a different key is an error, not a prompt. Key material never appears
@@ -12,7 +12,8 @@ import binascii
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import NoReturn
@@ -195,11 +196,60 @@ def wait_connected(
 
 
 def run_on(
-    client: paramiko.SSHClient, addr: GuestAddress, command: str, timeout: float = 60.0
+    client: paramiko.SSHClient,
+    addr: GuestAddress,
+    command: str,
+    timeout: float = 60.0,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> CommandResult:
-    """Run `command` over an open connection (from `connect` or `wait_connected`)."""
+    """Run `command` over an open connection (from `connect` or `wait_connected`).
+
+    With `on_stdout`, the command's output goes to it chunk by chunk as it arrives (and
+    the result's `stdout` stays empty): for long commands whose output is progress, and
+    whose whole output need not be held in memory.
+    """
     started = time.monotonic()
-    return _execute(client, addr, command, started + timeout, started)
+    return _execute(client, addr, command, started + timeout, started, on_stdout)
+
+
+def put_file(
+    client: paramiko.SSHClient, addr: GuestAddress, path: str, data: bytes, timeout: float = 60.0
+) -> None:
+    """Write `data` to the guest's file `path` (SFTP, as the admin user, mode 0600)."""
+    with _sftp(client, addr, path, timeout) as sftp, sftp.open(path, "wb") as f:
+        f.chmod(0o600)
+        f.write(data)
+
+
+def read_file(
+    client: paramiko.SSHClient,
+    addr: GuestAddress,
+    path: str,
+    limit: int,
+    *,
+    tail: bool = False,
+    timeout: float = 60.0,
+) -> bytes | None:
+    """The guest's file `path` (None if it does not exist), at most `limit` bytes of it.
+
+    A longer file is an error, or with `tail` only its last `limit` bytes are read: what
+    comes from a guest is never read whole without a bound.
+    """
+    with _sftp(client, addr, path, timeout) as sftp:
+        try:
+            f = sftp.open(path, "rb")
+        except FileNotFoundError:
+            return None
+        with f:
+            size = f.stat().st_size or 0
+            if size > limit:
+                if not tail:
+                    raise LabError(
+                        f"{path} on {addr.host} is {size} bytes, more than the {limit} accepted",
+                        hint="the guest wrote more than the orchestrator reads back",
+                    )
+                f.seek(size - limit)
+            return bytes(f.read(limit))
 
 
 class _PinnedPolicy(paramiko.RejectPolicy):
@@ -212,8 +262,36 @@ class _PinnedPolicy(paramiko.RejectPolicy):
         raise HostKeyMismatchError(f"unexpected host key from {hostname}")
 
 
+@contextmanager
+def _sftp(
+    client: paramiko.SSHClient, addr: GuestAddress, path: str, timeout: float
+) -> Iterator[paramiko.SFTPClient]:
+    try:
+        transport = client.get_transport()
+        if transport is None:
+            raise paramiko.SSHException("the connection closed")
+        sftp = paramiko.SFTPClient.from_transport(transport)
+        if sftp is None:
+            raise paramiko.SSHException("the guest refused an SFTP session")
+        channel = sftp.get_channel()
+        if channel is not None:
+            channel.settimeout(timeout)  # each read or write, not the whole copy
+        with sftp:
+            yield sftp
+    except (OSError, paramiko.SSHException, EOFError) as exc:
+        raise GuestUnreachableError(
+            f"copying {path} to or from {addr.host} failed: {_describe(exc)}",
+            hint="did the machine reboot or lose its network?",
+        ) from exc
+
+
 def _execute(
-    client: paramiko.SSHClient, addr: GuestAddress, command: str, deadline: float, started: float
+    client: paramiko.SSHClient,
+    addr: GuestAddress,
+    command: str,
+    deadline: float,
+    started: float,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> CommandResult:
     # stdout and stderr are drained together: reading one to its end first can stall
     # a chatty command once the other fills the channel's window.
@@ -227,7 +305,11 @@ def _execute(
         while True:
             busy = False
             while channel.recv_ready():
-                out += channel.recv(_READ_CHUNK)
+                chunk = channel.recv(_READ_CHUNK)
+                if on_stdout is None:
+                    out += chunk
+                else:
+                    on_stdout(chunk)
                 busy = True
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(_READ_CHUNK)
