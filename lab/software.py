@@ -11,9 +11,8 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from lab import inventory
+from lab import guest_playbook, inventory
 from lab import prepare as preparing
 from lab import provision as provisioning
 from lab import verify as verifying
@@ -67,15 +66,22 @@ def apply(
     machine: str | None = None,
     progress: Progress = _quiet,
 ) -> provisioning.ProvisionResult:
-    """Put software under test onto a lab: a playbook of the tester's, or one .deb."""
+    """Put software under test onto a lab: a playbook of the tester's, or one .deb.
+
+    The tester's playbook runs inside each targeted machine, by the machine's own
+    ansible-core (see lab.guest_playbook): nothing of it runs on the host. A package is
+    installed by a playbook the lab writes itself, run from the host as provisioning is.
+    """
     if (playbook is None) == (package is None):
         raise InvalidError("give either a playbook or --package FILE.deb, not both or neither")
-    given = playbook or package
-    assert given is not None
-    if not given.is_file():
-        raise NotFoundError(f"no file {given}", hint="give the path of an existing file")
-    if package is not None and package.suffix != ".deb":
-        raise InvalidError(f"{package.name} is not a .deb package", hint="build one with dpkg-deb")
+    book = guest_playbook.read_playbook(playbook) if playbook is not None else None
+    if package is not None:
+        if not package.is_file():
+            raise NotFoundError(f"no file {package}", hint="give the path of an existing file")
+        if package.suffix != ".deb":
+            raise InvalidError(
+                f"{package.name} is not a .deb package", hint="build one with dpkg-deb"
+            )
     with lab_lock(settings, name):
         state = StateStore.open(settings)
         record = state.get_lab(name)
@@ -85,17 +91,18 @@ def apply(
                 f"lab '{name}' has no machine '{machine}'", hint=f"machines: {', '.join(machines)}"
             )
         targets = [machine] if machine else machines
-        plays: str | list[dict[str, Any]]
-        if package is not None:
-            plays = inventory.package_playbook(package.resolve(), targets)
+        if book is not None:
+            result = guest_playbook.apply(record.plan, spec_of(record), book, targets, progress)
         else:
-            assert playbook is not None
-            plays = str(playbook.resolve())
-        result = provisioning.run_plays(
-            settings, record.plan, spec_of(record), plays, progress, limit=targets
-        )
+            assert package is not None
+            plays = inventory.package_playbook(package.resolve(), targets)
+            result = provisioning.run_plays(
+                settings, record.plan, spec_of(record), plays, progress, limit=targets
+            )
         # What ran before no longer describes the lab: it must be tested again.
         state.update_lab(record.model_copy(update={"verification": None}))
+        if book is not None:
+            guest_playbook.raise_for(result, book.name)
         provisioning.raise_for(result)
         return result
 

@@ -13,7 +13,7 @@ from api.auth import Action, CurrentUser, check_lab
 from api.deps import RunnerDep, SettingsDep
 from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
-from lab import service, software
+from lab import guest_playbook, service, software
 from lab import verify as verifying
 from lab.deploy import Progress
 from lab.errors import InvalidError, NotFoundError
@@ -61,7 +61,11 @@ async def apply(
     filename: Annotated[str, Query(pattern=FILENAME, description="e.g. portal_2.1_all.deb")],
     machine: str | None = None,
 ) -> OperationPublic:
-    """Put software under test onto the lab: one .deb, or an Ansible playbook (202)."""
+    """Put software under test onto the lab: one .deb, or an Ansible playbook (202).
+
+    A playbook (at most 1 MiB) runs inside each targeted machine with the machine's own
+    ansible-core and a local connection: `localhost` is the lab's machine, never this host.
+    """
     check_lab(settings, user, name, Action.PROVISION)
     record = service.get_lab(settings, name)
     if machine is not None and machine not in {m.name for m in record.plan.machines}:
@@ -74,6 +78,10 @@ async def apply(
             f"the upload is {len(body)} bytes; 1 to {MAX_UPLOAD} are accepted",
             hint="send the file as the request body: curl --data-binary @FILE",
         )
+    if kind is ApplyKind.PLAYBOOK:
+        # Checked before it is stored: 1 MiB of UTF-8 text at most. It will run inside
+        # the lab's machines only (lab.guest_playbook), never on this host.
+        guest_playbook.playbook_from_bytes(filename, body)
     uploads = record.plan.directory / "uploads"
     uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = uploads / filename

@@ -35,11 +35,17 @@ def provision(name: Annotated[str, typer.Argument(help="Lab name")]) -> None:
 
 def apply(
     name: Annotated[str, typer.Argument(help="Lab name")],
-    playbook: Annotated[Path | None, typer.Argument(help="An Ansible playbook to run")] = None,
+    playbook: Annotated[
+        Path | None,
+        typer.Argument(help="An Ansible playbook (run inside the lab's machines, not here)"),
+    ] = None,
     package: Annotated[Path | None, typer.Option(help="A .deb package to install")] = None,
     machine: Annotated[str | None, typer.Option(help="Only this machine")] = None,
 ) -> None:
-    """Put software under test onto a lab: your playbook, or one .deb package."""
+    """Put software under test onto a lab: your playbook, or one .deb package.
+
+    The playbook runs inside each machine with the machine's own ansible-core, so
+    `localhost` there is the lab's machine, never this server."""
     result = software.apply(
         get_settings(),
         name,

@@ -1,0 +1,615 @@
+"""A tester's playbook runs inside the lab's own machine, never on the host.
+
+Ansible runs a playbook's "controller side" (`delegate_to: localhost`, `local_action`,
+lookups, `hosts: localhost`, `ansible_connection: local`, vars files, templates) on
+whichever machine runs `ansible-playbook`. So the host does not run it at all: for each
+targeted machine the playbook travels as data (at most `MAX_PLAYBOOK` bytes) over the
+lab's admin SSH path (pinned host key) into a fresh private directory in the guest,
+beside an inventory naming only that machine with `ansible_connection=local`, and the
+guest's own ansible-core runs it as root there. Anything "local" is then the guest, which
+the tester may change at will anyway. The host only reads back what our callback plugin
+(`lab/guest_callback/lab_json.py`) wrote: JSON event lines as progress, one JSON
+document as the result, both bounded in size and treated as untrusted data.
+
+Pure parts (checks, inventory, command line, parsing) are separate from the one function
+that talks to a guest, `run_in_machine`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import paramiko
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lab import guest, keys
+from lab import inventory as inv
+from lab.deploy import ADMIN_USER
+from lab.errors import InvalidError, LabError, NotFoundError
+from lab.plan import LabPlan, MachinePlan
+from lab.profile import Profile
+from lab.provision import ProvisionError, ProvisionResult, TaskFailure
+
+Progress = Callable[[str, str], None]
+
+MAX_PLAYBOOK = 1 << 20  # bytes: a playbook is text; anything bigger is not one
+MAX_DOCUMENT = 8 << 20  # bytes of the result document read back from a guest
+MAX_LINE = 64 << 10  # bytes of one progress line; longer ones are skipped
+STDERR_TAIL = 4096  # bytes of ansible-playbook's stderr kept (its own errors land there)
+RUN_TIMEOUT = 3600  # seconds one machine's run may take (enforced in the guest too)
+GUEST_PYTHON = "/usr/bin/python3"
+CALLBACK = "lab_json"
+NO_ANSIBLE = 42  # exit code of the preparing command when the guest has no ansible-core
+_KEEP_RUNS = 10
+_TIMED_OUT = (124, 137)  # timeout(1): the command timed out / was killed after -k
+_WORKDIR = re.compile(r"/tmp/lab-playbook\.[A-Za-z0-9]{10}")
+_CALLBACK_SOURCE = Path(__file__).parent / "guest_callback" / "lab_json.py"
+_TEXT = 2000  # characters of a message from a guest shown to people
+_LABEL = 120  # characters of a task or host name in a progress line
+
+# Makes the private directory; fails with NO_ANSIBLE first if the image predates
+# ansible-core. The directory is the admin user's, 0700: the playbook stays private.
+PREPARE = (
+    f"command -v ansible-playbook >/dev/null 2>&1 || exit {NO_ANSIBLE}; "
+    'd=$(mktemp -d /tmp/lab-playbook.XXXXXXXXXX) && mkdir "$d/callbacks" "$d/tmp" '
+    '&& : >"$d/ansible.cfg" && echo "$d"'
+)
+
+
+class Playbook(BaseModel):
+    """A playbook as data: its file name (for messages) and its text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    text: str
+
+
+class GuestEvent(BaseModel):
+    """One task result as the guest's `lab_json` callback reports it (untrusted)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    play: str = ""
+    task: str = ""
+    role: str = ""
+    host: str = ""
+    status: Literal["ok", "changed", "failed", "unreachable", "skipped"]
+    ignored: bool = False
+    msg: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+
+class GuestTask(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    play: str = ""
+    task: str = ""
+    role: str = ""
+    started: float
+    ended: float
+
+
+class GuestDocument(BaseModel):
+    """The whole run in one machine: what `lab_json` writes to $LAB_RESULT."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format: Literal[1]
+    ansible_version: str = ""
+    tasks: list[GuestTask] = []
+    results: list[GuestEvent] = []
+    stats: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+class MachineRun(BaseModel):
+    """What one machine's run did, folded into a `ProvisionResult` by `combine`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    machine: str
+    status: str  # successful | failed | timeout
+    changed: int = 0
+    ok: int = 0
+    failures: tuple[TaskFailure, ...] = ()
+    role_seconds: dict[str, float] = {}
+
+
+# -- input checks (pure) ------------------------------------------------------------------
+
+
+def check_name(name: str) -> None:
+    """A playbook's file name is shown in messages only; it must be fit to show."""
+    if not 1 <= len(name) <= 128 or not name.isprintable() or "/" in name or "\\" in name:
+        raise InvalidError(
+            f"{_quote(name)} cannot name a playbook",
+            hint="use a plain file name of printable characters (at most 128), e.g. setup.yml",
+        )
+
+
+def playbook_from_bytes(name: str, data: bytes) -> Playbook:
+    """Check an uploaded playbook: a named, non-empty UTF-8 text of at most 1 MiB."""
+    check_name(name)
+    if not data or len(data) > MAX_PLAYBOOK:
+        raise InvalidError(
+            f"the playbook {name} is {len(data)} bytes; 1 to {MAX_PLAYBOOK} are accepted",
+            hint="a playbook is a YAML text; put large files into a .deb package instead",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidError(
+            f"the playbook {name} is not UTF-8 text", hint="a playbook is a YAML file"
+        ) from exc
+    if "\x00" in text:
+        raise InvalidError(
+            f"the playbook {name} holds a NUL byte", hint="a playbook is a YAML file"
+        )
+    return Playbook(name=name, text=text)
+
+
+def read_playbook(path: Path) -> Playbook:
+    """Read a playbook file from the host (regular files only, never more than the cap)."""
+    check_name(path.name)
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise NotFoundError(
+            f"no playbook {_quote(str(path))}", hint="give the path of an existing file"
+        ) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidError(
+            f"{_quote(str(path))} is not a regular file", hint="give the playbook's YAML file"
+        )
+    with path.open("rb") as f:
+        data = f.read(MAX_PLAYBOOK + 1)
+    return playbook_from_bytes(path.name, data)
+
+
+# -- what the guest is given (pure) ---------------------------------------------------------
+
+
+def groups_of(tree: Mapping[str, Any], machine: str) -> list[str]:
+    """The groups (but `all`) that hold `machine` in an Ansible YAML-style inventory."""
+    found: set[str] = set()
+
+    def walk(name: str, group: Mapping[str, Any]) -> bool:
+        inside = machine in (group.get("hosts") or {})
+        for child, sub in (group.get("children") or {}).items():
+            inside = walk(str(child), sub or {}) or inside
+        if inside and name != "all":
+            found.add(name)
+        return inside
+
+    for name, group in tree.items():
+        walk(str(name), group or {})
+    return sorted(found)
+
+
+def guest_vars(plan: LabPlan, profile: Profile) -> dict[str, Any]:
+    """The lab's variables as the roles see them, but without any password: the file
+    lands in a machine the tester controls, and a template may share these passwords."""
+    variables = inv.lab_vars(plan, profile, {a.name: "" for a in profile.accounts})
+    variables["lab_accounts"] = [
+        {k: v for k, v in account.items() if k != "password"}
+        for account in variables["lab_accounts"]
+    ]
+    return variables
+
+
+def guest_inventory(
+    machine: MachinePlan, groups: Sequence[str], variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A YAML inventory (written as JSON, which YAML reads) naming only `machine`, with
+    the groups the host-side inventory gives it, reached by a local connection."""
+    host = {
+        "lab_machine": machine.name,
+        "lab_roles": list(machine.roles),
+        "ansible_connection": "local",
+        "ansible_python_interpreter": GUEST_PYTHON,
+    }
+    tree: dict[str, Any] = {"hosts": {machine.name: host}, "vars": dict(variables)}
+    if groups:
+        tree["children"] = {g: {"hosts": {machine.name: {}}} for g in groups}
+    return {"all": tree}
+
+
+def check_workdir(text: str) -> str:
+    """The directory the guest's `mktemp` made (the guest is not trusted to name it)."""
+    workdir = text.strip()
+    if not _WORKDIR.fullmatch(workdir):
+        raise LabError(
+            f"the machine answered {_quote(workdir)} for its working directory",
+            hint="expected /tmp/lab-playbook.XXXXXXXXXX from mktemp; is the image ours?",
+        )
+    return workdir
+
+
+def guest_command(workdir: str, timeout: int = RUN_TIMEOUT) -> str:
+    """The shell line that runs the playbook in the guest as root, its own ansible-core
+    configured only by this environment (an empty ansible.cfg of ours, our callback)."""
+    check_workdir(workdir)
+    env = {
+        "ANSIBLE_CONFIG": f"{workdir}/ansible.cfg",
+        "ANSIBLE_HOME": f"{workdir}/tmp",
+        "ANSIBLE_LOCAL_TEMP": f"{workdir}/tmp",
+        "ANSIBLE_STDOUT_CALLBACK": CALLBACK,
+        "ANSIBLE_CALLBACK_PLUGINS": f"{workdir}/callbacks",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1",
+        "LAB_RESULT": f"{workdir}/result.json",
+    }
+    argv = [
+        "sudo",
+        "-n",
+        "env",
+        *(f"{k}={v}" for k, v in env.items()),
+        "timeout",
+        "-k",
+        "10",
+        str(timeout),
+        "ansible-playbook",
+        "-i",
+        f"{workdir}/inventory.json",
+        f"{workdir}/playbook.yml",
+    ]
+    line = " ".join(shlex.quote(a) for a in argv)
+    return f"cd {shlex.quote(workdir)} && {line} </dev/null 2>{shlex.quote(workdir + '/stderr')}"
+
+
+def cleanup_command(workdir: str) -> str:
+    return f"sudo -n rm -rf -- {shlex.quote(check_workdir(workdir))}"
+
+
+# -- what the guest said (pure) -------------------------------------------------------------
+
+
+def parse_document(data: bytes) -> GuestDocument:
+    """The callback's result document; anything else is an error naming what is wrong."""
+    try:
+        return GuestDocument.model_validate_json(data)
+    except ValidationError as exc:
+        raise LabError(
+            "the machine's Ansible run left a result the lab cannot read "
+            f"({exc.error_count()} problems, first: {_clean(str(exc.errors()[0]['msg']), 200)})",
+            hint="the run's callback output was changed or cut short; apply the playbook again",
+        ) from exc
+
+
+def machine_run(
+    machine: str, exit_code: int, document: GuestDocument | None, stderr: str, timeout: int
+) -> MachineRun:
+    """Fold one machine's run into changed/ok counts and failures named by task.
+
+    Every host the guest's Ansible reported (the machine, `localhost`, hosts a play
+    added) is that machine: nothing else ran it. A host's fatal failures are its last
+    `failures` non-ignored failed results (a failed host runs no further task; rescued
+    and ignored ones are not counted by Ansible's own stats).
+    """
+    timed_out = exit_code in _TIMED_OUT
+    if document is None:
+        why = (
+            f"the playbook did not finish within {timeout} s"
+            if timed_out
+            else "the playbook did not run: " + (_clean(stderr, _TEXT) or f"exit {exit_code}")
+        )
+        return MachineRun(
+            machine=machine,
+            status="timeout" if timed_out else "failed",
+            failures=(TaskFailure(machine=machine, role="", task="", message=why),),
+        )
+    failures: list[TaskFailure] = []
+    for host, counts in document.stats.items():
+        for kind, key in (("failed", "failures"), ("unreachable", "unreachable")):
+            wanted = max(0, counts.get(key, 0))
+            if not wanted:
+                continue
+            mine = [
+                r
+                for r in document.results
+                if r.host == host and r.status == kind and not (kind == "failed" and r.ignored)
+            ]
+            failures += [_failure(machine, r) for r in mine[-wanted:]]
+    if exit_code != 0 and not failures:
+        failures.append(
+            TaskFailure(
+                machine=machine,
+                role="",
+                task="",
+                message=f"ansible-playbook ended with exit {exit_code}: "
+                + (_clean(stderr, _TEXT) or "(no message)"),
+            )
+        )
+    seconds: dict[str, float] = {}
+    for task in document.tasks:
+        key = _clean(_profile_role(task.role), _LABEL) or "play"
+        seconds[key] = seconds.get(key, 0.0) + max(0.0, task.ended - task.started)
+    status = "timeout" if timed_out else ("successful" if not failures else "failed")
+    return MachineRun(
+        machine=machine,
+        status=status,
+        changed=sum(max(0, c.get("changed", 0)) for c in document.stats.values()),
+        ok=sum(max(0, c.get("ok", 0)) for c in document.stats.values()),
+        failures=tuple(failures),
+        role_seconds=seconds,
+    )
+
+
+def combine(
+    lab: str, runs: Sequence[MachineRun], seconds: float, artifacts: str
+) -> ProvisionResult:
+    """One result for the lab, of the same kind `lab provision` gives."""
+    statuses = {r.status for r in runs}
+    status = next((s for s in ("timeout", "failed") if s in statuses), "successful")
+    role_seconds: dict[str, float] = {}
+    for run in runs:  # machines run side by side: a role took as long as its slowest
+        for role, took in run.role_seconds.items():
+            role_seconds[role] = max(role_seconds.get(role, 0.0), took)
+    return ProvisionResult(
+        lab=lab,
+        status=status,
+        seconds=seconds,
+        changed={r.machine: r.changed for r in runs},
+        ok={r.machine: r.ok for r in runs},
+        failures=tuple(f for r in runs for f in r.failures),
+        role_seconds=role_seconds,
+        artifacts=artifacts,
+    )
+
+
+def raise_for(result: ProvisionResult, playbook: str) -> None:
+    """A ProvisionError naming each machine and task that failed, with Ansible's word."""
+    if result.succeeded:
+        return
+    lines = [_failure_line(f) for f in result.failures] or [f"the run ended {result.status}"]
+    raise ProvisionError(
+        f"applying {playbook} to lab '{result.lab}' failed:\n  " + "\n  ".join(lines),
+        hint=f"the playbook ran inside the machine (its own ansible-core, connection local); "
+        f"fix it, then apply it again: lab apply {result.lab} {playbook}",
+        artifacts=result.artifacts,
+    )
+
+
+def progress_line(line: bytes) -> str | None:
+    """A progress message for one event line of the guest's callback (None: nothing to say)."""
+    try:
+        event = GuestEvent.model_validate_json(line)
+    except ValidationError:
+        return None  # the stats line, or anything else on stdout: not progress
+    where = _clean(_profile_role(event.role), _LABEL) or "play"
+    task = _clean(event.task, _LABEL)
+    if event.status == "changed":
+        return f"{where}: {task} (changed)"
+    if event.status == "failed":
+        return f"{where}: {task} {'failed (ignored)' if event.ignored else 'FAILED'}"
+    if event.status == "unreachable":
+        return f"{where}: {task} UNREACHABLE"
+    return None
+
+
+class LineSplitter:
+    """Feeds complete lines of a byte stream to `on_line`; a line longer than `limit` is
+    dropped whole, so a guest cannot make the host hold an endless line."""
+
+    def __init__(self, on_line: Callable[[bytes], None], limit: int = MAX_LINE) -> None:
+        self.on_line = on_line
+        self.limit = limit
+        self._buffer = bytearray()
+        self._dropping = False
+
+    def feed(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        while (end := self._buffer.find(b"\n")) >= 0:
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            if self._dropping:
+                self._dropping = False
+            else:
+                self.on_line(line)
+        if len(self._buffer) > self.limit:
+            self._buffer.clear()
+            self._dropping = True
+
+
+# -- running it ------------------------------------------------------------------------------
+
+
+def apply(
+    plan: LabPlan,
+    profile: Profile,
+    playbook: Playbook,
+    machines: Sequence[str],
+    progress: Progress,
+    timeout: int = RUN_TIMEOUT,
+) -> ProvisionResult:
+    """Run `playbook` inside each of `machines` (side by side); the result says what
+    happened (no exception for a failed task: see `raise_for`)."""
+    variables = guest_vars(plan, profile)
+    host_side = inv.inventory(plan, {}, plan.directory / "ssh_config")
+    artifacts = _artifacts_dir(plan)
+    started = time.monotonic()
+
+    def one(name: str) -> MachineRun:
+        machine = plan.machine(name)
+        inventory = guest_inventory(machine, groups_of(host_side, name), variables)
+        try:
+            return run_in_machine(
+                address_of(plan, machine), name, playbook, inventory, progress, artifacts, timeout
+            )
+        except LabError as exc:  # this machine could not run it; the others still do
+            progress(name, f"FAILED: {exc.message}")
+            return MachineRun(
+                machine=name,
+                status="failed",
+                failures=(
+                    TaskFailure(
+                        machine=name,
+                        role="",
+                        task="",
+                        message=f"{exc.message} ({exc.hint})" if exc.hint else exc.message,
+                        unreachable=isinstance(exc, guest.GuestUnreachableError),
+                    ),
+                ),
+            )
+
+    with ThreadPoolExecutor(max_workers=max(1, len(machines))) as pool:
+        runs = list(pool.map(one, machines))
+    return combine(plan.lab, runs, time.monotonic() - started, str(artifacts))
+
+
+def address_of(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
+    """The machine's admin SSH path, its host key pinned (as `lab.service` builds it)."""
+    return guest.GuestAddress(
+        host=str(machine.management_address),
+        user=ADMIN_USER,
+        key=plan.keys_dir / "id_ed25519",
+        host_key=keys.host_keypair(plan.keys_dir, machine.name).public_text,
+    )
+
+
+def run_in_machine(
+    addr: guest.GuestAddress,
+    machine: str,
+    playbook: Playbook,
+    inventory: Mapping[str, Any],
+    progress: Progress,
+    artifacts: Path,
+    timeout: int = RUN_TIMEOUT,
+) -> MachineRun:
+    """Copy the playbook into the machine, run it there with the guest's ansible-core,
+    read back the result document, remove the directory again."""
+    client = guest.connect(addr, timeout=10)
+    try:
+        prepared = guest.run_on(client, addr, PREPARE, 60)
+        if prepared.exit_code == NO_ANSIBLE:
+            raise LabError(
+                f"machine '{machine}' has no ansible-core, so it cannot run a playbook",
+                hint="its image predates playbooks in the guest: rebuild the base image "
+                "(lab image build images/debian-12.yaml) and bring the lab up again",
+            )
+        if prepared.exit_code != 0:
+            raise LabError(
+                f"machine '{machine}' could not make a working directory: "
+                + _clean(prepared.stderr, _TEXT),
+                hint="is its /tmp full or read-only? `lab ssh` into it to look",
+            )
+        workdir = check_workdir(prepared.stdout)
+        try:
+            guest.put_file(client, addr, f"{workdir}/playbook.yml", playbook.text.encode())
+            guest.put_file(
+                client, addr, f"{workdir}/inventory.json", json.dumps(inventory).encode()
+            )
+            guest.put_file(
+                client, addr, f"{workdir}/callbacks/{CALLBACK}.py", _CALLBACK_SOURCE.read_bytes()
+            )
+            progress(machine, f"running {playbook.name} in the machine (its own ansible-core)")
+
+            def event(line: bytes) -> None:
+                message = progress_line(line)
+                if message is not None:
+                    progress(machine, message)
+
+            lines = LineSplitter(event)
+            ran = guest.run_on(
+                client, addr, guest_command(workdir, timeout), timeout + 60, on_stdout=lines.feed
+            )
+            raw = guest.read_file(client, addr, f"{workdir}/result.json", MAX_DOCUMENT)
+            stderr = guest.read_file(client, addr, f"{workdir}/stderr", STDERR_TAIL, tail=True)
+        finally:
+            _remove(client, addr, machine, workdir, progress)
+    finally:
+        client.close()
+    _keep(artifacts, machine, raw, stderr or b"")
+    document = parse_document(raw) if raw else None
+    stderr_text = (stderr or b"").decode("utf-8", errors="replace")
+    return machine_run(machine, ran.exit_code, document, stderr_text, timeout)
+
+
+def _remove(
+    client: paramiko.SSHClient,
+    addr: guest.GuestAddress,
+    machine: str,
+    workdir: str,
+    progress: Progress,
+) -> None:
+    # Best effort: a failure here must not hide the run's own outcome.
+    try:
+        gone = guest.run_on(client, addr, cleanup_command(workdir), 60)
+    except LabError as exc:
+        progress(machine, f"could not remove {workdir}: {exc.message}")
+        return
+    if gone.exit_code != 0:
+        progress(machine, f"could not remove {workdir}: {_clean(gone.stderr, 200)}")
+
+
+def _artifacts_dir(plan: LabPlan) -> Path:
+    """`labs/LAB/ansible/guest/<time>/`: each machine's result document and stderr tail;
+    the last ten runs are kept (0700: they hold what the playbook printed)."""
+    base = plan.directory / "ansible" / "guest"
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in sorted(p for p in base.iterdir() if p.is_dir())[: -(_KEEP_RUNS - 1) or None]:
+        shutil.rmtree(old, ignore_errors=True)
+    run = base / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    run.mkdir(mode=0o700)
+    return run
+
+
+def _keep(directory: Path, machine: str, document: bytes | None, stderr: bytes) -> None:
+    for name, data in ((f"{machine}.json", document), (f"{machine}.stderr", stderr)):
+        if data:
+            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+
+
+def _failure(machine: str, event: GuestEvent) -> TaskFailure:
+    parts = [_clean(event.msg, _TEXT)]
+    for stream in (event.stderr, event.stdout):
+        text = _clean(stream, _TEXT)
+        if text and text not in parts[0]:
+            parts.append(text)
+    message = "\n    ".join(p for p in parts if p) or "(Ansible gave no message)"
+    if event.host != machine:
+        # `hosts: localhost`, a delegation or an added host: still this machine.
+        message = f"[as host '{_clean(event.host, _LABEL)}' inside it] {message}"
+    return TaskFailure(
+        machine=machine,
+        role=_clean(_profile_role(event.role), _LABEL),
+        task=_clean(event.task, _LABEL),
+        message=message,
+        unreachable=event.status == "unreachable",
+    )
+
+
+def _failure_line(f: TaskFailure) -> str:
+    role = f", role '{f.role}'" if f.role else ""
+    if f.task:
+        return f"machine '{f.machine}'{role}, task '{f.task}': {f.message}"
+    return f"machine '{f.machine}': {f.message}"
+
+
+def _profile_role(directory: str) -> str:
+    return directory.replace("_", "-")
+
+
+def _clean(text: str, limit: int) -> str:
+    """Text from a guest, fit to show: printable (line breaks kept), at most `limit`."""
+    kept = "".join(c if c.isprintable() or c == "\n" else "?" for c in text.strip())
+    return kept if len(kept) <= limit else kept[: limit - 3] + "..."
+
+
+def _quote(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "...")
