@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     parallel: int = Field(default=4, ge=1, le=64)
     # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).
     boot_timeout: float = 300.0
+    # How many machines of a lab boot at once; 0: as many as the host has cores under TCG
+    # (emulated boots are CPU-bound), all of them under KVM.
+    boot_parallel: int = Field(default=0, ge=0, le=64)
     # The profile catalogue the API lists and creates labs from.
     profiles_dir: Path = Field(default_factory=_default_profiles)
     # How often `lab serve` looks for scheduled class resets that are due (seconds).
