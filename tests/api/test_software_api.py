@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import ansible_runner
+import pytest
 from fastapi.testclient import TestClient
+
+from lab import guest_playbook, provision
+from lab.settings import Settings
 
 Headers = dict[str, dict[str, str]]
 APPLY = "/api/v1/labs/mine/apply"
@@ -44,3 +52,58 @@ def test_apply_refuses_an_empty_body_and_an_unknown_machine(
 def test_a_lab_never_tested_has_no_results(client: TestClient, headers: Headers) -> None:
     r = client.get("/api/v1/labs/mine/tests/latest/junit", headers=headers["tester"])
     assert r.status_code == 404 and "not been tested" in r.json()["error"]
+
+
+def test_apply_refuses_a_playbook_that_is_not_a_small_text_before_storing_it(
+    client: TestClient, headers: Headers, settings: Settings
+) -> None:
+    for body in (b"#" * (guest_playbook.MAX_PLAYBOOK + 1), b"\xff\xfe- hosts: all\n", b"a\0b"):
+        r = client.post(
+            APPLY,
+            params={"kind": "playbook", "filename": "big.yml"},
+            content=body,
+            headers=headers["tester"],
+        )
+        assert r.status_code == 422 and r.json()["hint"], r.text
+    assert not (settings.labs_dir / "mine" / "uploads" / "big.yml").exists()
+
+
+def test_an_uploaded_playbook_goes_into_the_machine_never_to_the_hosts_ansible(
+    client: TestClient,
+    headers: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+    wait_op: Callable[[str, dict[str, str]], dict[str, Any]],
+) -> None:
+    # No guest here (libvirt's test driver): the one function that talks to a machine is
+    # replaced; the host's Ansible is made to fail loudly if anything calls it.
+    seen: list[tuple[str, guest_playbook.Playbook, Any]] = []
+
+    def in_machine(
+        addr: Any, machine: str, playbook: guest_playbook.Playbook, inventory: Any, *_: Any
+    ) -> guest_playbook.MachineRun:
+        seen.append((machine, playbook, inventory))
+        return guest_playbook.MachineRun(machine=machine, status="successful", changed=1, ok=2)
+
+    def host_ansible(*_: Any, **__: Any) -> None:
+        raise AssertionError("the host's Ansible was asked to run a tester's playbook")
+
+    monkeypatch.setattr(guest_playbook, "run_in_machine", in_machine)
+    monkeypatch.setattr(provision, "run_plays", host_ansible)
+    monkeypatch.setattr(ansible_runner, "run", host_ansible)
+    body = (
+        "- hosts: localhost\n  tasks:\n"
+        "    - ansible.builtin.command: id\n      delegate_to: localhost\n"
+    )
+    r = client.post(
+        APPLY,
+        params={"kind": "playbook", "filename": "escape.yml"},
+        content=body.encode(),
+        headers=headers["tester"],
+    )
+    assert r.status_code == 202, r.text
+    op = wait_op(r.headers["Location"], headers["tester"])
+    assert op["status"] == "succeeded", op
+    assert op["result"]["changed"] == {"m1": 1} and op["result"]["ok"] == {"m1": 2}
+    ((machine, playbook, inventory),) = seen
+    assert machine == "m1" and playbook == guest_playbook.Playbook(name="escape.yml", text=body)
+    assert inventory["all"]["hosts"]["m1"]["ansible_connection"] == "local"

@@ -145,7 +145,7 @@ def test_a_failing_task_names_machine_and_task(
     message = caught.value.message
     assert "machine 'srv'" in message and "task 'Check the registry service'" in message
     assert "registry offline" in message
-    assert "lab provision st1" in caught.value.hint
+    assert "lab apply st1 break.yml" in caught.value.hint  # it ran inside srv
 
 
 def test_no_password_reaches_a_log(stack: LabRecord, settings: Settings) -> None:
