@@ -161,19 +161,24 @@ def playbook_from_bytes(name: str, data: bytes) -> Playbook:
 
 
 def read_playbook(path: Path) -> Playbook:
-    """Read a playbook file from the host (regular files only, never more than the cap)."""
+    """Read a playbook file from the host: a regular file only (a device or a FIFO is
+    refused before anything is read from it), never more than the cap."""
     check_name(path.name)
     try:
-        info = path.stat()
+        # Non-blocking, so that opening a FIFO cannot hang; the file opened is the one
+        # checked (fstat), not whatever the name points to a moment later.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise NotFoundError(
-            f"no playbook {_quote(str(path))}", hint="give the path of an existing file"
+            f"no playbook {_quote(str(path))} ({exc.strerror or 'cannot open it'})",
+            hint="give the path of an existing file",
         ) from exc
-    if not stat.S_ISREG(info.st_mode):
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
         raise InvalidError(
             f"{_quote(str(path))} is not a regular file", hint="give the playbook's YAML file"
         )
-    with path.open("rb") as f:
+    with os.fdopen(fd, "rb") as f:
         data = f.read(MAX_PLAYBOOK + 1)
     return playbook_from_bytes(path.name, data)
 
@@ -558,8 +563,9 @@ def _remove(
 def _artifacts_dir(plan: LabPlan) -> Path:
     """`labs/LAB/ansible/guest/<time>/`: each machine's result document and stderr tail;
     the last ten runs are kept (0700: they hold what the playbook printed)."""
+    (plan.directory / "ansible").mkdir(mode=0o700, parents=True, exist_ok=True)
     base = plan.directory / "ansible" / "guest"
-    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    base.mkdir(mode=0o700, exist_ok=True)
     for old in sorted(p for p in base.iterdir() if p.is_dir())[: -(_KEEP_RUNS - 1) or None]:
         shutil.rmtree(old, ignore_errors=True)
     run = base / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")

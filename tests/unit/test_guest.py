@@ -224,3 +224,43 @@ def test_addresses_are_checked(tmp_path: Path, changes: dict[str, str]) -> None:
         guest.GuestAddress.model_validate(
             {"host": "10.0.0.1", "user": "x", "key": tmp_path, **changes}
         )
+
+
+def test_streamed_output_goes_to_the_callback_not_into_memory(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, host = sshd
+    addr = _addr(port, client, host.public_text)
+    chunks: list[bytes] = []
+    opened = guest.connect(addr)
+    try:
+        result = guest.run_on(opened, addr, "chatty", timeout=20, on_stdout=chunks.append)
+    finally:
+        opened.close()
+    assert b"".join(chunks) == b"done\n" and result.stdout == "" and result.exit_code == 3
+
+
+def test_a_streamed_command_over_its_timeout_is_an_error(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, host = sshd
+    addr = _addr(port, client, host.public_text)
+    opened = guest.connect(addr)
+    try:
+        with pytest.raises(guest.GuestUnreachableError, match="did not finish in time"):
+            guest.run_on(opened, addr, "hang", timeout=1, on_stdout=lambda _: None)
+    finally:
+        opened.close()
+
+
+def test_a_guest_refusing_sftp_is_a_lab_error_not_a_raw_exception(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, host = sshd  # this server offers no SFTP subsystem
+    addr = _addr(port, client, host.public_text)
+    opened = guest.connect(addr)
+    try:
+        with pytest.raises(guest.GuestUnreachableError, match="copying /tmp/x"):
+            guest.put_file(opened, addr, "/tmp/x", b"data", timeout=5)
+    finally:
+        opened.close()
