@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import paramiko
 import pytest
 from paramiko import common
+from paramiko.sftp import SFTP_OK
 from pydantic import ValidationError
 
 from lab import guest, keys
-from lab.errors import NotFoundError
+from lab.errors import LabError, NotFoundError
 
 
 def _closed_port() -> int:
@@ -52,9 +55,48 @@ class _Server(paramiko.ServerInterface):
         return True
 
 
-def _serve(conn: socket.socket, host_key: paramiko.PKey, client_key: paramiko.PKey) -> None:
+class _Handle(paramiko.SFTPHandle):
+    def __init__(self, flags: int, file: IO[bytes]) -> None:
+        super().__init__(flags)
+        self.file = file
+        self.__dict__.update(readfile=file, writefile=file)  # what SFTPHandle reads from
+
+    def stat(self) -> paramiko.SFTPAttributes:
+        return paramiko.SFTPAttributes.from_stat(os.fstat(self.file.fileno()))
+
+    def chattr(self, attr: paramiko.SFTPAttributes) -> int:
+        if attr.st_mode is not None:
+            os.fchmod(self.file.fileno(), attr.st_mode & 0o7777)
+        return SFTP_OK
+
+
+class _Files(paramiko.SFTPServerInterface):
+    """SFTP over a local directory (the guest's file system, for these tests)."""
+
+    root = Path("/nonexistent")
+
+    def open(
+        self, path: str, flags: int, attr: paramiko.SFTPAttributes
+    ) -> paramiko.SFTPHandle | int:
+        try:
+            fd = os.open(self.root / path.lstrip("/"), flags, 0o644)
+        except OSError as exc:
+            return paramiko.SFTPServer.convert_errno(exc.errno or 0)
+        mode = "r+b" if flags & os.O_RDWR else "wb" if flags & os.O_WRONLY else "rb"
+        return _Handle(flags, os.fdopen(fd, mode, buffering=0))
+
+
+def _serve(
+    conn: socket.socket,
+    host_key: paramiko.PKey,
+    client_key: paramiko.PKey,
+    files: Path | None = None,
+) -> None:
     transport = paramiko.Transport(conn)
     transport.add_server_key(host_key)
+    if files is not None:
+        _Files.root = files
+        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _Files)
     server = _Server(client_key)
     try:
         transport.start_server(server=server)
@@ -88,7 +130,20 @@ def _serve(conn: socket.socket, host_key: paramiko.PKey, client_key: paramiko.PK
 def sshd(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[int, keys.KeyPair, keys.KeyPair]]:
-    base = tmp_path_factory.mktemp("sshd")
+    yield from _listen(tmp_path_factory.mktemp("sshd"), None)
+
+
+@pytest.fixture(scope="module")
+def sftpd(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[int, keys.KeyPair, keys.KeyPair, Path]]:
+    """Like `sshd`, with an SFTP subsystem over a directory of its own (the 4th item)."""
+    files = tmp_path_factory.mktemp("files")
+    for port, client, host in _listen(tmp_path_factory.mktemp("sftpd"), files):
+        yield port, client, host, files
+
+
+def _listen(base: Path, files: Path | None) -> Iterator[tuple[int, keys.KeyPair, keys.KeyPair]]:
     client = keys.ensure_keypair(base / "client", comment="t")
     host = keys.host_keypair(base, "guest")
     host_key = paramiko.Ed25519Key.from_private_key_file(str(host.private))
@@ -105,7 +160,9 @@ def sshd(
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
-            threading.Thread(target=_serve, args=(conn, host_key, client_key), daemon=True).start()
+            threading.Thread(
+                target=_serve, args=(conn, host_key, client_key, files), daemon=True
+            ).start()
 
     thread = threading.Thread(target=accept_loop, daemon=True)
     thread.start()
@@ -262,5 +319,27 @@ def test_a_guest_refusing_sftp_is_a_lab_error_not_a_raw_exception(
     try:
         with pytest.raises(guest.GuestUnreachableError, match="copying /tmp/x"):
             guest.put_file(opened, addr, "/tmp/x", b"data", timeout=5)
+    finally:
+        opened.close()
+
+
+def test_files_go_into_the_guest_private_and_come_back_bounded(
+    sftpd: tuple[int, keys.KeyPair, keys.KeyPair, Path],
+) -> None:
+    port, client, host, files = sftpd
+    addr = _addr(port, client, host.public_text)
+    opened = guest.connect(addr)
+    try:
+        guest.put_file(opened, addr, "/playbook.yml", b"- hosts: all\n")
+        assert (files / "playbook.yml").read_bytes() == b"- hosts: all\n"
+        assert oct((files / "playbook.yml").stat().st_mode & 0o777) == "0o600"
+        (files / "result.json").write_bytes(b"0123456789")
+        assert guest.read_file(opened, addr, "/result.json", 10) == b"0123456789"
+        assert guest.read_file(opened, addr, "/result.json", 4, tail=True) == b"6789"
+        with pytest.raises(LabError, match="more than the 4 accepted"):
+            guest.read_file(opened, addr, "/result.json", 4)
+        assert guest.read_file(opened, addr, "/missing.json", 4) is None
+        with pytest.raises(guest.GuestUnreachableError, match="copying /no/such/dir/x"):
+            guest.put_file(opened, addr, "/no/such/dir/x", b"data")
     finally:
         opened.close()
