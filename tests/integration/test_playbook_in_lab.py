@@ -89,7 +89,9 @@ ATTACKS: dict[str, str] = {
 
 @pytest.fixture(scope="module")
 def lab(settings: Settings) -> Iterator[LabRecord]:
-    record = service.up(settings, PROFILES / "tiny.yaml", NAME)
+    # One boot for the module; on two shared cores under TCG it can take past 300 s.
+    patient = settings.model_copy(update={"boot_timeout": max(settings.boot_timeout, 900.0)})
+    record = service.up(patient, PROFILES / "tiny.yaml", NAME)
     yield record
     service.down(settings, NAME)
 
