@@ -56,6 +56,11 @@ _TIMED_OUT = (124, 137)  # timeout(1): the command timed out / was killed after 
 _WORKDIR = re.compile(r"/tmp/lab-playbook\.[A-Za-z0-9]{10}")
 _CALLBACK_SOURCE = Path(__file__).parent / "guest_callback" / "lab_json.py"
 _TEXT = 2000  # characters of a message from a guest shown to people
+# What a guest reports is bounded in count too (the tester is root there and can write
+# any document): failures per machine, progress lines per run, distinct roles timed.
+MAX_FAILURES = 20
+MAX_PROGRESS = 500
+MAX_ROLES = 50
 _LABEL = 120  # characters of a task or host name in a progress line
 
 # Makes the private directory; fails with NO_ANSIBLE first if the image predates
@@ -328,6 +333,12 @@ def machine_run(
                 if r.host == host and r.status == kind and not (kind == "failed" and r.ignored)
             ]
             failures += [_failure(machine, r) for r in mine[-wanted:]]
+    if len(failures) > MAX_FAILURES:
+        more = len(failures) - MAX_FAILURES
+        failures = failures[:MAX_FAILURES]
+        failures.append(
+            TaskFailure(machine=machine, role="", task="", message=f"and {more} more failed tasks")
+        )
     if exit_code != 0 and not failures:
         failures.append(
             TaskFailure(
@@ -341,6 +352,8 @@ def machine_run(
     seconds: dict[str, float] = {}
     for task in document.tasks:
         key = _clean(_profile_role(task.role), _LABEL) or "play"
+        if key not in seconds and len(seconds) >= MAX_ROLES:
+            key = "(other roles)"
         seconds[key] = seconds.get(key, 0.0) + max(0.0, task.ended - task.started)
     status = "timeout" if timed_out else ("successful" if not failures else "failed")
     return MachineRun(
@@ -403,6 +416,26 @@ def progress_line(line: bytes) -> str | None:
     if event.status == "unreachable":
         return f"{where}: {task} UNREACHABLE"
     return None
+
+
+class ProgressRelay:
+    """Event lines of one machine's run to progress messages, at most `limit` of them
+    (then one saying so): progress is stored, and a guest may print without end."""
+
+    def __init__(self, machine: str, progress: Progress, limit: int = MAX_PROGRESS) -> None:
+        self.machine = machine
+        self.progress = progress
+        self.limit = limit
+        self.shown = 0
+
+    def line(self, line: bytes) -> None:
+        message = progress_line(line)
+        if message is None or self.shown > self.limit:
+            return
+        self.shown += 1
+        if self.shown > self.limit:
+            message = f"(more than {self.limit} progress lines: the rest not shown)"
+        self.progress(self.machine, message)
 
 
 class LineSplitter:
@@ -522,12 +555,7 @@ def run_in_machine(
             )
             progress(machine, f"running {playbook.name} in the machine (its own ansible-core)")
 
-            def event(line: bytes) -> None:
-                message = progress_line(line)
-                if message is not None:
-                    progress(machine, message)
-
-            lines = LineSplitter(event)
+            lines = LineSplitter(ProgressRelay(machine, progress).line)
             ran = guest.run_on(
                 client, addr, guest_command(workdir, timeout), timeout + 60, on_stdout=lines.feed
             )

@@ -380,3 +380,32 @@ def test_the_callback_plugin_writes_the_document_the_lab_reads(tmp_path: Path) -
         "m1", 2, gp.parse_document((tmp_path / "result.json").read_bytes()), "", 60
     )
     assert run.changed == 1 and [f.task for f in run.failures] == ["Fail"]
+
+
+def test_what_a_guest_reports_is_bounded_in_count() -> None:
+    # The tester is root in the guest and can write any document or any number of lines.
+    hosts = [f"h{i}" for i in range(100)]
+    document = {
+        "format": 1,
+        "tasks": [
+            {"play": "p", "task": "t", "role": f"r{i}", "started": 0.0, "ended": 1.0}
+            for i in range(200)
+        ],
+        "results": [_event("t", "failed", host=h, msg="x" * 10_000) for h in hosts],
+        "stats": {h: {"failures": 10**9, "changed": 1} for h in hosts},
+    }
+    run = gp.machine_run("m1", 2, gp.parse_document(json.dumps(document).encode()), "", 60)
+    assert len(run.failures) == gp.MAX_FAILURES + 1
+    assert run.failures[-1].message == "and 80 more failed tasks"
+    assert max(len(f.message) for f in run.failures) < 2100
+    assert len(run.role_seconds) == gp.MAX_ROLES + 1 and run.role_seconds["(other roles)"] == 150
+    assert run.changed == 100
+
+    shown: list[str] = []
+    relay = gp.ProgressRelay("m1", lambda machine, message: shown.append(message), limit=3)
+    line = json.dumps(_event("Write it", "changed")).encode()
+    for _ in range(1000):
+        relay.line(line)
+    assert shown == ["play: Write it (changed)"] * 3 + [
+        "(more than 3 progress lines: the rest not shown)"
+    ]
