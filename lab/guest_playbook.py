@@ -535,8 +535,9 @@ def run_in_machine(
         if prepared.exit_code == NO_ANSIBLE:
             raise LabError(
                 f"machine '{machine}' has no ansible-core, so it cannot run a playbook",
-                hint="its image predates playbooks in the guest: rebuild the base image "
-                "(lab image build images/debian-12.yaml) and bring the lab up again",
+                hint="its image predates playbooks in the guest: rebuild it (lab image build "
+                "images/debian-12.yaml, then lab prepare PROFILE for role images) and bring "
+                "the lab up again",
             )
         if prepared.exit_code != 0:
             raise LabError(
