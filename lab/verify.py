@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -24,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from lab import inventory as inv
-from lab import passwords, roles, sshconfig
+from lab import passwords, roles, run, sshconfig
 from lab.errors import CommandError
 from lab.plan import LabPlan
 from lab.profile import Profile
@@ -121,8 +120,13 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
     started = time.monotonic()
     env = {**os.environ, CONTEXT_ENV: str(ctx)}
     # pytest writes nothing we need on stdout: the JUnit report has every result.
-    proc = subprocess.run(
-        argv, cwd=work, env=env, capture_output=True, timeout=_TIMEOUT, check=False
+    proc = run.complete(
+        argv,
+        cwd=work,
+        env=env,
+        timeout=_TIMEOUT,
+        hint=f"a check hangs in a machine of lab '{plan.lab}': run `lab test {plan.lab}` "
+        "again, or look at its console",
     )
     seconds = time.monotonic() - started
     fd = os.open(work / "pytest.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
