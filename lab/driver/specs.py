@@ -99,7 +99,8 @@ class DiskFormat(StrEnum):
 
 
 class DiskSpec(_Frozen):
-    """A file-backed virtio disk. The cloud-init seed is one too, read-only (platform.md)."""
+    """A file-backed virtio disk. The cloud-init seed is one too, read-only (the cloud
+    kernel did not see it as a SATA CD-ROM)."""
 
     path: XmlPath
     format: DiskFormat = DiskFormat.QCOW2
@@ -191,7 +192,7 @@ class NetworkSpec(_Frozen):
     dhcp_range: DhcpRange | None = None
     dhcp_hosts: tuple[DhcpHost, ...] = ()
     isolated: bool = True
-    # STP's listening/learning keeps each new port mute ~4 s: it doubles a reset (platform.md).
+    # STP's listening/learning keeps each new port mute ~4 s: it doubles a reset (measured).
     stp: bool = False
     mtu: Annotated[int, Field(ge=576, le=9000)] | None = None
     dns: DnsMode = DnsMode.LOCAL

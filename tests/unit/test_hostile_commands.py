@@ -1,5 +1,5 @@
 """Hostile values cannot add arguments, lines or keys to what the orchestrator runs or
-writes for other programs (issue 8, bad input).
+writes for other programs (bad input).
 
 - `lab.run`: argv lists reach the program exactly as given (a real process echoes them),
   and the command shown in an error message splits back into the same list;
