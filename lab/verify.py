@@ -72,6 +72,17 @@ class Verification(BaseModel):
         return tuple(r for r in self.results if r.outcome in (Outcome.FAILED, Outcome.ERROR))
 
 
+def verdict(results: tuple[CheckResult, ...]) -> bool:
+    """Verified (pure): nothing failed, and every machine's every role (and the profile's
+    own checks) had at least one test that ran and passed. A skipped test is reported as
+    skipped, never counted as passed: a role whose tests were all skipped is unverified."""
+    if not results or any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in results):
+        return False
+    groups = {(r.machine, r.role) for r in results}
+    passed = {(r.machine, r.role) for r in results if r.outcome is Outcome.PASSED}
+    return groups == passed
+
+
 def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progress) -> Verification:
     """Run every test of the lab's roles and profile; the result holds the verdict."""
     ident = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -141,14 +152,9 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
     results = parse_junit(junit.read_text(encoding="utf-8"))
     for result in results:
         progress(result.machine or plan.lab, f"{result.role}: {result.name} {result.outcome}")
-    passed = (
-        proc.returncode == 0
-        and bool(results)
-        and all(r.outcome in (Outcome.PASSED, Outcome.SKIPPED) for r in results)
-    )
     return Verification(
         lab=plan.lab,
-        passed=passed,
+        passed=proc.returncode == 0 and verdict(results),
         at=datetime.now(UTC),
         seconds=seconds,
         results=results,
@@ -218,8 +224,7 @@ def latest(plan: LabPlan) -> Verification | None:
     seconds = float(suite.get("time", "0") or 0) if suite is not None else 0.0
     return Verification(
         lab=plan.lab,
-        passed=bool(results)
-        and all(r.outcome in (Outcome.PASSED, Outcome.SKIPPED) for r in results),
+        passed=verdict(results),
         at=datetime.fromtimestamp(junit.stat().st_mtime, UTC),
         seconds=seconds,
         results=results,
