@@ -42,3 +42,12 @@ class CommandError(LabError):
 
 class DriverError(LabError):
     """libvirt refused or failed an operation (wraps `libvirt.libvirtError`)."""
+
+
+class ThrottledError(LabError):
+    """Refused for now, not for good: too many attempts, or too much work at once.
+    `retry_after` is how many seconds to wait before trying again."""
+
+    def __init__(self, message: str, hint: str = "", retry_after: float = 1.0) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after

@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     recipes_dir: Path = Field(default_factory=lambda: _repo_dir("images"))
     # Ansible roles (playbooks/roles/ROLE) and their testinfra tests.
     playbooks_dir: Path = Field(default_factory=lambda: _repo_dir("playbooks"))
+    # Failed logins per account and source before both are refused for `login_window`
+    # seconds (per source: 4x, per account from anywhere: 10x; see lab.throttle).
+    login_attempts: int = Field(default=5, ge=1)
+    login_window: float = Field(default=900.0, gt=0)
+    # Password hashes (scrypt: 16 MiB, ~50 ms each) computed at once; more logins wait
+    # briefly or are refused (429). 0: one per core.
+    login_hashes: int = Field(default=0, ge=0)
+    # `lab serve` over TLS: the certificate (chain) and its private key, PEM files.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def hash_workers(self) -> int:
+        return self.login_hashes or os.cpu_count() or 1
 
     @property
     def images_dir(self) -> Path:
