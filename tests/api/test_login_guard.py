@@ -43,7 +43,8 @@ def _from(app: FastAPI, address: str) -> TestClient:
 
 
 def _try(client: TestClient, name: str, password: str) -> int:
-    return client.post(LOGIN, json={"name": name, "password": password}).status_code
+    code: int = client.post(LOGIN, json={"name": name, "password": password}).status_code
+    return code
 
 
 def _failed_logins(settings: Settings) -> list[str]:
