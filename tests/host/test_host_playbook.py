@@ -100,7 +100,12 @@ def test_service_user_can_use_libvirt_and_owns_lab_home(host_vars: dict[str, Any
 def test_unit_runs_lab_serve_from_the_venv_as_the_service_user(host_vars: dict[str, Any]) -> None:
     venv = Path(host_vars.get("lab_host_venv", REPO / ".venv"))
     text = UNIT.read_text()
-    assert f"ExecStart={venv}/bin/lab serve --host 0.0.0.0 --port 8080\n" in text
+    tls = "/etc/hromada-lab/tls"
+    if host_vars.get("lab_host_tls", "self-signed") == "none":
+        serve = "--host 127.0.0.1 --port 8080"  # plain HTTP: loopback only
+    else:
+        serve = f"--host 0.0.0.0 --port 8080 --tls-cert {tls}/cert.pem --tls-key {tls}/key.pem"
+    assert f"ExecStart={venv}/bin/lab serve {serve}\n" in text
     assert f"User={host_vars.get('lab_host_user', 'hromada-lab')}\n" in text
     assert "EnvironmentFile=/etc/hromada-lab/lab.env\n" in text
     lab = subprocess.run(
