@@ -174,8 +174,7 @@ class LoginStore:
         self.throttle.check(name, source)
         with self.state.transaction() as db:
             row = db.execute("SELECT hash FROM passwords WHERE user = ?", (name,)).fetchone()
-        with self.gate.slot():
-            right = verify_password(password, row[0] if row else _DUMMY)
+        right = self.gate.run(verify_password, password, row[0] if row else _DUMMY)
         if not right or row is None:
             locked = self.throttle.failed(name, source)
             detail = f"name {excerpt(name)} from {excerpt(source)}"

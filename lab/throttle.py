@@ -18,11 +18,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv6Address, ip_address
+from typing import ParamSpec, TypeVar
 
 from lab.errors import ThrottledError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Per account and source, `attempts`; per source (many accounts tried from one place) and
 # per account (one account tried from many places) a multiple of it.
@@ -121,19 +125,24 @@ class LoginThrottle:
 
 
 class HashGate:
-    """At most `workers` password hashes at once; up to `waiting` more wait at most `wait`
-    seconds for a turn; any more are refused at once (ThrottledError)."""
+    """At most `workers` password hashes at once, each in one of `workers` threads of its
+    own; up to `waiting` more wait at most `wait` seconds for a turn; any more are refused
+    at once (ThrottledError).
+
+    Its own threads, because scrypt's 16 MiB, once freed, stays with the thread's malloc
+    arena: hashed in any of the server's worker threads, it would in time cost 16 MiB in
+    each of them."""
 
     def __init__(self, workers: int, waiting: int | None = None, wait: float = 2.0) -> None:
         self.workers = workers
         self.waiting = 2 * workers if waiting is None else waiting
         self.wait = wait
-        self._slots = threading.BoundedSemaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password-hash")
         self._lock = threading.Lock()
         self._inside = 0  # hashing or waiting to
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
+    def run(self, hash_: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`hash_(*args, **kwargs)` in one of the gate's threads, when its turn comes."""
         with self._lock:
             full = self._inside >= self.workers + self.waiting
             if not full:
@@ -141,12 +150,16 @@ class HashGate:
         if full:
             raise _busy()
         try:
-            if not self._slots.acquire(timeout=self.wait):
+            started = threading.Event()
+
+            def turn() -> T:
+                started.set()
+                return hash_(*args, **kwargs)
+
+            future = self._pool.submit(turn)
+            if not started.wait(self.wait) and future.cancel():
                 raise _busy()
-            try:
-                yield
-            finally:
-                self._slots.release()
+            return future.result()
         finally:
             with self._lock:
                 self._inside -= 1
