@@ -8,8 +8,9 @@ body's field path) for 422 answers; it is empty otherwise.
 The OpenAPI document declares these answers too (`document`), by rule, so that a new
 route cannot forget them: 400 where a JSON body may not decode, 401 and 403 where a
 token is needed, 404 where a path names something, 409 where a request changes a named
-thing or starts an operation, and 422, with this envelope rather than FastAPI's
-default shape, wherever there is input.
+thing or starts an operation, 413 where there is a body (api.limits), and 422, with
+this envelope rather than FastAPI's default shape, wherever there is input. 429 (too
+many attempts, with Retry-After) is declared by the routes that give it.
 """
 
 from __future__ import annotations
