@@ -28,7 +28,10 @@ def test_unauthenticated_and_unrouted_requests_are_counted_not_stored(
     app: FastAPI, settings: Settings, headers: dict[str, dict[str, str]]
 ) -> None:
     with TestClient(app) as client:
-        client.post("/api/v1/labs/c1-01/reset", headers=headers["trainee"])  # a user: recorded
+        # A user's request is recorded (refused: not theirs, so no operation runs on).
+        assert (
+            client.post("/api/v1/labs/other/reset", headers=headers["trainee"]).status_code == 403
+        )
         before = _entries(settings)
         size = _db_size(settings)
         for i in range(100):
@@ -48,4 +51,4 @@ def test_unauthenticated_and_unrouted_requests_are_counted_not_stored(
     assert "DELETE /api/v1/classes/{name} 401 x100" in detail
     assert "(no such path) 404 x100" in detail
     assert JUNK[:100] not in detail and len(detail) < 1000
-    assert ("trainee", "POST /api/v1/labs/c1-01/reset") in {(e[0], e[1]) for e in after}
+    assert ("trainee", "POST /api/v1/labs/other/reset") in {(e[0], e[1]) for e in after}
