@@ -178,7 +178,7 @@ def _audit(stores: Stores, user: str, action: str, path: str, status: str, locat
     if not target and location.startswith(OPERATIONS):
         # e.g. POST /api/v1/labs: the new lab is named by the operation it started
         target = stores.operations.get(location.removeprefix(OPERATIONS)).target
-    stores.audit.add(user, action, target, status, location)
+    stores.audit.add(user, action, escaped(target, MAX_ACTION), status, location)
 
 
 def _target(path: str) -> str:
