@@ -1,7 +1,8 @@
 # Hromada Lab: the commands the README names.
-#   make demo   the main job: set up the host, build the base image, bring up a sample lab,
-#               serve the API and web page on http://127.0.0.1:$(PORT)/
-#   make test   the whole test suite (what .ci/run calls)
+#   make demo   the main job: prepare this machine as a lab server (what the service needs,
+#               nothing more), build the base image, bring up the sample lab, serve the API
+#               and web page on http://127.0.0.1:$(PORT)/
+#   make test   the whole test suite (what .ci/run calls), with the development tools
 SHELL := /bin/bash
 VENV := .venv
 TOOLS := .tools
@@ -10,18 +11,27 @@ PYTEST := $(VENV)/bin/pytest
 NS ?= hromada
 PORT ?= 8080
 DEMO_PROFILE ?= profiles/rural-hromada.yaml
+# The profiles whose role images the integration tests boot.
+TEST_PROFILES := profiles/stack.yaml profiles/role-sets.yaml
 export LAB_HOME ?= /var/lib/hromada-lab
 
-.PHONY: setup image lint unit test demo demo-down
+.PHONY: setup server image test-images lint unit test demo demo-down
 
+# Development and tests: the host playbook with the linters, browser, vagrant, [dev] extras.
 setup:
 	bash scripts/setup-host.sh
 
-# The base image, and the role images the tests' stack profile boots (`lab prepare` bakes
-# the roles' packages in; this is the only step that needs the Debian mirror).
-image: setup
+# A lab server: the host playbook, the service's needs only.
+server:
+	bash scripts/setup-host.sh --server
+
+# The base image of every lab machine (the only steps that need the Debian mirror are this
+# and `lab prepare`, which bakes roles' packages onto it).
+image:
 	$(LAB) image build images/debian-12.yaml
-	$(LAB) prepare profiles/stack.yaml
+
+test-images: setup image
+	for p in $(TEST_PROFILES); do $(LAB) prepare $$p || exit 1; done
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -35,11 +45,13 @@ lint: setup
 unit: setup
 	$(PYTEST) -m "not integration"
 
-# Everything: lint, then all tiers inside a fresh network namespace with its own libvirtd.
-test: lint image
+# Everything: lint, then all tiers inside a fresh network namespace whose libvirt starts
+# from pristine state, prepared only by the host playbook (scripts/labns run).
+test: lint test-images
 	LABNS_PURGE_PREFIX=hlt- scripts/labns run env LAB_REQUIRE_INTEGRATION=1 $(PYTEST)
 
-demo: image
+demo: server
+	$(MAKE) image
 	$(LAB) prepare $(DEMO_PROFILE)
 	scripts/labns up $(NS)
 	scripts/labns exec $(NS) $(LAB) host check || true
@@ -49,5 +61,5 @@ demo: image
 
 demo-down:
 	scripts/demo-serve.sh --stop $(NS)
-	scripts/labns exec $(NS) $(LAB) down --all || true
+	if [ -e /run/hromada-labns/$(NS)/mnt ]; then scripts/labns exec $(NS) $(LAB) down --all; fi
 	scripts/labns down $(NS)

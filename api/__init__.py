@@ -1,1 +1,1 @@
-"""The lab API (FastAPI). Routes call lab.service only; see issue 6."""
+"""The lab API (FastAPI). Routes call the use cases in lab/ only."""

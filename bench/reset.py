@@ -3,7 +3,7 @@
     scripts/labns run .venv/bin/python -m bench.reset
 
 Every reset here is verified (SSH + the profile's quick checks) before its time is taken.
-Targets (issue 4): baseline reset at least 10x faster than cold; one seat ready in at
+Targets: baseline reset at least 10x faster than cold; one seat ready in at
 most 3 s; a class of four seats in at most 2.5x the time of one seat.
 """
 

@@ -2,7 +2,7 @@
 
     scripts/labns run .venv/bin/python -m bench.up
 
-Targets (issue 3): an overlay in under 50 ms; three machines up in at most 2x the
+Targets: an overlay in under 50 ms; three machines up in at most 2x the
 time of one (parallel bring-up on a 2-core machine).
 """
 

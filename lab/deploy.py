@@ -7,7 +7,9 @@ rollback of a failed `up`, and `reconcile` alike.
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Interface
@@ -16,6 +18,7 @@ from pathlib import Path
 from lab import keys, naming, passwords, seed
 from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
+from lab.driver.specs import VirtType
 from lab.errors import ConflictError, LabError
 from lab.host import AccelChoice
 from lab.images import Image, ImageStore
@@ -85,18 +88,42 @@ def create(
     plan.known_hosts.write_text("".join(line + "\n" for line in known_hosts))
 
 
-def start_all(driver: Driver, plan: LabPlan, progress: Progress) -> None:
-    """Start every inactive network and domain of the plan, domains in parallel."""
+def boot_slots(setting: int, virt_type: VirtType, cores: int | None = None) -> int:
+    """How many machines boot at once (pure). An emulated (TCG) boot keeps a core busy
+    from start to login, so more boots than cores only make each slower (four on two
+    cores: ~280 s each, past the boot timeout); under KVM boots barely load the host.
+    `setting` 0 means that choice; any other value is taken as it is."""
+    if setting > 0:
+        return setting
+    if virt_type is VirtType.QEMU:
+        return max(1, cores if cores is not None else os.cpu_count() or 1)
+    return 16
+
+
+def boot(
+    driver: Driver,
+    plan: LabPlan,
+    slots: int,
+    ready: Callable[[MachinePlan], None],
+    progress: Progress,
+) -> None:
+    """Start every inactive network, then the machines, at most `slots` booting at once:
+    a machine holds its slot from its start until `ready` returns for it."""
     for net in plan.all_networks:
         if not driver.network_active(net.libvirt_name):
             driver.start_network(net.libvirt_name)
+    gate = threading.BoundedSemaphore(max(1, slots))
+    if slots < len(plan.machines):
+        progress("lab", f"booting {len(plan.machines)} machines, {slots} at a time")
 
-    def start(machine: MachinePlan) -> None:
-        if driver.domain_state(machine.domain) is not DomainState.RUNNING:
-            driver.start_domain(machine.domain)
-            progress(machine.name, "started")
+    def one(machine: MachinePlan) -> None:
+        with gate:
+            if driver.domain_state(machine.domain) is not DomainState.RUNNING:
+                driver.start_domain(machine.domain)
+                progress(machine.name, "started")
+            ready(machine)
 
-    parallel(start, plan.machines)
+    parallel(one, plan.machines)
 
 
 def teardown(driver: Driver, plan_or_name: LabPlan | str, prefix: str, labs_dir: Path) -> list[str]:

@@ -28,7 +28,7 @@ REQUIRED_TOOLS: tuple[tuple[str, str], ...] = (
     ("ssh-keygen", "openssh-client"),
 )
 
-# One 512 MiB guest costs ~640 MB of QEMU resident memory under TCG (platform.md).
+# One 512 MiB guest costs ~640 MB of QEMU resident memory under TCG (measured).
 MIN_MEMORY_BYTES = 1 << 30
 # A base image is ~0.5 GB, a memory baseline ~0.3 GB per guest: 5 GiB holds a small lab.
 MIN_DISK_BYTES = 5 << 30
@@ -95,7 +95,7 @@ def kvm_obstacle(facts: HostFacts) -> str | None:
     if not facts.kvm_accessible:
         return "/dev/kvm is not accessible to this user"
     if facts.kvm_pvm:
-        # Measured (platform.md): QEMU stops with "KVM internal error ... emulation failure"
+        # Measured: QEMU stops with "KVM internal error ... emulation failure"
         # on cmpxchg16b/xrstor with every CPU model tried.
         return "KVM is in PVM mode; stock guest kernels stop with emulation failures under it"
     return None

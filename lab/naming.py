@@ -50,3 +50,20 @@ def mac_address(lab: str, machine: str, nic: int | str) -> str:
     """A stable MAC in QEMU's 52:54:00 range for NIC `nic` (index or role) of a machine."""
     digest = hashlib.sha256(f"{lab}\0{machine}\0{nic}".encode()).digest()
     return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
+
+
+_MAX_BRIDGE = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names.
+
+
+def bridge_name(network_name: str) -> str:
+    """A Linux bridge name (at most 15 characters) derived from a network's name.
+
+    Short names stay readable (`hlb-<name>`); longer ones keep a readable head plus a
+    hash of the whole name, so two long names with the same head still differ.
+    """
+    plain = f"hlb-{network_name}"
+    if len(plain) <= _MAX_BRIDGE and re.fullmatch(r"[A-Za-z0-9_.-]+", plain):
+        return plain
+    digest = hashlib.sha256(network_name.encode()).hexdigest()[:6]
+    head = re.sub(r"[^A-Za-z0-9]", "", network_name)[:4]
+    return f"hlb-{head}-{digest}"

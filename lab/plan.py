@@ -13,7 +13,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from lab import naming
-from lab.driver.specs import bridge_name
 from lab.errors import ConflictError, InvalidError
 from lab.profile import Check, Profile
 
@@ -201,7 +200,7 @@ def _network(prefix: str, lab: str, name: str, cidr: IPv4Network, *, host: bool)
     return NetworkPlan(
         name=name,
         libvirt_name=libvirt_name,
-        bridge=bridge_name(libvirt_name),
+        bridge=naming.bridge_name(libvirt_name),
         cidr=cidr,
         host_address=(IPv4Interface(f"{host_address(cidr)}/{cidr.prefixlen}") if host else None),
     )

@@ -40,9 +40,31 @@ def run(
     hint: str = "",
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a command to completion, capturing its output; raise CommandError on failure."""
+    proc = complete(argv, cwd=cwd, env=env, input=input, timeout=timeout, hint=hint)
+    args = _args(argv)
+    if proc.returncode != 0:
+        raise CommandError(
+            f"`{_show(args)}` failed with exit code {proc.returncode}:\n{tail(proc.stderr)}",
+            hint=hint,
+        )
+    return proc
+
+
+def complete(
+    argv: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    hint: str = "",
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a command to completion and return it whatever its exit code (for commands
+    whose exit code is a verdict, like pytest's); a missing program or a timeout is a
+    LabError all the same."""
     args = _args(argv)
     try:
-        proc = subprocess.run(  # an argv list, never a shell
+        return subprocess.run(  # an argv list, never a shell
             args,
             cwd=cwd,
             env=None if env is None else dict(env),
@@ -57,12 +79,6 @@ def run(
         raise CommandError(
             f"`{_show(args)}` did not finish within {timeout:.0f} s", hint=hint
         ) from exc
-    if proc.returncode != 0:
-        raise CommandError(
-            f"`{_show(args)}` failed with exit code {proc.returncode}:\n{tail(proc.stderr)}",
-            hint=hint,
-        )
-    return proc
 
 
 def _args(argv: Sequence[str | Path]) -> list[str]:

@@ -93,7 +93,10 @@ class SeedSpec(_Frozen):
                 hint="rename the account in the profile",
             )
         if not _TIMEZONE.fullmatch(self.timezone):
-            raise InvalidError(f"{self.timezone!r} is not a time zone name such as Europe/Kyiv")
+            raise InvalidError(
+                f"{self.timezone[:60]!r} is not a time zone name such as Europe/Kyiv",
+                hint="give an Area/City name from the tz database (timedatectl list-timezones)",
+            )
         _one_line_keys(self.authorized_keys, "the management user")
         if self.host_key is not None:
             private, public = self.host_key

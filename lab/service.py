@@ -125,8 +125,7 @@ def _up(
             deploy.create(
                 driver, plan, profile, images, store, accel, settings.nic_filter, progress
             )
-            deploy.start_all(driver, plan, progress)
-            _wait_ready(settings, driver, plan, progress)
+            _boot(settings, driver, plan, accel, progress)
             if provision and any(m.roles for m in plan.machines):
                 progress("lab", "provisioning the roles")
                 software.provision_record(settings, record, progress)
@@ -220,9 +219,9 @@ def start(settings: Settings, name: str, progress: Progress = _quiet) -> LabReco
     """Start a stopped lab and wait until every machine answers."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
+    accel = choose_accel(settings.accel, gather_facts(settings.home))
     with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
-        deploy.start_all(driver, record.plan, progress)
-        _wait_ready(settings, driver, record.plan, progress)
+        _boot(settings, driver, record.plan, accel, progress)
         return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
 
 
@@ -324,8 +323,11 @@ def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
         return False
 
 
-def _wait_ready(settings: Settings, driver: Driver, plan: LabPlan, progress: Progress) -> None:
-    """Every machine answers on SSH (and its guest agent), or the lab's `up` fails."""
+def _boot(
+    settings: Settings, driver: Driver, plan: LabPlan, accel: AccelChoice, progress: Progress
+) -> None:
+    """Every machine is started and answers on SSH (and its guest agent), or the lab's
+    `up` fails; boots are paced to the host (LAB_BOOT_PARALLEL)."""
 
     def ready(machine: MachinePlan) -> None:
         def note(message: str) -> None:
@@ -345,4 +347,5 @@ def _wait_ready(settings: Settings, driver: Driver, plan: LabPlan, progress: Pro
         agent = driver.qemu_agent_ping(machine.domain, timeout=10)
         progress(machine.name, f"ready in {took:.1f} s (SSH{', guest agent' if agent else ''})")
 
-    deploy.parallel(ready, plan.machines)
+    slots = deploy.boot_slots(settings.boot_parallel, accel.virt_type)
+    deploy.boot(driver, plan, slots, ready, progress)

@@ -69,8 +69,12 @@ class Settings(BaseSettings):
     nic_filter: NicFilter = NicFilter.LAB
     # How many labs (seats of a class) are brought up, baselined or reset at once.
     parallel: int = Field(default=4, ge=1, le=64)
-    # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).
-    boot_timeout: float = 300.0
+    # How long `up`/`start` wait for a guest to answer on SSH and finish cloud-init. A TCG
+    # boot of a role image takes ~30 s alone, 140-170 s two at once, more on a busy host.
+    boot_timeout: float = 600.0
+    # How many machines of a lab boot at once; 0: as many as the host has cores under TCG
+    # (emulated boots are CPU-bound), all of them under KVM.
+    boot_parallel: int = Field(default=0, ge=0, le=64)
     # The profile catalogue the API lists and creates labs from.
     profiles_dir: Path = Field(default_factory=_default_profiles)
     # How often `lab serve` looks for scheduled class resets that are due (seconds).

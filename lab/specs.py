@@ -1,7 +1,7 @@
 """A lab plan's machines and networks as the driver's specs (pure).
 
 The one place that decides how a profile's machine looks to libvirt: disks
-(overlay, then the cloud-init seed as a read-only virtio disk: platform.md), the
+(overlay, then the cloud-init seed as a read-only virtio disk, which the cloud kernel sees), the
 boot method the image recorded, the accelerator, and the metadata that lets
 libvirt itself say which lab a domain belongs to.
 """

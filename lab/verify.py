@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -24,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from lab import inventory as inv
-from lab import passwords, roles, sshconfig
+from lab import passwords, roles, run, sshconfig
 from lab.errors import CommandError
 from lab.plan import LabPlan
 from lab.profile import Profile
@@ -71,6 +70,17 @@ class Verification(BaseModel):
     @property
     def failed(self) -> tuple[CheckResult, ...]:
         return tuple(r for r in self.results if r.outcome in (Outcome.FAILED, Outcome.ERROR))
+
+
+def verdict(results: tuple[CheckResult, ...]) -> bool:
+    """Verified (pure): nothing failed, and every machine's every role (and the profile's
+    own checks) had at least one test that ran and passed. A skipped test is reported as
+    skipped, never counted as passed: a role whose tests were all skipped is unverified."""
+    if not results or any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in results):
+        return False
+    groups = {(r.machine, r.role) for r in results}
+    passed = {(r.machine, r.role) for r in results if r.outcome is Outcome.PASSED}
+    return groups == passed
 
 
 def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progress) -> Verification:
@@ -121,8 +131,13 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
     started = time.monotonic()
     env = {**os.environ, CONTEXT_ENV: str(ctx)}
     # pytest writes nothing we need on stdout: the JUnit report has every result.
-    proc = subprocess.run(
-        argv, cwd=work, env=env, capture_output=True, timeout=_TIMEOUT, check=False
+    proc = run.complete(
+        argv,
+        cwd=work,
+        env=env,
+        timeout=_TIMEOUT,
+        hint=f"a check hangs in a machine of lab '{plan.lab}': run `lab test {plan.lab}` "
+        "again, or look at its console",
     )
     seconds = time.monotonic() - started
     fd = os.open(work / "pytest.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -137,14 +152,9 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
     results = parse_junit(junit.read_text(encoding="utf-8"))
     for result in results:
         progress(result.machine or plan.lab, f"{result.role}: {result.name} {result.outcome}")
-    passed = (
-        proc.returncode == 0
-        and bool(results)
-        and all(r.outcome in (Outcome.PASSED, Outcome.SKIPPED) for r in results)
-    )
     return Verification(
         lab=plan.lab,
-        passed=passed,
+        passed=proc.returncode == 0 and verdict(results),
         at=datetime.now(UTC),
         seconds=seconds,
         results=results,
@@ -214,8 +224,7 @@ def latest(plan: LabPlan) -> Verification | None:
     seconds = float(suite.get("time", "0") or 0) if suite is not None else 0.0
     return Verification(
         lab=plan.lab,
-        passed=bool(results)
-        and all(r.outcome in (Outcome.PASSED, Outcome.SKIPPED) for r in results),
+        passed=verdict(results),
         at=datetime.fromtimestamp(junit.stat().st_mtime, UTC),
         seconds=seconds,
         results=results,

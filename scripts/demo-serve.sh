@@ -31,12 +31,12 @@ if [ "${1:-}" = --stop ]; then stop "${2:?namespace}"; exit 0; fi
 ns=${1:?namespace (as made by scripts/labns up)}
 port=${2:-8080}
 [ "$(id -u)" = 0 ] || die "must run as root" "run it with sudo"
-ip netns list | grep -qw "^$ns" || die "no namespace $ns" "create it: scripts/labns up $ns"
+[ -e "/run/hromada-labns/$ns/mnt" ] || die "no namespace $ns" "create it: scripts/labns up $ns"
 command -v socat >/dev/null || die "socat is missing" "make setup"
 
 stop "$ns"
 mkdir -p "$RUN" /var/log/hromada-lab
-LAB_NETNS="$ns" ip netns exec "$ns" setsid "$LAB" serve --host 127.0.0.1 --port "$port" \
+scripts/labns exec "$ns" setsid "$LAB" serve --host 127.0.0.1 --port "$port" \
   </dev/null >>/var/log/hromada-lab/serve.log 2>&1 &
 echo $! >"$RUN/serve-$ns.pid"
 setsid socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" \

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Prepare this machine for Hromada Lab development and tests (what `make setup` runs).
-# Only a bootstrap: it gets ansible-core into .tools/ and runs playbooks/host.yml against
-# localhost, which does the real work (packages, libvirt, service user, .venv, web assets,
-# systemd units, firewall ruleset, linters). Idempotent: a second run changes nothing.
+# Prepare this machine as a Hromada Lab host. Only a bootstrap: it gets ansible-core into
+# .tools/ and runs playbooks/host.yml against localhost, which does the real work
+# (packages, libvirt, service user, .venv, web assets, systemd units, firewall ruleset).
+# Idempotent: a second run changes nothing.
+#
+#   scripts/setup-host.sh            for development and tests (`make setup`): also the
+#                                    linters, the browser, vagrant and the [dev] extras
+#   scripts/setup-host.sh --server   what the service needs, nothing more (`make demo`)
 #
 #   LAB_HOST_VARS  more extra variables for the playbook, as JSON, over the defaults
-#                  {"lab_host_dev": true, "ansible_python_interpreter": "/usr/bin/python3"}
+#                  {"lab_host_dev": true (false with --server),
+#                   "ansible_python_interpreter": "/usr/bin/python3"}
 #                  (Debian's Python: the apt module needs its python3-apt), and
 #                  lab_host_home from LAB_HOME when that is set. They are kept
 #                  in .tools/host-vars.json, so the test that runs the playbook a second
@@ -13,6 +18,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+DEV=true
+case "${1:-}" in
+  --server) DEV=false ;;
+  "") ;;
+  *) echo "setup: unknown option $1 (only --server)" >&2; exit 2 ;;
+esac
 TOOLS=.tools
 ANSIBLE_CORE=ansible-core==2.19.14  # as in playbooks/host/lab_host/defaults/main.yml
 PY=/usr/bin/python3
@@ -37,9 +48,12 @@ if ! "$TOOLS/bin/python" -m pip show -q ansible-core 2>/dev/null \
   "$TOOLS/bin/pip" install -q --disable-pip-version-check "$ANSIBLE_CORE"
 fi
 
-LAB_HOST_VARS=${LAB_HOST_VARS:-"{}"} "$PY" -c '
+LAB_HOST_DEV=$DEV LAB_HOST_VARS=${LAB_HOST_VARS:-"{}"} "$PY" -c '
 import json, os, sys
-wanted = {"lab_host_dev": True, "ansible_python_interpreter": sys.executable}
+wanted = {
+    "lab_host_dev": os.environ["LAB_HOST_DEV"] == "true",
+    "ansible_python_interpreter": sys.executable,
+}
 if os.environ.get("LAB_HOME"):  # the Makefile exports it: the same LAB_HOME everywhere
     wanted["lab_host_home"] = os.environ["LAB_HOME"]
 wanted.update(json.loads(os.environ["LAB_HOST_VARS"]))

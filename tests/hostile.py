@@ -1,4 +1,4 @@
-"""Hypothesis strategies of hostile input, shared by the property tests (issue 8).
+"""Hypothesis strategies of hostile input, shared by the property tests.
 
 Every string field a user controls is fed from `hostile_text()`: metacharacters of XML,
 shells, YAML, Jinja and ssh_config, `../`, NUL and other control characters, line

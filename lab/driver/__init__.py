@@ -20,7 +20,6 @@ from lab.driver.specs import (
     NetworkSpec,
     NicSpec,
     VirtType,
-    bridge_name,
 )
 
 __all__ = [
@@ -37,7 +36,6 @@ __all__ = [
     "NetworkSpec",
     "NicSpec",
     "VirtType",
-    "bridge_name",
     "domain_xml",
     "network_xml",
     "nic_filter_xml",

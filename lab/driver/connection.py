@@ -27,7 +27,6 @@ from lab.driver.domain_xml import metadata_values, vnc_endpoint
 from lab.driver.network_xml import ipv4_subnets
 from lab.driver.specs import METADATA_NS
 from lab.errors import ConflictError, DriverError, LabError, NotFoundError
-from lab.settings import get_settings
 
 _NOT_FOUND = {
     libvirt.VIR_ERR_NO_DOMAIN,
@@ -173,16 +172,15 @@ class Console:
 
 
 class Driver:
-    """An open libvirt connection. Use as a context manager: `with Driver.open() as d:`."""
+    """An open libvirt connection. Use as a context manager: `with Driver.open(uri) as d:`."""
 
     def __init__(self, conn: Any, uri: str) -> None:
         self._conn = conn
         self.uri = uri
 
     @classmethod
-    def open(cls, uri: str | None = None) -> Driver:
-        """Connect to `uri` (default: settings' LAB_LIBVIRT_URI)."""
-        uri = uri or get_settings().libvirt_uri
+    def open(cls, uri: str) -> Driver:
+        """Connect to `uri` (the caller's LAB_LIBVIRT_URI: the driver reads no settings)."""
         try:
             conn = libvirt.open(uri)
         except libvirt.libvirtError as exc:

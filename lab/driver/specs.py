@@ -6,7 +6,6 @@ builders in `domain_xml` and `network_xml` turn them into libvirt XML without an
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -21,7 +20,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 METADATA_NS = "https://hromada-lab.invalid/xmlns/lab/1"
 METADATA_PREFIX = "hl"
 
-_MAX_BRIDGE = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names.
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
 _MAC_RE = r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
 _HOSTNAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -101,7 +99,8 @@ class DiskFormat(StrEnum):
 
 
 class DiskSpec(_Frozen):
-    """A file-backed virtio disk. The cloud-init seed is one too, read-only (platform.md)."""
+    """A file-backed virtio disk. The cloud-init seed is one too, read-only (the cloud
+    kernel did not see it as a SATA CD-ROM)."""
 
     path: XmlPath
     format: DiskFormat = DiskFormat.QCOW2
@@ -182,20 +181,6 @@ class DhcpHost(_Frozen):
     hostname: Hostname
 
 
-def bridge_name(network_name: str) -> str:
-    """A Linux bridge name (at most 15 characters) derived from a network's name.
-
-    Short names stay readable (`hlb-<name>`); longer ones keep a readable head plus a
-    hash of the whole name, so two long names with the same head still differ.
-    """
-    plain = f"hlb-{network_name}"
-    if len(plain) <= _MAX_BRIDGE and re.fullmatch(r"[A-Za-z0-9_.-]+", plain):
-        return plain
-    digest = hashlib.sha256(network_name.encode()).hexdigest()[:6]
-    head = re.sub(r"[^A-Za-z0-9]", "", network_name)[:4]
-    return f"hlb-{head}-{digest}"
-
-
 class NetworkSpec(_Frozen):
     """A libvirt network for one lab: isolated (no `<forward>`) unless asked otherwise."""
 
@@ -207,7 +192,7 @@ class NetworkSpec(_Frozen):
     dhcp_range: DhcpRange | None = None
     dhcp_hosts: tuple[DhcpHost, ...] = ()
     isolated: bool = True
-    # STP's listening/learning keeps each new port mute ~4 s: it doubles a reset (platform.md).
+    # STP's listening/learning keeps each new port mute ~4 s: it doubles a reset (measured).
     stp: bool = False
     mtu: Annotated[int, Field(ge=576, le=9000)] | None = None
     dns: DnsMode = DnsMode.LOCAL

@@ -1,4 +1,4 @@
-"""No key, password, token or ticket in logs, answers or error messages (issue 8, secrets).
+"""No key, password, token or ticket in logs, answers or error messages .
 
 The secrets are made for real (bearer tokens, a login session, a user password, a
 class's access sheet, a lab's SSH key and account passwords, console tickets); then

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import service
+from lab import naming, service
 from lab.driver import (
     CpuMode,
     DhcpHost,
@@ -18,7 +18,6 @@ from lab.driver import (
     NetworkSpec,
     NicSpec,
     VirtType,
-    bridge_name,
     domain_xml,
     network_xml,
 )
@@ -136,7 +135,7 @@ def test_network_lifecycle(driver: Driver, unique: str) -> None:
     name = f"hl-test-{unique}"
     spec = NetworkSpec(
         name=name,
-        bridge=bridge_name(unique),
+        bridge=naming.bridge_name(unique),
         host_address=IPv4Interface("10.77.0.1/24"),
         dhcp_hosts=(
             DhcpHost(mac="52:54:00:00:00:09", ip=IPv4Address("10.77.0.9"), hostname="web1"),
@@ -173,18 +172,6 @@ def test_bad_uri_is_a_driver_error_with_hint() -> None:
     assert "cannot connect" in caught.value.message
     assert "scripts/labns up" in caught.value.hint
     assert "LAB_LIBVIRT_URI" in caught.value.hint
-
-
-def test_default_uri_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lab.settings import get_settings
-
-    monkeypatch.setenv("LAB_LIBVIRT_URI", "test:///default")
-    get_settings.cache_clear()
-    try:
-        with Driver.open() as opened:
-            assert opened.uri == "test:///default"
-    finally:
-        get_settings.cache_clear()
 
 
 def test_test_driver_has_no_network_filters(driver: Driver) -> None:

@@ -38,7 +38,7 @@ def lab_home() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def settings(lab_home: Path) -> Iterator[Settings]:
-    s = Settings(home=lab_home, prefix="hlt-", accel="auto", boot_timeout=300)
+    s = Settings(home=lab_home, prefix="hlt-", accel="auto", boot_timeout=600)
     yield s
     # Whatever a failed test left behind goes, and the run ends with nothing of ours.
     service.reconcile(s)

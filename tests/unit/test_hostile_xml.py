@@ -1,4 +1,4 @@
-"""Hostile values cannot alter generated libvirt XML (issue 8, bad input).
+"""Hostile values cannot alter generated libvirt XML (bad input).
 
 For every value that reaches domain or network XML, a property: either the spec refuses
 the value (pydantic's ValidationError, which the plan never meets: its values are

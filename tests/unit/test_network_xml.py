@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from lab.driver import DhcpHost, DhcpRange, DnsMode, NetworkSpec, bridge_name, network_xml
+from lab.driver import DhcpHost, DhcpRange, DnsMode, NetworkSpec, network_xml
+from lab.naming import bridge_name
 from lab.run import run
 
 EXPECTED = Path(__file__).parent / "expected"

@@ -179,3 +179,22 @@ def test_redact_blanks_passwords_in_kept_artifacts(tmp_path: Path) -> None:
     redact(tmp_path, ["s3cret-Pw"])
     assert "s3cret-Pw" not in event.read_text() and "Київ" in event.read_text()
     assert (tmp_path / "stdout").read_text() == "nothing secret\n"
+
+
+def _result(machine: str, role: str, outcome: verify.Outcome) -> verify.CheckResult:
+    return verify.CheckResult(
+        name=f"test_{role}", machine=machine, role=role, outcome=outcome, seconds=0.1
+    )
+
+
+def test_a_role_whose_tests_were_all_skipped_is_not_verified() -> None:
+    passed, skipped = verify.Outcome.PASSED, verify.Outcome.SKIPPED
+    ran = (_result("ws", "common", passed), _result("ws", "workstation", passed))
+    assert verify.verdict(ran)
+    # Some skipped beside passes of the same role: verified, and reported as skipped.
+    assert verify.verdict((*ran, _result("ws", "workstation", skipped)))
+    # Every test of a role skipped: not verified.
+    assert not verify.verdict((*ran, _result("ws", "mail", skipped)))
+    assert not verify.verdict((_result("ws", "common", skipped),))
+    assert not verify.verdict(())
+    assert not verify.verdict((*ran, _result("ws", "common", verify.Outcome.ERROR)))

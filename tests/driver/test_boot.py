@@ -1,0 +1,101 @@
+"""Paced boots against libvirt's test driver: every machine of a plan is started, never
+more booting at once than there are slots, and a machine holds its slot until it is
+ready (the real API; readiness is the callback the caller gives)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from ipaddress import IPv4Network
+from pathlib import Path
+
+import pytest
+
+from lab import deploy
+from lab.driver.connection import DomainState, Driver
+from lab.driver.domain_xml import domain_xml
+from lab.driver.network_xml import network_xml
+from lab.driver.specs import VirtType
+from lab.errors import LabError
+from lab.plan import LabPlan, MachinePlan, plan_lab
+from lab.profile import load_profile
+from lab.specs import network_spec
+from tests.driver.test_connection import spec
+
+pytestmark = pytest.mark.driver
+
+PROFILE = Path(__file__).parents[2] / "profiles" / "role-sets.yaml"
+
+
+@pytest.fixture
+def plan(driver: Driver, unique: str, tmp_path: Path) -> Iterator[LabPlan]:
+    made = plan_lab(
+        load_profile(PROFILE), "boot", f"hl-t{unique}-", tmp_path, IPv4Network("10.251.9.0/24")
+    )
+    for net in made.all_networks:
+        driver.define_network(network_xml(network_spec(net)))
+    for machine in made.machines:
+        driver.define_domain(domain_xml(spec(machine.domain)))
+    yield made
+    for machine in made.machines:
+        if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
+            driver.destroy_domain(machine.domain)
+        driver.undefine_domain(machine.domain)
+    for net in made.all_networks:
+        if driver.network_active(net.libvirt_name):
+            driver.destroy_network(net.libvirt_name)
+        driver.undefine_network(net.libvirt_name)
+
+
+def test_boots_hold_their_slot_until_ready(driver: Driver, plan: LabPlan) -> None:
+    lock = threading.Lock()
+    booting: list[str] = []
+    most = 0
+    lines: list[str] = []
+
+    def ready(machine: MachinePlan) -> None:
+        nonlocal most
+        # Started before it is waited for, and counted as booting until ready.
+        assert driver.domain_state(machine.domain) is DomainState.RUNNING
+        with lock:
+            booting.append(machine.name)
+            most = max(most, len(booting))
+        time.sleep(0.05)
+        with lock:
+            booting.remove(machine.name)
+
+    deploy.boot(driver, plan, 2, ready, lambda s, m: lines.append(f"{s}: {m}"))
+    assert most == 2
+    assert all(driver.domain_state(m.domain) is DomainState.RUNNING for m in plan.machines)
+    assert all(driver.network_active(n.libvirt_name) for n in plan.all_networks)
+    assert f"lab: booting {len(plan.machines)} machines, 2 at a time" in lines
+
+
+def test_a_failed_boot_fails_the_whole_and_the_others_still_finish(
+    driver: Driver, plan: LabPlan
+) -> None:
+    done: list[str] = []
+
+    def ready(machine: MachinePlan) -> None:
+        if machine.name == "ws":
+            raise LabError("ws did not come up", hint="look at its console")
+        done.append(machine.name)
+
+    with pytest.raises(LabError, match="ws did not come up"):
+        deploy.boot(driver, plan, 2, ready, lambda s, m: None)
+    assert sorted(done) == sorted(m.name for m in plan.machines if m.name != "ws")
+
+
+@pytest.mark.parametrize(
+    ("setting", "virt", "cores", "slots"),
+    [
+        (0, VirtType.QEMU, 2, 2),  # TCG: as many as cores
+        (0, VirtType.QEMU, 1, 1),
+        (0, VirtType.KVM, 2, 16),  # KVM: boots barely load the host
+        (3, VirtType.QEMU, 2, 3),  # LAB_BOOT_PARALLEL as it is
+        (1, VirtType.KVM, 8, 1),
+    ],
+)
+def test_boot_slots(setting: int, virt: VirtType, cores: int, slots: int) -> None:
+    assert deploy.boot_slots(setting, virt, cores) == slots

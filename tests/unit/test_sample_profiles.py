@@ -1,0 +1,53 @@
+"""Every profile in profiles/ can be brought up by a user, so every combination of roles
+one of its machines carries must be provisioned and verified by the integration tests:
+images are baked per combination, and a combination can lack what another role's
+packages bring along (a directory, a config file). The integration tests bring up
+profiles/role-sets.yaml (tests/integration/test_role_sets.py) and profiles/stack.yaml
+(tests/integration/test_software_stack.py); this test keeps them complete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.profile import load_profile
+
+PROFILES = Path(__file__).parents[2] / "profiles"
+PROVISIONED_BY_TESTS = ("role-sets.yaml", "stack.yaml")
+
+
+def role_sets(path: Path) -> dict[frozenset[str], str]:
+    profile = load_profile(path)
+    return {frozenset(m.roles): f"{path.name}: {m.name}" for m in profile.machines if m.roles}
+
+
+def tested_role_sets() -> set[frozenset[str]]:
+    return {roles for name in PROVISIONED_BY_TESTS for roles in role_sets(PROFILES / name)}
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in PROFILES.glob("[!_]*.yaml")), ids=lambda p: p.name
+)
+def test_every_role_combination_of_a_profile_is_provisioned_by_the_tests(path: Path) -> None:
+    missing = {
+        where: sorted(roles)
+        for roles, where in role_sets(path).items()
+        if roles not in tested_role_sets()
+    }
+    assert not missing, (
+        f"machines whose roles no integration test provisions: {missing}; add a machine "
+        "with those roles to profiles/role-sets.yaml"
+    )
+
+
+def test_the_role_sets_profile_has_no_combination_twice() -> None:
+    machines = [m for m in load_profile(PROFILES / "role-sets.yaml").machines]
+    combos = [frozenset(m.roles) for m in machines]
+    assert len(combos) == len(set(combos)), [sorted(c) for c in combos]
+
+
+def test_sample_profiles_are_covered_at_all() -> None:
+    # The parametrised test above must have had something to check.
+    assert len(tested_role_sets()) >= 7
+    assert any(role_sets(p) for p in PROFILES.glob("[!_]*.yaml") if p.name != "role-sets.yaml")
