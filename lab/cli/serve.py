@@ -96,7 +96,7 @@ def serve(
     access_log: Annotated[
         bool,
         typer.Option(
-            help="Log every request (the audit log records every mutating one regardless)"
+            help="Log every request (the audit log records every mutating one by a user regardless)"
         ),
     ] = False,
 ) -> None:
