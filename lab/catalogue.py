@@ -11,12 +11,14 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from lab import ownership
 from lab.errors import ConflictError, LabError, NotFoundError
 from lab.naming import check_lab_name
 from lab.plan import profile_name
 from lab.profile import Profile, load_profile, load_profile_text
 from lab.settings import Settings
 from lab.state import StateStore
+from lab.users import User
 
 
 class ProfileSummary(BaseModel):
@@ -83,11 +85,15 @@ def validate_text(settings: Settings, text: bytes, source: str = "upload.yaml") 
     return load_profile_text(text, source, settings.profiles_dir if _plain_extends(text) else None)
 
 
-def new_lab(settings: Settings, profile: str, name: str | None) -> tuple[Path, str]:
-    """Check a lab can be created from catalogue profile `profile`: (its path, lab name).
+def new_lab(
+    settings: Settings, profile: str, name: str | None, owner: User | None = None
+) -> tuple[Path, str]:
+    """Check a lab can be created from catalogue profile `profile` for `owner`: (its
+    path, lab name).
 
-    Done before accepting the request, so that a wrong name, profile or a taken name is
-    answered at once; whatever needs the host (images, libvirt) is the operation's job.
+    Done before accepting the request, so that a wrong name, profile, a taken name or
+    one `owner` may not take (lab.ownership) is answered at once; whatever needs the
+    host (images, libvirt) is the operation's job, which checks ownership again.
     """
     path = profile_path(settings, profile)
     lab = check_lab_name(name or profile_name(load_profile(path)))
@@ -95,6 +101,7 @@ def new_lab(settings: Settings, profile: str, name: str | None) -> tuple[Path, s
         raise ConflictError(
             f"a lab named '{lab}' exists already", hint="pick another name, or delete it"
         )
+    ownership.check_new_lab(settings, lab, owner)
     return path, lab
 
 

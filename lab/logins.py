@@ -124,6 +124,9 @@ class LoginStore:
             row = db.execute("SELECT hash FROM passwords WHERE user = ?", (name,)).fetchone()
         if not verify_password(password, row[0] if row else _DUMMY) or row is None:
             return None
+        user = self.users.get(name)
+        if user.disabled:
+            return None
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
         stamp = now()
         expires = stamp + timedelta(hours=hours)
@@ -133,7 +136,7 @@ class LoginStore:
                 "INSERT INTO sessions (hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (token_hash(token), name, stamp.isoformat(), expires.isoformat()),
             )
-        return token, expires, self.users.get(name)
+        return token, expires, user
 
     def session_user(self, token: str) -> User | None:
         """The user of a session token that has not expired; None otherwise."""
@@ -147,9 +150,10 @@ class LoginStore:
         if row is None:
             return None
         try:
-            return self.users.get(row[0])
+            user = self.users.get(row[0])
         except NotFoundError:
             return None
+        return None if user.disabled else user
 
     def logout(self, token: str) -> None:
         with self.state.transaction() as db:

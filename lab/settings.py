@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     nic_filter: NicFilter = NicFilter.LAB
     # How many labs (seats of a class) are brought up, baselined or reset at once.
     parallel: int = Field(default=4, ge=1, le=64)
+    # How many labs one user (a tester, through the API) may have at once, those being
+    # made included; staff and classes are not counted against it.
+    labs_per_user: int = Field(default=3, ge=0, le=1000)
     # How long `up`/`start` wait for a guest to answer on SSH (TCG boots take ~30 s).
     boot_timeout: float = 300.0
     # The profile catalogue the API lists and creates labs from.
