@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
 from lab import ownership
@@ -80,9 +79,9 @@ def validate_text(settings: Settings, text: bytes, source: str = "upload.yaml") 
     """Validate an uploaded profile, with the same located problems as `lab validate`.
 
     `extends` may name a base in the catalogue, but only by a plain file name: an
-    upload must not make the server read files outside the catalogue.
+    upload must not make the server read files outside the catalogue (lab.profile).
     """
-    return load_profile_text(text, source, settings.profiles_dir if _plain_extends(text) else None)
+    return load_profile_text(text, source, settings.profiles_dir)
 
 
 def new_lab(
@@ -103,14 +102,3 @@ def new_lab(
         )
     ownership.check_new_lab(settings, lab, owner)
     return path, lab
-
-
-def _plain_extends(text: bytes) -> bool:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return False  # the loader reports the syntax error, located
-    extends = data.get("extends") if isinstance(data, dict) else None
-    return extends is None or (
-        isinstance(extends, str) and "/" not in extends and not extends.startswith(".")
-    )
