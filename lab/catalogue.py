@@ -15,6 +15,7 @@ from lab.errors import ConflictError, LabError, NotFoundError
 from lab.naming import check_lab_name
 from lab.plan import profile_name
 from lab.profile import Profile, load_profile, load_profile_text
+from lab.roles import known_roles
 from lab.settings import Settings
 from lab.state import StateStore
 from lab.users import User
@@ -81,7 +82,8 @@ def validate_text(settings: Settings, text: bytes, source: str = "upload.yaml") 
     `extends` may name a base in the catalogue, but only by a plain file name: an
     upload must not make the server read files outside the catalogue (lab.profile).
     """
-    return load_profile_text(text, source, settings.profiles_dir)
+    roles = known_roles(settings.playbooks_dir)
+    return load_profile_text(text, source, settings.profiles_dir, roles)
 
 
 def new_lab(

@@ -9,7 +9,7 @@ validators report it. `Profile` runs the same checks on itself when built direct
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -68,6 +68,21 @@ def cross_checks(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
             yield ("tests", i, "machine"), f"unknown machine {shown(target)} ({_known(machines)})"
 
 
+def unknown_roles(data: Mapping[str, Any], roles: Collection[str]) -> Iterator[tuple[Loc, str]]:
+    """Every role a machine names that is not among `roles` (those that exist)."""
+    known = set(roles)
+    for i, machine in _entries(data, "machines"):
+        named = machine.get("roles")
+        if not isinstance(named, list | tuple):
+            continue
+        for j, role in enumerate(named):
+            if isinstance(role, str) and role not in known:
+                yield (
+                    ("machines", i, "roles", j),
+                    f"unknown role {shown(role)} (roles available: {_listed(known)})",
+                )
+
+
 def _entries(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
     items = data.get(key)
     if not isinstance(items, list | tuple):
@@ -80,11 +95,16 @@ _KNOWN_SHOWN = 10  # names listed after "defined here": each message stays short
 
 def _known(names: set[Any]) -> str:
     found = sorted(n for n in names if isinstance(n, str))
+    return "defined here: " + _listed(found) if found else "none are defined"
+
+
+def _listed(names: Collection[str]) -> str:
+    found = sorted(names)
     if not found:
-        return "none are defined"
+        return "none"
     listed = ", ".join(n if _KEY.fullmatch(n) else shown(n, 24) for n in found[:_KNOWN_SHOWN])
     more = len(found) - _KNOWN_SHOWN
-    return f"defined here: {listed}" + (f" and {more} more" if more > 0 else "")
+    return listed + (f" and {more} more" if more > 0 else "")
 
 
 def _unique_names(data: Mapping[str, Any], key: str, what: str) -> Iterator[tuple[Loc, str]]:

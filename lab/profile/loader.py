@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from lab.errors import InvalidError, NotFoundError, quote
-from lab.profile.checks import SKIP_CROSS_CHECKS, Loc, cross_checks, format_loc
+from lab.profile.checks import SKIP_CROSS_CHECKS, Loc, cross_checks, format_loc, unknown_roles
 from lab.profile.messages import message
 from lab.profile.models import Profile
 from lab.profile.problems import Problem, ProfileError
@@ -61,11 +62,12 @@ def read_profile_file(path: Path) -> bytes:
     return data
 
 
-def load_profile(path: str | Path) -> Profile:
+def load_profile(path: str | Path, roles: Collection[str] | None = None) -> Profile:
     """Load and validate the profile file at `path`, resolving `extends` relative to it.
 
     Raises NotFoundError if the file does not exist, ProfileError listing every problem
-    (of this file and of its bases) if it is not valid.
+    (of this file and of its bases) if it is not valid. `roles`: the roles that exist
+    (lab.roles.available); a machine naming another is a located problem too.
     """
     path = Path(path)
     try:
@@ -78,11 +80,15 @@ def load_profile(path: str | Path) -> Profile:
     except _Unreadable as exc:
         raise InvalidError(f"profile {quote(str(path), 200)} {exc}") from None
     display = str(path)
-    return _load(data, display, path.parent, ((path.resolve(), display),), plain=False)
+    chain = ((path.resolve(), display),)
+    return _load(data, display, path.parent, chain, plain=False, roles=roles)
 
 
 def load_profile_text(
-    text: str | bytes, source: str, base_dir: Path | str | None = None
+    text: str | bytes,
+    source: str,
+    base_dir: Path | str | None = None,
+    roles: Collection[str] | None = None,
 ) -> Profile:
     """Validate a profile given as text (an API upload); `source` names it in problems.
 
@@ -92,11 +98,18 @@ def load_profile_text(
     UTF-8.
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return _load(data, source, None if base_dir is None else Path(base_dir), (), plain=True)
+    base = None if base_dir is None else Path(base_dir)
+    return _load(data, source, base, (), plain=True, roles=roles)
 
 
 def _load(
-    data: bytes, display: str, base_dir: Path | None, chain: _Chain, *, plain: bool
+    data: bytes,
+    display: str,
+    base_dir: Path | None,
+    chain: _Chain,
+    *,
+    plain: bool,
+    roles: Collection[str] | None,
 ) -> Profile:
     problems: list[Problem] = []
     tree = _resolve(data, display, base_dir, chain, problems, plain=plain)
@@ -116,6 +129,9 @@ def _load(
             problems.append(_problem(tree.locate(loc, at_key=at_key), loc, message(error, Profile)))
     for loc, text in cross_checks(raw):
         problems.append(_problem(tree.locate(loc), loc, text))
+    if roles is not None:
+        for loc, text in unknown_roles(raw, roles):
+            problems.append(_problem(tree.locate(loc), loc, text))
     if problems or profile is None:
         raise ProfileError(problems, display)
     return profile

@@ -138,3 +138,35 @@ def test_far_future_schedules_are_refused_not_500(
     )
     assert answer.status_code == 422, answer.text
     assert "days ahead" in answer.json()["error"]
+
+
+# -- unknown roles are located problems -------------------------------------------------
+
+_WITH_ROLES = (
+    (PROFILES / "tiny.yaml")
+    .read_text()
+    .replace("    vcpus: 1\n", "    vcpus: 1\n    roles: [common, no-such-role]\n")
+)
+
+
+def test_validate_locates_unknown_roles(tmp_path: Path, cli: typer.Typer) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text(_WITH_ROLES)
+    line = _WITH_ROLES.splitlines().index("    roles: [common, no-such-role]") + 1
+    result = CliRunner().invoke(cli, ["validate", str(profile)])
+    assert result.exit_code == 1
+    said = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
+    assert f"{profile}:{line}:" in said
+    assert "machines[0].roles[1]: unknown role 'no-such-role'" in said
+    assert "'common'" not in said
+
+
+def test_the_api_locates_unknown_roles(client: TestClient, headers: Headers) -> None:
+    answer = client.post(
+        "/api/v1/profiles/validate", content=_WITH_ROLES.encode(), headers=headers["tester"]
+    )
+    assert answer.status_code == 422, answer.text
+    (problem,) = answer.json()["problems"]
+    assert problem["path"] == "machines[0].roles[1]"
+    assert problem["message"].startswith("unknown role 'no-such-role'")
+    assert "/" not in problem["message"]  # no server path
