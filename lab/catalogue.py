@@ -6,6 +6,7 @@ bases other profiles extend and are not offered for labs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -60,7 +61,7 @@ def list_profiles(settings: Settings) -> list[ProfileSummary]:
                     title="",
                     machines=0,
                     valid=False,
-                    error=str(exc).splitlines()[0],
+                    error=_first_problem(settings, exc),
                 )
             )
             continue
@@ -104,3 +105,10 @@ def new_lab(
         )
     ownership.check_new_lab(settings, lab, owner)
     return path, lab
+
+
+def _first_problem(settings: Settings, exc: LabError) -> str:
+    """What is wrong with a catalogue profile, in one line, its files named as the
+    catalogue names them (never by the server's paths)."""
+    lines = exc.message.replace(f"{settings.profiles_dir}{os.sep}", "").splitlines()
+    return " ".join(line.strip() for line in lines[:2])

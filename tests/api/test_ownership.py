@@ -24,6 +24,7 @@ from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
 from lab.logins import LoginStore
 from lab.profile import Profile
+from lab.provision import ProvisionError
 from lab.settings import Settings
 from lab.state import ClassRecord, LabStatus, StateStore, now
 from lab.users import AssignmentKind, Role
@@ -368,3 +369,54 @@ def test_disable_and_remove_end_every_way_in(
 
 def cli_token(settings: Settings, name: str) -> str:
     return LoginStore(StateStore.open(settings)).users.create_token(name)
+
+
+# -- no server paths in what testers read -----------------------------------------------
+
+
+def test_a_failed_provisioning_names_no_server_path(
+    client: TestClient,
+    headers: Headers,
+    settings: Settings,
+    wait_op: WaitOp,
+    fake_up: Callable[[bool], None],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    fake_up(True)
+    artifacts = tmp_path / "artifacts" / "run-1"
+    artifacts.mkdir(parents=True)
+    (artifacts / "stdout").write_text("TASK [web-portal] failed")
+
+    def failing(*_args: object) -> None:
+        raise ProvisionError("a task of role web-portal failed", "see its log", str(artifacts))
+
+    monkeypatch.setattr(software, "provision_record", failing)
+    created = client.post(
+        "/api/v1/labs", json={"profile": "stack", "name": "t9"}, headers=headers["tester"]
+    )
+    op = wait_op(created.json()["url"], headers["tester"])
+    assert op["status"] == "failed"
+    assert (settings.home / "logs" / "t9-provision-run-1.log").is_file()  # kept, for staff
+    said = str(op) + client.get(created.json()["url"] + "/events", headers=headers["tester"]).text
+    assert str(settings.home) not in said and str(tmp_path) not in said
+    assert "kept at LAB_HOME/logs/t9-provision-run-1.log" in op["hint"]
+
+
+def test_the_catalogue_names_no_server_path(
+    settings: Settings, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    catalogue = tmp_path / "catalogue"
+    catalogue.mkdir()
+    (catalogue / "broken.yaml").write_text("community:\n  name: Bad\n")
+    (catalogue / "_base.yaml").write_text("abstract: true\nnetworks: 3\n")
+    with TestClient(create_app(settings.model_copy(update={"profiles_dir": catalogue}))) as client:
+        auth = {"Authorization": f"Bearer {tokens['tester']}"}
+        listed = client.get("/api/v1/profiles", headers=auth)
+        assert listed.status_code == 200
+        assert listed.json()[0]["error"].startswith("invalid profile broken.yaml")
+        upload = b"extends: _base.yaml\ncommunity: {name: up, title: t, oblast: o, kind: rural}\n"
+        checked = client.post("/api/v1/profiles/validate", content=upload, headers=auth)
+        assert checked.status_code == 422
+        assert str(catalogue) not in checked.text and str(tmp_path) not in listed.text
+        assert "LAB_PROFILES_DIR/_base.yaml" in checked.text
