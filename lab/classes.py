@@ -20,7 +20,7 @@ from lab import baseline as baselines
 from lab import ownership, service
 from lab import reset as resets
 from lab.deploy import Progress
-from lab.errors import InvalidError, LabError, quote
+from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.locks import NAMES, lab_lock
 from lab.naming import MAX_LAB_NAME, check_lab_name
 from lab.plan import profile_name
@@ -99,14 +99,10 @@ def seat_names(name: str, seats: int) -> tuple[str, ...]:
     return tuple(f"{name}-{i:02d}" for i in range(1, seats + 1))
 
 
-def create(
-    settings: Settings,
-    profile_path: Path,
-    name: str,
-    seats: int,
-    progress: Progress = _quiet,
-) -> tuple[ClassRecord, list[SeatOutcome]]:
-    """Bring up `seats` labs of the profile; the class is recorded even if a seat fails."""
+def check_new(settings: Settings, name: str, seats: int) -> None:
+    """InvalidError or ConflictError unless a class `name` of `seats` seats can be made:
+    a valid name and count, no class of that name, no seat name taken (lab.ownership).
+    Checked before a request is accepted, and again where the class is recorded."""
     check_lab_name(name)
     if len(name) > MAX_LAB_NAME - 3:
         raise InvalidError(
@@ -117,6 +113,23 @@ def create(
         raise InvalidError(
             f"a class has 1 to {MAX_SEATS} seats, not {seats}", hint="adjust --seats"
         )
+    if name in {k.name for k in list_classes(settings)}:
+        raise ConflictError(
+            f"a class named {quote(name)} exists already",
+            hint=f"pick another name, or delete it: lab class delete {name}",
+        )
+    ownership.check_seats(settings, name, seat_names(name, seats))
+
+
+def create(
+    settings: Settings,
+    profile_path: Path,
+    name: str,
+    seats: int,
+    progress: Progress = _quiet,
+) -> tuple[ClassRecord, list[SeatOutcome]]:
+    """Bring up `seats` labs of the profile; the class is recorded even if a seat fails."""
+    check_new(settings, name, seats)
     profile = load_profile(profile_path)  # fail on a bad profile before recording anything
     record = ClassRecord(
         name=name,
@@ -129,8 +142,7 @@ def create(
     # name is either there before (refused here) or refused as a seat after.
     state = StateStore.open(settings)
     with lab_lock(settings, NAMES, wait=60):
-        if name not in {k.name for k in state.list_classes()}:  # else add_class says so
-            ownership.check_seats(settings, name, record.seats)
+        check_new(settings, name, seats)
         state.add_class(record)
     outcomes = _each(
         settings,

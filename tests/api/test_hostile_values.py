@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from lab.cli import profile as profile_cli
 from lab.errors import InvalidError
 from lab.profile import ProfileError, load_profile, load_profile_text
-from lab.profile.loader import MAX_PROFILE_BYTES
 from lab.settings import Settings
 from tests.api.conftest import PROFILES
 
 Headers = dict[str, dict[str, str]]
+MAX_PROFILE_BYTES = 1 << 20  # lab.profile.loader's cap
 RLO = "\u202e"
 
 

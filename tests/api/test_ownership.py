@@ -203,17 +203,13 @@ def test_class_creation_refuses_a_seat_name_that_is_a_lab(
 
 
 def test_class_creation_refuses_a_seat_name_assigned_to_someone(
-    client: TestClient, headers: Headers, settings: Settings, wait_op: WaitOp
+    client: TestClient, headers: Headers, settings: Settings
 ) -> None:
     LoginStore(StateStore.open(settings)).users.assign("trainee", AssignmentKind.LAB, "yy-02")
-    made = client.post(
-        "/api/v1/classes",
-        json={"profile": "tiny", "name": "yy", "seats": 2},
-        headers=headers["admin"],
-    )
-    op = wait_op(made.json()["url"], headers["admin"])
-    assert op["status"] == "failed"
-    assert "assigned to a user already" in op["error"]
+    body = {"profile": "tiny", "name": "yy", "seats": 2}
+    made = client.post("/api/v1/classes", json=body, headers=headers["admin"])
+    assert made.status_code == 409, made.text  # at request time
+    assert "assigned to a user already" in made.json()["error"]
     assert client.get("/api/v1/classes/yy", headers=headers["admin"]).status_code == 404
 
 

@@ -19,9 +19,9 @@ import lab.cli.classes
 import lab.cli.labs
 import lab.cli.software
 import lab.cli.users
-from lab import deploy, service
+from lab import deploy, locks, service
 from lab.errors import InvalidError, LabError
-from lab.locks import NAMES, is_locked, lab_lock
+from lab.locks import is_locked, lab_lock
 from lab.settings import Settings
 from lab.state import StateStore
 
@@ -128,6 +128,6 @@ def test_locks_and_teardown_refuse_bad_names(name: str, settings: Settings, tmp_
 
 
 def test_the_names_lock_is_not_a_labs(settings: Settings) -> None:
-    with lab_lock(settings, NAMES):
+    with lab_lock(settings, locks.NAMES):
         assert not is_locked(settings, "allocation")
-    assert (settings.home / "locks" / f"{NAMES}.lock").exists()
+    assert (settings.home / "locks" / f"{locks.NAMES}.lock").exists()
