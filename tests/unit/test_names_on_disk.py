@@ -25,7 +25,10 @@ from lab.locks import is_locked, lab_lock
 from lab.settings import Settings
 from lab.state import StateStore
 
-BAD = ["", ".", "..", "../../victim", "../locks", "a/b", "/tmp", "UPPER", "x" * 40, "a\nb"]
+# ABSOLUTE stands for an absolute path (a directory of the test's own): the code before
+# these checks removed what `labs_dir / NAME` named, and for an absolute NAME that is
+# NAME itself, so never a real directory here, even when run against old code.
+BAD = ["", ".", "..", "../../victim", "../locks", "a/b", "ABSOLUTE", "UPPER", "x" * 40, "a\nb"]
 PLAYBOOK = "site.yml"
 
 
@@ -41,6 +44,10 @@ def settings(tmp_path: Path) -> Settings:
     (tmp_path / PLAYBOOK).write_text("- hosts: all\n  tasks: []\n")
     StateStore.open(made)  # the database exists before; commands may open it
     return made
+
+
+def _absolute(name: str, tmp_path: Path) -> str:
+    return str(tmp_path / "victim") if name == "ABSOLUTE" else name
 
 
 def _tree(root: Path) -> dict[str, float]:
@@ -89,6 +96,7 @@ def _commands(name: str, playbook: Path) -> list[list[str]]:
 def test_no_command_touches_the_file_system_for_a_bad_name(
     name: str, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    name = _absolute(name, tmp_path)
     app = _app(settings, monkeypatch)
     before = _tree(tmp_path)
     for args in _commands(name, tmp_path / PLAYBOOK):
@@ -117,6 +125,7 @@ def test_down_of_a_path_outside_lab_home_removes_nothing(
 
 @pytest.mark.parametrize("name", BAD)
 def test_locks_and_teardown_refuse_bad_names(name: str, settings: Settings, tmp_path: Path) -> None:
+    name = _absolute(name, tmp_path)
     before = _tree(tmp_path)
     with pytest.raises(InvalidError), lab_lock(settings, name):
         pass
