@@ -67,10 +67,10 @@ def create_lab(
     response: Response,
     user: CurrentUser,
     settings: SettingsDep,
-    stores: StoresDep,
     runner: RunnerDep,
 ) -> OperationPublic:
-    """Bring a catalogue profile up as a lab (an operation: 202)."""
+    """Bring a catalogue profile up as a lab (an operation: 202). The lab is the
+    tester's once its machines are up (lab.ownership)."""
     require(user, *STAFF, Role.TESTER)
     path, name = catalogue.new_lab(settings, body.profile, body.name, user)
 
@@ -128,10 +128,9 @@ def delete_lab(
     response: Response,
     user: CurrentUser,
     settings: SettingsDep,
-    stores: StoresDep,
     runner: RunnerDep,
 ) -> OperationPublic:
-    """Remove the lab entirely (an operation: 202)."""
+    """Remove the lab entirely, and every assignment to it (an operation: 202)."""
     check_lab(settings, user, name, Action.DELETE)
     service.get_lab(settings, name)
 

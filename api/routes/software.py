@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Action, CurrentUser, check_lab
 from api.deps import RunnerDep, SettingsDep
+from api.redact import path_redactor, redact_value
 from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
 from lab import service, software
@@ -123,7 +124,9 @@ def run_tests(
 @router.get("/{name}/tests/latest")
 def latest_results(name: str, user: CurrentUser, settings: SettingsDep) -> VerificationPublic:
     """The lab's most recent test results (JSON)."""
-    return VerificationPublic.from_verification(_latest(settings, user, name))
+    found = VerificationPublic.from_verification(_latest(settings, user, name))
+    redacted = redact_value(found.model_dump(mode="json"), path_redactor(settings))
+    return VerificationPublic.model_validate(redacted)  # no server paths in the messages
 
 
 @router.get(
@@ -134,7 +137,8 @@ def latest_results(name: str, user: CurrentUser, settings: SettingsDep) -> Verif
 def latest_junit(name: str, user: CurrentUser, settings: SettingsDep) -> Response:
     """The lab's most recent test results as a JUnit XML report."""
     verification = _latest(settings, user, name)
-    return Response(Path(verification.junit).read_bytes(), media_type="application/xml")
+    text = Path(verification.junit).read_text(encoding="utf-8", errors="replace")
+    return Response(path_redactor(settings)(text), media_type="application/xml")
 
 
 def _latest(settings: SettingsDep, user: CurrentUser, name: str) -> verifying.Verification:

@@ -417,3 +417,22 @@ def test_the_catalogue_names_no_server_path(
         assert checked.status_code == 422
         assert str(catalogue) not in checked.text and str(tmp_path) not in listed.text
         assert "LAB_PROFILES_DIR/_base.yaml" in checked.text
+
+
+def test_test_results_name_no_server_path(
+    client: TestClient, headers: Headers, settings: Settings
+) -> None:
+    run = settings.labs_dir / "mine" / "verify" / "20260101T000000Z"
+    run.mkdir(parents=True)
+    where = settings.playbooks_dir / "roles" / "common" / "tests" / "test_common.py"
+    (run / "junit.xml").write_text(
+        '<testsuites><testsuite name="t" time="1"><testcase name="alive" time="1">'
+        f'<failure message="{where}:12: AssertionError">{settings.home}/x</failure>'
+        "</testcase></testsuite></testsuites>"
+    )
+    for url in ("/api/v1/labs/mine/tests/latest", "/api/v1/labs/mine/tests/latest/junit"):
+        answer = client.get(url, headers=headers["tester"])
+        assert answer.status_code == 200, answer.text
+        assert str(settings.playbooks_dir) not in answer.text
+        assert str(settings.home) not in answer.text
+        assert "LAB_PLAYBOOKS_DIR/roles/common/tests/test_common.py:12" in answer.text
