@@ -142,7 +142,10 @@ class UserStore:
 
     def create_token(self, name: str) -> str:
         """A new token for the user; only its hash is kept, so it is shown once."""
-        self.get(name)
+        if self.get(name).disabled:
+            raise ConflictError(
+                f"user {quote(name)} is disabled", hint=f"enable them first: lab user enable {name}"
+            )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.state.transaction() as db:
             db.execute(
