@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.redact import path_redactor
 from api.schemas import ErrorPublic, ProblemPublic
 from lab.errors import ConflictError, InvalidError, LabError, NotFoundError, ThrottledError
 from lab.profile import ProfileError
@@ -77,21 +78,26 @@ def envelope(
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into the envelope."""
 
-    async def lab_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def lab_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, LabError)
         status = status_of(exc)
         if status == 500:
             log.error("request failed: %s", exc.message)
+        redact = path_redactor(request.app.state.settings)  # no server paths in answers
         problems = None
         if isinstance(exc, ProfileError):
             problems = [
                 ProblemPublic(
-                    file=p.file, line=p.line, column=p.column, path=p.path, message=p.message
+                    file=redact(p.file),
+                    line=p.line,
+                    column=p.column,
+                    path=p.path,
+                    message=redact(p.message),
                 )
                 for p in exc.problems
             ]
         retry_after = exc.retry_after if isinstance(exc, ThrottledError) else None
-        return envelope(status, exc.message, exc.hint, problems, retry_after)
+        return envelope(status, redact(exc.message), redact(exc.hint), problems, retry_after)
 
     async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -7,6 +7,17 @@ maps the subclass to an HTTP status. Nothing below the CLI calls `sys.exit`.
 
 from __future__ import annotations
 
+# How much of a value a user gave (a name, a path, a key) a message quotes: enough to
+# recognise it, never enough to flood an answer or a log.
+QUOTE_LIMIT = 40
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A user's value as a message may show it: quoted, cut to `limit` characters, with
+    line breaks, control and invisible characters (U+202E...) escaped by `repr`."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
 
 class LabError(Exception):
     """Root of every error the orchestrator reports to a user."""

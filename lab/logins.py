@@ -182,6 +182,9 @@ class LoginStore:
                 detail += f"; locked for {self.throttle.window:g} s"
             self.audit.add("-", "login failed", "", "401", detail)
             return None
+        user = self.users.get(name)
+        if user.disabled:
+            return None
         self.throttle.succeeded(name, source)
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
         stamp = now()
@@ -192,7 +195,7 @@ class LoginStore:
                 "INSERT INTO sessions (hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (token_hash(token), name, stamp.isoformat(), expires.isoformat()),
             )
-        return token, expires, self.users.get(name)
+        return token, expires, user
 
     def session_user(self, token: str) -> User | None:
         """The user of a session token that has not expired; None otherwise."""
@@ -206,9 +209,10 @@ class LoginStore:
         if row is None:
             return None
         try:
-            return self.users.get(row[0])
+            user = self.users.get(row[0])
         except NotFoundError:
             return None
+        return None if user.disabled else user
 
     def logout(self, token: str) -> None:
         with self.state.transaction() as db:

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # How many machines of a lab boot at once; 0: as many as the host has cores under TCG
     # (emulated boots are CPU-bound), all of them under KVM.
     boot_parallel: int = Field(default=0, ge=0, le=64)
+    # How many labs one user (a tester, through the API) may have at once, those being
+    # made included; staff and classes are not counted against it.
+    labs_per_user: int = Field(default=3, ge=0, le=1000)
     # The profile catalogue the API lists and creates labs from.
     profiles_dir: Path = Field(default_factory=_default_profiles)
     # How often `lab serve` looks for scheduled class resets that are due (seconds).
