@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
+from api.auth import token_user
 from api.deps import Stores
+from api.limits import BodyLimit
 from api.operations import Runner
 from api.rendering import lab_json
 from api.routes import (
@@ -36,13 +38,16 @@ from api.routes import (
 )
 from api.scheduler import Scheduler
 from api.tickets import Tickets
+from lab.audit import Unauthenticated, escaped
 from lab.logins import LoginStore
 from lab.schedules import ScheduleStore
 from lab.settings import Settings
+from lab.throttle import HashGate, LoginThrottle
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OPERATIONS = "/api/v1/operations/"
 _TARGETS = {"labs": "lab", "classes": "class", "operations": "operation"}
+MAX_ACTION = 200  # characters of a request's path kept in its audit entry
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -55,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     runner = Runner(settings, stores.operations, stores.audit, workers=max(4, settings.parallel))
     schedules = ScheduleStore(stores.state)
     scheduler = Scheduler(settings, schedules, runner, interval=settings.schedule_poll)
+    unauthenticated = Unauthenticated(stores.audit)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -62,20 +68,32 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         scheduler.stop()
         runner.shutdown()
+        unauthenticated.flush()
 
     app = FastAPI(
         title="Hromada Lab API",
         version="1",
         description="Labs of a community's IT stack: profiles, images, labs, classes,"
-        " operations. Every endpoint but /healthz and these docs needs a bearer token.",
+        " operations. Every endpoint but /healthz and this document needs a bearer token.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a public CDN: not on this server.
+        # The OpenAPI document stays; any OpenAPI viewer reads it.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.stores = stores
     app.state.runner = runner
     app.state.schedules = schedules
     app.state.scheduler = scheduler
-    app.state.logins = LoginStore(stores.state, stores.users)
+    app.state.logins = LoginStore(
+        stores.state,
+        stores.users,
+        throttle=LoginThrottle(settings.login_attempts, settings.login_window),
+        gate=HashGate(settings.hash_workers),
+        audit=stores.audit,
+    )
+    app.state.unauthenticated = unauthenticated
     app.state.tickets = Tickets()
     errors.install(app)
     # Routers are tried in this order: the labs, whose reads are asked most, first.
@@ -95,18 +113,22 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(page.router)
     web.mount(app)
 
-    app.add_middleware(AuditLog, stores=stores)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(AuditLog, stores=stores, unauthenticated=unauthenticated)
     return app
 
 
 class AuditLog:
-    """Every mutating request is recorded with its user, target and HTTP status, before
-    its answer leaves (so a client that got it finds the record). Plain ASGI: reads pass
+    """Every mutating request by a user is recorded with its user, target and HTTP status,
+    before its answer leaves (so a client that got it finds the record). One that named
+    no user (no or a wrong token, an unknown path, too large) is only counted: anyone may
+    send those by the thousand (lab.audit.Unauthenticated). Plain ASGI: reads pass
     straight through, at no cost."""
 
-    def __init__(self, app: ASGIApp, stores: Stores) -> None:
+    def __init__(self, app: ASGIApp, stores: Stores, unauthenticated: Unauthenticated) -> None:
         self.app = app
         self.stores = stores
+        self.unauthenticated = unauthenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -118,15 +140,23 @@ class AuditLog:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})  # the auth dependency names the user there
-        action = f"{scope['method']} {path}"
+        action = f"{scope['method']} {escaped(path, MAX_ACTION)}"
         recorded = False
 
         async def record(status: int, location: str) -> None:
             nonlocal recorded
             recorded = True
-            user = str(state.get("user", "-"))
+            user = state.get("user")
+            if user is None:  # refused before the route looked at its token, or without one
+                user = await _named_user(scope)
+            if user is None:
+                route = getattr(scope.get("route"), "path", "(no such path)")
+                client = scope.get("client") or ("-", 0)
+                if self.unauthenticated.count(scope["method"], route, status, client[0]):
+                    await anyio.to_thread.run_sync(self.unauthenticated.flush)
+                return
             await anyio.to_thread.run_sync(
-                _audit, self.stores, user, action, path, str(status), location
+                _audit, self.stores, str(user), action, path, str(status), location
             )
 
         async def send_recorded(message: Message) -> None:
@@ -148,7 +178,7 @@ def _audit(stores: Stores, user: str, action: str, path: str, status: str, locat
     if not target and location.startswith(OPERATIONS):
         # e.g. POST /api/v1/labs: the new lab is named by the operation it started
         target = stores.operations.get(location.removeprefix(OPERATIONS)).target
-    stores.audit.add(user, action, target, status, location)
+    stores.audit.add(user, action, escaped(target, MAX_ACTION), status, location)
 
 
 def _target(path: str) -> str:
@@ -157,3 +187,15 @@ def _target(path: str) -> str:
     if len(parts) >= 4 and parts[2] in _TARGETS:
         return f"{_TARGETS[parts[2]]}/{parts[3]}"
     return ""
+
+
+async def _named_user(scope: Scope) -> str | None:
+    """The user a request's bearer token names, if any (for a request refused before its
+    route checked the token: a body that is not JSON)."""
+    headers = dict(scope.get("headers", ()))
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    app_state = scope["app"].state
+    found = await token_user(app_state.stores, app_state.logins, token.strip())
+    return found.name if found else None

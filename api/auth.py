@@ -1,7 +1,7 @@
 """Bearer-token authentication and the role rules.
 
 Every route needs a token except those in `PUBLIC` (health, the API's own
-documentation, the web page and its login). A token is a bearer token (`lab token
+description, the web page and its login). A token is a bearer token (`lab token
 create`) or a login session's (`POST /api/v1/login`, see lab.logins). Roles, from most
 to least:
 
@@ -24,7 +24,7 @@ import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import StoresDep
+from api.deps import Stores, StoresDep
 from api.errors import ForbiddenError, UnauthorizedError
 from lab import classes
 from lab.errors import NotFoundError
@@ -33,7 +33,7 @@ from lab.settings import Settings
 from lab.users import Role, User, token_hash
 
 PUBLIC = frozenset(
-    {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/healthz", "/openapi.json"}
     | {"/", "/api/v1/login"}  # the web page, and how it gets a session token
 )
 
@@ -69,22 +69,13 @@ async def current_user(
     stores: StoresDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The token's user: from memory on the event loop while nothing changed since the
-    tokens were read (the check is one counter read), else read in a worker thread."""
+    """The token's user (see `token_user`); 401 without a token or for an unknown one."""
     if credentials is None:
         raise UnauthorizedError(
             "this endpoint needs a bearer token",
             hint="send `Authorization: Bearer TOKEN`; an admin makes one: lab token create NAME",
         )
-    token = credentials.credentials
-    known = stores.users.tokens_now()
-    if known is not None:
-        user = known.get(token_hash(token))
-    else:
-        user = await anyio.to_thread.run_sync(stores.users.authenticate, token)
-    if user is None and token.startswith(SESSION_PREFIX):  # the web page's login session
-        logins: LoginStore = request.app.state.logins
-        user = await anyio.to_thread.run_sync(logins.session_user, token)
+    user = await token_user(stores, request.app.state.logins, credentials.credentials)
     if user is None:
         raise UnauthorizedError(
             "the token is not valid", hint="ask an admin for a new one: lab token create NAME"
@@ -94,6 +85,20 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def token_user(stores: Stores, logins: LoginStore, token: str) -> User | None:
+    """The user of a bearer token or a login session's token; None for neither. From
+    memory on the event loop while nothing changed since the tokens were read (the check
+    is one counter read), else read in a worker thread."""
+    known = stores.users.tokens_now()
+    if known is not None:
+        user = known.get(token_hash(token))
+    else:
+        user = await anyio.to_thread.run_sync(stores.users.authenticate, token)
+    if user is None and token.startswith(SESSION_PREFIX):  # the web page's login session
+        user = await anyio.to_thread.run_sync(logins.session_user, token)
+    return user
 
 
 def require(user: User, *roles: Role) -> None:

@@ -8,8 +8,9 @@ body's field path) for 422 answers; it is empty otherwise.
 The OpenAPI document declares these answers too (`document`), by rule, so that a new
 route cannot forget them: 400 where a JSON body may not decode, 401 and 403 where a
 token is needed, 404 where a path names something, 409 where a request changes a named
-thing or starts an operation, and 422, with this envelope rather than FastAPI's
-default shape, wherever there is input.
+thing or starts an operation, 413 where there is a body (api.limits), and 422, with
+this envelope rather than FastAPI's default shape, wherever there is input. 429 (too
+many attempts, with Retry-After) is declared by the routes that give it.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.redact import path_redactor
 from api.schemas import ErrorPublic, ProblemPublic
-from lab.errors import ConflictError, InvalidError, LabError, NotFoundError
+from lab.errors import ConflictError, InvalidError, LabError, NotFoundError, ThrottledError
 from lab.profile import ProfileError
 
 log = logging.getLogger("hromada.api")
@@ -39,6 +41,10 @@ class ForbiddenError(LabError):
     """A valid token, but the action or the lab is outside the user's role."""
 
 
+class TooLargeError(LabError):
+    """A request body over the limit of its route (api.limits)."""
+
+
 def status_of(error: LabError) -> int:
     """The HTTP status of an internal error; anything unexpected is a real failure (500)."""
     for kind, status in (
@@ -47,6 +53,8 @@ def status_of(error: LabError) -> int:
         (NotFoundError, 404),
         (ConflictError, 409),
         (InvalidError, 422),
+        (TooLargeError, 413),
+        (ThrottledError, 429),
     ):
         if isinstance(error, kind):
             return status
@@ -54,30 +62,42 @@ def status_of(error: LabError) -> int:
 
 
 def envelope(
-    status: int, error: str, hint: str = "", problems: list[ProblemPublic] | None = None
+    status: int,
+    error: str,
+    hint: str = "",
+    problems: list[ProblemPublic] | None = None,
+    retry_after: float | None = None,
 ) -> JSONResponse:
     body = ErrorPublic(error=error, hint=hint, problems=problems or [])
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(retry_after)))
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into the envelope."""
 
-    async def lab_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def lab_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, LabError)
         status = status_of(exc)
         if status == 500:
             log.error("request failed: %s", exc.message)
+        redact = path_redactor(request.app.state.settings)  # no server paths in answers
         problems = None
         if isinstance(exc, ProfileError):
             problems = [
                 ProblemPublic(
-                    file=p.file, line=p.line, column=p.column, path=p.path, message=p.message
+                    file=redact(p.file),
+                    line=p.line,
+                    column=p.column,
+                    path=p.path,
+                    message=redact(p.message),
                 )
                 for p in exc.problems
             ]
-        return envelope(status, exc.message, exc.hint, problems)
+        retry_after = exc.retry_after if isinstance(exc, ThrottledError) else None
+        return envelope(status, redact(exc.message), redact(exc.hint), problems, retry_after)
 
     async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -89,13 +109,16 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return envelope(
-            422, "invalid request", "the problems list each wrong field; see /docs", problems
+            422,
+            "invalid request",
+            "the problems list each wrong field; see /openapi.json",
+            problems,
         )
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         text = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return envelope(exc.status_code, text, "see /docs for the API's endpoints")
+        return envelope(exc.status_code, text, "/openapi.json describes the API's endpoints")
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error", exc_info=exc)
@@ -114,7 +137,9 @@ ERRORS = {
     403: "The user's role or assignments do not allow this",
     404: "Not found",
     409: "Conflict: busy with another operation, exists already, or too late",
+    413: "The request body is over this route's limit",
     422: "Invalid input: `problems` lists each wrong field",
+    429: "Too many attempts or requests at once: try again after `Retry-After` seconds",
 }
 _MUTATING = frozenset({"post", "put", "patch", "delete"})
 _ERROR_REF = "#/components/schemas/ErrorPublic"
@@ -167,6 +192,8 @@ def _document_operation(method: str, op: dict[str, Any]) -> None:
         codes.append(404)
     if method in _MUTATING and (named or "202" in op["responses"]):
         codes.append(409)
+    if "requestBody" in op:
+        codes.append(413)
     if params or "requestBody" in op:
         codes.append(422)
     responses: dict[str, Any] = op["responses"]

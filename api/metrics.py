@@ -10,7 +10,10 @@ RESET_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 
 def render(
-    labs: list[LabRecord], operations: dict[tuple[str, str], int], resets: list[ResetRecord]
+    labs: list[LabRecord],
+    operations: dict[tuple[str, str], int],
+    resets: list[ResetRecord],
+    unauthenticated: int = 0,
 ) -> str:
     lines: list[str] = []
 
@@ -40,4 +43,10 @@ def render(
             lines.append(f'hromada_reset_seconds_bucket{{{labels},le="+Inf"}} {len(mine)}')
             lines.append(f"hromada_reset_seconds_sum{{{labels}}} {sum(mine):.3f}")
             lines.append(f"hromada_reset_seconds_count{{{labels}}} {len(mine)}")
+    metric(
+        "hromada_unauthenticated_requests_total",
+        "counter",
+        "Mutating requests that named no user (counted, not audited one by one).",
+    )
+    lines.append(f"hromada_unauthenticated_requests_total {unauthenticated}")
     return "\n".join(lines) + "\n"

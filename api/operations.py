@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
+from api.redact import path_redactor, redact_value
 from lab.audit import AuditLog
 from lab.classes import SeatOutcome
 from lab.deploy import Progress
@@ -40,6 +41,8 @@ class Runner:
         self.store = store
         self.audit = audit
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="operation")
+        # What an operation records is read over the API: no server paths in it.
+        self.redact = path_redactor(settings)
 
     def submit(
         self, kind: str, target: str, user: str, work: Work, *, lock: str | None = None
@@ -73,7 +76,7 @@ class Runner:
             return  # canceled while it waited
 
         def progress(subject: str, message: str) -> None:
-            self.store.add_event(op.id, subject, message)
+            self.store.add_event(op.id, subject, self.redact(message))
 
         progress("operation", f"{op.kind} {op.target}: running")
 
@@ -81,16 +84,17 @@ class Runner:
         try:
             outcome = work(progress)
         except LabError as exc:
-            error, hint = exc.message, exc.hint
+            error, hint = self.redact(exc.message), self.redact(exc.hint)
         except Exception:
             log.exception("operation %s (%s %s) crashed", op.id, op.kind, op.target)
             error, hint = "internal error", "the server log has the details"
         else:
-            result = to_jsonable_python(outcome)
+            result = redact_value(to_jsonable_python(outcome), self.redact)
             failed = _failed_seats(outcome)
             if failed:
-                error = f"{len(failed)} seat(s) failed: " + "; ".join(
-                    f"{o.seat}: {o.error}" for o in failed
+                error = self.redact(
+                    f"{len(failed)} seat(s) failed: "
+                    + "; ".join(f"{o.seat}: {o.error}" for o in failed)
                 )
                 hint = "the result lists every seat; retry the failed ones"
             else:

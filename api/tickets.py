@@ -5,7 +5,9 @@ URL would end up in logs and history. So the page asks for a ticket with its tok
 (`POST .../console-ticket`), and opens the websocket with `?ticket=...` within
 `TTL` seconds. A ticket works once, only for the user, lab, machine and kind it was
 made for; only its sha256 is kept, in this process's memory (the process that serves
-the websocket), since it lives for seconds.
+the websocket), since it lives for seconds. A user holds at most `PER_USER` unused
+tickets: a new one past that replaces their own oldest, so no user can crowd out the
+tickets of others (nor grow the process's memory).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from lab.users import token_hash
 
 TTL = 30.0
 TICKET_PREFIX = "hc_"
+PER_USER = 16  # unused tickets a user holds; a page opens one console at a time
 _MAX = 10_000  # outstanding tickets; past that the oldest are dropped
 
 
@@ -44,6 +47,9 @@ class Tickets:
         now = self.clock()
         with self._lock:
             for key in [k for k, t in self._tickets.items() if t.expires <= now]:
+                del self._tickets[key]
+            theirs = [k for k, t in self._tickets.items() if t.user == user]
+            for key in theirs[: max(0, len(theirs) - PER_USER + 1)]:
                 del self._tickets[key]
             while len(self._tickets) >= _MAX:
                 del self._tickets[next(iter(self._tickets))]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +24,21 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 """
+
+EXCERPT = 32
+
+
+def escaped(value: str, limit: int) -> str:
+    """At most `limit` characters of `value`, anything unprintable (line breaks, bidi
+    controls) escaped: a line break becomes the two characters backslash and n."""
+    cut = value[:limit]
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut)
+    return shown + ("..." if len(value) > limit else "")
+
+
+def excerpt(value: str, limit: int = EXCERPT) -> str:
+    """A value someone sent, as the audit log may quote it: short, escaped, in quotes."""
+    return "'" + escaped(value.replace("'", "\\'"), limit) + "'"
 
 
 class AuditEntry(BaseModel):
@@ -66,3 +85,57 @@ class AuditLog:
             )
             for i, a, u, c, t, r, d in rows
         ]
+
+
+class Unauthenticated:
+    """Requests that named no user (no or a wrong token, an unknown path, too large,
+    throttled): counted, never recorded one by one, since anyone can send them by the
+    thousand. The counts, by method, route and status, go into the audit log as one
+    summary entry per `every` seconds in which there were any (and at `flush`)."""
+
+    MAX_KINDS = 20  # (method, route, status) kinds listed per summary; the rest summed
+    MAX_SOURCES = 1000
+
+    def __init__(
+        self, audit: AuditLog, every: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.audit = audit
+        self.every = every
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str, int]] = Counter()
+        self._sources: set[str] = set()
+        self._since = clock()
+        self.total = 0  # since the process started
+
+    def count(self, method: str, route: str, status: int, source: str) -> bool:
+        """Count one request; True when a summary is due (call `flush`, off the loop)."""
+        with self._lock:
+            self.total += 1
+            self._counts[(method, route, status)] += 1
+            if len(self._sources) < self.MAX_SOURCES:
+                self._sources.add(source)
+            return self.clock() - self._since >= self.every
+
+    def flush(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+            sources, self._sources = len(self._sources), set()
+            self._since = self.clock()
+        if not counts:
+            return
+        listed = counts.most_common(self.MAX_KINDS)
+        parts = [f"{m} {escaped(r, 60)} {s} x{n}" for (m, r, s), n in listed]
+        rest = sum(counts.values()) - sum(n for _, n in listed)
+        if rest:
+            parts.append(f"others x{rest}")
+        more = "+" if sources >= self.MAX_SOURCES else ""
+        detail = f"from {sources}{more} source(s): " + "; ".join(parts)
+        statuses = sorted({s for _, _, s in counts})
+        self.audit.add(
+            "-",
+            f"unauthenticated requests x{sum(counts.values())}",
+            "",
+            ",".join(str(s) for s in statuses),
+            detail,
+        )

@@ -6,17 +6,20 @@ bases other profiles extend and are not offered for labs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
+from lab import ownership
 from lab.errors import ConflictError, LabError, NotFoundError
 from lab.naming import check_lab_name
 from lab.plan import profile_name
 from lab.profile import Profile, load_profile, load_profile_text
+from lab.roles import known_roles
 from lab.settings import Settings
 from lab.state import StateStore
+from lab.users import User
 
 
 class ProfileSummary(BaseModel):
@@ -58,7 +61,7 @@ def list_profiles(settings: Settings) -> list[ProfileSummary]:
                     title="",
                     machines=0,
                     valid=False,
-                    error=str(exc).splitlines()[0],
+                    error=_first_problem(settings, exc),
                 )
             )
             continue
@@ -78,16 +81,21 @@ def validate_text(settings: Settings, text: bytes, source: str = "upload.yaml") 
     """Validate an uploaded profile, with the same located problems as `lab validate`.
 
     `extends` may name a base in the catalogue, but only by a plain file name: an
-    upload must not make the server read files outside the catalogue.
+    upload must not make the server read files outside the catalogue (lab.profile).
     """
-    return load_profile_text(text, source, settings.profiles_dir if _plain_extends(text) else None)
+    roles = known_roles(settings.playbooks_dir)
+    return load_profile_text(text, source, settings.profiles_dir, roles)
 
 
-def new_lab(settings: Settings, profile: str, name: str | None) -> tuple[Path, str]:
-    """Check a lab can be created from catalogue profile `profile`: (its path, lab name).
+def new_lab(
+    settings: Settings, profile: str, name: str | None, owner: User | None = None
+) -> tuple[Path, str]:
+    """Check a lab can be created from catalogue profile `profile` for `owner`: (its
+    path, lab name).
 
-    Done before accepting the request, so that a wrong name, profile or a taken name is
-    answered at once; whatever needs the host (images, libvirt) is the operation's job.
+    Done before accepting the request, so that a wrong name, profile, a taken name or
+    one `owner` may not take (lab.ownership) is answered at once; whatever needs the
+    host (images, libvirt) is the operation's job, which checks ownership again.
     """
     path = profile_path(settings, profile)
     lab = check_lab_name(name or profile_name(load_profile(path)))
@@ -95,15 +103,12 @@ def new_lab(settings: Settings, profile: str, name: str | None) -> tuple[Path, s
         raise ConflictError(
             f"a lab named '{lab}' exists already", hint="pick another name, or delete it"
         )
+    ownership.check_new_lab(settings, lab, owner)
     return path, lab
 
 
-def _plain_extends(text: bytes) -> bool:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return False  # the loader reports the syntax error, located
-    extends = data.get("extends") if isinstance(data, dict) else None
-    return extends is None or (
-        isinstance(extends, str) and "/" not in extends and not extends.startswith(".")
-    )
+def _first_problem(settings: Settings, exc: LabError) -> str:
+    """What is wrong with a catalogue profile, in one line, its files named as the
+    catalogue names them (never by the server's paths)."""
+    lines = exc.message.replace(f"{settings.profiles_dir}{os.sep}", "").splitlines()
+    return " ".join(line.strip() for line in lines[:2])

@@ -17,10 +17,11 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from lab import baseline as baselines
+from lab import ownership, service
 from lab import reset as resets
-from lab import service
 from lab.deploy import Progress
-from lab.errors import InvalidError, LabError
+from lab.errors import ConflictError, InvalidError, LabError, quote
+from lab.locks import NAMES, lab_lock
 from lab.naming import MAX_LAB_NAME, check_lab_name
 from lab.plan import profile_name
 from lab.profile import load_profile
@@ -98,6 +99,28 @@ def seat_names(name: str, seats: int) -> tuple[str, ...]:
     return tuple(f"{name}-{i:02d}" for i in range(1, seats + 1))
 
 
+def check_new(settings: Settings, name: str, seats: int) -> None:
+    """InvalidError or ConflictError unless a class `name` of `seats` seats can be made:
+    a valid name and count, no class of that name, no seat name taken (lab.ownership).
+    Checked before a request is accepted, and again where the class is recorded."""
+    check_lab_name(name)
+    if len(name) > MAX_LAB_NAME - 3:
+        raise InvalidError(
+            f"class name {quote(name)} is too long for its seats' names (NAME-01 ...)",
+            hint=f"use at most {MAX_LAB_NAME - 3} characters",
+        )
+    if not 1 <= seats <= MAX_SEATS:
+        raise InvalidError(
+            f"a class has 1 to {MAX_SEATS} seats, not {seats}", hint="adjust --seats"
+        )
+    if name in {k.name for k in list_classes(settings)}:
+        raise ConflictError(
+            f"a class named {quote(name)} exists already",
+            hint=f"pick another name, or delete it: lab class delete {name}",
+        )
+    ownership.check_seats(settings, name, seat_names(name, seats))
+
+
 def create(
     settings: Settings,
     profile_path: Path,
@@ -106,16 +129,7 @@ def create(
     progress: Progress = _quiet,
 ) -> tuple[ClassRecord, list[SeatOutcome]]:
     """Bring up `seats` labs of the profile; the class is recorded even if a seat fails."""
-    check_lab_name(name)
-    if len(name) > MAX_LAB_NAME - 3:
-        raise InvalidError(
-            f"class name '{name}' is too long for its seats' names ({name}-01 ...)",
-            hint=f"use at most {MAX_LAB_NAME - 3} characters",
-        )
-    if not 1 <= seats <= MAX_SEATS:
-        raise InvalidError(
-            f"a class has 1 to {MAX_SEATS} seats, not {seats}", hint="adjust --seats"
-        )
+    check_new(settings, name, seats)
     profile = load_profile(profile_path)  # fail on a bad profile before recording anything
     record = ClassRecord(
         name=name,
@@ -124,7 +138,12 @@ def create(
         seats=seat_names(name, seats),
         created_at=now(),
     )
-    StateStore.open(settings).add_class(record)
+    # Checked and recorded under the names lock: a lab asked for meanwhile by the seat's
+    # name is either there before (refused here) or refused as a seat after.
+    state = StateStore.open(settings)
+    with lab_lock(settings, NAMES, wait=60):
+        check_new(settings, name, seats)
+        state.add_class(record)
     outcomes = _each(
         settings,
         record.seats,
@@ -158,11 +177,15 @@ def reset(
 
 
 def delete(settings: Settings, name: str, progress: Progress = _quiet) -> list[SeatOutcome]:
-    """Take every seat down, then forget the class (kept if a seat could not be removed)."""
+    """Take every seat down (with the assignments to it), then forget the class, the
+    assignments to it and the trainee users made for its seats (lab.ownership). All is
+    kept if a seat could not be removed, so that it can be retried."""
     klass = get_class(settings, name)
     outcomes = _each(settings, klass.seats, lambda seat: service.down(settings, seat, progress))
     if all(o.ok for o in outcomes):
         StateStore.open(settings).delete_class(name)
+        for user in ownership.forget_class(settings, klass):
+            progress(name, f"access of user {user} to the class ended")
     return outcomes
 
 

@@ -127,8 +127,11 @@ def boot(
 
 
 def teardown(driver: Driver, plan_or_name: LabPlan | str, prefix: str, labs_dir: Path) -> list[str]:
-    """Remove every domain, network and file of a lab; return what was removed."""
+    """Remove every domain, network and file of a lab; return what was removed.
+    InvalidError, before anything is touched, for a name that is not a lab's: it
+    becomes a path under `labs_dir` (an empty name would be `labs_dir` itself)."""
     lab = plan_or_name if isinstance(plan_or_name, str) else plan_or_name.lab
+    naming.check_lab_name(lab)
     domains = set(_tagged(driver.list_domains(prefix), prefix, lab))
     networks = set(_tagged(driver.list_networks(prefix), prefix, lab))
     if isinstance(plan_or_name, LabPlan):

@@ -7,6 +7,17 @@ maps the subclass to an HTTP status. Nothing below the CLI calls `sys.exit`.
 
 from __future__ import annotations
 
+# How much of a value a user gave (a name, a path, a key) a message quotes: enough to
+# recognise it, never enough to flood an answer or a log.
+QUOTE_LIMIT = 40
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A user's value as a message may show it: quoted, cut to `limit` characters, with
+    line breaks, control and invisible characters (U+202E...) escaped by `repr`."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
 
 class LabError(Exception):
     """Root of every error the orchestrator reports to a user."""
@@ -42,3 +53,12 @@ class CommandError(LabError):
 
 class DriverError(LabError):
     """libvirt refused or failed an operation (wraps `libvirt.libvirtError`)."""
+
+
+class ThrottledError(LabError):
+    """Refused for now, not for good: too many attempts, or too much work at once.
+    `retry_after` is how many seconds to wait before trying again."""
+
+    def __init__(self, message: str, hint: str = "", retry_after: float = 1.0) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after

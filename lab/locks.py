@@ -14,10 +14,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.errors import ConflictError
+from lab.naming import check_lab_name
 from lab.settings import Settings
+
+# Held while names are given out: a lab's management subnet is chosen and its record
+# made, or a class's seat names are checked and the class recorded. Not a lab name (it
+# has '_'), so no lab's lock is the same file.
+NAMES = "_allocation"
+_INTERNAL = frozenset({NAMES})
 
 
 def lock_path(settings: Settings, lab: str) -> Path:
+    """The lock file of lab `lab`; InvalidError for a name that is not a lab's, checked
+    before anything is made: the name becomes part of a path."""
+    if lab not in _INTERNAL:
+        check_lab_name(lab)
     return settings.home / "locks" / f"{lab}.lock"
 
 

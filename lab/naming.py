@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from lab.errors import InvalidError
+from lab.errors import InvalidError, quote
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 MAX_LAB_NAME = 32
@@ -19,13 +19,16 @@ MAX_LAB_NAME = 32
 def check_lab_name(name: str) -> str:
     """Return `name` if it is a valid lab name (a DNS label of up to 32 chars)."""
     if not _LABEL.fullmatch(name):
-        shown = name if len(name) <= 64 else name[:64] + "..."
         raise InvalidError(
-            f"{shown!r} is not a valid lab name",
+            f"{quote(name)} is not a valid lab name",
             hint=f"use 1 to {MAX_LAB_NAME} lower-case letters, digits and '-',"
             " starting and ending with a letter or digit (e.g. starobilsk-01)",
         )
     return name
+
+
+def valid_lab_name(name: str) -> bool:
+    return _LABEL.fullmatch(name) is not None
 
 
 def domain_name(prefix: str, lab: str, machine: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lab.errors import ConflictError, NotFoundError
+from lab.errors import ConflictError, NotFoundError, quote
 from lab.run import process_alive
 from lab.settings import Settings
 from lab.state import StateStore, now
@@ -136,7 +136,7 @@ class OperationStore:
             row = db.execute("SELECT record FROM operations WHERE id = ?", (op_id,)).fetchone()
         if row is None:
             raise NotFoundError(
-                f"no operation '{op_id}'", hint="GET /api/v1/operations lists the operations"
+                f"no operation {quote(op_id)}", hint="GET /api/v1/operations lists the operations"
             )
         return Operation.model_validate_json(row[0])
 
@@ -239,7 +239,7 @@ class OperationStore:
 def _row(db: sqlite3.Connection, op_id: str) -> str:
     row = db.execute("SELECT record FROM operations WHERE id = ?", (op_id,)).fetchone()
     if row is None:
-        raise NotFoundError(f"no operation '{op_id}'")
+        raise NotFoundError(f"no operation {quote(op_id)}")
     return str(row[0])
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from lab.errors import InvalidError, NotFoundError
+from lab.errors import InvalidError, NotFoundError, quote
 from lab.profile import Machine, Profile
 
 
@@ -43,8 +43,9 @@ def load_role(playbooks: Path, name: str) -> Role:
     if not (directory / "tasks" / "main.yml").is_file():
         known = ", ".join(available(playbooks)) or "none"
         raise NotFoundError(
-            f"role '{name}' does not exist: there is no {directory}/tasks/main.yml",
-            hint=f"roles available: {known}; fix the profile's `roles:` or write the role",
+            f"role {quote(name)} does not exist",
+            hint=f"roles available: {known}; fix the profile's `roles:` or write the role"
+            " (playbooks/roles/ROLE/tasks/main.yml; `lab validate` locates the line)",
         )
     return Role(
         name=name,
@@ -64,6 +65,12 @@ def available(playbooks: Path) -> list[str]:
     )
 
 
+def known_roles(playbooks: Path) -> list[str] | None:
+    """The roles profiles may name, for validation; None when there is no roles
+    directory at all (a misconfigured LAB_PLAYBOOKS_DIR: `lab prepare` says so)."""
+    return available(playbooks) if (playbooks / "roles").is_dir() else None
+
+
 def roles_of(playbooks: Path, machine: Machine) -> tuple[Role, ...]:
     return tuple(load_role(playbooks, name) for name in machine.roles)
 
@@ -72,7 +79,7 @@ def check_profile(playbooks: Path, profile: Profile) -> None:
     """Every role a profile names exists; all missing ones are reported together."""
     known = set(available(playbooks))
     missing = [
-        f"machines.{machine.name}: role '{role}'"
+        f"machines.{machine.name}: role {quote(role)}"
         for machine in profile.machines
         for role in machine.roles
         if role not in known
@@ -80,7 +87,8 @@ def check_profile(playbooks: Path, profile: Profile) -> None:
     if missing:
         raise NotFoundError(
             "unknown roles: " + "; ".join(missing),
-            hint=f"roles available in {playbooks / 'roles'}: {', '.join(sorted(known)) or 'none'}",
+            hint=f"roles available: {', '.join(sorted(known)) or 'none'}; `lab validate`"
+            " locates each",
         )
 
 

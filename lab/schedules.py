@@ -53,6 +53,9 @@ class Schedule(BaseModel):
     note: str = ""
 
 
+MAX_AHEAD = timedelta(days=366)
+
+
 class ScheduleStore:
     def __init__(self, state: StateStore) -> None:
         self.state = state
@@ -67,6 +70,13 @@ class ScheduleStore:
             )
         if at <= now():
             raise InvalidError(f"{at.isoformat()} is in the past", hint="schedule a future time")
+        if at > now() + MAX_AHEAD:
+            # Also keeps `at` inside what datetime can convert to UTC (9999-12-31T23:59-14:00
+            # is past datetime.max there).
+            raise InvalidError(
+                f"{at.isoformat()} is more than {MAX_AHEAD.days} days ahead",
+                hint="schedule resets for this school year at most",
+            )
         with self.state.transaction() as db:
             cur = db.execute(
                 "INSERT INTO schedules (class, at, status, record) VALUES (?, ?, ?, '{}')",

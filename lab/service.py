@@ -11,15 +11,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import baseline, deploy, guest, keys, software
+from lab import baseline, deploy, guest, keys, ownership, software
 from lab.deploy import Progress
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError
 from lab.host import AccelChoice, choose_accel, gather_facts
 from lab.images import Image, ImageStore
-from lab.locks import is_locked, lab_lock
-from lab.naming import check_lab_name, split_name
+from lab.locks import NAMES, is_locked, lab_lock
+from lab.naming import check_lab_name, split_name, valid_lab_name
 from lab.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
 from lab.prepare import images_for, with_role_images
 from lab.profile import Profile, load_profile
@@ -27,14 +27,12 @@ from lab.provision import ProvisionError
 from lab.settings import NicFilter, Settings
 from lab.space import space_guard
 from lab.state import LabRecord, LabStatus, StateStore, now
+from lab.users import User
 
 # A machine is ready once cloud-init has finished (it writes boot-finished last), not
 # when SSH first answers: its later stages restart services, sshd among them. A shell
 # `test`, because starting Python under TCG costs seconds.
 READY_PROBE = guest.FIRST_BOOT_DONE
-
-# Lock taken while a lab's management subnet is chosen (not a lab name: it has '_').
-_ALLOCATION = "_allocation"
 
 
 def _quiet(_subject: str, _message: str) -> None:
@@ -72,17 +70,21 @@ def up(
     progress: Progress = _quiet,
     *,
     provision: bool = True,
+    owner: User | None = None,
 ) -> LabRecord:
     """Bring a profile up as a lab, provisioned and verified; on any failure before
     verification remove everything this call made. `provision=False` stops once the
-    machines answer (roles not applied, lab not verified)."""
+    machines answer (roles not applied, lab not verified). `owner`: the user asking
+    (None: the host's CLI, or a class); the lab is theirs once its machines are up,
+    under the rules of lab.ownership."""
     profile = with_role_images(settings, load_profile(profile_path))
     lab = check_lab_name(name or profile_name(profile))
+    ownership.check_new_lab(settings, lab, owner)
     images = images_for(settings, profile)
     accel = choose_accel(settings.accel, gather_facts(settings.home))
     progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
     with space_guard(settings.home, f"bringing up lab '{lab}'", "nothing of the lab was kept"):
-        return _up(settings, profile_path, profile, lab, images, accel, progress, provision)
+        return _up(settings, profile_path, profile, lab, images, accel, progress, provision, owner)
 
 
 def _up(
@@ -94,14 +96,17 @@ def _up(
     accel: AccelChoice,
     progress: Progress,
     provision: bool,
+    owner: User | None,
 ) -> LabRecord:
     store = ImageStore(settings)
     state = StateStore.open(settings)
     with lab_lock(settings, lab), Driver.open(settings.libvirt_uri) as driver:
         _check_nic_filter(driver, settings.nic_filter)
         # Choosing a management subnet and recording the lab is one step for all labs,
-        # so that labs brought up side by side (a class) never pick the same subnet.
-        with lab_lock(settings, _ALLOCATION, wait=60):
+        # so that labs brought up side by side (a class) never pick the same subnet, and
+        # the ownership rules hold against classes and labs asked for meanwhile.
+        with lab_lock(settings, NAMES, wait=60):
+            ownership.check_new_lab(settings, lab, owner)
             # Subnets of other libvirt networks too (another LAB_HOME, the host's own).
             used = {r.plan.management.cidr for r in state.list_labs()}
             used |= driver.network_subnets()
@@ -117,6 +122,7 @@ def _up(
                 plan=plan,
                 image_digests={m.name: images[m.image].digest for m in plan.machines},
                 spec=profile,
+                owner=owner.name if owner is not None else None,
                 created_at=stamp,
                 updated_at=stamp,
             )
@@ -144,6 +150,9 @@ def _up(
         running = state.update_lab(
             state.get_lab(plan.lab).model_copy(update={"status": LabStatus.RUNNING})
         )
+        # Its machines are up: the lab exists, and a failed verification leaves it for its
+        # owner to look into and remove.
+        ownership.take(settings, plan.lab, owner)
         if not provision:
             return running
         progress("lab", "verifying")
@@ -152,7 +161,10 @@ def _up(
 
 
 def down(settings: Settings, name: str, progress: Progress = _quiet) -> list[str]:
-    """Remove a lab entirely. Idempotent: an unknown lab is simply nothing to remove."""
+    """Remove a lab entirely, and every assignment to it. Idempotent: an unknown lab is
+    simply nothing to remove. InvalidError, before anything is touched, for a name that
+    is not a lab's."""
+    check_lab_name(name)
     state = StateStore.open(settings)
     with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
         record = state.find_lab(name)
@@ -162,6 +174,8 @@ def down(settings: Settings, name: str, progress: Progress = _quiet) -> list[str
             driver, record.plan if record else name, settings.prefix, settings.labs_dir
         )
         state.delete_lab(name)
+        for user in ownership.forget_lab(settings, name):
+            removed.append(f"assignment of user {user}")
     for line in removed:
         progress(name, f"removed {line}")
     return removed
@@ -260,6 +274,7 @@ def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileRepor
                 with lab_lock(settings, lab.name):
                     removed += deploy.teardown(driver, lab.plan, settings.prefix, settings.labs_dir)
                     state.delete_lab(lab.name)
+                    ownership.forget_lab(settings, lab.name)
                 removed.append(f"lab {lab.name} ({lab.status}, incomplete)")
         for orphan in sorted(_orphans(driver, settings, set(recorded))):
             if is_locked(settings, orphan):
@@ -302,7 +317,10 @@ def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]
         if parts is not None:
             found.add(parts[0])
     if settings.labs_dir.is_dir():
-        found |= {p.name for p in settings.labs_dir.iterdir() if p.is_dir()}
+        # Only directories named as a lab can be a lab's: others are not ours to remove.
+        found |= {
+            p.name for p in settings.labs_dir.iterdir() if p.is_dir() and valid_lab_name(p.name)
+        }
     return found - recorded
 
 

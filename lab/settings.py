@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # How many machines of a lab boot at once; 0: as many as the host has cores under TCG
     # (emulated boots are CPU-bound), all of them under KVM.
     boot_parallel: int = Field(default=0, ge=0, le=64)
+    # How many labs one user (a tester, through the API) may have at once, those being
+    # made included; staff and classes are not counted against it.
+    labs_per_user: int = Field(default=3, ge=0, le=1000)
     # The profile catalogue the API lists and creates labs from.
     profiles_dir: Path = Field(default_factory=_default_profiles)
     # How often `lab serve` looks for scheduled class resets that are due (seconds).
@@ -83,6 +86,20 @@ class Settings(BaseSettings):
     recipes_dir: Path = Field(default_factory=lambda: _repo_dir("images"))
     # Ansible roles (playbooks/roles/ROLE) and their testinfra tests.
     playbooks_dir: Path = Field(default_factory=lambda: _repo_dir("playbooks"))
+    # Failed logins per account and source before both are refused for `login_window`
+    # seconds (per source: 4x, per account from anywhere: 10x; see lab.throttle).
+    login_attempts: int = Field(default=5, ge=1)
+    login_window: float = Field(default=900.0, gt=0)
+    # Password hashes (scrypt: 16 MiB, ~50 ms each) computed at once; more logins wait
+    # briefly or are refused (429). 0: one per core.
+    login_hashes: int = Field(default=0, ge=0)
+    # `lab serve` over TLS: the certificate (chain) and its private key, PEM files.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def hash_workers(self) -> int:
+        return self.login_hashes or os.cpu_count() or 1
 
     @property
     def images_dir(self) -> Path:

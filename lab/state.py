@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from lab.errors import ConflictError, NotFoundError
+from lab.errors import ConflictError, NotFoundError, quote
 from lab.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
@@ -118,6 +118,10 @@ class LabRecord(BaseModel):
     # the name to a new digest, but a lab stays on the disk its overlays sit on.
     image_digests: dict[str, str] = {}
     class_name: str | None = None
+    # The user who asked for the lab through the API (None: an engineer at the host, or
+    # a class's seat). Recorded with the lab, before it exists, so that a per-user limit
+    # counts the labs still being made.
+    owner: str | None = None
     # The profile as brought up (roles, accounts, checks): what provisioning and
     # verification use, even if the profile file has changed since.
     spec: Profile | None = None
@@ -443,7 +447,9 @@ class StateStore:
         for klass in self.list_classes():
             if klass.name == name:
                 return klass
-        raise NotFoundError(f"no class named '{name}'", hint="`lab class list` shows the classes")
+        raise NotFoundError(
+            f"no class named {quote(name)}", hint="`lab class list` shows the classes"
+        )
 
     def list_classes(self) -> list[ClassRecord]:
         """Every class, by name (a handful): read again only after a write to them."""
@@ -500,4 +506,4 @@ def labs_using_image(settings: Settings, image: str) -> list[str]:
 
 
 def _no_lab(name: str) -> NotFoundError:
-    return NotFoundError(f"no lab named '{name}'", hint="`lab list` shows the labs that exist")
+    return NotFoundError(f"no lab named {quote(name)}", hint="`lab list` shows the labs that exist")

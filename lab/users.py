@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from lab.errors import ConflictError, InvalidError, NotFoundError
+from lab.errors import ConflictError, InvalidError, NotFoundError, quote
 from lab.naming import check_lab_name
 from lab.settings import Settings
 from lab.state import StateStore, counted, now
@@ -41,7 +41,12 @@ CREATE TABLE IF NOT EXISTS assignments (
     target TEXT NOT NULL,
     PRIMARY KEY (user, kind, target)
 );
-""" + counted("users", "users", "tokens", "assignments")
+CREATE INDEX IF NOT EXISTS assignments_by_target ON assignments (kind, target);
+CREATE TABLE IF NOT EXISTS disabled (
+    user        TEXT PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,
+    disabled_at TEXT NOT NULL
+);
+""" + counted("users", "users", "tokens", "assignments", "disabled")
 
 
 class Role(StrEnum):
@@ -65,6 +70,7 @@ class User(BaseModel):
     created_at: datetime
     labs: frozenset[str] = frozenset()
     classes: frozenset[str] = frozenset()
+    disabled: bool = False  # no token, session or password lets them in
 
 
 def token_hash(token: str) -> str:
@@ -94,29 +100,52 @@ class UserStore:
                 )
         except sqlite3.IntegrityError as exc:
             raise ConflictError(
-                f"a user named '{name}' exists already", hint="`lab user list` shows the users"
+                f"a user named {quote(name)} exists already",
+                hint="`lab user list` shows the users",
             ) from exc
         return User(name=name, role=role, created_at=stamp)
 
     def get(self, name: str) -> User:
         with self.state.transaction() as db:
-            row = db.execute(
-                "SELECT name, role, created_at FROM users WHERE name = ?", (name,)
-            ).fetchone()
+            row = db.execute(f"{_SELECT_USERS} WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise NotFoundError(
-                    f"no user named '{name}'", hint="add one: lab user add NAME --role ROLE"
+                    f"no user named {quote(name)}", hint="add one: lab user add NAME --role ROLE"
                 )
             return _user(db, row)
 
     def list_users(self) -> list[User]:
         with self.state.transaction() as db:
-            rows = db.execute("SELECT name, role, created_at FROM users ORDER BY name").fetchall()
+            rows = db.execute(f"{_SELECT_USERS} ORDER BY name").fetchall()
             return [_user(db, row) for row in rows]
+
+    def remove(self, name: str) -> None:
+        """Forget a user with their tokens and assignments (and, through the database's
+        cascades, their password and sessions)."""
+        with self.state.transaction() as db:
+            if db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
+                raise NotFoundError(f"no user named {quote(name)}", hint="`lab user list`")
+
+    def set_disabled(self, name: str, disabled: bool) -> int:
+        """Disable (their tokens go; nothing lets them in) or enable a user again; how
+        many tokens went."""
+        self.get(name)
+        with self.state.transaction() as db:
+            if not disabled:
+                db.execute("DELETE FROM disabled WHERE user = ?", (name,))
+                return 0
+            db.execute(
+                "INSERT OR IGNORE INTO disabled (user, disabled_at) VALUES (?, ?)",
+                (name, now().isoformat()),
+            )
+            return db.execute("DELETE FROM tokens WHERE user = ?", (name,)).rowcount
 
     def create_token(self, name: str) -> str:
         """A new token for the user; only its hash is kept, so it is shown once."""
-        self.get(name)
+        if self.get(name).disabled:
+            raise ConflictError(
+                f"user {quote(name)} is disabled", hint=f"enable them first: lab user enable {name}"
+            )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.state.transaction() as db:
             db.execute(
@@ -153,6 +182,8 @@ class UserStore:
             return db.execute("DELETE FROM tokens WHERE user = ?", (name,)).rowcount
 
     def assign(self, name: str, kind: AssignmentKind, target: str) -> None:
+        """Record an assignment. Whether `target` may be assigned is the use case's
+        question (lab.access.assign); this only records it."""
         self.get(name)
         check_lab_name(target)
         with self.state.transaction() as db:
@@ -161,17 +192,34 @@ class UserStore:
                 (name, kind, target),
             )
 
-    def claim_lab(self, lab: str, owner: User) -> None:
-        """A new lab `lab`: drop assignments left from an earlier lab of that name, and
-        make it the owner's when a tester creates it (testers see only their own labs)."""
-        self.unassign_target(AssignmentKind.LAB, lab)
-        if owner.role is Role.TESTER:
-            self.assign(owner.name, AssignmentKind.LAB, lab)
-
-    def unassign_target(self, kind: AssignmentKind, target: str) -> None:
-        """Forget every assignment to `target` (a deleted lab or class)."""
+    def unassign(self, name: str, kind: AssignmentKind, target: str) -> bool:
+        """Forget one assignment; whether there was one."""
         with self.state.transaction() as db:
-            db.execute("DELETE FROM assignments WHERE kind = ? AND target = ?", (kind, target))
+            return (
+                db.execute(
+                    "DELETE FROM assignments WHERE user = ? AND kind = ? AND target = ?",
+                    (name, kind, target),
+                ).rowcount
+                > 0
+            )
+
+    def assignees(self, kind: AssignmentKind, target: str) -> list[str]:
+        """The users `target` is assigned to, by name."""
+        with self.state.transaction() as db:
+            rows = db.execute(
+                "SELECT user FROM assignments WHERE kind = ? AND target = ? ORDER BY user",
+                (kind, target),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def unassign_target(self, kind: AssignmentKind, target: str) -> list[str]:
+        """Forget every assignment to `target` (a deleted lab or class); whose they were."""
+        with self.state.transaction() as db:
+            rows = db.execute(
+                "DELETE FROM assignments WHERE kind = ? AND target = ? RETURNING user",
+                (kind, target),
+            ).fetchall()
+        return sorted(row[0] for row in rows)
 
 
 def parse_role(text: str) -> Role:
@@ -179,7 +227,7 @@ def parse_role(text: str) -> Role:
         return Role(text)
     except ValueError:
         raise InvalidError(
-            f"no role named '{text}'", hint="roles: " + ", ".join(r.value for r in Role)
+            f"no role named {quote(text)}", hint="roles: " + ", ".join(r.value for r in Role)
         ) from None
 
 
@@ -190,25 +238,34 @@ def _token_users(db: sqlite3.Connection) -> dict[str, User]:
     assigned: dict[str, list[tuple[str, str]]] = {}
     for user, kind, target in db.execute("SELECT user, kind, target FROM assignments"):
         assigned.setdefault(user, []).append((kind, target))
-    users = {
-        name: _make_user(name, role, created, assigned.get(name, []))
-        for name, role, created in db.execute("SELECT name, role, created_at FROM users")
-    }
+    users = {row[0]: _make_user(row, assigned.get(row[0], [])) for row in db.execute(_SELECT_USERS)}
     tokens = db.execute("SELECT hash, user FROM tokens").fetchall()
-    return {digest: users[name] for digest, name in tokens if name in users}
+    # A disabled user's tokens are deleted when they are disabled; left out here as well.
+    return {
+        digest: users[name] for digest, name in tokens if name in users and not users[name].disabled
+    }
 
 
-def _user(db: sqlite3.Connection, row: tuple[str, str, str]) -> User:
-    name, role, created = row
-    targets = db.execute("SELECT kind, target FROM assignments WHERE user = ?", (name,)).fetchall()
-    return _make_user(name, role, created, targets)
+# Every user with whether they are disabled: (name, role, created_at, disabled).
+_SELECT_USERS = (
+    "SELECT name, role, created_at, EXISTS (SELECT 1 FROM disabled WHERE user = name) FROM users"
+)
 
 
-def _make_user(name: str, role: str, created: str, targets: list[tuple[str, str]]) -> User:
+def _user(db: sqlite3.Connection, row: tuple[str, str, str, int]) -> User:
+    targets = db.execute(
+        "SELECT kind, target FROM assignments WHERE user = ?", (row[0],)
+    ).fetchall()
+    return _make_user(row, targets)
+
+
+def _make_user(row: tuple[str, str, str, int], targets: list[tuple[str, str]]) -> User:
+    name, role, created, disabled = row
     return User(
         name=name,
         role=Role(role),
         created_at=datetime.fromisoformat(created),
         labs=frozenset(t for k, t in targets if k == AssignmentKind.LAB),
         classes=frozenset(t for k, t in targets if k == AssignmentKind.CLASS),
+        disabled=bool(disabled),
     )

@@ -62,6 +62,6 @@ if [ ! -s "$login" ]; then
   (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))' >"$login")
   "$LAB" user passwd engineer --password-stdin <"$login" >/dev/null
 fi
-say "web page and API: $url/  (OpenAPI: $url/docs)"
+say "web page and API: $url/  (OpenAPI: $url/openapi.json)"
 say "log in as engineer; the password: cat $login"
 say "stop them: scripts/demo-serve.sh --stop $ns"

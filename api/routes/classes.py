@@ -45,6 +45,7 @@ def create_class(
     """Bring up one lab per seat (an operation: 202); the class is recorded even if a seat fails."""
     require(user, *STAFF)
     path = catalogue.profile_path(settings, body.profile)
+    classes.check_new(settings, body.name, body.seats)  # 409 at once for a taken name
 
     def work(progress: Progress) -> tuple[ClassPublic, list[SeatOutcome]]:
         record, outcomes = classes.create(settings, path, body.name, body.seats, progress)

@@ -25,11 +25,11 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from api.auth import Action, CurrentUser, check_lab
 from api.deps import SettingsDep, Stores
-from api.errors import ForbiddenError, status_of
+from api.errors import status_of
 from api.schemas import ConsoleTicketCreate, ConsoleTicketPublic
 from api.tickets import Tickets
 from lab import consoles
-from lab.audit import AuditLog
+from lab.audit import AuditLog, Unauthenticated
 from lab.errors import LabError, NotFoundError
 from lab.settings import Settings
 from lab.users import UserStore
@@ -185,17 +185,25 @@ async def _pump(websocket: WebSocket, *pumps: Callable[[], Awaitable[None]]) -> 
 
 async def _admit(websocket: WebSocket, name: str, machine: str, kind: Kind, ticket: str) -> bool:
     """Whether the ticket opens this console for a user who may still open it; if not,
-    the websocket is refused (403). Either way the attempt is in the audit log."""
+    the websocket is refused (403). An attempt with a valid ticket is in the audit log
+    either way; one without is only counted (lab.audit.Unauthenticated)."""
     state = websocket.app.state
     stores: Stores = state.stores
     grant = _tickets(state).redeem(ticket, name, machine, kind) if ticket else None
-    user = grant.user if grant else "-"
+    if grant is None:
+        unauthenticated: Unauthenticated = state.unauthenticated
+        client = websocket.client.host if websocket.client else "-"
+        route = getattr(websocket.scope.get("route"), "path", "")
+        if unauthenticated.count("WEBSOCKET", route, 403, client):
+            await anyio.to_thread.run_sync(unauthenticated.flush)
+        await websocket.close(
+            code=1008,
+            reason="the console ticket is not valid:"
+            " missing, used, expired, or for another console",
+        )
+        return False
+    user = grant.user
     try:
-        if grant is None:
-            raise ForbiddenError(
-                "the console ticket is not valid: missing, used, expired, or for another console",
-                hint="ask for a new one: POST /api/v1/labs/LAB/machines/MACHINE/console-ticket",
-            )
         await anyio.to_thread.run_sync(_still_allowed, state.settings, stores.users, user, name)
     except LabError as exc:
         status = status_of(exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from api.auth import STAFF, CurrentUser, require
@@ -10,6 +10,7 @@ from api.deps import SettingsDep, StoresDep
 from api.metrics import render
 from api.schemas import Health, UserPublic
 from lab import service
+from lab.audit import Unauthenticated
 
 router = APIRouter()
 
@@ -21,12 +22,16 @@ def healthz() -> Health:
 
 
 @router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-def metrics(user: CurrentUser, settings: SettingsDep, stores: StoresDep) -> PlainTextResponse:
-    """Labs, machines, operations and reset durations, in the Prometheus text format."""
+def metrics(
+    request: Request, user: CurrentUser, settings: SettingsDep, stores: StoresDep
+) -> PlainTextResponse:
+    """Labs, machines, operations, reset durations and requests that named no user, in
+    the Prometheus text format."""
     require(user, *STAFF)
     labs = service.list_labs(settings)
     resets = [r for lab in labs for r in stores.state.resets(lab.name, limit=1000)]
-    text = render(labs, stores.operations.counts(), resets)
+    unauthenticated: Unauthenticated = request.app.state.unauthenticated
+    text = render(labs, stores.operations.counts(), resets, unauthenticated.total)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

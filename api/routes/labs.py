@@ -22,7 +22,7 @@ from lab import catalogue, service
 from lab import reset as resets
 from lab.deploy import Progress
 from lab.settings import Settings
-from lab.users import AssignmentKind, Role, User
+from lab.users import Role, User
 
 router = APIRouter(prefix="/api/v1/labs", tags=["labs"])
 
@@ -67,16 +67,15 @@ def create_lab(
     response: Response,
     user: CurrentUser,
     settings: SettingsDep,
-    stores: StoresDep,
     runner: RunnerDep,
 ) -> OperationPublic:
-    """Bring a catalogue profile up as a lab (an operation: 202)."""
+    """Bring a catalogue profile up as a lab (an operation: 202). The lab is the
+    tester's once its machines are up (lab.ownership)."""
     require(user, *STAFF, Role.TESTER)
-    path, name = catalogue.new_lab(settings, body.profile, body.name)
-    stores.users.claim_lab(name, user)
+    path, name = catalogue.new_lab(settings, body.profile, body.name, user)
 
     def work(progress: Progress) -> LabPublic:
-        return LabPublic.from_record(service.up(settings, path, name, progress))
+        return LabPublic.from_record(service.up(settings, path, name, progress, owner=user))
 
     return accepted(response, runner.submit("up", f"lab/{name}", user.name, work, lock=name))
 
@@ -129,17 +128,14 @@ def delete_lab(
     response: Response,
     user: CurrentUser,
     settings: SettingsDep,
-    stores: StoresDep,
     runner: RunnerDep,
 ) -> OperationPublic:
-    """Remove the lab entirely (an operation: 202)."""
+    """Remove the lab entirely, and every assignment to it (an operation: 202)."""
     check_lab(settings, user, name, Action.DELETE)
     service.get_lab(settings, name)
 
     def work(progress: Progress) -> list[str]:
-        removed = service.down(settings, name, progress)
-        stores.users.unassign_target(AssignmentKind.LAB, name)
-        return removed
+        return service.down(settings, name, progress)  # its assignments too
 
     return accepted(response, runner.submit("down", f"lab/{name}", user.name, work, lock=name))
 

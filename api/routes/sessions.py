@@ -19,11 +19,13 @@ def _logins(request: Request) -> LoginStore:
     return logins
 
 
-@router.post("/login", responses=error_responses(401))
+@router.post("/login", responses=error_responses(401, 429))
 def login(body: LoginRequest, request: Request) -> SessionPublic:
     """A session token for a user's name and password (no token needed). It works as a
-    bearer token until it expires (12 hours) or the user's password changes."""
-    found = _logins(request).login(body.name, body.password)
+    bearer token until it expires (12 hours) or the user's password changes. Too many
+    failed logins lock the account for this source, and the source, for a while (429)."""
+    source = request.client.host if request.client else "-"
+    found = _logins(request).login(body.name, body.password, source=source)
     if found is None:
         raise UnauthorizedError(
             "wrong name or password",

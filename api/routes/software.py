@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,12 +13,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Action, CurrentUser, check_lab
 from api.deps import RunnerDep, SettingsDep
+from api.redact import path_redactor, redact_value
 from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
 from lab import guest_playbook, service, software
 from lab import verify as verifying
 from lab.deploy import Progress
-from lab.errors import InvalidError, NotFoundError
+from lab.errors import InvalidError, LabError, NotFoundError
 
 router = APIRouter(prefix="/api/v1/labs", tags=["software"])
 MAX_UPLOAD = 64 << 20  # bytes: a .deb under test, or a playbook
@@ -82,19 +85,33 @@ async def apply(
         # Checked before it is stored: 1 MiB of UTF-8 text at most. It will run inside
         # the lab's machines only (lab.guest_playbook), never on this host.
         guest_playbook.playbook_from_bytes(filename, body)
-    uploads = record.plan.directory / "uploads"
-    uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = uploads / filename
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(body)
+    path = _save_upload(record.plan.directory / "uploads", filename, body)
 
     def work(progress: Progress) -> ProvisionPublic:
         given: dict[str, Path] = {"package" if kind is ApplyKind.PACKAGE else "playbook": path}
-        result = software.apply(settings, name, machine=machine, progress=progress, **given)
+        try:
+            result = software.apply(settings, name, machine=machine, progress=progress, **given)
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
         return ProvisionPublic.from_result(result)
 
-    return accepted(response, runner.submit("apply", f"lab/{name}", user.name, work, lock=name))
+    try:
+        op = runner.submit("apply", f"lab/{name}", user.name, work, lock=name)
+    except LabError:  # busy: refused, and its upload with it
+        shutil.rmtree(path.parent, ignore_errors=True)
+        raise
+    return accepted(response, op)
+
+
+def _save_upload(uploads: Path, filename: str, body: bytes) -> Path:
+    """The upload in a directory of its own (removed when its operation ends or is
+    refused): a request refused as busy never overwrites the file of the one running."""
+    uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=uploads)) / filename
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(body)
+    return path
 
 
 @router.post("/{name}/test", status_code=202, responses=ACCEPTED)
@@ -115,7 +132,9 @@ def run_tests(
 @router.get("/{name}/tests/latest")
 def latest_results(name: str, user: CurrentUser, settings: SettingsDep) -> VerificationPublic:
     """The lab's most recent test results (JSON)."""
-    return VerificationPublic.from_verification(_latest(settings, user, name))
+    found = VerificationPublic.from_verification(_latest(settings, user, name))
+    redacted = redact_value(found.model_dump(mode="json"), path_redactor(settings))
+    return VerificationPublic.model_validate(redacted)  # no server paths in the messages
 
 
 @router.get(
@@ -126,7 +145,8 @@ def latest_results(name: str, user: CurrentUser, settings: SettingsDep) -> Verif
 def latest_junit(name: str, user: CurrentUser, settings: SettingsDep) -> Response:
     """The lab's most recent test results as a JUnit XML report."""
     verification = _latest(settings, user, name)
-    return Response(Path(verification.junit).read_bytes(), media_type="application/xml")
+    text = Path(verification.junit).read_text(encoding="utf-8", errors="replace")
+    return Response(path_redactor(settings)(text), media_type="application/xml")
 
 
 def _latest(settings: SettingsDep, user: CurrentUser, name: str) -> verifying.Verification:

@@ -91,8 +91,10 @@ def schedule(
 @class_app.command("schedules")
 def schedules(name: Annotated[str, typer.Argument(help="Class")]) -> None:
     """A class's scheduled resets: when, status, and the operation each started."""
+    settings = get_settings()
+    classes.get_class(settings, name)
     table = Table("id", "at", "mode", "status", "operation", "note")
-    for s in ScheduleStore(StateStore.open(get_settings())).list_for(name):
+    for s in ScheduleStore(StateStore.open(settings)).list_for(name):
         table.add_row(
             str(s.id),
             s.at.isoformat(),

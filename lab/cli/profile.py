@@ -13,6 +13,8 @@ from rich.markup import escape
 from lab.cli import err, out, report
 from lab.errors import LabError
 from lab.profile import Profile, load_profile, profile_json_schema
+from lab.roles import known_roles
+from lab.settings import get_settings
 
 profile_app = typer.Typer(
     name="profile", help="Community profiles: show and describe.", no_args_is_help=True
@@ -37,9 +39,10 @@ def validate(
     if not files:
         err.print("error: no profile files (*.yaml) found", markup=False)
         raise typer.Exit(1)
+    roles = known_roles(get_settings().playbooks_dir)
     for path in files:
         try:
-            profile = load_profile(path)
+            profile = load_profile(path, roles)
         except LabError as error:
             report(error)
             failed = True

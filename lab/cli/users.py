@@ -1,4 +1,5 @@
-"""`lab user add|list|assign` and `lab token create|revoke`: who may use the API."""
+"""`lab user add|list|assign|unassign|passwd|disable|enable|remove` and
+`lab token create|revoke`: who may use the API."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from lab import access
+from lab.access import Ended
 from lab.cli import err, out
 from lab.errors import LabError
 from lab.logins import LoginStore
@@ -31,25 +35,68 @@ def add(
 @user_app.command("list")
 def list_() -> None:
     """The users, their roles and assignments."""
-    table = Table("user", "role", "labs", "classes")
+    table = Table("user", "role", "labs", "classes", "access")
     for u in UserStore.open(get_settings()).list_users():
-        table.add_row(u.name, u.role, ", ".join(sorted(u.labs)), ", ".join(sorted(u.classes)))
+        table.add_row(
+            escape(u.name),
+            u.role,
+            escape(", ".join(sorted(u.labs))),
+            escape(", ".join(sorted(u.classes))),
+            "disabled" if u.disabled else "",
+        )
     out.print(table)
 
 
-@user_app.command("assign")
-def assign(
-    name: str,
-    lab: Annotated[str | None, typer.Option("--lab", help="A trainee's seat (lab)")] = None,
-    klass: Annotated[str | None, typer.Option("--class", help="A class a trainer runs")] = None,
-) -> None:
-    """Give a user a lab (a trainee's seat) or a class (a trainer's)."""
+LabOption = Annotated[str | None, typer.Option("--lab", help="A lab (a trainee's seat)")]
+ClassOption = Annotated[str | None, typer.Option("--class", help="A class a trainer runs")]
+
+
+def _target(lab: str | None, klass: str | None, command: str) -> tuple[AssignmentKind, str]:
     if (lab is None) == (klass is None):
-        raise LabError("give --lab or --class", hint="lab user assign NAME --lab LAB")
-    kind = AssignmentKind.LAB if lab else AssignmentKind.CLASS
-    target = lab or klass or ""
-    UserStore.open(get_settings()).assign(name, kind, target)
-    out.print(f"user {name}: {kind} {target} assigned")
+        raise LabError("give --lab or --class", hint=f"lab user {command} NAME --lab LAB")
+    return (AssignmentKind.LAB, lab) if lab is not None else (AssignmentKind.CLASS, klass or "")
+
+
+@user_app.command("assign")
+def assign(name: str, lab: LabOption = None, klass: ClassOption = None) -> None:
+    """Give a user a lab (a trainee's seat) or a class (a trainer's); it must exist."""
+    kind, target = _target(lab, klass, "assign")
+    access.assign(get_settings(), name, kind, target)
+    out.print(f"user {escape(name)}: {kind} {escape(target)} assigned")
+
+
+@user_app.command("unassign")
+def unassign(name: str, lab: LabOption = None, klass: ClassOption = None) -> None:
+    """Take a lab or a class away from a user."""
+    kind, target = _target(lab, klass, "unassign")
+    access.unassign(get_settings(), name, kind, target)
+    out.print(f"user {escape(name)}: {kind} {escape(target)} unassigned")
+
+
+@user_app.command("disable")
+def disable(name: str) -> None:
+    """End a user's access at once: tokens and web sessions end, nothing logs them in."""
+    _ended(access.disable(get_settings(), name), "disabled (lab user enable NAME undoes it)")
+
+
+@user_app.command("enable")
+def enable(name: str) -> None:
+    """Let a disabled user in again (their password, or a new token)."""
+    access.enable(get_settings(), name)
+    out.print(f"user {escape(name)}: enabled")
+
+
+@user_app.command("remove")
+def remove(name: str) -> None:
+    """Forget a user: tokens, web sessions, password and assignments go at once."""
+    _ended(access.remove(get_settings(), name), "removed")
+
+
+def _ended(ended: Ended, what: str) -> None:
+    out.print(
+        f"user {escape(ended.user)}: {what}; {ended.tokens} token(s) and"
+        f" {ended.sessions} web session(s) ended"
+    )
 
 
 @user_app.command("passwd")
@@ -68,7 +115,7 @@ def passwd(
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     store.set_password(name, password)
-    out.print(f"user {name}: password set; they log in on the web page")
+    out.print(f"user {escape(name)}: password set; they log in on the web page")
 
 
 @token_app.command("create")
@@ -81,9 +128,9 @@ def create_token(name: str) -> None:
 
 @token_app.command("revoke")
 def revoke(name: str) -> None:
-    """Revoke every token of a user."""
-    count = UserStore.open(get_settings()).revoke_tokens(name)
-    out.print(f"user {name}: {count} token(s) revoked")
+    """Revoke every token of a user and end their web sessions (their password still
+    logs in: `lab user disable NAME` ends that too)."""
+    _ended(access.revoke(get_settings(), name), "revoked")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,8 @@ validators report it. `Profile` runs the same checks on itself when built direct
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Collection, Iterator, Mapping
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -24,11 +25,22 @@ _NAMED_LISTS = {
 }
 
 
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,40}$")
+
+
 def format_loc(loc: Loc) -> str:
-    """`("machines", 1, "nics", 0, "address")` -> `machines[1].nics[0].address`."""
+    """`("machines", 1, "nics", 0, "address")` -> `machines[1].nics[0].address`.
+
+    A key that is not a plain word (a user's unknown key can be anything: long, with
+    line breaks or invisible characters) is shown quoted, cut short and escaped."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _KEY.fullmatch(part):
+            text += f"[{shown(part)}]"
+        else:
+            text += f".{part}" if text else part
     return text
 
 
@@ -56,6 +68,21 @@ def cross_checks(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
             yield ("tests", i, "machine"), f"unknown machine {shown(target)} ({_known(machines)})"
 
 
+def unknown_roles(data: Mapping[str, Any], roles: Collection[str]) -> Iterator[tuple[Loc, str]]:
+    """Every role a machine names that is not among `roles` (those that exist)."""
+    known = set(roles)
+    for i, machine in _entries(data, "machines"):
+        named = machine.get("roles")
+        if not isinstance(named, list | tuple):
+            continue
+        for j, role in enumerate(named):
+            if isinstance(role, str) and role not in known:
+                yield (
+                    ("machines", i, "roles", j),
+                    f"unknown role {shown(role)} (roles available: {_listed(known)})",
+                )
+
+
 def _entries(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
     items = data.get(key)
     if not isinstance(items, list | tuple):
@@ -63,9 +90,21 @@ def _entries(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, 
     return [(i, item) for i, item in enumerate(items) if isinstance(item, Mapping)]
 
 
+_KNOWN_SHOWN = 10  # names listed after "defined here": each message stays short
+
+
 def _known(names: set[Any]) -> str:
-    shown = sorted(n for n in names if isinstance(n, str))
-    return "defined here: " + ", ".join(shown) if shown else "none are defined"
+    found = sorted(n for n in names if isinstance(n, str))
+    return "defined here: " + _listed(found) if found else "none are defined"
+
+
+def _listed(names: Collection[str]) -> str:
+    found = sorted(names)
+    if not found:
+        return "none"
+    listed = ", ".join(n if _KEY.fullmatch(n) else shown(n, 24) for n in found[:_KNOWN_SHOWN])
+    more = len(found) - _KNOWN_SHOWN
+    return listed + (f" and {more} more" if more > 0 else "")
 
 
 def _unique_names(data: Mapping[str, Any], key: str, what: str) -> Iterator[tuple[Loc, str]]:
@@ -77,7 +116,7 @@ def _unique_names(data: Mapping[str, Any], key: str, what: str) -> Iterator[tupl
         if name in seen:
             yield (
                 (key, i, "name"),
-                (f"duplicate {what} name {name!r} (already used by {key}[{seen[name]}])"),
+                (f"duplicate {what} name {shown(name)} (already used by {key}[{seen[name]}])"),
             )
         else:
             seen[name] = i
@@ -103,7 +142,10 @@ def _overlaps(networks: dict[str, tuple[int, IPv4Network]]) -> Iterator[tuple[Lo
             if net.overlaps(earlier):
                 yield (
                     ("networks", index, "cidr"),
-                    (f"{net} of network {name!r} overlaps {earlier} of network {other!r}"),
+                    (
+                        f"{net} of network {shown(name)} overlaps {earlier} of network"
+                        f" {shown(other)}"
+                    ),
                 )
                 break
 
@@ -144,11 +186,11 @@ def _address(value: Any) -> IPv4Address | None:
 
 def _address_problem(address: IPv4Address, name: str, net: IPv4Network) -> str:
     if address not in net:
-        return f"{address} is not inside network {name!r} ({net})"
+        return f"{address} is not inside network {shown(name)} ({net})"
     if address == net.network_address:
         return f"{address} is the network address of {net}; machines cannot use it"
     if address == net.broadcast_address:
         return f"{address} is the broadcast address of {net}; machines cannot use it"
     if address == net.network_address + 1:
-        return f"{address} is the host's own address on network {name!r}; use .2 or above"
+        return f"{address} is the host's own address on network {shown(name)}; use .2 or above"
     return ""

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lab.errors import InvalidError
 
 SCHEMA_HINT = "fix the lines above; `lab profile schema` prints the JSON Schema for editors"
+# A file with thousands of problems is reported by its first ones: the answer to a
+# 200 KB file stays a few KB, and the first problems are what to fix first anyway.
+MAX_PROBLEMS = 50
+MAX_TEXT = 300  # characters of one problem's message or key path
+
+
+def clean(text: str, limit: int = MAX_TEXT) -> str:
+    """Text fit for a terminal or a log: line breaks, control and invisible characters
+    (U+202E...) escaped, cut to `limit` characters. Messages quote a user's values; this
+    holds for every message, whichever check wrote it (PyYAML's quote the document)."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit * 2])
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +46,16 @@ class ProfileError(InvalidError):
     def __init__(
         self, problems: tuple[Problem, ...] | list[Problem], source: str = "", hint: str = ""
     ) -> None:
+        every = sorted(problems, key=lambda p: (p.file != source, p.file, p.line, p.column))
         ordered = tuple(
-            sorted(problems, key=lambda p: (p.file != source, p.file, p.line, p.column))
+            replace(p, file=clean(p.file), path=clean(p.path), message=clean(p.message))
+            for p in every[:MAX_PROBLEMS]
         )
+        source = clean(source)
         elsewhere = sorted({p.file for p in ordered} - {source})
-        count = f"{len(ordered)} problem" + ("s" if len(ordered) != 1 else "")
+        count = f"{len(every)} problem" + ("s" if len(every) != 1 else "")
+        if len(every) > MAX_PROBLEMS:
+            count += f", the first {MAX_PROBLEMS} shown"
         if source and elsewhere:
             some = "some " if any(p.file == source for p in ordered) else ""
             count += f", {some}in {', '.join(elsewhere)}"

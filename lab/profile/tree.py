@@ -17,6 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from lab.profile.checks import Loc, format_loc
 from lab.profile.problems import Problem
+from lab.profile.types import shown
 
 # Lists merged entry by entry on `name` when a profile extends another.
 NAMED_LISTS = ("networks", "machines", "accounts", "tests")
@@ -119,7 +120,7 @@ def read(data: bytes, file: str) -> tuple[Located | None, list[Problem]]:
     builder = _Builder(file)
     tree = builder.build(node, ())
     if not isinstance(tree.value, dict):
-        what = "a list" if isinstance(tree.value, list) else f"the value {tree.value!r}"
+        what = "a list" if isinstance(tree.value, list) else f"the value {shown(tree.value)}"
         builder.problems.append(
             Problem(
                 file,
@@ -225,7 +226,7 @@ class _Builder:
                 self._problem(
                     key_mark,
                     (*loc, key),
-                    f"duplicate key {key!r} (first given at line {first.line})",
+                    f"duplicate key {shown(key)} (first given at line {first.line})",
                 )
             result.keys[key] = key_mark
             result.value[key] = self.build(value_node, (*loc, key))

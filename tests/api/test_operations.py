@@ -118,7 +118,8 @@ def test_audit_records_mutating_requests(client: TestClient, headers: Headers) -
     seen = {(e["user"], e["action"], e["target"], e["result"]) for e in entries}
     assert ("tester", "POST /api/v1/labs", "lab/aud", "202") in seen
     assert ("trainee", "DELETE /api/v1/labs/other", "lab/other", "403") in seen
-    assert ("-", "POST /api/v1/labs/x1/reset", "lab/x1", "401") in seen
+    # Without a token, only counted (a summary when the app stops), never one by one.
+    assert not any(e["user"] == "-" for e in entries)
     assert not any(e["action"].startswith("GET") for e in entries)
     # the operation's own result is recorded when it ends
     deadline = time.monotonic() + 20
@@ -162,4 +163,5 @@ def test_health_and_openapi_are_public(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     assert "/api/v1/labs/{name}/reset" in doc["paths"]
     assert "bearer" in json.dumps(doc["components"]["securitySchemes"]).lower()
-    assert client.get("/docs").status_code == 200
+    # Swagger UI and ReDoc would load their scripts from a public CDN: not served.
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404

@@ -381,8 +381,16 @@ def test_a_ticket_is_refused_once_the_seat_is_no_longer_theirs(
     assert _refused(client, url) == 1008
 
 
-def test_console_attempts_are_in_the_audit_log(client: TestClient, headers: Headers) -> None:
-    _refused(client, CONSOLE.format(lab="c1-02") + "?ticket=hc_forged")
-    entries = client.get("/api/v1/audit?target=lab/c1-02", headers=headers["admin"]).json()
-    assert entries[0]["action"] == "WEBSOCKET /api/v1/labs/c1-02/machines/m1/console"
-    assert entries[0]["result"] == "403" and "hc_forged" not in json.dumps(entries)
+def test_console_attempts_are_in_the_audit_log(
+    client: TestClient, headers: Headers, settings: Settings
+) -> None:
+    url = CONSOLE.format(lab="c1-01") + f"?ticket={_ticket(client, headers['trainee'])}"
+    UserStore.open(settings).unassign_target(AssignmentKind.LAB, "c1-01")
+    _refused(client, url)  # a real ticket, of a user who may no longer open it
+    _refused(client, CONSOLE.format(lab="c1-02") + "?ticket=hc_forged")  # only counted
+    entries = client.get("/api/v1/audit?target=lab/c1-01", headers=headers["admin"]).json()
+    assert entries[0]["action"] == "WEBSOCKET /api/v1/labs/c1-01/machines/m1/console"
+    assert entries[0]["user"] == "trainee" and entries[0]["result"] == "403"
+    assert client.get("/api/v1/audit?target=lab/c1-02", headers=headers["admin"]).json() == []
+    everything = client.get("/api/v1/audit", headers=headers["admin"]).json()
+    assert "hc_" not in json.dumps(everything)

@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import shutil
+import ssl
 import stat
 import subprocess
 import sys
@@ -100,7 +101,12 @@ def test_service_user_can_use_libvirt_and_owns_lab_home(host_vars: dict[str, Any
 def test_unit_runs_lab_serve_from_the_venv_as_the_service_user(host_vars: dict[str, Any]) -> None:
     venv = Path(host_vars.get("lab_host_venv", REPO / ".venv"))
     text = UNIT.read_text()
-    assert f"ExecStart={venv}/bin/lab serve --host 0.0.0.0 --port 8080\n" in text
+    tls = "/etc/hromada-lab/tls"
+    if host_vars.get("lab_host_tls", "self-signed") == "none":
+        serve = "--host 127.0.0.1 --port 8080"  # plain HTTP: loopback only
+    else:
+        serve = f"--host 0.0.0.0 --port 8080 --tls-cert {tls}/cert.pem --tls-key {tls}/key.pem"
+    assert f"ExecStart={venv}/bin/lab serve {serve}\n" in text
     assert f"User={host_vars.get('lab_host_user', 'hromada-lab')}\n" in text
     assert "EnvironmentFile=/etc/hromada-lab/lab.env\n" in text
     lab = subprocess.run(
@@ -112,6 +118,20 @@ def test_unit_runs_lab_serve_from_the_venv_as_the_service_user(host_vars: dict[s
             ["systemd-analyze", "verify", str(UNIT)], capture_output=True, text=True, check=False
         )
         assert "hromada-lab.service" not in check.stderr, check.stderr
+
+
+def test_the_tls_key_is_readable_by_root_and_the_service_group_only(
+    host_vars: dict[str, Any],
+) -> None:
+    if host_vars.get("lab_host_tls", "self-signed") == "none":
+        pytest.skip("lab_host_tls=none: no certificate")
+    tls = Path("/etc/hromada-lab/tls")
+    group = grp.getgrnam(host_vars.get("lab_host_user", "hromada-lab")).gr_gid
+    key = (tls / "key.pem").stat()
+    assert (key.st_uid, key.st_gid, stat.S_IMODE(key.st_mode)) == (0, group, 0o640)
+    assert stat.S_IMODE(tls.stat().st_mode) == 0o750
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls / "cert.pem", tls / "key.pem")  # a matching pair
 
 
 def test_firewall_ruleset_is_installed_and_valid() -> None:
