@@ -11,8 +11,8 @@ the tester may change at will anyway. The host only reads back what our callback
 (`lab/guest_callback/lab_json.py`) wrote: JSON event lines as progress, one JSON
 document as the result, both bounded in size and treated as untrusted data.
 
-Pure parts (checks, inventory, command line, parsing) are separate from the one function
-that talks to a guest, `run_in_machine`.
+Pure parts (checks, inventory, command line) are separate from the one function that
+talks to a guest, `run_in_machine`; reading what the guest said is `lab.guest_results`.
 """
 
 from __future__ import annotations
@@ -28,40 +28,41 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import paramiko
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from lab import guest, keys
 from lab import inventory as inv
 from lab.deploy import ADMIN_USER
 from lab.errors import InvalidError, LabError, NotFoundError
+from lab.guest_results import (
+    TEXT,
+    LineSplitter,
+    MachineRun,
+    ProgressRelay,
+    clean,
+    combine,
+    machine_run,
+    parse_document,
+)
 from lab.plan import LabPlan, MachinePlan
 from lab.profile import Profile
-from lab.provision import ProvisionError, ProvisionResult, TaskFailure
+from lab.provision import ProvisionResult, TaskFailure
 
 Progress = Callable[[str, str], None]
 
 MAX_PLAYBOOK = 1 << 20  # bytes: a playbook is text; anything bigger is not one
 MAX_DOCUMENT = 8 << 20  # bytes of the result document read back from a guest
-MAX_LINE = 64 << 10  # bytes of one progress line; longer ones are skipped
 STDERR_TAIL = 4096  # bytes of ansible-playbook's stderr kept (its own errors land there)
 RUN_TIMEOUT = 3600  # seconds one machine's run may take (enforced in the guest too)
 GUEST_PYTHON = "/usr/bin/python3"
 CALLBACK = "lab_json"
 NO_ANSIBLE = 42  # exit code of the preparing command when the guest has no ansible-core
 _KEEP_RUNS = 10
-_TIMED_OUT = (124, 137)  # timeout(1): the command timed out / was killed after -k
 _WORKDIR = re.compile(r"/tmp/lab-playbook\.[A-Za-z0-9]{10}")
 _CALLBACK_SOURCE = Path(__file__).parent / "guest_callback" / "lab_json.py"
-_TEXT = 2000  # characters of a message from a guest shown to people
-# What a guest reports is bounded in count too (the tester is root there and can write
-# any document): failures per machine, progress lines per run, distinct roles timed.
-MAX_FAILURES = 20
-MAX_PROGRESS = 500
-MAX_ROLES = 50
-_LABEL = 120  # characters of a task or host name in a progress line
 
 # Makes the private directory; fails with NO_ANSIBLE first if the image predates
 # ansible-core. The directory is the admin user's, 0700: the playbook stays private.
@@ -79,57 +80,6 @@ class Playbook(BaseModel):
 
     name: str
     text: str
-
-
-class GuestEvent(BaseModel):
-    """One task result as the guest's `lab_json` callback reports it (untrusted)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    play: str = ""
-    task: str = ""
-    role: str = ""
-    host: str = ""
-    status: Literal["ok", "changed", "failed", "unreachable", "skipped"]
-    ignored: bool = False
-    msg: str = ""
-    stdout: str = ""
-    stderr: str = ""
-
-
-class GuestTask(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    play: str = ""
-    task: str = ""
-    role: str = ""
-    started: float
-    ended: float
-
-
-class GuestDocument(BaseModel):
-    """The whole run in one machine: what `lab_json` writes to $LAB_RESULT."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    format: Literal[1]
-    ansible_version: str = ""
-    tasks: list[GuestTask] = []
-    results: list[GuestEvent] = []
-    stats: dict[str, dict[str, int]] = Field(default_factory=dict)
-
-
-class MachineRun(BaseModel):
-    """What one machine's run did, folded into a `ProvisionResult` by `combine`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    machine: str
-    status: str  # successful | failed | timeout
-    changed: int = 0
-    ok: int = 0
-    failures: tuple[TaskFailure, ...] = ()
-    role_seconds: dict[str, float] = {}
 
 
 # -- input checks (pure) ------------------------------------------------------------------
@@ -284,184 +234,6 @@ def cleanup_command(workdir: str) -> str:
     return f"sudo -n rm -rf -- {shlex.quote(check_workdir(workdir))}"
 
 
-# -- what the guest said (pure) -------------------------------------------------------------
-
-
-def parse_document(data: bytes) -> GuestDocument:
-    """The callback's result document; anything else is an error naming what is wrong."""
-    try:
-        return GuestDocument.model_validate_json(data)
-    except ValidationError as exc:
-        raise LabError(
-            "the machine's Ansible run left a result the lab cannot read "
-            f"({exc.error_count()} problems, first: {_clean(str(exc.errors()[0]['msg']), 200)})",
-            hint="the run's callback output was changed or cut short; apply the playbook again",
-        ) from exc
-
-
-def machine_run(
-    machine: str, exit_code: int, document: GuestDocument | None, stderr: str, timeout: int
-) -> MachineRun:
-    """Fold one machine's run into changed/ok counts and failures named by task.
-
-    Every host the guest's Ansible reported (the machine, `localhost`, hosts a play
-    added) is that machine: nothing else ran it. A host's fatal failures are its last
-    `failures` non-ignored failed results (a failed host runs no further task; rescued
-    and ignored ones are not counted by Ansible's own stats).
-    """
-    timed_out = exit_code in _TIMED_OUT
-    if document is None:
-        why = (
-            f"the playbook did not finish within {timeout} s"
-            if timed_out
-            else "the playbook did not run: " + (_clean(stderr, _TEXT) or f"exit {exit_code}")
-        )
-        return MachineRun(
-            machine=machine,
-            status="timeout" if timed_out else "failed",
-            failures=(TaskFailure(machine=machine, role="", task="", message=why),),
-        )
-    failures: list[TaskFailure] = []
-    for host, counts in document.stats.items():
-        for kind, key in (("failed", "failures"), ("unreachable", "unreachable")):
-            wanted = max(0, counts.get(key, 0))
-            if not wanted:
-                continue
-            mine = [
-                r
-                for r in document.results
-                if r.host == host and r.status == kind and not (kind == "failed" and r.ignored)
-            ]
-            failures += [_failure(machine, r) for r in mine[-wanted:]]
-    if len(failures) > MAX_FAILURES:
-        more = len(failures) - MAX_FAILURES
-        failures = failures[:MAX_FAILURES]
-        failures.append(
-            TaskFailure(machine=machine, role="", task="", message=f"and {more} more failed tasks")
-        )
-    if exit_code != 0 and not failures:
-        failures.append(
-            TaskFailure(
-                machine=machine,
-                role="",
-                task="",
-                message=f"ansible-playbook ended with exit {exit_code}: "
-                + (_clean(stderr, _TEXT) or "(no message)"),
-            )
-        )
-    seconds: dict[str, float] = {}
-    for task in document.tasks:
-        key = _clean(_profile_role(task.role), _LABEL) or "play"
-        if key not in seconds and len(seconds) >= MAX_ROLES:
-            key = "(other roles)"
-        seconds[key] = seconds.get(key, 0.0) + max(0.0, task.ended - task.started)
-    status = "timeout" if timed_out else ("successful" if not failures else "failed")
-    return MachineRun(
-        machine=machine,
-        status=status,
-        changed=sum(max(0, c.get("changed", 0)) for c in document.stats.values()),
-        ok=sum(max(0, c.get("ok", 0)) for c in document.stats.values()),
-        failures=tuple(failures),
-        role_seconds=seconds,
-    )
-
-
-def combine(
-    lab: str, runs: Sequence[MachineRun], seconds: float, artifacts: str
-) -> ProvisionResult:
-    """One result for the lab, of the same kind `lab provision` gives."""
-    statuses = {r.status for r in runs}
-    status = next((s for s in ("timeout", "failed") if s in statuses), "successful")
-    role_seconds: dict[str, float] = {}
-    for run in runs:  # machines run side by side: a role took as long as its slowest
-        for role, took in run.role_seconds.items():
-            role_seconds[role] = max(role_seconds.get(role, 0.0), took)
-    return ProvisionResult(
-        lab=lab,
-        status=status,
-        seconds=seconds,
-        changed={r.machine: r.changed for r in runs},
-        ok={r.machine: r.ok for r in runs},
-        failures=tuple(f for r in runs for f in r.failures),
-        role_seconds=role_seconds,
-        artifacts=artifacts,
-    )
-
-
-def raise_for(result: ProvisionResult, playbook: str) -> None:
-    """A ProvisionError naming each machine and task that failed, with Ansible's word."""
-    if result.succeeded:
-        return
-    lines = [_failure_line(f) for f in result.failures] or [f"the run ended {result.status}"]
-    raise ProvisionError(
-        f"applying {playbook} to lab '{result.lab}' failed:\n  " + "\n  ".join(lines),
-        hint=f"the playbook ran inside the machine (its own ansible-core, connection local); "
-        f"fix it, then apply it again: lab apply {result.lab} {playbook}",
-        artifacts=result.artifacts,
-    )
-
-
-def progress_line(line: bytes) -> str | None:
-    """A progress message for one event line of the guest's callback (None: nothing to say)."""
-    try:
-        event = GuestEvent.model_validate_json(line)
-    except ValidationError:
-        return None  # the stats line, or anything else on stdout: not progress
-    where = _clean(_profile_role(event.role), _LABEL) or "play"
-    task = _clean(event.task, _LABEL)
-    if event.status == "changed":
-        return f"{where}: {task} (changed)"
-    if event.status == "failed":
-        return f"{where}: {task} {'failed (ignored)' if event.ignored else 'FAILED'}"
-    if event.status == "unreachable":
-        return f"{where}: {task} UNREACHABLE"
-    return None
-
-
-class ProgressRelay:
-    """Event lines of one machine's run to progress messages, at most `limit` of them
-    (then one saying so): progress is stored, and a guest may print without end."""
-
-    def __init__(self, machine: str, progress: Progress, limit: int = MAX_PROGRESS) -> None:
-        self.machine = machine
-        self.progress = progress
-        self.limit = limit
-        self.shown = 0
-
-    def line(self, line: bytes) -> None:
-        message = progress_line(line)
-        if message is None or self.shown > self.limit:
-            return
-        self.shown += 1
-        if self.shown > self.limit:
-            message = f"(more than {self.limit} progress lines: the rest not shown)"
-        self.progress(self.machine, message)
-
-
-class LineSplitter:
-    """Feeds complete lines of a byte stream to `on_line`; a line longer than `limit` is
-    dropped whole, so a guest cannot make the host hold an endless line."""
-
-    def __init__(self, on_line: Callable[[bytes], None], limit: int = MAX_LINE) -> None:
-        self.on_line = on_line
-        self.limit = limit
-        self._buffer = bytearray()
-        self._dropping = False
-
-    def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while (end := self._buffer.find(b"\n")) >= 0:
-            line = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            if self._dropping:
-                self._dropping = False
-            else:
-                self.on_line(line)
-        if len(self._buffer) > self.limit:
-            self._buffer.clear()
-            self._dropping = True
-
-
 # -- running it ------------------------------------------------------------------------------
 
 
@@ -542,7 +314,7 @@ def run_in_machine(
         if prepared.exit_code != 0:
             raise LabError(
                 f"machine '{machine}' could not make a working directory: "
-                + _clean(prepared.stderr, _TEXT),
+                + clean(prepared.stderr, TEXT),
                 hint="is its /tmp full or read-only? `lab ssh` into it to look",
             )
         workdir = check_workdir(prepared.stdout)
@@ -586,7 +358,7 @@ def _remove(
         progress(machine, f"could not remove {workdir}: {exc.message}")
         return
     if gone.exit_code != 0:
-        progress(machine, f"could not remove {workdir}: {_clean(gone.stderr, 200)}")
+        progress(machine, f"could not remove {workdir}: {clean(gone.stderr, 200)}")
 
 
 def _artifacts_dir(plan: LabPlan) -> Path:
@@ -608,42 +380,6 @@ def _keep(directory: Path, machine: str, document: bytes | None, stderr: bytes) 
             fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
-
-
-def _failure(machine: str, event: GuestEvent) -> TaskFailure:
-    parts = [_clean(event.msg, _TEXT)]
-    for stream in (event.stderr, event.stdout):
-        text = _clean(stream, _TEXT)
-        if text and text not in parts[0]:
-            parts.append(text)
-    message = "\n    ".join(p for p in parts if p) or "(Ansible gave no message)"
-    if event.host != machine:
-        # `hosts: localhost`, a delegation or an added host: still this machine.
-        message = f"[as host '{_clean(event.host, _LABEL)}' inside it] {message}"
-    return TaskFailure(
-        machine=machine,
-        role=_clean(_profile_role(event.role), _LABEL),
-        task=_clean(event.task, _LABEL),
-        message=message,
-        unreachable=event.status == "unreachable",
-    )
-
-
-def _failure_line(f: TaskFailure) -> str:
-    role = f", role '{f.role}'" if f.role else ""
-    if f.task:
-        return f"machine '{f.machine}'{role}, task '{f.task}': {f.message}"
-    return f"machine '{f.machine}': {f.message}"
-
-
-def _profile_role(directory: str) -> str:
-    return directory.replace("_", "-")
-
-
-def _clean(text: str, limit: int) -> str:
-    """Text from a guest, fit to show: printable (line breaks kept), at most `limit`."""
-    kept = "".join(c if c.isprintable() or c == "\n" else "?" for c in text.strip())
-    return kept if len(kept) <= limit else kept[: limit - 3] + "..."
 
 
 def _quote(value: str, limit: int = 60) -> str:

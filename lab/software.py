@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from lab import guest_playbook, inventory
+from lab import guest_playbook, guest_results, inventory
 from lab import prepare as preparing
 from lab import provision as provisioning
 from lab import verify as verifying
@@ -102,7 +102,7 @@ def apply(
         # What ran before no longer describes the lab: it must be tested again.
         state.update_lab(record.model_copy(update={"verification": None}))
         if book is not None:
-            guest_playbook.raise_for(result, book.name)
+            guest_results.raise_for(result, book.name)
         provisioning.raise_for(result)
         return result
 

@@ -9,7 +9,7 @@ import ansible_runner
 import pytest
 from fastapi.testclient import TestClient
 
-from lab import guest_playbook, provision
+from lab import guest_playbook, guest_results, provision
 from lab.settings import Settings
 
 Headers = dict[str, dict[str, str]]
@@ -80,9 +80,9 @@ def test_an_uploaded_playbook_goes_into_the_machine_never_to_the_hosts_ansible(
 
     def in_machine(
         addr: Any, machine: str, playbook: guest_playbook.Playbook, inventory: Any, *_: Any
-    ) -> guest_playbook.MachineRun:
+    ) -> guest_results.MachineRun:
         seen.append((machine, playbook, inventory))
-        return guest_playbook.MachineRun(machine=machine, status="successful", changed=1, ok=2)
+        return guest_results.MachineRun(machine=machine, status="successful", changed=1, ok=2)
 
     def host_ansible(*_: Any, **__: Any) -> None:
         raise AssertionError("the host's Ansible was asked to run a tester's playbook")

@@ -1,6 +1,7 @@
-"""Pure parts of running a tester's playbook inside the lab's machine (lab.guest_playbook):
-input checks, the in-guest inventory and command line, reading the guest's JSON results
-(real documents of the guest's ansible-core 2.14 under fixtures/guest_playbook/)."""
+"""Pure parts of running a tester's playbook inside the lab's machine: input checks, the
+in-guest inventory and command line (lab.guest_playbook), reading the guest's JSON results
+(lab.guest_results; real documents of the guest's ansible-core 2.14 under
+fixtures/guest_playbook/)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lab import guest_playbook as gp
+from lab import guest_results as gr
 from lab.errors import InvalidError, LabError, NotFoundError
 from lab.plan import LabPlan, plan_lab
 from lab.profile import Profile, load_profile_text
@@ -209,29 +211,29 @@ def test_a_working_directory_the_guest_names_is_checked(answer: str) -> None:
 # -- what the guest said ------------------------------------------------------------------------
 
 
-def _real(name: str) -> gp.GuestDocument:
-    return gp.parse_document((FIXTURES / name).read_bytes())
+def _real(name: str) -> gr.GuestDocument:
+    return gr.parse_document((FIXTURES / name).read_bytes())
 
 
 def test_a_real_changed_run_gives_counts_per_machine() -> None:
     document = _real("changed.json")
     assert document.ansible_version.startswith("2.14.")
-    run = gp.machine_run("m1", 0, document, "", 600)
+    run = gr.machine_run("m1", 0, document, "", 600)
     assert run.status == "successful" and run.changed == 1 and run.ok == 2
     assert not run.failures and set(run.role_seconds) == {"play"}
-    result = gp.combine("gp1", [run], 12.5, "/x")
+    result = gr.combine("gp1", [run], 12.5, "/x")
     assert result.succeeded and result.changed == {"m1": 1} and result.ok == {"m1": 2}
-    gp.raise_for(result, "release.yml")  # nothing to raise
+    gr.raise_for(result, "release.yml")  # nothing to raise
 
 
 def test_a_real_failed_run_names_machine_and_task() -> None:
-    run = gp.machine_run("m1", 2, _real("failed.json"), "", 600)
+    run = gr.machine_run("m1", 2, _real("failed.json"), "", 600)
     assert run.status == "failed"
     (failure,) = run.failures
     assert failure.machine == "m1" and failure.task == "Check the registry service"
     assert "registry offline" in failure.message and not failure.unreachable
     with pytest.raises(ProvisionError) as caught:
-        gp.raise_for(gp.combine("gp1", [run], 3.0, "/runs/1"), "break.yml")
+        gr.raise_for(gr.combine("gp1", [run], 3.0, "/runs/1"), "break.yml")
     assert caught.value.message.startswith("applying break.yml to lab 'gp1' failed:")
     assert "machine 'm1', task 'Check the registry service': non-zero" in caught.value.message
     assert "lab apply gp1 break.yml" in caught.value.hint
@@ -261,7 +263,7 @@ def _document(results: list[dict[str, object]], stats: dict[str, dict[str, int]]
 
 
 def test_ignored_and_rescued_failures_are_not_failures_and_localhost_is_the_machine() -> None:
-    document = gp.parse_document(
+    document = gr.parse_document(
         _document(
             [
                 _event("Tolerated", "failed", ignored=True, msg="ignored"),
@@ -275,7 +277,7 @@ def test_ignored_and_rescued_failures_are_not_failures_and_localhost_is_the_mach
             },
         )
     )
-    run = gp.machine_run("m1", 2, document, "", 600)
+    run = gr.machine_run("m1", 2, document, "", 600)
     (failure,) = run.failures
     assert failure.machine == "m1" and failure.task == "On localhost"
     # Whatever host the play named ran inside this machine; the guest's text is defused.
@@ -284,19 +286,19 @@ def test_ignored_and_rescued_failures_are_not_failures_and_localhost_is_the_mach
 
 
 def test_a_run_without_a_document_says_why() -> None:
-    timed_out = gp.machine_run("m1", 124, None, "", 600)
+    timed_out = gr.machine_run("m1", 124, None, "", 600)
     assert timed_out.status == "timeout"
     assert timed_out.failures[0].message == "the playbook did not finish within 600 s"
-    broken = gp.machine_run("m1", 4, None, "ERROR! couldn't resolve module/action 'x'\n", 600)
+    broken = gr.machine_run("m1", 4, None, "ERROR! couldn't resolve module/action 'x'\n", 600)
     assert broken.status == "failed"
     assert "did not run: ERROR! couldn't resolve module/action 'x'" in broken.failures[0].message
     with pytest.raises(ProvisionError, match="machine 'm1': the playbook did not run"):
-        gp.raise_for(gp.combine("gp1", [broken, timed_out], 1.0, ""), "x.yml")
-    assert gp.combine("gp1", [broken, timed_out], 1.0, "").status == "timeout"
+        gr.raise_for(gr.combine("gp1", [broken, timed_out], 1.0, ""), "x.yml")
+    assert gr.combine("gp1", [broken, timed_out], 1.0, "").status == "timeout"
 
 
 def test_an_exit_code_without_failures_is_still_a_failure() -> None:
-    run = gp.machine_run("m1", 1, gp.parse_document(_document([], {})), "oops", 600)
+    run = gr.machine_run("m1", 1, gr.parse_document(_document([], {})), "oops", 600)
     assert run.status == "failed" and "exit 1: oops" in run.failures[0].message
 
 
@@ -305,22 +307,22 @@ def test_an_exit_code_without_failures_is_still_a_failure() -> None:
 )
 def test_a_document_the_lab_cannot_read_is_a_lab_error(data: bytes) -> None:
     with pytest.raises(LabError, match="cannot read"):
-        gp.parse_document(data)
+        gr.parse_document(data)
 
 
 def test_progress_comes_from_event_lines_and_long_lines_are_dropped() -> None:
     changed = json.dumps(_event("Write it", "changed", role="web_portal")).encode()
     failed = json.dumps(_event("Check it", "failed")).encode()
     ignored = json.dumps(_event("Try it", "failed", ignored=True)).encode()
-    assert gp.progress_line(changed) == "web-portal: Write it (changed)"
-    assert gp.progress_line(failed) == "play: Check it FAILED"
-    assert gp.progress_line(ignored) == "play: Try it failed (ignored)"
-    assert gp.progress_line(json.dumps(_event("Look", "ok")).encode()) is None
-    assert gp.progress_line(b'{"event": "stats", "stats": {}}') is None
-    assert gp.progress_line(b"[WARNING]: something") is None
+    assert gr.progress_line(changed) == "web-portal: Write it (changed)"
+    assert gr.progress_line(failed) == "play: Check it FAILED"
+    assert gr.progress_line(ignored) == "play: Try it failed (ignored)"
+    assert gr.progress_line(json.dumps(_event("Look", "ok")).encode()) is None
+    assert gr.progress_line(b'{"event": "stats", "stats": {}}') is None
+    assert gr.progress_line(b"[WARNING]: something") is None
 
     lines: list[bytes] = []
-    splitter = gp.LineSplitter(lines.append, limit=16)
+    splitter = gr.LineSplitter(lines.append, limit=16)
     splitter.feed(b"one\ntw")
     splitter.feed(b"o\n" + b"x" * 40)
     splitter.feed(b"x" * 40 + b"\nthree\n")
@@ -374,10 +376,10 @@ def test_the_callback_plugin_writes_the_document_the_lab_reads(tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    events = [gp.progress_line(line) for line in done.stdout.splitlines()]
+    events = [gr.progress_line(line) for line in done.stdout.splitlines()]
     assert "play: Touch (changed)" in events and "play: Fail FAILED" in events
-    run = gp.machine_run(
-        "m1", 2, gp.parse_document((tmp_path / "result.json").read_bytes()), "", 60
+    run = gr.machine_run(
+        "m1", 2, gr.parse_document((tmp_path / "result.json").read_bytes()), "", 60
     )
     assert run.changed == 1 and [f.task for f in run.failures] == ["Fail"]
 
@@ -394,15 +396,15 @@ def test_what_a_guest_reports_is_bounded_in_count() -> None:
         "results": [_event("t", "failed", host=h, msg="x" * 10_000) for h in hosts],
         "stats": {h: {"failures": 10**9, "changed": 1} for h in hosts},
     }
-    run = gp.machine_run("m1", 2, gp.parse_document(json.dumps(document).encode()), "", 60)
-    assert len(run.failures) == gp.MAX_FAILURES + 1
+    run = gr.machine_run("m1", 2, gr.parse_document(json.dumps(document).encode()), "", 60)
+    assert len(run.failures) == gr.MAX_FAILURES + 1
     assert run.failures[-1].message == "and 80 more failed tasks"
     assert max(len(f.message) for f in run.failures) < 2100
-    assert len(run.role_seconds) == gp.MAX_ROLES + 1 and run.role_seconds["(other roles)"] == 150
+    assert len(run.role_seconds) == gr.MAX_ROLES + 1 and run.role_seconds["(other roles)"] == 150
     assert run.changed == 100
 
     shown: list[str] = []
-    relay = gp.ProgressRelay("m1", lambda machine, message: shown.append(message), limit=3)
+    relay = gr.ProgressRelay("m1", lambda machine, message: shown.append(message), limit=3)
     line = json.dumps(_event("Write it", "changed")).encode()
     for _ in range(1000):
         relay.line(line)
