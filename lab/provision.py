@@ -237,8 +237,10 @@ class _Tracker:
     def role_seconds(self) -> dict[str, float]:
         out: dict[str, float] = {}
         end = self._ended if self._ended is not None else time.monotonic()
+        # Each task lasts until the next one starts, the last until the run ended; a run
+        # that started no task (every host matched nothing) has no time to share out.
         for (role, start), (_, following) in zip(
-            self._starts, [*self._starts[1:], ("", end)], strict=True
+            self._starts, [*self._starts[1:], ("", end)][: len(self._starts)], strict=True
         ):
             key = role or "play"
             out[key] = out.get(key, 0.0) + (following - start)

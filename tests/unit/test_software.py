@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import inventory, prepare, roles, sshconfig, verify
+from lab import inventory, prepare, provision, roles, sshconfig, verify
 from lab.errors import InvalidError, NotFoundError
 from lab.images.recipe import load_recipe
 from lab.plan import plan_lab
@@ -198,3 +198,12 @@ def test_a_role_whose_tests_were_all_skipped_is_not_verified() -> None:
     assert not verify.verdict((_result("ws", "common", skipped),))
     assert not verify.verdict(())
     assert not verify.verdict((*ran, _result("ws", "common", verify.Outcome.ERROR)))
+
+
+def test_a_run_that_started_no_task_has_no_role_times() -> None:
+    # A play whose hosts matched nothing starts no task; its stats still arrive.
+    tracker = provision._Tracker(lambda _s, _m: None)
+    tracker.event({"event": "playbook_on_stats", "event_data": {}})
+    assert tracker.role_seconds() == {}
+    tracker.event({"event": "playbook_on_task_start", "event_data": {"role": "web_portal"}})
+    assert set(tracker.role_seconds()) == {"web-portal"}
