@@ -73,6 +73,12 @@ def make_lab(settings: Settings) -> MakeLab:
 def tokens(settings: Settings, app: FastAPI) -> dict[str, str]:
     """A token per role; the trainee has seat `c1-01`, the tester lab `mine`,
     the trainer class `c1` (seats c1-01, c1-02)."""
+    return users_and_labs(settings)
+
+
+def users_and_labs(settings: Settings) -> dict[str, str]:
+    """What `tokens` makes: a user and token per role, labs c1-01, c1-02, mine, other,
+    class c1 (seats c1-01, c1-02), and the assignments above."""
     users = UserStore.open(settings)
     found = {}
     for role in Role:

@@ -28,8 +28,7 @@ from lab.operations import OperationStore, OpStatus
 from lab.schedules import ScheduleStore
 from lab.settings import Settings
 from lab.state import ClassRecord, StateStore, now
-from lab.users import AssignmentKind, Role, UserStore
-from tests.api.conftest import PROFILES, _make_lab
+from tests.api.conftest import PROFILES, users_and_labs
 from tests.api.test_auth import _routes
 
 CALLERS = ("-", "bad", "trainee", "tester", "trainer", "engineer", "admin")
@@ -283,33 +282,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Runner, "_run", lambda _self, _op, _work: None)
-        tokens = _users_and_labs(settings)
+        tokens = users_and_labs(settings)
         with TestClient(create_app(settings)) as client:
             yield World(settings, client, tokens)
-
-
-def _users_and_labs(settings: Settings) -> dict[str, str]:
-    """What tests/api/conftest.py `tokens` makes, for a module's app."""
-    users = UserStore.open(settings)
-    found = {}
-    for role in Role:
-        users.add(role.value, role)
-        found[role.value] = users.create_token(role.value)
-    users.assign("trainee", AssignmentKind.LAB, "c1-01")
-    users.assign("tester", AssignmentKind.LAB, "mine")
-    users.assign("trainer", AssignmentKind.CLASS, "c1")
-    for i, name in enumerate(("c1-01", "c1-02", "mine", "other")):
-        _make_lab(settings, name, subnet=i)
-    StateStore.open(settings).add_class(
-        ClassRecord(
-            name="c1",
-            profile="tiny",
-            profile_path=str(PROFILES / "tiny.yaml"),
-            seats=("c1-01", "c1-02"),
-            created_at=now(),
-        )
-    )
-    return found
 
 
 def _auth(caller: str, tokens: dict[str, str]) -> dict[str, str]:
