@@ -36,9 +36,11 @@ SIZE = 1000 * 2**20  # a booted tiny lab (~100 MB) + one 512 MiB guest's memory 
 
 def mount_namespaces() -> list[int]:
     """Processes whose mount namespaces must see the file system: libvirtd's (QEMU forks
-    from it) and virtlogd's (console logs). `ip netns exec` gives each daemon a mount
-    namespace of its own, and the host's mounts do not propagate (private)."""
-    pids = [int(Path(f"/run/{d}.pid").read_text()) for d in ("libvirtd", "virtlogd")]
+    from it) and virtlogd's (console logs), where those differ from ours. `scripts/labns`
+    runs the daemons and the tests in one mount namespace of the run's own, so usually
+    none; a daemon started another way may have one of its own."""
+    state = Path("/run/hromada-labns") / os.environ["LAB_NETNS"]
+    pids = [int((state / f"{d}.pid").read_text()) for d in ("libvirtd", "virtlogd")]
     ours = os.readlink("/proc/self/ns/mnt")
     seen = {ours}
     found = []
