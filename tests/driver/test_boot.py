@@ -78,13 +78,13 @@ def test_a_failed_boot_fails_the_whole_and_the_others_still_finish(
     done: list[str] = []
 
     def ready(machine: MachinePlan) -> None:
-        if machine.name == "ws":
-            raise LabError("ws did not come up", hint="look at its console")
+        if machine.name == "mail":
+            raise LabError("mail did not come up", hint="look at its console")
         done.append(machine.name)
 
-    with pytest.raises(LabError, match="ws did not come up"):
+    with pytest.raises(LabError, match="mail did not come up"):
         deploy.boot(driver, plan, 2, ready, lambda s, m: None)
-    assert sorted(done) == sorted(m.name for m in plan.machines if m.name != "ws")
+    assert sorted(done) == sorted(m.name for m in plan.machines if m.name != "mail")
 
 
 @pytest.mark.parametrize(
