@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Interface
 from pathlib import Path
 
-from lab import keys, naming, passwords, seed
+from lab import guest, keys, naming, passwords, seed
 from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
@@ -229,3 +229,14 @@ def parallel(work: Callable[[MachinePlan], None], machines: tuple[MachinePlan, .
             raise error
     if errors:
         raise errors[0]  # type: ignore[misc]
+
+
+def admin_address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
+    """The machine's admin SSH path (the lab's management user and key), its host key
+    pinned: the orchestrator made that key and put it in the seed."""
+    return guest.GuestAddress(
+        host=str(machine.management_address),
+        user=ADMIN_USER,
+        key=plan.keys_dir / "id_ed25519",
+        host_key=keys.host_keypair(plan.keys_dir, machine.name).public_text,
+    )

@@ -33,9 +33,9 @@ from typing import Any
 import paramiko
 from pydantic import BaseModel, ConfigDict
 
-from lab import guest, keys
+from lab import guest
 from lab import inventory as inv
-from lab.deploy import ADMIN_USER
+from lab.deploy import admin_address
 from lab.errors import InvalidError, LabError, NotFoundError
 from lab.guest_results import (
     TEXT,
@@ -257,7 +257,13 @@ def apply(
         inventory = guest_inventory(machine, groups_of(host_side, name), variables)
         try:
             return run_in_machine(
-                address_of(plan, machine), name, playbook, inventory, progress, artifacts, timeout
+                admin_address(plan, machine),
+                name,
+                playbook,
+                inventory,
+                progress,
+                artifacts,
+                timeout,
             )
         except LabError as exc:  # this machine could not run it; the others still do
             progress(name, f"FAILED: {exc.message}")
@@ -278,16 +284,6 @@ def apply(
     with ThreadPoolExecutor(max_workers=max(1, len(machines))) as pool:
         runs = list(pool.map(one, machines))
     return combine(plan.lab, runs, time.monotonic() - started, str(artifacts))
-
-
-def address_of(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
-    """The machine's admin SSH path, its host key pinned (as `lab.service` builds it)."""
-    return guest.GuestAddress(
-        host=str(machine.management_address),
-        user=ADMIN_USER,
-        key=plan.keys_dir / "id_ed25519",
-        host_key=keys.host_keypair(plan.keys_dir, machine.name).public_text,
-    )
 
 
 def run_in_machine(

@@ -26,7 +26,7 @@ from lab.images import ImageStore
 from lab.locks import lab_lock
 from lab.plan import LabPlan, MachinePlan
 from lab.profile import Check
-from lab.service import READY_PROBE, machine_address
+from lab.service import READY_PROBE
 from lab.settings import Settings
 from lab.software import require_verified
 from lab.space import space_guard
@@ -202,7 +202,7 @@ def _verify(
     def one(machine: MachinePlan) -> None:
         with ThreadPoolExecutor(max_workers=1) as clock:
             fixed = clock.submit(_set_clock, driver, machine) if fix_clock else None
-            addr = machine_address(plan, machine)
+            addr = deploy.admin_address(plan, machine)
             client, _ = guest.wait_connected(addr, deadline, probe=READY_PROBE)
             try:
                 for check in plan.quick_checks(machine.name):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import baseline, deploy, guest, keys, ownership, software
+from lab import baseline, deploy, guest, ownership, software
 from lab.deploy import Progress
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
@@ -242,7 +242,7 @@ def start(settings: Settings, name: str, progress: Progress = _quiet) -> LabReco
 def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAddress:
     """How to reach one machine of a lab over SSH as the management user."""
     plan = get_lab(settings, name).plan
-    return machine_address(plan, plan.machine(machine))
+    return deploy.admin_address(plan, plan.machine(machine))
 
 
 def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileReport:
@@ -324,19 +324,11 @@ def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]
     return found - recorded
 
 
-def machine_address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
-    host_key = keys.host_keypair(plan.keys_dir, machine.name)
-    return guest.GuestAddress(
-        host=str(machine.management_address),
-        user=deploy.ADMIN_USER,
-        key=plan.keys_dir / "id_ed25519",
-        host_key=host_key.public_text,
-    )
-
-
 def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
     try:
-        return guest.run(machine_address(plan, machine), "true", timeout=timeout).exit_code == 0
+        return (
+            guest.run(deploy.admin_address(plan, machine), "true", timeout=timeout).exit_code == 0
+        )
     except LabError:
         return False
 
@@ -353,7 +345,7 @@ def _boot(
 
         try:
             took = guest.wait_ready(
-                machine_address(plan, machine), settings.boot_timeout, note, probe=READY_PROBE
+                deploy.admin_address(plan, machine), settings.boot_timeout, note, probe=READY_PROBE
             )
         except LabError as exc:
             raise LabError(
