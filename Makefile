@@ -48,7 +48,9 @@ unit: setup
 # Everything: lint, then all tiers inside a fresh network namespace whose libvirt starts
 # from pristine state, prepared only by the host playbook (scripts/labns run).
 test: lint test-images
-	LABNS_PURGE_PREFIX=hlt- scripts/labns run env LAB_REQUIRE_INTEGRATION=1 $(PYTEST)
+	mkdir -p artifacts && : > artifacts/test-timings.log
+	LABNS_PURGE_PREFIX=hlt- scripts/labns run env LAB_REQUIRE_INTEGRATION=1 \
+	  LAB_TEST_TIMINGS=$(CURDIR)/artifacts/test-timings.log $(PYTEST) --durations=25
 
 demo: server
 	$(MAKE) image

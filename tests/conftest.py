@@ -26,3 +26,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="needs a lab namespace: run via `make test`")
     for item in wanted:
         item.add_marker(skip)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each test's time, written as it ends to LAB_TEST_TIMINGS when set (`make test` sets
+    it; phases under a second that passed are left out): a run stopped by CI's clock still shows where its time went."""
+    path = os.environ.get("LAB_TEST_TIMINGS")
+    if not path or (report.duration < 1.0 and report.passed):
+        return
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(f"{report.duration:8.1f} {report.when:8} {report.outcome:7} {report.nodeid}\n")

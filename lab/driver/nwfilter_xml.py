@@ -15,6 +15,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 NIC_FILTER = "hromada-lab-nic"
+# A fixed UUID makes defining the filter idempotent: two labs starting at once on a new host
+# both define it, and libvirt takes a second definition with the same name and UUID as an
+# update, where one without a UUID fails ("already exists with uuid ...").
+NIC_FILTER_UUID = "6f1d3c2a-58b4-4e0c-9a7e-0c5b8d1e2f40"
 
 # (action, priority, element, attributes): lower priorities are matched first.
 _RULES: tuple[tuple[str, int, str, dict[str, str]], ...] = (
@@ -32,6 +36,7 @@ _RULES: tuple[tuple[str, int, str, dict[str, str]], ...] = (
 def nic_filter_xml() -> str:
     """The `<filter>` document for NIC_FILTER."""
     root = ET.Element("filter", name=NIC_FILTER, chain="root")
+    ET.SubElement(root, "uuid").text = NIC_FILTER_UUID
     for action, priority, element, attrs in _RULES:
         rule = ET.SubElement(root, "rule", action=action, direction="out", priority=str(priority))
         ET.SubElement(rule, element, attrib=dict(attrs))

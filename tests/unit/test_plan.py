@@ -124,6 +124,9 @@ def test_every_nic_carries_clean_traffic_with_its_planned_address(tmp_path: Path
 def test_our_nic_filter_is_one_chain_of_rules_on_what_the_guest_sends() -> None:
     root = ET.fromstring(nic_filter_xml())
     assert (root.get("name"), root.get("chain")) == ("hromada-lab-nic", "root")
+    # A fixed UUID: a second definition (two labs starting at once) is an update, not a clash.
+    uuid = root.findtext("uuid")
+    assert uuid and ET.fromstring(nic_filter_xml()).findtext("uuid") == uuid
     rules = root.findall("rule")
     assert {r.get("direction") for r in rules} == {"out"}
     first, last = rules[0], rules[-1]
