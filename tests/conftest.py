@@ -30,7 +30,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Each test's time, written as it ends to LAB_TEST_TIMINGS when set (`make test` sets
-    it; phases under a second that passed are left out): a run stopped by CI's clock still shows where its time went."""
+    it; phases under a second that passed are left out): a run stopped by CI's clock still
+    shows where its time went."""
     path = os.environ.get("LAB_TEST_TIMINGS")
     if not path or (report.duration < 1.0 and report.passed):
         return
