@@ -21,8 +21,8 @@ from pydantic_core import to_jsonable_python
 
 from api.redact import path_redactor, redact_value
 from lab.audit import AuditLog
+from lab.base import Progress
 from lab.classes import SeatOutcome
-from lab.deploy import Progress
 from lab.errors import ConflictError, LabError
 from lab.locks import is_locked
 from lab.operations import Operation, OperationStore, OpStatus

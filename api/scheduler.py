@@ -7,7 +7,7 @@ import threading
 
 from api.operations import Runner
 from lab import classes
-from lab.deploy import Progress
+from lab.base import Progress
 from lab.errors import LabError
 from lab.schedules import Schedule, ScheduleStore
 from lab.settings import Settings

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from lab import baseline as baselines
 from lab import ownership, service
 from lab import reset as resets
-from lab.deploy import Progress
+from lab.base import Progress, quiet
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.locks import NAMES, lab_lock
 from lab.naming import MAX_LAB_NAME, check_lab_name
@@ -30,10 +30,6 @@ from lab.state import ClassRecord, LabStatus, ResetRecord, StateStore, now
 
 MAX_SEATS = 50
 T = TypeVar("T")
-
-
-def _quiet(_subject: str, _message: str) -> None:
-    return None
 
 
 class SeatOutcome(BaseModel):
@@ -126,7 +122,7 @@ def create(
     profile_path: Path,
     name: str,
     seats: int,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> tuple[ClassRecord, list[SeatOutcome]]:
     """Bring up `seats` labs of the profile; the class is recorded even if a seat fails."""
     check_new(settings, name, seats)
@@ -160,13 +156,13 @@ def get_class(settings: Settings, name: str) -> ClassRecord:
     return StateStore.open(settings).get_class(name)
 
 
-def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> list[SeatOutcome]:
+def baseline(settings: Settings, name: str, progress: Progress = quiet) -> list[SeatOutcome]:
     klass = get_class(settings, name)
     return _each(settings, klass.seats, lambda seat: resets.baseline(settings, seat, progress))
 
 
 def reset(
-    settings: Settings, name: str, *, cold: bool = False, progress: Progress = _quiet
+    settings: Settings, name: str, *, cold: bool = False, progress: Progress = quiet
 ) -> list[SeatOutcome]:
     klass = get_class(settings, name)
     return _each(
@@ -176,7 +172,7 @@ def reset(
     )
 
 
-def delete(settings: Settings, name: str, progress: Progress = _quiet) -> list[SeatOutcome]:
+def delete(settings: Settings, name: str, progress: Progress = quiet) -> list[SeatOutcome]:
     """Take every seat down (with the assignments to it), then forget the class, the
     assignments to it and the trainee users made for its seats (lab.ownership). All is
     kept if a seat could not be removed, so that it can be retried."""

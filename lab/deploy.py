@@ -16,6 +16,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 
 from lab import guest, keys, naming, passwords, seed
+from lab.base import Progress
 from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
@@ -27,8 +28,6 @@ from lab.profile import AccountKind, Profile
 from lab.run import run
 from lab.settings import NicFilter
 from lab.specs import domain_spec, network_spec
-
-Progress = Callable[[str, str], None]  # (subject: "lab" or a machine name, message)
 
 ADMIN_USER = "labadmin"
 

@@ -24,7 +24,7 @@ import shlex
 import shutil
 import stat
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lab import guest
 from lab import inventory as inv
+from lab.base import Progress
 from lab.deploy import admin_address
 from lab.errors import InvalidError, LabError, NotFoundError
 from lab.guest_results import (
@@ -50,8 +51,6 @@ from lab.guest_results import (
 from lab.plan import LabPlan, MachinePlan
 from lab.profile import Profile
 from lab.provision import ProvisionResult, TaskFailure
-
-Progress = Callable[[str, str], None]
 
 MAX_PLAYBOOK = 1 << 20  # bytes: a playbook is text; anything bigger is not one
 MAX_DOCUMENT = 8 << 20  # bytes of the result document read back from a guest

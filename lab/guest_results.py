@@ -13,10 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lab.base import Progress
 from lab.errors import LabError
 from lab.provision import ProvisionError, ProvisionResult, TaskFailure
-
-Progress = Callable[[str, str], None]
 
 MAX_LINE = 64 << 10  # bytes of one progress line; longer ones are skipped
 TIMED_OUT = (124, 137)  # timeout(1): the command timed out / was killed after -k

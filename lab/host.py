@@ -11,8 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
+from lab.base import Frozen
 from lab.driver.specs import CpuMode, VirtType
 from lab.errors import HostError
 from lab.settings import Accel, get_settings
@@ -37,17 +36,13 @@ _KVM = Path("/dev/kvm")
 _KVM_PVM = Path("/sys/module/kvm_pvm")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ToolFact(_Frozen):
+class ToolFact(Frozen):
     program: str
     package: str
     path: str | None  # None: not installed
 
 
-class HostFacts(_Frozen):
+class HostFacts(Frozen):
     """What `gather_facts` saw. Built by hand in tests."""
 
     kvm_exists: bool
@@ -63,7 +58,7 @@ class HostFacts(_Frozen):
         return tuple(t for t in self.tools if t.path is None)
 
 
-class AccelChoice(_Frozen):
+class AccelChoice(Frozen):
     virt_type: VirtType
     cpu: CpuMode
     reason: str

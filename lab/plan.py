@@ -10,9 +10,8 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from lab import naming
+from lab.base import Frozen
 from lab.errors import ConflictError, InvalidError
 from lab.profile import Check, Profile
 
@@ -24,11 +23,7 @@ MANAGEMENT = "_mgmt"
 MANAGEMENT_PREFIXLEN = 24
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class NetworkPlan(_Frozen):
+class NetworkPlan(Frozen):
     name: str  # as in the profile, or MANAGEMENT
     libvirt_name: str
     bridge: str
@@ -38,14 +33,14 @@ class NetworkPlan(_Frozen):
     host_address: IPv4Interface | None = None
 
 
-class NicPlan(_Frozen):
+class NicPlan(Frozen):
     network: str  # as in the profile
     libvirt_network: str
     mac: str
     address: IPv4Address
 
 
-class MachinePlan(_Frozen):
+class MachinePlan(Frozen):
     name: str
     domain: str
     image: str
@@ -70,7 +65,7 @@ class MachinePlan(_Frozen):
         return (*self.nics, self.management)
 
 
-class LabPlan(_Frozen):
+class LabPlan(Frozen):
     lab: str
     profile: str
     directory: Path

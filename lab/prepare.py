@@ -15,18 +15,16 @@ seat of a class.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 from lab import roles
+from lab.base import Progress
 from lab.errors import LabError, NotFoundError
 from lab.images.model import Image
 from lab.images.recipe import Recipe, load_recipe
 from lab.images.store import ImageStore
 from lab.profile import Machine, Profile
 from lab.settings import Settings
-
-Progress = Callable[[str, str], None]
 
 
 def role_image_name(base: str, packages: tuple[str, ...]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,11 @@ from pydantic import BaseModel, ConfigDict
 
 from lab import inventory as inv
 from lab import passwords, sshconfig
+from lab.base import Progress
 from lab.errors import LabError
 from lab.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
-
-Progress = Callable[[str, str], None]
 
 _KEEP_RUNS = 10
 _TIMEOUT = 3600

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lab import baseline as baselines
 from lab import deploy, guest
-from lab.deploy import Progress
+from lab.base import Progress, quiet
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
 from lab.images import ImageStore
@@ -36,10 +36,6 @@ from lab.state import LabRecord, ResetMode, ResetRecord, StateStore
 _RESTORED_DEADLINE = 60.0
 
 
-def _quiet(_subject: str, _message: str) -> None:
-    return None
-
-
 class CheckFailure(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,7 +44,7 @@ class CheckFailure(BaseModel):
     detail: str
 
 
-def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> baselines.Baseline:
+def baseline(settings: Settings, name: str, progress: Progress = quiet) -> baselines.Baseline:
     """Capture the lab's clean state; the previous baseline stays until this one is whole."""
     state = StateStore.open(settings)
     with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
@@ -70,7 +66,7 @@ def baseline(settings: Settings, name: str, progress: Progress = _quiet) -> base
 
 
 def reset(
-    settings: Settings, name: str, *, cold: bool = False, progress: Progress = _quiet
+    settings: Settings, name: str, *, cold: bool = False, progress: Progress = quiet
 ) -> ResetRecord:
     """Put a lab back to its baseline and verify it; refused while another operation runs."""
     state = StateStore.open(settings)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
+from lab.base import Frozen
 from lab.errors import InvalidError
 from lab.run import run
 
@@ -30,11 +31,7 @@ _SUDO_ALL = "ALL=(ALL) NOPASSWD:ALL"
 _GENISO_HINT = "install genisoimage: apt-get install genisoimage"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SeedAccount(_Frozen):
+class SeedAccount(Frozen):
     name: str
     full_name: str = ""  # gecos: any Unicode, but no ':' and no control characters
     groups: tuple[str, ...] = ()
@@ -62,12 +59,12 @@ class SeedAccount(_Frozen):
         return self
 
 
-class SeedInterface(_Frozen):
+class SeedInterface(Frozen):
     mac: str
     address: IPv4Interface
 
 
-class SeedSpec(_Frozen):
+class SeedSpec(Frozen):
     hostname: str
     instance_id: str
     admin_user: str = "labadmin"

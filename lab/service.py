@@ -9,10 +9,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from lab import baseline, deploy, guest, ownership, software
-from lab.deploy import Progress
+from lab.base import Frozen, Progress, quiet
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError
@@ -35,15 +33,7 @@ from lab.users import User
 READY_PROBE = guest.FIRST_BOOT_DONE
 
 
-def _quiet(_subject: str, _message: str) -> None:
-    return None
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MachineStatus(_Frozen):
+class MachineStatus(Frozen):
     name: str
     domain: str
     state: DomainState
@@ -52,12 +42,12 @@ class MachineStatus(_Frozen):
     agent: bool
 
 
-class LabReport(_Frozen):
+class LabReport(Frozen):
     lab: LabRecord
     machines: tuple[MachineStatus, ...]
 
 
-class ReconcileReport(_Frozen):
+class ReconcileReport(Frozen):
     removed: tuple[str, ...]  # what was removed, one line each
     kept: tuple[str, ...]  # labs found complete and left alone
     busy: tuple[str, ...]  # labs skipped because an operation holds their lock
@@ -67,7 +57,7 @@ def up(
     settings: Settings,
     profile_path: Path,
     name: str | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     *,
     provision: bool = True,
     owner: User | None = None,
@@ -160,7 +150,7 @@ def _up(
         return state.get_lab(plan.lab)
 
 
-def down(settings: Settings, name: str, progress: Progress = _quiet) -> list[str]:
+def down(settings: Settings, name: str, progress: Progress = quiet) -> list[str]:
     """Remove a lab entirely, and every assignment to it. Idempotent: an unknown lab is
     simply nothing to remove. InvalidError, before anything is touched, for a name that
     is not a lab's."""
@@ -212,7 +202,7 @@ def status(settings: Settings, name: str) -> LabReport:
     return LabReport(lab=record, machines=machines)
 
 
-def stop(settings: Settings, name: str, progress: Progress = _quiet) -> LabRecord:
+def stop(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord:
     """Shut every machine down (ACPI, then forcibly after a grace period)."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
@@ -229,7 +219,7 @@ def stop(settings: Settings, name: str, progress: Progress = _quiet) -> LabRecor
         return state.update_lab(record.model_copy(update={"status": LabStatus.STOPPED}))
 
 
-def start(settings: Settings, name: str, progress: Progress = _quiet) -> LabRecord:
+def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord:
     """Start a stopped lab and wait until every machine answers."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
@@ -245,7 +235,7 @@ def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAdd
     return deploy.admin_address(plan, plan.machine(machine))
 
 
-def reconcile(settings: Settings, progress: Progress = _quiet) -> ReconcileReport:
+def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport:
     """Make the state store and libvirt agree after a crash.
 
     A lab is kept only when it is complete: recorded as running or stopped, with

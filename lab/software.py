@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from lab import guest_playbook, guest_results, inventory
 from lab import prepare as preparing
 from lab import provision as provisioning
 from lab import verify as verifying
+from lab.base import Progress, quiet
 from lab.errors import ConflictError, InvalidError, LabError, NotFoundError
 from lab.images.model import Image
 from lab.locks import lab_lock
@@ -23,15 +23,9 @@ from lab.profile import Profile, load_profile
 from lab.settings import Settings
 from lab.state import LabRecord, StateStore, VerificationSummary, now
 
-Progress = Callable[[str, str], None]
-
 
 class VerificationError(LabError):
     """The lab runs, but its tests do not pass."""
-
-
-def _quiet(_subject: str, _message: str) -> None:
-    return None
 
 
 def spec_of(record: LabRecord) -> Profile:
@@ -41,15 +35,13 @@ def spec_of(record: LabRecord) -> Profile:
     return load_profile(Path(record.profile_path))
 
 
-def prepare(
-    settings: Settings, profile_path: Path, progress: Progress = _quiet
-) -> dict[str, Image]:
+def prepare(settings: Settings, profile_path: Path, progress: Progress = quiet) -> dict[str, Image]:
     """Bake every image the profile's machines need (see lab.prepare); machine -> image."""
     return preparing.prepare(settings, load_profile(profile_path), progress)
 
 
 def provision(
-    settings: Settings, name: str, progress: Progress = _quiet
+    settings: Settings, name: str, progress: Progress = quiet
 ) -> provisioning.ProvisionResult:
     """Apply the lab's roles again (idempotent); the lab must be verified again after."""
     with lab_lock(settings, name):
@@ -64,7 +56,7 @@ def apply(
     playbook: Path | None = None,
     package: Path | None = None,
     machine: str | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> provisioning.ProvisionResult:
     """Put software under test onto a lab: a playbook of the tester's, or one .deb.
 
@@ -107,7 +99,7 @@ def apply(
         return result
 
 
-def test(settings: Settings, name: str, progress: Progress = _quiet) -> verifying.Verification:
+def test(settings: Settings, name: str, progress: Progress = quiet) -> verifying.Verification:
     """Run the lab's verification suite; the verdict is recorded (and returned)."""
     with lab_lock(settings, name):
         record = StateStore.open(settings).get_lab(name)

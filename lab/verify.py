@@ -14,7 +14,6 @@ import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -24,13 +23,12 @@ from pydantic import BaseModel, ConfigDict
 
 from lab import inventory as inv
 from lab import passwords, roles, run, sshconfig
+from lab.base import Progress
 from lab.errors import CommandError
 from lab.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
 from lab.verify_plugin import CONTEXT_ENV
-
-Progress = Callable[[str, str], None]
 
 _CHECKS_MODULE = Path(__file__).with_name("verify_checks.py")
 _KEEP_RUNS = 10

@@ -16,8 +16,8 @@ from api.schemas import (
     SeatStatusPublic,
 )
 from lab import catalogue, classes
+from lab.base import Progress
 from lab.classes import SeatOutcome
-from lab.deploy import Progress
 from lab.users import Role
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])

@@ -20,7 +20,7 @@ from api.schemas import (
 )
 from lab import catalogue, service
 from lab import reset as resets
-from lab.deploy import Progress
+from lab.base import Progress
 from lab.settings import Settings
 from lab.users import Role, User
 

@@ -18,7 +18,7 @@ from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
 from lab import guest_playbook, service, software
 from lab import verify as verifying
-from lab.deploy import Progress
+from lab.base import Progress
 from lab.errors import InvalidError, LabError, NotFoundError
 
 router = APIRouter(prefix="/api/v1/labs", tags=["software"])

@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab import service
+from lab.base import Progress
 from lab.cli import err, out
-from lab.deploy import Progress
 from lab.errors import LabError
 from lab.run import interactive
 from lab.settings import get_settings

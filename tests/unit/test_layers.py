@@ -26,6 +26,7 @@ PACKAGES = ("lab", "api")
 LIBVIRT_SITE = {"lab/driver/connection.py"}
 SUBPROCESS_SITE = {"lab/run.py"}
 PURE = {
+    "lab/base.py",
     "lab/naming.py",
     "lab/plan.py",
     "lab/driver/specs.py",
