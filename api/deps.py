@@ -11,7 +11,7 @@ from api.operations import Runner
 from lab.audit import AuditLog
 from lab.operations import OperationStore
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import UserStore
 
 

@@ -19,7 +19,7 @@ from lab.operations import Event, Operation, OpStatus
 from lab.provision import ProvisionResult
 from lab.schedules import Schedule, ScheduleStatus
 from lab.service import LabReport
-from lab.state import ClassRecord, LabRecord, LabStatus, ResetRecord
+from lab.store.state import ClassRecord, LabRecord, LabStatus, ResetRecord
 from lab.users import Role, User
 from lab.verify import Verification
 

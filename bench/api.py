@@ -37,7 +37,7 @@ import httpx
 from lab.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import LabRecord, LabStatus, StateStore, now
+from lab.store.state import LabRecord, LabStatus, StateStore, now
 from lab.users import Role, UserStore
 
 PROFILES = Path(__file__).parents[1] / "profiles"

@@ -2,7 +2,7 @@
 
 Ending access takes effect at once, everywhere: bearer tokens and web sessions go in
 the same call, and the API reads users, tokens and assignments again after any write
-to them (lab.state's counters), whichever process made it.
+to them (lab.store.state's counters), whichever process made it.
 
 - revoke: every token and every web session ends; the password still logs in;
 - disable: the same, and nothing logs them in (password or token) until `enable`;
@@ -17,7 +17,7 @@ from lab.errors import NotFoundError, quote
 from lab.logins import LoginStore
 from lab.ownership import class_of_seat
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import AssignmentKind, UserStore
 
 

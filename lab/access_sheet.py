@@ -19,7 +19,7 @@ from lab.logins import LoginStore, new_password
 from lab.passwords import known_passwords
 from lab.profile import AccountKind, Profile, load_profile
 from lab.settings import Settings
-from lab.state import LabRecord, StateStore, now
+from lab.store.state import LabRecord, StateStore, now
 from lab.users import AssignmentKind, Role, User, UserStore
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from lab.settings import Settings
-from lab.state import StateStore, now
+from lab.store.state import StateStore, now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (

@@ -18,7 +18,7 @@ from lab.plan import profile_name
 from lab.profile import Profile, load_profile, load_profile_text
 from lab.roles import known_roles
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import User
 
 

@@ -26,7 +26,7 @@ from lab.naming import MAX_LAB_NAME, check_lab_name
 from lab.plan import profile_name
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import ClassRecord, LabStatus, ResetRecord, StateStore, now
+from lab.store.state import ClassRecord, LabStatus, ResetRecord, StateStore, now
 
 MAX_SEATS = 50
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from lab.audit import AuditLog, excerpt
 from lab.errors import InvalidError, NotFoundError
-from lab.state import StateStore, now
+from lab.store.state import StateStore, now
 from lab.throttle import HashGate, LoginThrottle
 from lab.users import Role, User, UserStore, token_hash
 

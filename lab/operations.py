@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from lab.errors import ConflictError, NotFoundError, quote
 from lab.run import process_alive
 from lab.settings import Settings
-from lab.state import StateStore, now
+from lab.store.state import StateStore, now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from lab.errors import ConflictError, quote
 from lab.settings import Settings
-from lab.state import ClassRecord, StateStore
+from lab.store.state import ClassRecord, StateStore
 from lab.users import AssignmentKind, Role, User, UserStore
 
 STAFF = frozenset({Role.ADMIN, Role.ENGINEER})

@@ -30,7 +30,7 @@ from lab.service import READY_PROBE
 from lab.settings import Settings
 from lab.software import require_verified
 from lab.space import space_guard
-from lab.state import LabRecord, ResetMode, ResetRecord, StateStore
+from lab.store.state import LabRecord, ResetMode, ResetRecord, StateStore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.
 _RESTORED_DEADLINE = 60.0

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from lab.errors import ConflictError, InvalidError, NotFoundError
-from lab.state import StateStore, now
+from lab.store.state import StateStore, now
 
 STALE_AFTER = timedelta(minutes=30)
 

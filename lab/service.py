@@ -24,7 +24,7 @@ from lab.profile import Profile, load_profile
 from lab.provision import ProvisionError
 from lab.settings import NicFilter, Settings
 from lab.space import space_guard
-from lab.state import LabRecord, LabStatus, StateStore, now
+from lab.store.state import LabRecord, LabStatus, StateStore, now
 from lab.users import User
 
 # A machine is ready once cloud-init has finished (it writes boot-finished last), not

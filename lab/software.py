@@ -21,7 +21,7 @@ from lab.images.model import Image
 from lab.locks import lab_lock
 from lab.profile import Profile, load_profile
 from lab.settings import Settings
-from lab.state import LabRecord, StateStore, VerificationSummary, now
+from lab.store.state import LabRecord, StateStore, VerificationSummary, now
 
 
 class VerificationError(LabError):

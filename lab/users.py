@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from lab.errors import ConflictError, InvalidError, NotFoundError, quote
 from lab.naming import check_lab_name
 from lab.settings import Settings
-from lab.state import StateStore, counted, now
+from lab.store.state import StateStore, counted, now
 
 TOKEN_PREFIX = "hl_"
 
@@ -158,7 +158,7 @@ class UserStore:
         """The user holding `token`, or None for an unknown token.
 
         Every token's user is read at once and remembered until the next write to
-        users, tokens or assignments by any process (see lab.state): a revoked token,
+        users, tokens or assignments by any process (see lab.store.state): a revoked token,
         a new role or assignment count at the next request."""
         return self.token_users().get(token_hash(token))
 

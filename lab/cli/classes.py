@@ -19,7 +19,7 @@ from lab.cli.labs import progress_printer
 from lab.errors import LabError
 from lab.schedules import ScheduleStore
 from lab.settings import get_settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 
 class_app = typer.Typer(help="Classes: one lab per trainee seat.", no_args_is_help=True)
 

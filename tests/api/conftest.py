@@ -16,7 +16,7 @@ from api.app import create_app
 from lab.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import ClassRecord, LabRecord, LabStatus, StateStore, now
+from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
 from lab.users import AssignmentKind, Role, UserStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from lab.audit import AuditLog
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 
 JUNK = "x" * 4000  # a long path segment, as a flood would send
 

@@ -25,7 +25,7 @@ from lab.cli import users as users_cli
 from lab.errors import InvalidError
 from lab.logins import LoginStore, new_password
 from lab.settings import Settings, get_settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import Role, UserStore
 
 PASSWORD = "a-good-password"

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from lab.locks import lab_lock
 from lab.operations import OperationStore, OpStatus
 from lab.settings import Settings
-from lab.state import ResetMode, ResetRecord, StateStore, now
+from lab.store.state import ResetMode, ResetRecord, StateStore, now
 
 Headers = dict[str, dict[str, str]]
 WaitOp = Callable[[str, dict[str, str]], dict[str, Any]]

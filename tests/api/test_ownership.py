@@ -26,7 +26,7 @@ from lab.logins import LoginStore
 from lab.profile import Profile
 from lab.provision import ProvisionError
 from lab.settings import Settings
-from lab.state import ClassRecord, LabStatus, StateStore, now
+from lab.store.state import ClassRecord, LabStatus, StateStore, now
 from lab.users import AssignmentKind, Role
 from tests.api.conftest import PROFILES, MakeLab, WaitOp
 

@@ -27,7 +27,7 @@ from api.operations import Runner
 from lab.operations import OperationStore, OpStatus
 from lab.schedules import ScheduleStore
 from lab.settings import Settings
-from lab.state import ClassRecord, StateStore, now
+from lab.store.state import ClassRecord, StateStore, now
 from tests.api.conftest import PROFILES, users_and_labs
 from tests.api.test_auth import _routes
 

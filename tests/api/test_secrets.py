@@ -36,7 +36,7 @@ from lab import keys, passwords
 from lab.logins import LoginStore
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import UserStore
 from tests.api.conftest import PROFILES, WaitOp
 from tests.reliability import record

@@ -18,7 +18,7 @@ from lab.logins import LoginStore
 from lab.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import ClassRecord, LabRecord, LabStatus, StateStore, now
+from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
 from lab.users import AssignmentKind, Role, UserStore
 
 Headers = dict[str, dict[str, str]]

@@ -29,7 +29,7 @@ from api.app import create_app
 from lab import classes, service
 from lab.logins import LoginStore
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import AssignmentKind, Role, UserStore
 
 IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))

@@ -14,7 +14,7 @@ from lab import service
 from lab.driver.connection import DomainState, Driver
 from lab.locks import is_locked
 from lab.settings import Settings
-from lab.state import LabRecord, LabStatus
+from lab.store.state import LabRecord, LabStatus
 
 
 def lab_outcome(settings: Settings, lab: str) -> tuple[str, list[str]]:

@@ -27,7 +27,7 @@ from lab import baseline as baselines
 from lab import reset as resets
 from lab import service
 from lab.settings import Settings
-from lab.state import ResetMode
+from lab.store.state import ResetMode
 from tests.integration.invariants import digests, lab_outcome
 from tests.reliability import record
 

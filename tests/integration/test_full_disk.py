@@ -23,7 +23,7 @@ from lab import reset as resets
 from lab import service
 from lab.errors import HostError
 from lab.settings import Settings
-from lab.state import ResetMode, StateStore
+from lab.store.state import ResetMode, StateStore
 from tests.integration.conftest import IMAGE_HOME, TEST_ROOT
 from tests.integration.invariants import digests, lab_outcome
 from tests.reliability import record

@@ -20,7 +20,7 @@ from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
 from lab.plan import MANAGEMENT
 from lab.settings import Settings
-from lab.state import LabStatus
+from lab.store.state import LabStatus
 
 pytestmark = pytest.mark.integration
 

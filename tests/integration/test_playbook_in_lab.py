@@ -23,7 +23,7 @@ from api.app import create_app
 from lab import guest, service, software
 from lab.provision import ProvisionError, ProvisionResult
 from lab.settings import Settings
-from lab.state import LabRecord
+from lab.store.state import LabRecord
 from lab.users import AssignmentKind, Role, UserStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"

@@ -21,7 +21,7 @@ from lab import classes, guest, service
 from lab import reset as resets
 from lab.errors import ConflictError
 from lab.settings import Settings
-from lab.state import ResetMode, StateStore
+from lab.store.state import ResetMode, StateStore
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ import pytest
 from lab import service, verify
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import LabRecord
+from lab.store.state import LabRecord
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "role-sets.yaml"
 NAME = "rs1"

@@ -23,7 +23,7 @@ from lab import reset as resets
 from lab.errors import ConflictError
 from lab.provision import ProvisionError
 from lab.settings import Settings
-from lab.state import LabRecord
+from lab.store.state import LabRecord
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 LAB = [sys.executable, "-m", "lab.cli"]

@@ -53,7 +53,7 @@ IO = (
     "httpx",
     "lab.run",
     "lab.settings",
-    "lab.state",
+    "lab.store",
     "lab.driver.connection",
 )
 

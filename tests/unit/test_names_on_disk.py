@@ -23,7 +23,7 @@ from lab import deploy, locks, service
 from lab.errors import InvalidError, LabError
 from lab.locks import is_locked, lab_lock
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 
 # ABSOLUTE stands for an absolute path (a directory of the test's own): the code before
 # these checks removed what `labs_dir / NAME` named, and for an absolute NAME that is

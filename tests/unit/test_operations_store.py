@@ -5,7 +5,7 @@ import pytest
 
 from lab.errors import ConflictError, NotFoundError
 from lab.operations import OperationStore, OpStatus
-from lab.state import StateStore
+from lab.store.state import StateStore
 
 
 def _store(tmp_path: Path) -> OperationStore:

@@ -21,7 +21,7 @@ from lab.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.software import keep_log
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import Role, UserStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"

@@ -17,7 +17,7 @@ import pytest
 from lab.errors import NotFoundError
 from lab.plan import plan_lab
 from lab.profile import load_profile
-from lab.state import ClassRecord, LabRecord, LabStatus, StateStore, now
+from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
 from lab.users import Role, UserStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"
@@ -46,7 +46,7 @@ def _lab(name: str) -> LabRecord:
 def _elsewhere(db: Path, code: str, stdin: str = "") -> None:
     """Run `code` in another Python process, with `store` a StateStore of `db`."""
     prelude = (
-        "import sys\nfrom pathlib import Path\nfrom lab.state import *\n"
+        "import sys\nfrom pathlib import Path\nfrom lab.store.state import *\n"
         "from lab.users import *\n"
         f"store = StateStore(Path({str(db)!r}))\n"
     )

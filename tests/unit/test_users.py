@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConflictError, InvalidError, NotFoundError
-from lab.state import StateStore
+from lab.store.state import StateStore
 from lab.users import TOKEN_PREFIX, AssignmentKind, Role, UserStore, parse_role, token_hash
 
 
