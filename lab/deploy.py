@@ -21,7 +21,7 @@ from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
 from lab.errors import ConflictError, LabError
-from lab.host import AccelChoice
+from lab.host.facts import AccelChoice
 from lab.images import Image, ImageStore
 from lab.plan import LabPlan, MachinePlan
 from lab.profile import AccountKind, Profile

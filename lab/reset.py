@@ -22,6 +22,7 @@ from lab import deploy, guest
 from lab.base import Progress, quiet
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
+from lab.host.space import space_guard
 from lab.images import ImageStore
 from lab.locks import lab_lock
 from lab.plan import LabPlan, MachinePlan
@@ -29,7 +30,6 @@ from lab.profile import Check
 from lab.service import READY_PROBE
 from lab.settings import Settings
 from lab.software import require_verified
-from lab.space import space_guard
 from lab.store.state import LabRecord, ResetMode, ResetRecord, StateStore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.

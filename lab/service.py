@@ -14,7 +14,8 @@ from lab.base import Frozen, Progress, quiet
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError
-from lab.host import AccelChoice, choose_accel, gather_facts
+from lab.host.facts import AccelChoice, choose_accel, gather_facts
+from lab.host.space import space_guard
 from lab.images import Image, ImageStore
 from lab.locks import NAMES, is_locked, lab_lock
 from lab.naming import check_lab_name, split_name, valid_lab_name
@@ -23,7 +24,6 @@ from lab.prepare import images_for, with_role_images
 from lab.profile import Profile, load_profile
 from lab.provision import ProvisionError
 from lab.settings import NicFilter, Settings
-from lab.space import space_guard
 from lab.store.state import LabRecord, LabStatus, StateStore, now
 from lab.users import User
 

@@ -18,7 +18,7 @@ from lab.driver.specs import (
     NetworkSpec,
     NicSpec,
 )
-from lab.host import AccelChoice
+from lab.host.facts import AccelChoice
 from lab.images import Image, ImageStore
 from lab.images.model import Boot
 from lab.plan import LabPlan, MachinePlan, NetworkPlan, NicPlan

@@ -19,7 +19,7 @@ import lab.cli.users
 from api.app import create_app
 from lab import classes, deploy, service, software
 from lab.errors import ConflictError, LabError
-from lab.host import AccelChoice
+from lab.host.facts import AccelChoice
 from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
 from lab.logins import LoginStore

@@ -35,7 +35,7 @@ from lab.cli import profile as profile_cli
 from lab.driver import domain_xml
 from lab.driver.network_xml import network_xml
 from lab.errors import InvalidError
-from lab.host import AccelChoice
+from lab.host.facts import AccelChoice
 from lab.images import Image, ImageStore
 from lab.images.model import Boot, Source, SourceKind
 from lab.keys import KeyPair

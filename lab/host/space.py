@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.errors import HostError, LabError
-from lab.host import nearest_existing
+from lab.host.facts import nearest_existing
 
 _WORDS = ("no space left on device", "disk is full", "disk quota exceeded")
 
