@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.operations import Runner
-from lab.audit import AuditLog
+from lab.access.audit import AuditLog
+from lab.access.users import UserStore
 from lab.operations import OperationStore
 from lab.settings import Settings
 from lab.store.state import StateStore
-from lab.users import UserStore
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from api.redact import path_redactor, redact_value
-from lab.audit import AuditLog
+from lab.access.audit import AuditLog
 from lab.base import Progress
 from lab.classes import SeatOutcome
 from lab.errors import ConflictError, LabError

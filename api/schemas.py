@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lab.access.audit import AuditEntry
+from lab.access.users import Role, User
 from lab.access_sheet import AccessSheet
-from lab.audit import AuditEntry
 from lab.classes import MAX_SEATS, SeatStatus
 from lab.images import Image
 from lab.operations import Event, Operation, OpStatus
@@ -20,7 +21,6 @@ from lab.provision import ProvisionResult
 from lab.schedules import Schedule, ScheduleStatus
 from lab.service import LabReport
 from lab.store.state import ClassRecord, LabRecord, LabStatus, ResetRecord
-from lab.users import Role, User
 from lab.verify import Verification
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"

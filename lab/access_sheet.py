@@ -14,13 +14,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from lab import classes
+from lab.access.logins import LoginStore, new_password
+from lab.access.users import AssignmentKind, Role, User, UserStore
 from lab.errors import ConflictError
-from lab.logins import LoginStore, new_password
 from lab.passwords import known_passwords
 from lab.profile import AccountKind, Profile, load_profile
 from lab.settings import Settings
 from lab.store.state import LabRecord, StateStore, now
-from lab.users import AssignmentKind, Role, User, UserStore
 
 
 class _Frozen(BaseModel):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import ownership
+from lab.access import ownership
+from lab.access.users import User
 from lab.errors import ConflictError, LabError, NotFoundError
 from lab.naming import check_lab_name
 from lab.plan import profile_name
@@ -19,7 +20,6 @@ from lab.profile import Profile, load_profile, load_profile_text
 from lab.roles import known_roles
 from lab.settings import Settings
 from lab.store.state import StateStore
-from lab.users import User
 
 
 class ProfileSummary(BaseModel):
@@ -94,7 +94,7 @@ def new_lab(
     path, lab name).
 
     Done before accepting the request, so that a wrong name, profile, a taken name or
-    one `owner` may not take (lab.ownership) is answered at once; whatever needs the
+    one `owner` may not take (lab.access.ownership) is answered at once; whatever needs the
     host (images, libvirt) is the operation's job, which checks ownership again.
     """
     path = profile_path(settings, profile)

@@ -17,8 +17,9 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from lab import baseline as baselines
-from lab import ownership, service
 from lab import reset as resets
+from lab import service
+from lab.access import ownership
 from lab.base import Progress, quiet
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.locks import NAMES, lab_lock
@@ -97,7 +98,7 @@ def seat_names(name: str, seats: int) -> tuple[str, ...]:
 
 def check_new(settings: Settings, name: str, seats: int) -> None:
     """InvalidError or ConflictError unless a class `name` of `seats` seats can be made:
-    a valid name and count, no class of that name, no seat name taken (lab.ownership).
+    a valid name and count, no class of that name, no seat name taken (lab.access.ownership).
     Checked before a request is accepted, and again where the class is recorded."""
     check_lab_name(name)
     if len(name) > MAX_LAB_NAME - 3:
@@ -174,7 +175,7 @@ def reset(
 
 def delete(settings: Settings, name: str, progress: Progress = quiet) -> list[SeatOutcome]:
     """Take every seat down (with the assignments to it), then forget the class, the
-    assignments to it and the trainee users made for its seats (lab.ownership). All is
+    assignments to it and the trainee users made for its seats (lab.access.ownership). All is
     kept if a seat could not be removed, so that it can be retried."""
     klass = get_class(settings, name)
     outcomes = _each(settings, klass.seats, lambda seat: service.down(settings, seat, progress))

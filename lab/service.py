@@ -9,7 +9,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import baseline, deploy, guest, ownership, software
+from lab import baseline, deploy, guest, software
+from lab.access import ownership
+from lab.access.users import User
 from lab.base import Frozen, Progress, quiet
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
@@ -25,7 +27,6 @@ from lab.profile import Profile, load_profile
 from lab.provision import ProvisionError
 from lab.settings import NicFilter, Settings
 from lab.store.state import LabRecord, LabStatus, StateStore, now
-from lab.users import User
 
 # A machine is ready once cloud-init has finished (it writes boot-finished last), not
 # when SSH first answers: its later stages restart services, sshd among them. A shell
@@ -66,7 +67,7 @@ def up(
     verification remove everything this call made. `provision=False` stops once the
     machines answer (roles not applied, lab not verified). `owner`: the user asking
     (None: the host's CLI, or a class); the lab is theirs once its machines are up,
-    under the rules of lab.ownership."""
+    under the rules of lab.access.ownership."""
     profile = with_role_images(settings, load_profile(profile_path))
     lab = check_lab_name(name or profile_name(profile))
     ownership.check_new_lab(settings, lab, owner)

@@ -16,9 +16,9 @@ from api.schemas import (
     SeatStatusPublic,
 )
 from lab import catalogue, classes
+from lab.access.users import Role
 from lab.base import Progress
 from lab.classes import SeatOutcome
-from lab.users import Role
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 

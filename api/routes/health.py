@@ -10,7 +10,7 @@ from api.deps import SettingsDep, StoresDep
 from api.metrics import render
 from api.schemas import Health, UserPublic
 from lab import service
-from lab.audit import Unauthenticated
+from lab.access.audit import Unauthenticated
 
 router = APIRouter()
 

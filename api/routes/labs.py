@@ -20,9 +20,9 @@ from api.schemas import (
 )
 from lab import catalogue, service
 from lab import reset as resets
+from lab.access.users import Role, User
 from lab.base import Progress
 from lab.settings import Settings
-from lab.users import Role, User
 
 router = APIRouter(prefix="/api/v1/labs", tags=["labs"])
 
@@ -70,7 +70,7 @@ def create_lab(
     runner: RunnerDep,
 ) -> OperationPublic:
     """Bring a catalogue profile up as a lab (an operation: 202). The lab is the
-    tester's once its machines are up (lab.ownership)."""
+    tester's once its machines are up (lab.access.ownership)."""
     require(user, *STAFF, Role.TESTER)
     path, name = catalogue.new_lab(settings, body.profile, body.name, user)
 

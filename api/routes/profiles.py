@@ -11,10 +11,10 @@ from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep
 from api.schemas import NAME, ProfileValidation
 from lab import catalogue
+from lab.access.users import Role
 from lab.catalogue import ProfileSummary
 from lab.errors import InvalidError
 from lab.plan import profile_name
-from lab.users import Role
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 READERS = (*STAFF, Role.TESTER)

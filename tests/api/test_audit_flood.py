@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from lab.audit import AuditLog
+from lab.access.audit import AuditLog
 from lab.settings import Settings
 from lab.store.state import StateStore
 

@@ -24,7 +24,7 @@ def _elsewhere(settings: Settings, code: str) -> None:
     """Run `code` in another Python process on the same LAB_HOME (`store`, `users`)."""
     prelude = (
         "from lab.settings import Settings\nfrom lab.store.state import *\n"
-        "from lab.users import *\n"
+        "from lab.access.users import *\n"
         "store = StateStore.open(Settings())\nusers = UserStore(store)\n"
     )
     env = {**os.environ, "LAB_HOME": str(settings.home), "LAB_PREFIX": settings.prefix}

@@ -18,16 +18,16 @@ import lab.cli.labs
 import lab.cli.users
 from api.app import create_app
 from lab import classes, deploy, service, software
+from lab.access.logins import LoginStore
+from lab.access.users import AssignmentKind, Role
 from lab.errors import ConflictError, LabError
 from lab.host.facts import AccelChoice
 from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
-from lab.logins import LoginStore
 from lab.profile import Profile
 from lab.provision import ProvisionError
 from lab.settings import Settings
 from lab.store.state import ClassRecord, LabStatus, StateStore, now
-from lab.users import AssignmentKind, Role
 from tests.api.conftest import PROFILES, MakeLab, WaitOp
 
 Headers = dict[str, dict[str, str]]

@@ -27,10 +27,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.app import create_app
 from lab import classes, service
-from lab.logins import LoginStore
+from lab.access.logins import LoginStore
+from lab.access.users import AssignmentKind, Role, UserStore
 from lab.settings import Settings
 from lab.store.state import StateStore
-from lab.users import AssignmentKind, Role, UserStore
 
 IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
 TEST_ROOT = Path(os.environ.get("LAB_TEST_ROOT", "/var/lib/hromada-lab-test"))

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from lab import guest, service
+from lab.access.users import Role, UserStore
 from lab.settings import Settings
-from lab.users import Role, UserStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -43,9 +43,9 @@ import httpx
 import pytest
 
 from lab import classes
+from lab.access.users import AssignmentKind, Role, UserStore
 from lab.settings import Settings
 from lab.store.state import StateStore
-from lab.users import AssignmentKind, Role, UserStore
 from tests.reliability import record
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]

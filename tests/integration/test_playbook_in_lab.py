@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from lab import guest, service, software
+from lab.access.users import AssignmentKind, Role, UserStore
 from lab.provision import ProvisionError, ProvisionResult
 from lab.settings import Settings
 from lab.store.state import LabRecord
-from lab.users import AssignmentKind, Role, UserStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 # The real result documents of the guest's ansible-core land here (gitignored), so the

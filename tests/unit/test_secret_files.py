@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from lab import keys, passwords, sshconfig
+from lab.access.users import Role, UserStore
 from lab.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.software import keep_log
 from lab.store.state import StateStore
-from lab.users import Role, UserStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 

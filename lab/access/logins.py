@@ -6,7 +6,7 @@ so it is stored as a slow, salted scrypt hash. A login opens a **session**: a ra
 token like a bearer token (stored as its sha256, found by index), which expires
 after `SESSION_HOURS`. Setting a new password ends the user's sessions.
 
-A login is throttled (lab.throttle): failed attempts are counted per account and source,
+A login is throttled (lab.access.throttle): failed attempts are counted per account and source,
 and refused for a while past a limit; hashes run a few at a time. Each failed attempt is
 in the audit log with a short, escaped excerpt of the name tried and where it came from.
 A password must pass `check_password`, whoever sets it (CLI or access sheet).
@@ -21,11 +21,11 @@ import os
 import secrets
 from datetime import datetime, timedelta
 
-from lab.audit import AuditLog, excerpt
+from lab.access.audit import AuditLog, excerpt
+from lab.access.throttle import HashGate, LoginThrottle
+from lab.access.users import Role, User, UserStore, token_hash
 from lab.errors import InvalidError, NotFoundError
 from lab.store.state import StateStore, now
-from lab.throttle import HashGate, LoginThrottle
-from lab.users import Role, User, UserStore, token_hash
 
 SESSION_PREFIX = "hs_"
 SESSION_HOURS = 12

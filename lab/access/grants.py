@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from lab.access.logins import LoginStore
+from lab.access.ownership import class_of_seat
+from lab.access.users import AssignmentKind, UserStore
 from lab.errors import NotFoundError, quote
-from lab.logins import LoginStore
-from lab.ownership import class_of_seat
 from lab.settings import Settings
 from lab.store.state import StateStore
-from lab.users import AssignmentKind, UserStore
 
 
 class Ended(BaseModel):

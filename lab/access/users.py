@@ -183,7 +183,7 @@ class UserStore:
 
     def assign(self, name: str, kind: AssignmentKind, target: str) -> None:
         """Record an assignment. Whether `target` may be assigned is the use case's
-        question (lab.access.assign); this only records it."""
+        question (lab.access.grants.assign); this only records it."""
         self.get(name)
         check_lab_name(target)
         with self.state.transaction() as db:
