@@ -24,7 +24,7 @@ from lab.access.audit import AuditLog
 from lab.base import Progress
 from lab.classes import SeatOutcome
 from lab.errors import ConflictError, LabError
-from lab.locks import is_locked
+from lab.labs.locks import is_locked
 from lab.operations import Operation, OperationStore, OpStatus
 from lab.settings import Settings
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from lab.access.users import Role, UserStore
-from lab.plan import plan_lab
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import LabRecord, LabStatus, StateStore, now

@@ -17,7 +17,7 @@ from lab import classes
 from lab.access.logins import LoginStore, new_password
 from lab.access.users import AssignmentKind, Role, User, UserStore
 from lab.errors import ConflictError
-from lab.passwords import known_passwords
+from lab.labs.passwords import known_passwords
 from lab.profile import AccountKind, Profile, load_profile
 from lab.settings import Settings
 from lab.store.state import LabRecord, StateStore, now

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lab.driver.connection import DomainState, Driver
 from lab.errors import LabError
-from lab.plan import LabPlan, MachinePlan
+from lab.labs.plan import LabPlan, MachinePlan
 from lab.run import run
 
 _CURRENT = "current.json"

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 from lab.access import ownership
 from lab.access.users import User
 from lab.errors import ConflictError, LabError, NotFoundError
-from lab.naming import check_lab_name
-from lab.plan import profile_name
+from lab.labs.naming import check_lab_name
+from lab.labs.plan import profile_name
 from lab.profile import Profile, load_profile, load_profile_text
 from lab.roles import known_roles
 from lab.settings import Settings

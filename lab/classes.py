@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict
 
 from lab import baseline as baselines
 from lab import reset as resets
-from lab import service
 from lab.access import ownership
 from lab.base import Progress, quiet
 from lab.errors import ConflictError, InvalidError, LabError, quote
-from lab.locks import NAMES, lab_lock
-from lab.naming import MAX_LAB_NAME, check_lab_name
-from lab.plan import profile_name
+from lab.labs import lifecycle
+from lab.labs.locks import NAMES, lab_lock
+from lab.labs.naming import MAX_LAB_NAME, check_lab_name
+from lab.labs.plan import profile_name
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import ClassRecord, LabStatus, ResetRecord, StateStore, now
@@ -144,7 +144,7 @@ def create(
     outcomes = _each(
         settings,
         record.seats,
-        lambda seat: service.up(settings, profile_path, seat, _prefixed(progress, seat)),
+        lambda seat: lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat)),
     )
     return record, outcomes
 
@@ -178,7 +178,7 @@ def delete(settings: Settings, name: str, progress: Progress = quiet) -> list[Se
     assignments to it and the trainee users made for its seats (lab.access.ownership). All is
     kept if a seat could not be removed, so that it can be retried."""
     klass = get_class(settings, name)
-    outcomes = _each(settings, klass.seats, lambda seat: service.down(settings, seat, progress))
+    outcomes = _each(settings, klass.seats, lambda seat: lifecycle.down(settings, seat, progress))
     if all(o.ok for o in outcomes):
         StateStore.open(settings).delete_class(name)
         for user in ownership.forget_class(settings, klass):

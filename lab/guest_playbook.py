@@ -33,10 +33,8 @@ from typing import Any
 import paramiko
 from pydantic import BaseModel, ConfigDict
 
-from lab import guest
 from lab import inventory as inv
 from lab.base import Progress
-from lab.deploy import admin_address
 from lab.errors import InvalidError, LabError, NotFoundError
 from lab.guest_results import (
     TEXT,
@@ -48,7 +46,9 @@ from lab.guest_results import (
     machine_run,
     parse_document,
 )
-from lab.plan import LabPlan, MachinePlan
+from lab.labs import guest
+from lab.labs.deployment import admin_address
+from lab.labs.plan import LabPlan, MachinePlan
 from lab.profile import Profile
 from lab.provision import ProvisionResult, TaskFailure
 

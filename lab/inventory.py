@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lab.deploy import ADMIN_USER
-from lab.plan import LabPlan
+from lab.labs.deployment import ADMIN_USER
+from lab.labs.plan import LabPlan
 from lab.profile import AccountKind, Profile
 from lab.roles import role_directory
 

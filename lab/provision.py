@@ -20,10 +20,10 @@ import ansible_runner
 from pydantic import BaseModel, ConfigDict
 
 from lab import inventory as inv
-from lab import passwords, sshconfig
 from lab.base import Progress
 from lab.errors import LabError
-from lab.plan import LabPlan
+from lab.labs import passwords, ssh_config
+from lab.labs.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
 
@@ -101,7 +101,7 @@ def run_plays(
     (no exception on failure)."""
     private = plan.directory / "ansible"
     private.mkdir(mode=0o700, parents=True, exist_ok=True)
-    ssh_config = sshconfig.write(plan)
+    ssh_file = ssh_config.write(plan)
     secrets = passwords.account_passwords(plan.keys_dir, profile)
     variables = inv.lab_vars(plan, profile, secrets)
     tracker = _Tracker(progress)
@@ -111,7 +111,7 @@ def run_plays(
         private_data_dir=str(private),
         ident=ident,
         playbook=plays,
-        inventory=inv.inventory(plan, variables, ssh_config),
+        inventory=inv.inventory(plan, variables, ssh_file),
         limit=",".join(limit) if limit else None,
         envvars=_envvars(settings),
         event_handler=tracker.event,

@@ -18,16 +18,16 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from lab import baseline as baselines
-from lab import deploy, guest
 from lab.base import Progress, quiet
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
 from lab.host.space import space_guard
 from lab.images import ImageStore
-from lab.locks import lab_lock
-from lab.plan import LabPlan, MachinePlan
+from lab.labs import deployment, guest
+from lab.labs.lifecycle import READY_PROBE
+from lab.labs.locks import lab_lock
+from lab.labs.plan import LabPlan, MachinePlan
 from lab.profile import Check
-from lab.service import READY_PROBE
 from lab.settings import Settings
 from lab.software import require_verified
 from lab.store.state import LabRecord, ResetMode, ResetRecord, StateStore
@@ -78,7 +78,7 @@ def reset(
         try:
             if mode is ResetMode.MEMORY:
                 try:
-                    deploy.parallel(
+                    deployment.parallel(
                         lambda m: _memory_reset(driver, record.plan, m), record.plan.machines
                     )
                 except LabError as exc:
@@ -157,7 +157,7 @@ def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress:
         driver.start_domain(machine.domain)
         progress(machine.name, "booting (cold reset)")
 
-    deploy.parallel(one, plan.machines)
+    deployment.parallel(one, plan.machines)
 
 
 def _power_off(driver: Driver, machine: MachinePlan) -> None:
@@ -198,7 +198,7 @@ def _verify(
     def one(machine: MachinePlan) -> None:
         with ThreadPoolExecutor(max_workers=1) as clock:
             fixed = clock.submit(_set_clock, driver, machine) if fix_clock else None
-            addr = deploy.admin_address(plan, machine)
+            addr = deployment.admin_address(plan, machine)
             client, _ = guest.wait_connected(addr, deadline, probe=READY_PROBE)
             try:
                 for check in plan.quick_checks(machine.name):
@@ -209,7 +209,7 @@ def _verify(
                 fixed.result()
         progress(machine.name, "verified")
 
-    deploy.parallel(one, plan.machines)
+    deployment.parallel(one, plan.machines)
 
 
 def _set_clock(driver: Driver, machine: MachinePlan) -> None:

@@ -18,7 +18,7 @@ from lab import verify as verifying
 from lab.base import Progress, quiet
 from lab.errors import ConflictError, InvalidError, LabError, NotFoundError
 from lab.images.model import Image
-from lab.locks import lab_lock
+from lab.labs.locks import lab_lock
 from lab.profile import Profile, load_profile
 from lab.settings import Settings
 from lab.store.state import LabRecord, StateStore, VerificationSummary, now

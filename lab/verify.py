@@ -22,10 +22,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from lab import inventory as inv
-from lab import passwords, roles, run, sshconfig
+from lab import roles, run
 from lab.base import Progress
 from lab.errors import CommandError
-from lab.plan import LabPlan
+from lab.labs import passwords, ssh_config
+from lab.labs.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
 from lab.verify_plugin import CONTEXT_ENV
@@ -91,7 +92,7 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
     ctx = work / "context.json"
     fd = os.open(ctx, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(context(plan, profile, sshconfig.write(plan)), f)
+        json.dump(context(plan, profile, ssh_config.write(plan)), f)
     files = test_files(settings, plan)
     if not files:  # nothing to verify beyond the machines answering, which `up` saw
         return Verification(

@@ -28,10 +28,10 @@ from api.deps import SettingsDep, Stores
 from api.errors import status_of
 from api.schemas import ConsoleTicketCreate, ConsoleTicketPublic
 from api.tickets import Tickets
-from lab import consoles
 from lab.access.audit import AuditLog, Unauthenticated
 from lab.access.users import UserStore
 from lab.errors import LabError, NotFoundError
+from lab.labs import consoles
 from lab.settings import Settings
 
 router = APIRouter(prefix="/api/v1/labs", tags=["consoles"])

@@ -14,7 +14,7 @@ from lab import catalogue
 from lab.access.users import Role
 from lab.catalogue import ProfileSummary
 from lab.errors import InvalidError
-from lab.plan import profile_name
+from lab.labs.plan import profile_name
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 READERS = (*STAFF, Role.TESTER)

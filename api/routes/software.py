@@ -16,10 +16,11 @@ from api.deps import RunnerDep, SettingsDep
 from api.redact import path_redactor, redact_value
 from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
-from lab import guest_playbook, service, software
+from lab import guest_playbook, software
 from lab import verify as verifying
 from lab.base import Progress
 from lab.errors import InvalidError, LabError, NotFoundError
+from lab.labs import lifecycle
 
 router = APIRouter(prefix="/api/v1/labs", tags=["software"])
 MAX_UPLOAD = 64 << 20  # bytes: a .deb under test, or a playbook
@@ -44,7 +45,7 @@ def provision(
 ) -> OperationPublic:
     """Apply the lab's roles again (idempotent); the lab must be tested again afterwards."""
     check_lab(settings, user, name, Action.PROVISION)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> ProvisionPublic:
         return ProvisionPublic.from_result(software.provision(settings, name, progress))
@@ -70,7 +71,7 @@ async def apply(
     ansible-core and a local connection: `localhost` is the lab's machine, never this host.
     """
     check_lab(settings, user, name, Action.PROVISION)
-    record = service.get_lab(settings, name)
+    record = lifecycle.get_lab(settings, name)
     if machine is not None and machine not in {m.name for m in record.plan.machines}:
         raise NotFoundError(f"lab '{name}' has no machine '{machine}'")
     if kind is ApplyKind.PACKAGE and not filename.endswith(".deb"):
@@ -121,7 +122,7 @@ def run_tests(
     """Run the lab's verification suite (roles' testinfra tests and the profile's checks).
     The operation's result is the verdict; results stay at .../tests/latest."""
     check_lab(settings, user, name, Action.TEST)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> VerificationPublic:
         return VerificationPublic.from_verification(software.test(settings, name, progress))
@@ -151,7 +152,7 @@ def latest_junit(name: str, user: CurrentUser, settings: SettingsDep) -> Respons
 
 def _latest(settings: SettingsDep, user: CurrentUser, name: str) -> verifying.Verification:
     check_lab(settings, user, name, Action.TEST)
-    found = verifying.latest(service.get_lab(settings, name).plan)
+    found = verifying.latest(lifecycle.get_lab(settings, name).plan)
     if found is None:
         raise NotFoundError(
             f"lab '{name}' has not been tested yet",

@@ -1,6 +1,6 @@
 """Who a lab belongs to: the rules every way of making or removing a lab follows.
 
-The API and the CLI both reach these through the use cases (lab.service, lab.classes),
+The API and the CLI both reach these through the use cases (lab.labs.lifecycle, lab.classes),
 never on their own:
 
 - a lab asked for by a user (a tester, through the API) is recorded as theirs
@@ -14,7 +14,7 @@ never on their own:
   trainers' assignments to it and the trainee users made for its seats.
 
 These checks run when a request arrives (a quick answer) and again while the names
-lock (`lab.locks.NAMES`) is held, where the lab or class is recorded: requests side by
+lock (`lab.labs.locks.NAMES`) is held, where the lab or class is recorded: requests side by
 side cannot both pass them.
 """
 

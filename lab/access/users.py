@@ -18,7 +18,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from lab.errors import ConflictError, InvalidError, NotFoundError, quote
-from lab.naming import check_lab_name
+from lab.labs.naming import check_lab_name
 from lab.settings import Settings
 from lab.store.state import StateStore, counted, now
 

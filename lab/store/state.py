@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from lab.errors import ConflictError, NotFoundError, quote
-from lab.plan import LabPlan
+from lab.labs.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
 

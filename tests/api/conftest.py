@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from lab.access.users import AssignmentKind, Role, UserStore
-from lab.plan import plan_lab
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now

@@ -17,13 +17,14 @@ import lab.cli.classes
 import lab.cli.labs
 import lab.cli.users
 from api.app import create_app
-from lab import classes, deploy, service, software
+from lab import classes, software
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role
 from lab.errors import ConflictError, LabError
 from lab.host.facts import AccelChoice
 from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
+from lab.labs import deployment, lifecycle
 from lab.profile import Profile
 from lab.provision import ProvisionError
 from lab.settings import Settings
@@ -68,7 +69,7 @@ def _image(name: str) -> Image:
 
 @pytest.fixture
 def fake_up(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
-    """Make `service.up` run without images or guests: every step that needs a host is a
+    """Make `lifecycle.up` run without images or guests: every step that needs a host is a
     no-op, and the machines "come up" (True) or do not (False)."""
 
     def install(ok: bool) -> None:
@@ -80,13 +81,13 @@ def fake_up(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
                 raise LabError("machine 'm1' did not come up")
 
         accel = AccelChoice.model_validate({"virt_type": "qemu", "cpu": "Nehalem", "reason": "t"})
-        monkeypatch.setattr(service, "with_role_images", lambda _s, p: p)
-        monkeypatch.setattr(service, "images_for", images)
-        monkeypatch.setattr(service, "gather_facts", lambda _home: None)
-        monkeypatch.setattr(service, "choose_accel", lambda _a, _f: accel)
-        monkeypatch.setattr(service, "_check_nic_filter", lambda _d, _f: None)
-        monkeypatch.setattr(deploy, "create", lambda *_a: None)
-        monkeypatch.setattr(service, "_boot", ready)
+        monkeypatch.setattr(lifecycle, "with_role_images", lambda _s, p: p)
+        monkeypatch.setattr(lifecycle, "images_for", images)
+        monkeypatch.setattr(lifecycle, "gather_facts", lambda _home: None)
+        monkeypatch.setattr(lifecycle, "choose_accel", lambda _a, _f: accel)
+        monkeypatch.setattr(lifecycle, "_check_nic_filter", lambda _d, _f: None)
+        monkeypatch.setattr(deployment, "create", lambda *_a: None)
+        monkeypatch.setattr(lifecycle, "_boot", ready)
         monkeypatch.setattr(software, "provision_record", lambda *_a: None)
         monkeypatch.setattr(software, "verify_record", lambda *_a: None)
         monkeypatch.setattr(software, "raise_unverified", lambda _v: None)
@@ -161,12 +162,12 @@ def test_a_seat_of_a_class_is_refused_to_a_tester(
 
 
 def test_the_use_case_checks_ownership_too(settings: Settings, tokens: dict[str, str]) -> None:
-    """Not only the route: `service.up` refuses a seat to a tester (checked again under
+    """Not only the route: `lifecycle.up` refuses a seat to a tester (checked again under
     the names lock, where the lab is recorded)."""
     _add_class(settings, "c6", ("c6-01",))
     tester = LoginStore(StateStore.open(settings)).users.get("tester")
     with pytest.raises(ConflictError, match="seat of class"):
-        service.up(settings, TINY, "c6-01", owner=tester)
+        lifecycle.up(settings, TINY, "c6-01", owner=tester)
 
 
 def test_a_tester_has_at_most_labs_per_user(

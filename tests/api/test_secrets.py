@@ -32,9 +32,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from api.logs import log_config, redact
-from lab import keys, passwords
 from lab.access.logins import LoginStore
 from lab.access.users import UserStore
+from lab.labs import keys, passwords
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import StateStore

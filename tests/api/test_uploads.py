@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from lab import software
 from lab.errors import LabError
-from lab.locks import lab_lock
+from lab.labs.locks import lab_lock
 from lab.settings import Settings
 from tests.api.conftest import WaitOp
 

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 from api.tickets import Tickets
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role, UserStore
-from lab.plan import plan_lab
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now

@@ -10,16 +10,16 @@ import hashlib
 from pathlib import Path
 
 from lab import baseline as baselines
-from lab import service
 from lab.driver.connection import DomainState, Driver
-from lab.locks import is_locked
+from lab.labs import lifecycle
+from lab.labs.locks import is_locked
 from lab.settings import Settings
 from lab.store.state import LabRecord, LabStatus
 
 
 def lab_outcome(settings: Settings, lab: str) -> tuple[str, list[str]]:
     """("present" | "gone", problems): which whole the lab is, and what breaks it."""
-    record = next((r for r in service.list_labs(settings) if r.name == lab), None)
+    record = next((r for r in lifecycle.list_labs(settings) if r.name == lab), None)
     if record is None:
         return "gone", _leftovers(settings, lab)
     return "present", present_problems(settings, record)

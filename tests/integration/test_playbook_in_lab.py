@@ -20,8 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lab import guest, service, software
+from lab import software
 from lab.access.users import AssignmentKind, Role, UserStore
+from lab.labs import guest, lifecycle
 from lab.provision import ProvisionError, ProvisionResult
 from lab.settings import Settings
 from lab.store.state import LabRecord
@@ -91,13 +92,13 @@ ATTACKS: dict[str, str] = {
 def lab(settings: Settings) -> Iterator[LabRecord]:
     # One boot for the module; on two shared cores under TCG it can take past 300 s.
     patient = settings.model_copy(update={"boot_timeout": max(settings.boot_timeout, 900.0)})
-    record = service.up(patient, PROFILES / "tiny.yaml", NAME)
+    record = lifecycle.up(patient, PROFILES / "tiny.yaml", NAME)
     yield record
-    service.down(settings, NAME)
+    lifecycle.down(settings, NAME)
 
 
 def in_guest(settings: Settings, command: str) -> guest.CommandResult:
-    return guest.run(service.guest_address(settings, NAME, MACHINE), command, timeout=120)
+    return guest.run(lifecycle.guest_address(settings, NAME, MACHINE), command, timeout=120)
 
 
 def host_address(record: LabRecord) -> str:
@@ -166,7 +167,7 @@ def test_a_playbook_changes_the_machine_and_says_so(
     assert in_guest(settings, "cat /etc/hromada-release").stdout == "2.1\n"
     # The private directory is gone again, and the lab must be tested again.
     assert in_guest(settings, "ls -d /tmp/lab-playbook.* 2>/dev/null | wc -l").stdout == "0\n"
-    assert service.get_lab(settings, NAME).verification is None
+    assert lifecycle.get_lab(settings, NAME).verification is None
     print(f"benign playbook in the guest: {took:.1f} s")
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import service, verify
+from lab import verify
+from lab.labs import lifecycle
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import LabRecord
@@ -29,9 +30,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 @pytest.fixture(scope="module")
 def role_sets(settings: Settings) -> Iterator[tuple[LabRecord, list[str]]]:
     lines: list[str] = []
-    record = service.up(settings, PROFILE, NAME, lambda s, m: lines.append(f"{s}: {m}"))
+    record = lifecycle.up(settings, PROFILE, NAME, lambda s, m: lines.append(f"{s}: {m}"))
     yield record, lines
-    service.down(settings, NAME)
+    lifecycle.down(settings, NAME)
 
 
 def test_every_machine_is_provisioned_and_every_role_verified(

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import guest, service, software
 from lab import reset as resets
+from lab import software
 from lab.errors import ConflictError
+from lab.labs import guest, lifecycle
 from lab.provision import ProvisionError
 from lab.settings import Settings
 from lab.store.state import LabRecord
@@ -35,17 +36,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 @pytest.fixture(scope="module")
 def stack(settings: Settings) -> Iterator[LabRecord]:
     lines: list[str] = []
-    record = service.up(
+    record = lifecycle.up(
         settings, PROFILES / "stack.yaml", NAME, lambda s, m: lines.append(f"{s}: {m}")
     )
     # `up` provisioned the roles: their changed tasks were reported as progress.
     assert any("web-portal:" in line and "(changed)" in line for line in lines), lines
     yield record
-    service.down(settings, NAME)
+    lifecycle.down(settings, NAME)
 
 
 def in_guest(settings: Settings, command: str) -> guest.CommandResult:
-    return guest.run(service.guest_address(settings, NAME, "srv"), command, timeout=120)
+    return guest.run(lifecycle.guest_address(settings, NAME, "srv"), command, timeout=120)
 
 
 def lab_test(lab_env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ import pytest
 from lab import guest_playbook as gp
 from lab import guest_results as gr
 from lab.errors import InvalidError, LabError, NotFoundError
-from lab.plan import LabPlan, plan_lab
+from lab.labs.plan import LabPlan, plan_lab
 from lab.profile import Profile, load_profile_text
 from lab.provision import ProvisionError
 

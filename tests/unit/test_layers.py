@@ -27,8 +27,8 @@ LIBVIRT_SITE = {"lab/driver/connection.py"}
 SUBPROCESS_SITE = {"lab/run.py"}
 PURE = {
     "lab/base.py",
-    "lab/naming.py",
-    "lab/plan.py",
+    "lab/labs/naming.py",
+    "lab/labs/plan.py",
     "lab/driver/specs.py",
     "lab/driver/domain_xml.py",
     "lab/driver/network_xml.py",

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import inventory, prepare, provision, roles, sshconfig, verify
+from lab import inventory, prepare, provision, roles, verify
 from lab.errors import InvalidError, NotFoundError
 from lab.images.recipe import load_recipe
-from lab.plan import plan_lab
+from lab.labs import ssh_config
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile_text
 from lab.verify_plugin import role_of
 
@@ -138,7 +139,7 @@ def test_one_play_runs_each_role_only_where_the_profile_gives_it(tmp_path: Path)
 
 def test_ssh_config_pins_host_keys_and_names_machines(tmp_path: Path) -> None:
     plan = plan_lab(load_profile_text(PROFILE, "p.yaml"), "s1", "hl-", tmp_path, MGMT)
-    text = sshconfig.render_ssh_config(plan)
+    text = ssh_config.render_ssh_config(plan)
     assert "Host srv\n  HostName 10.250.3.10\n  User labadmin\n" in text
     assert f"UserKnownHostsFile {plan.known_hosts}" in text
     assert text.count("StrictHostKeyChecking yes") == 2

@@ -16,7 +16,7 @@ import pytest
 
 from lab.access.users import Role, UserStore
 from lab.errors import NotFoundError
-from lab.plan import plan_lab
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import baseline, deploy, guest, software
+from lab import baseline, software
 from lab.access import ownership
 from lab.access.users import User
 from lab.base import Frozen, Progress, quiet
@@ -19,9 +19,10 @@ from lab.errors import HostError, LabError
 from lab.host.facts import AccelChoice, choose_accel, gather_facts
 from lab.host.space import space_guard
 from lab.images import Image, ImageStore
-from lab.locks import NAMES, is_locked, lab_lock
-from lab.naming import check_lab_name, split_name, valid_lab_name
-from lab.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
+from lab.labs import deployment, guest
+from lab.labs.locks import NAMES, is_locked, lab_lock
+from lab.labs.naming import check_lab_name, split_name, valid_lab_name
+from lab.labs.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
 from lab.prepare import images_for, with_role_images
 from lab.profile import Profile, load_profile
 from lab.provision import ProvisionError
@@ -103,7 +104,7 @@ def _up(
             used |= driver.network_subnets()
             management = allocate_management(settings.mgmt_pool, used)
             plan = plan_lab(profile, lab, settings.prefix, settings.labs_dir, management)
-            deploy.check_free(driver, plan)
+            deployment.check_free(driver, plan)
             stamp = now()
             record = LabRecord(
                 name=plan.lab,
@@ -119,7 +120,7 @@ def _up(
             )
             state.add_lab(record)  # before anything exists: a crash from here is reconcilable
         try:
-            deploy.create(
+            deployment.create(
                 driver, plan, profile, images, store, accel, settings.nic_filter, progress
             )
             _boot(settings, driver, plan, accel, progress)
@@ -133,7 +134,7 @@ def _up(
                 if isinstance(exc, ProvisionError)
                 else None
             )
-            deploy.teardown(driver, plan, settings.prefix, settings.labs_dir)
+            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir)
             state.delete_lab(plan.lab)
             if kept is not None and isinstance(exc, ProvisionError):
                 raise ProvisionError(exc.message, hint=f"{exc.hint}; kept at {kept}") from exc
@@ -161,7 +162,7 @@ def down(settings: Settings, name: str, progress: Progress = quiet) -> list[str]
         record = state.find_lab(name)
         if record is not None:
             state.update_lab(record.model_copy(update={"status": LabStatus.DELETING}))
-        removed = deploy.teardown(
+        removed = deployment.teardown(
             driver, record.plan if record else name, settings.prefix, settings.labs_dir
         )
         state.delete_lab(name)
@@ -233,7 +234,7 @@ def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecor
 def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAddress:
     """How to reach one machine of a lab over SSH as the management user."""
     plan = get_lab(settings, name).plan
-    return deploy.admin_address(plan, plan.machine(machine))
+    return deployment.admin_address(plan, plan.machine(machine))
 
 
 def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport:
@@ -263,7 +264,9 @@ def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport
                 kept.append(lab.name)
             else:
                 with lab_lock(settings, lab.name):
-                    removed += deploy.teardown(driver, lab.plan, settings.prefix, settings.labs_dir)
+                    removed += deployment.teardown(
+                        driver, lab.plan, settings.prefix, settings.labs_dir
+                    )
                     state.delete_lab(lab.name)
                     ownership.forget_lab(settings, lab.name)
                 removed.append(f"lab {lab.name} ({lab.status}, incomplete)")
@@ -272,7 +275,7 @@ def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport
                 busy.append(orphan)
                 continue
             with lab_lock(settings, orphan):
-                removed += deploy.teardown(driver, orphan, settings.prefix, settings.labs_dir)
+                removed += deployment.teardown(driver, orphan, settings.prefix, settings.labs_dir)
     for line in removed:
         progress("reconcile", f"removed {line}")
     return ReconcileReport(removed=tuple(removed), kept=tuple(kept), busy=tuple(busy))
@@ -318,7 +321,8 @@ def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]
 def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
     try:
         return (
-            guest.run(deploy.admin_address(plan, machine), "true", timeout=timeout).exit_code == 0
+            guest.run(deployment.admin_address(plan, machine), "true", timeout=timeout).exit_code
+            == 0
         )
     except LabError:
         return False
@@ -336,17 +340,20 @@ def _boot(
 
         try:
             took = guest.wait_ready(
-                deploy.admin_address(plan, machine), settings.boot_timeout, note, probe=READY_PROBE
+                deployment.admin_address(plan, machine),
+                settings.boot_timeout,
+                note,
+                probe=READY_PROBE,
             )
         except LabError as exc:
             raise LabError(
                 f"machine '{machine.name}' of lab '{plan.lab}' did not come up: {exc.message}\n"
-                f"last lines of its console:\n{deploy.console_tail(machine)}",
+                f"last lines of its console:\n{deployment.console_tail(machine)}",
                 hint="the console above shows where the boot stopped; "
                 f"LAB_BOOT_TIMEOUT (now {settings.boot_timeout:.0f} s) sets how long to wait",
             ) from exc
         agent = driver.qemu_agent_ping(machine.domain, timeout=10)
         progress(machine.name, f"ready in {took:.1f} s (SSH{', guest agent' if agent else ''})")
 
-    slots = deploy.boot_slots(settings.boot_parallel, accel.virt_type)
-    deploy.boot(driver, plan, slots, ready, progress)
+    slots = deployment.boot_slots(settings.boot_parallel, accel.virt_type)
+    deployment.boot(driver, plan, slots, ready, progress)

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Interface
 from pathlib import Path
 
-from lab import guest, keys, naming, passwords, seed
 from lab.base import Progress
 from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
@@ -23,11 +22,12 @@ from lab.driver.specs import VirtType
 from lab.errors import ConflictError, LabError
 from lab.host.facts import AccelChoice
 from lab.images import Image, ImageStore
-from lab.plan import LabPlan, MachinePlan
+from lab.labs import guest, keys, naming, passwords, seed
+from lab.labs.driver_specs import domain_spec, network_spec
+from lab.labs.plan import LabPlan, MachinePlan
 from lab.profile import AccountKind, Profile
 from lab.run import run
 from lab.settings import NicFilter
-from lab.specs import domain_spec, network_spec
 
 ADMIN_USER = "labadmin"
 

@@ -53,7 +53,7 @@ class SeedAccount(Frozen):
         if self.password_hash is not None and not _CRYPT.fullmatch(self.password_hash):
             raise InvalidError(
                 f"the password of {where} is not a crypt(3) hash",
-                hint="make one with lab.seed.hash_password (SHA-512, '$6$...')",
+                hint="make one with lab.labs.seed.hash_password (SHA-512, '$6$...')",
             )
         _one_line_keys(self.ssh_keys, where)
         return self
@@ -100,7 +100,7 @@ class SeedSpec(Frozen):
             if "PRIVATE KEY-----" not in private or not public.startswith("ssh-ed25519 "):
                 raise InvalidError(
                     "the host key is not an ed25519 OpenSSH key pair",
-                    hint="make it with lab.keys.host_keypair",
+                    hint="make it with lab.labs.keys.host_keypair",
                 )
             _one_line_keys((public,), "the host key")
         return self

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.errors import ConflictError
-from lab.naming import check_lab_name
+from lab.labs.naming import check_lab_name
 from lab.settings import Settings
 
 # Held while names are given out: a lab's management subnet is chosen and its record

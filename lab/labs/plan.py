@@ -10,9 +10,9 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 
-from lab import naming
 from lab.base import Frozen
 from lab.errors import ConflictError, InvalidError
+from lab.labs import naming
 from lab.profile import Check, Profile
 
 # Addresses below this offset are left for the host (.1) and for fixed services.

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lab.deploy import ADMIN_USER
-from lab.plan import LabPlan
+from lab.labs.deployment import ADMIN_USER
+from lab.labs.plan import LabPlan
 
 
 def render_ssh_config(plan: LabPlan) -> str:

@@ -21,7 +21,7 @@ from lab.driver.specs import (
 from lab.host.facts import AccelChoice
 from lab.images import Image, ImageStore
 from lab.images.model import Boot
-from lab.plan import LabPlan, MachinePlan, NetworkPlan, NicPlan
+from lab.labs.plan import LabPlan, MachinePlan, NetworkPlan, NicPlan
 from lab.settings import NicFilter
 
 

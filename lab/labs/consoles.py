@@ -11,16 +11,16 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from lab import service
 from lab.driver.connection import Console, DomainState, Driver
 from lab.errors import ConflictError, NotFoundError
-from lab.plan import MachinePlan
+from lab.labs import lifecycle
+from lab.labs.plan import MachinePlan
 from lab.settings import Settings
 
 
 def machine_plan(settings: Settings, lab: str, machine: str) -> MachinePlan:
     """The lab's machine `machine`; NotFoundError for an unknown lab or machine."""
-    plan = service.get_lab(settings, lab).plan
+    plan = lifecycle.get_lab(settings, lab).plan
     for m in plan.machines:
         if m.name == machine:
             return m
