@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 from bench._home import bench_settings
-from lab import reset as resets
+from lab.baselines import resets
 from lab.labs import lifecycle
 from lab.settings import NicFilter
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench._home import bench_settings
 from lab import classes
-from lab import reset as resets
+from lab.baselines import resets
 from lab.labs import lifecycle
 
 PROFILES = Path(__file__).parents[1] / "profiles"

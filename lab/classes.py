@@ -16,10 +16,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import baseline as baselines
-from lab import reset as resets
 from lab.access import ownership
 from lab.base import Progress, quiet
+from lab.baselines import generations, resets
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.labs import lifecycle
 from lab.labs.locks import NAMES, lab_lock
@@ -78,7 +77,7 @@ def seat_statuses(settings: Settings, name: str) -> list[SeatStatus]:
                 SeatStatus(seat=seat, status=None, verified=None, baseline_at=None, last_reset=None)
             )
             continue
-        current = baselines.current(lab.plan)
+        current = generations.current(lab.plan)
         last = state.resets(seat, limit=1)
         found.append(
             SeatStatus(

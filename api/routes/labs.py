@@ -19,9 +19,9 @@ from api.schemas import (
     ResetRequest,
 )
 from lab import catalogue
-from lab import reset as resets
 from lab.access.users import Role, User
 from lab.base import Progress
+from lab.baselines import resets
 from lab.labs import lifecycle
 from lab.settings import Settings
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab import classes
-from lab import reset as resets
+from lab.baselines import resets
 from lab.classes import SeatOutcome
 from lab.cli import err, out
 from lab.cli.labs import progress_printer

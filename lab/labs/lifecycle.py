@@ -9,10 +9,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import baseline, software
+from lab import software
 from lab.access import ownership
 from lab.access.users import User
 from lab.base import Frozen, Progress, quiet
+from lab.baselines import generations
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError
@@ -244,7 +245,7 @@ def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport
     every domain and network present. Everything else this project made (labs
     left half-created or half-deleted, objects and directories nobody recorded)
     is removed, so each lab ends up fully present or fully gone. A kept lab is also
-    put back in working order after a killed baseline or reset (`baseline.recover`):
+    put back in working order after a killed baseline or reset (`generations.recover`):
     its machines run again, and half-made files and baseline generations go.
     """
     state = StateStore.open(settings)
@@ -259,7 +260,7 @@ def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport
             elif _complete(driver, lab):
                 with lab_lock(settings, lab.name):
                     running = lab.status is LabStatus.RUNNING
-                    for line in baseline.recover(driver, lab.plan, running=running):
+                    for line in generations.recover(driver, lab.plan, running=running):
                         progress(lab.name, line)
                 kept.append(lab.name)
             else:

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import baseline as baselines
-from lab import reset as resets
+from lab.baselines import generations, resets
 from lab.labs import lifecycle
 from lab.settings import Settings
 from lab.store.state import ResetMode
@@ -96,11 +95,11 @@ def reconciled(settings: Settings, lab: str, trial: str) -> tuple[str, list[str]
 
 
 def baseline_kept(
-    settings: Settings, lab: str, before: baselines.Baseline, sums: dict[str, str]
+    settings: Settings, lab: str, before: generations.Baseline, sums: dict[str, str]
 ) -> list[str]:
     """The old generation unchanged, or a new one in force (checked whole by lab_outcome)."""
     plan = lifecycle.get_lab(settings, lab).plan
-    now = baselines.current(plan)
+    now = generations.current(plan)
     if now is None:
         return ["no baseline in force any more"]
     if now.generation == before.generation and digests(now.directory(plan)) != sums:
@@ -154,7 +153,7 @@ def test_kill_during_baseline_or_reset(
     seen: list[str] = [f"a whole `lab {command}` took {spread:.1f} s"]
     for trial in range(TRIALS):
         plan = lifecycle.get_lab(settings, lab).plan
-        before = baselines.current(plan)
+        before = generations.current(plan)
         assert before is not None
         sums = digests(before.directory(plan))
         where = kill_after([*LAB, command, lab], lab_env, rng.uniform(0.3, spread))
@@ -179,7 +178,7 @@ def test_libvirtd_restart_during_an_operation(
     if not netns:
         pytest.skip("needs the lab namespace (scripts/labns run ...) to restart libvirtd in")
     plan = lifecycle.get_lab(settings, lab).plan
-    before = baselines.current(plan)
+    before = generations.current(plan)
     assert before is not None
     sums = digests(before.directory(plan))
     proc = subprocess.Popen(

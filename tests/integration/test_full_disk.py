@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import baseline as baselines
-from lab import reset as resets
+from lab.baselines import generations, resets
 from lab.errors import HostError
 from lab.labs import lifecycle
 from lab.settings import Settings
@@ -134,7 +133,7 @@ def test_full_disk_during_overlay_creation(small: Settings) -> None:
 def test_full_disk_during_baseline_capture(small: Settings) -> None:
     resets.baseline(small, "fd")
     plan = lifecycle.get_lab(small, "fd").plan
-    before = baselines.current(plan)
+    before = generations.current(plan)
     assert before is not None
     sums = digests(before.directory(plan))
     # Room for anything but a memory state (~270 MB for this guest).
@@ -150,7 +149,7 @@ def test_full_disk_during_baseline_capture(small: Settings) -> None:
         lost.append(f"does not say what became of the baseline: {error.message}")
     outcome, problems = lab_outcome(small, "fd")
     lost += problems + ([] if outcome == "present" else ["the lab is gone"])
-    after = baselines.current(plan)
+    after = generations.current(plan)
     if after != before or digests(before.directory(plan)) != sums:
         lost.append("the baseline in force changed")
     # Still nearly full: the old baseline serves a memory reset all the same.

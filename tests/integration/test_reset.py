@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import baseline as baselines
 from lab import classes
-from lab import reset as resets
+from lab.baselines import generations, resets
 from lab.errors import ConflictError
 from lab.labs import guest, lifecycle
 from lab.settings import Settings
@@ -66,7 +65,7 @@ def test_class_baseline_captures_every_seat(settings: Settings, klass: str) -> N
     outcomes = classes.baseline(settings, klass)
     assert all(o.ok for o in outcomes), outcomes
     for seat in SEATS:
-        current = baselines.current(lifecycle.get_lab(settings, seat).plan)
+        current = generations.current(lifecycle.get_lab(settings, seat).plan)
         assert current is not None and current.memory == ("m1",)
 
 
@@ -128,14 +127,14 @@ def test_killed_reset_leaves_the_baseline_intact(
     settings: Settings, lab_env: dict[str, str], klass: str
 ) -> None:
     plan = lifecycle.get_lab(settings, "cr-02").plan
-    current = baselines.current(plan)
+    current = generations.current(plan)
     assert current is not None
     before = digests(current.directory(plan))
     proc = subprocess.Popen([*LAB, "reset", "cr-02"], env=lab_env, stderr=subprocess.DEVNULL)
     time.sleep(1.5)  # mid-way: machine destroyed, overlay or restore under way
     proc.kill()
     proc.wait()
-    after_kill = baselines.current(plan)
+    after_kill = generations.current(plan)
     assert after_kill == current
     assert digests(current.directory(plan)) == before
     done = resets.reset(settings, "cr-02")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import reset as resets
 from lab import software
+from lab.baselines import resets
 from lab.errors import ConflictError
 from lab.labs import guest, lifecycle
 from lab.provision import ProvisionError

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import baseline as baselines
 from lab.base import Progress, quiet
+from lab.baselines import generations
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
 from lab.host.space import space_guard
@@ -44,7 +44,7 @@ class CheckFailure(BaseModel):
     detail: str
 
 
-def baseline(settings: Settings, name: str, progress: Progress = quiet) -> baselines.Baseline:
+def baseline(settings: Settings, name: str, progress: Progress = quiet) -> generations.Baseline:
     """Capture the lab's clean state; the previous baseline stays until this one is whole."""
     state = StateStore.open(settings)
     with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
@@ -57,7 +57,7 @@ def baseline(settings: Settings, name: str, progress: Progress = quiet) -> basel
             f"capturing a baseline of lab '{name}'",
             "the baseline in force is unchanged and the lab runs on",
         ):
-            result = baselines.capture(driver, record.plan, base_disks(settings, record))
+            result = generations.capture(driver, record.plan, base_disks(settings, record))
         progress(
             name, f"baseline {result.generation} captured in {time.monotonic() - started:.1f} s"
         )
@@ -115,7 +115,7 @@ def reset(
             note=note,
         )
         state.add_reset(done)
-        baselines.prune(record.plan)
+        generations.prune(record.plan)
     progress(name, f"ready ({mode} reset, verified) in {done.seconds:.1f} s")
     return done
 
@@ -128,7 +128,7 @@ def base_disks(settings: Settings, record: LabRecord) -> dict[str, Path]:
 def _choose_mode(plan: LabPlan, cold: bool) -> tuple[ResetMode, str]:
     if cold:
         return ResetMode.COLD, "cold reset as asked"
-    current = baselines.current(plan)
+    current = generations.current(plan)
     if current is None:
         return ResetMode.COLD, "no baseline yet: cold reset (take one with `lab baseline`)"
     missing = [m.name for m in plan.machines if m.name not in current.memory]
@@ -138,22 +138,22 @@ def _choose_mode(plan: LabPlan, cold: bool) -> tuple[ResetMode, str]:
 
 
 def _memory_reset(driver: Driver, plan: LabPlan, machine: MachinePlan) -> None:
-    current = baselines.current(plan)
+    current = generations.current(plan)
     assert current is not None  # _choose_mode checked it
     _power_off(driver, machine)
-    baselines.new_overlay(current.disk(plan, machine.name), machine.overlay)
+    generations.new_overlay(current.disk(plan, machine.name), machine.overlay)
     driver.restore_domain(current.memory_state(plan, machine.name))
 
 
 def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress: Progress) -> None:
     plan = record.plan
-    current = baselines.current(plan)
+    current = generations.current(plan)
     bases = base_disks(settings, record)
 
     def one(machine: MachinePlan) -> None:
         _power_off(driver, machine)
         backing = current.disk(plan, machine.name) if current else bases[machine.name]
-        baselines.new_overlay(backing, machine.overlay)
+        generations.new_overlay(backing, machine.overlay)
         driver.start_domain(machine.domain)
         progress(machine.name, "booting (cold reset)")
 
