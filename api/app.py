@@ -41,7 +41,7 @@ from api.tickets import Tickets
 from lab.access.audit import Unauthenticated, escaped
 from lab.access.logins import LoginStore
 from lab.access.throttle import HashGate, LoginThrottle
-from lab.schedules import ScheduleStore
+from lab.classes.schedules import ScheduleStore
 from lab.settings import Settings
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

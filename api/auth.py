@@ -26,9 +26,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import Stores, StoresDep
 from api.errors import ForbiddenError, UnauthorizedError
-from lab import classes
 from lab.access.logins import SESSION_PREFIX, LoginStore
 from lab.access.users import Role, User, token_hash
+from lab.classes import classes
 from lab.errors import NotFoundError
 from lab.settings import Settings
 

@@ -22,7 +22,7 @@ from pydantic_core import to_jsonable_python
 from api.redact import path_redactor, redact_value
 from lab.access.audit import AuditLog
 from lab.base import Progress
-from lab.classes import SeatOutcome
+from lab.classes.classes import SeatOutcome
 from lab.errors import ConflictError, LabError
 from lab.labs.locks import is_locked
 from lab.operations import Operation, OperationStore, OpStatus

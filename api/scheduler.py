@@ -6,10 +6,10 @@ import logging
 import threading
 
 from api.operations import Runner
-from lab import classes
 from lab.base import Progress
+from lab.classes import classes
+from lab.classes.schedules import Schedule, ScheduleStore
 from lab.errors import LabError
-from lab.schedules import Schedule, ScheduleStore
 from lab.settings import Settings
 
 log = logging.getLogger(__name__)

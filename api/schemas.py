@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lab.access.audit import AuditEntry
 from lab.access.users import Role, User
-from lab.access_sheet import AccessSheet
-from lab.classes import MAX_SEATS, SeatStatus
+from lab.classes.access_sheet import AccessSheet
+from lab.classes.classes import MAX_SEATS, SeatStatus
+from lab.classes.schedules import Schedule, ScheduleStatus
 from lab.images import Image
 from lab.labs.lifecycle import LabReport
 from lab.operations import Event, Operation, OpStatus
 from lab.provision import ProvisionResult
-from lab.schedules import Schedule, ScheduleStatus
 from lab.store.state import ClassRecord, LabRecord, LabStatus, ResetRecord
 from lab.verify import Verification
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from bench._home import bench_settings
-from lab import classes
 from lab.baselines import resets
+from lab.classes import classes
 from lab.labs import lifecycle
 
 PROFILES = Path(__file__).parents[1] / "profiles"

@@ -1,7 +1,7 @@
 """Who a lab belongs to: the rules every way of making or removing a lab follows.
 
-The API and the CLI both reach these through the use cases (lab.labs.lifecycle, lab.classes),
-never on their own:
+The API and the CLI both reach these through the use cases (lab.labs.lifecycle,
+lab.classes.classes), never on their own:
 
 - a lab asked for by a user (a tester, through the API) is recorded as theirs
   (`LabRecord.owner`) and assigned to them once its machines are up; an `up` that fails

@@ -17,9 +17,10 @@ import lab.cli.classes
 import lab.cli.labs
 import lab.cli.users
 from api.app import create_app
-from lab import classes, software
+from lab import software
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role
+from lab.classes import classes
 from lab.errors import ConflictError, LabError
 from lab.host.facts import AccelChoice
 from lab.images import Image

@@ -24,8 +24,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.operations import Runner
+from lab.classes.schedules import ScheduleStore
 from lab.operations import OperationStore, OpStatus
-from lab.schedules import ScheduleStore
 from lab.settings import Settings
 from lab.store.state import ClassRecord, StateStore, now
 from tests.api.conftest import PROFILES, users_and_labs

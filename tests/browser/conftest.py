@@ -26,9 +26,9 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.app import create_app
-from lab import classes
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role, UserStore
+from lab.classes import classes
 from lab.labs import lifecycle
 from lab.settings import Settings
 from lab.store.state import StateStore

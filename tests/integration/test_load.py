@@ -42,8 +42,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab import classes
 from lab.access.users import AssignmentKind, Role, UserStore
+from lab.classes import classes
 from lab.settings import Settings
 from lab.store.state import StateStore
 from tests.reliability import record

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import classes
 from lab.baselines import generations, resets
+from lab.classes import classes
 from lab.errors import ConflictError
 from lab.labs import guest, lifecycle
 from lab.settings import Settings

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
-from lab import classes
 from lab.access.logins import LoginStore, new_password
 from lab.access.users import AssignmentKind, Role, User, UserStore
+from lab.base import Frozen
+from lab.classes import classes
 from lab.errors import ConflictError
 from lab.labs.passwords import known_passwords
 from lab.profile import AccountKind, Profile, load_profile
@@ -23,11 +22,7 @@ from lab.settings import Settings
 from lab.store.state import LabRecord, StateStore, now
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SheetMachine(_Frozen):
+class SheetMachine(Frozen):
     machine: str
     graphics: bool
     address: str  # on the lab's management network: reached from the Centre host only
@@ -35,14 +30,14 @@ class SheetMachine(_Frozen):
     password: str  # that account's password; "" when unknown
 
 
-class SheetEntry(_Frozen):
+class SheetEntry(Frozen):
     seat: str
     login: str  # the web page's user
     password: str
     machines: tuple[SheetMachine, ...]
 
 
-class AccessSheet(_Frozen):
+class AccessSheet(Frozen):
     class_name: str
     title: str  # the community's title, from the profile
     made_at: datetime
