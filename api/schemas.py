@@ -19,9 +19,9 @@ from lab.classes.schedules import Schedule, ScheduleStatus
 from lab.images import Image
 from lab.labs.lifecycle import LabReport
 from lab.operations import Event, Operation, OpStatus
-from lab.provision import ProvisionResult
+from lab.software.provisioning import ProvisionResult
+from lab.software.verification import Verification
 from lab.store.state import ClassRecord, LabRecord, LabStatus, ResetRecord
-from lab.verify import Verification
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 

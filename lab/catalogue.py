@@ -17,8 +17,8 @@ from lab.errors import ConflictError, LabError, NotFoundError
 from lab.labs.naming import check_lab_name
 from lab.labs.plan import profile_name
 from lab.profile import Profile, load_profile, load_profile_text
-from lab.roles import known_roles
 from lab.settings import Settings
+from lab.software.roles import known_roles
 from lab.store.state import StateStore
 
 

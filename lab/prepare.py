@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from lab import roles
 from lab.base import Progress
 from lab.errors import LabError, NotFoundError
 from lab.images.model import Image
@@ -25,6 +24,7 @@ from lab.images.recipe import Recipe, load_recipe
 from lab.images.store import ImageStore
 from lab.profile import Machine, Profile
 from lab.settings import Settings
+from lab.software import roles
 
 
 def role_image_name(base: str, packages: tuple[str, ...]) -> str:

@@ -16,11 +16,11 @@ from api.deps import RunnerDep, SettingsDep
 from api.redact import path_redactor, redact_value
 from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
-from lab import guest_playbook, software
-from lab import verify as verifying
 from lab.base import Progress
 from lab.errors import InvalidError, LabError, NotFoundError
 from lab.labs import lifecycle
+from lab.software import guest_playbook, stack
+from lab.software import verification as verifying
 
 router = APIRouter(prefix="/api/v1/labs", tags=["software"])
 MAX_UPLOAD = 64 << 20  # bytes: a .deb under test, or a playbook
@@ -48,7 +48,7 @@ def provision(
     lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> ProvisionPublic:
-        return ProvisionPublic.from_result(software.provision(settings, name, progress))
+        return ProvisionPublic.from_result(stack.provision(settings, name, progress))
 
     return accepted(response, runner.submit("provision", f"lab/{name}", user.name, work, lock=name))
 
@@ -84,14 +84,14 @@ async def apply(
         )
     if kind is ApplyKind.PLAYBOOK:
         # Checked before it is stored: 1 MiB of UTF-8 text at most. It will run inside
-        # the lab's machines only (lab.guest_playbook), never on this host.
+        # the lab's machines only (lab.software.guest_playbook), never on this host.
         guest_playbook.playbook_from_bytes(filename, body)
     path = _save_upload(record.plan.directory / "uploads", filename, body)
 
     def work(progress: Progress) -> ProvisionPublic:
         given: dict[str, Path] = {"package" if kind is ApplyKind.PACKAGE else "playbook": path}
         try:
-            result = software.apply(settings, name, machine=machine, progress=progress, **given)
+            result = stack.apply(settings, name, machine=machine, progress=progress, **given)
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
         return ProvisionPublic.from_result(result)
@@ -125,7 +125,7 @@ def run_tests(
     lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> VerificationPublic:
-        return VerificationPublic.from_verification(software.test(settings, name, progress))
+        return VerificationPublic.from_verification(stack.test(settings, name, progress))
 
     return accepted(response, runner.submit("test", f"lab/{name}", user.name, work, lock=name))
 

@@ -29,7 +29,7 @@ from lab.labs.locks import lab_lock
 from lab.labs.plan import LabPlan, MachinePlan
 from lab.profile import Check
 from lab.settings import Settings
-from lab.software import require_verified
+from lab.software.stack import require_verified
 from lab.store.state import LabRecord, ResetMode, ResetRecord, StateStore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.

@@ -9,7 +9,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import software
 from lab.access import ownership
 from lab.access.users import User
 from lab.base import Frozen, Progress, quiet
@@ -26,8 +25,9 @@ from lab.labs.naming import check_lab_name, split_name, valid_lab_name
 from lab.labs.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
 from lab.prepare import images_for, with_role_images
 from lab.profile import Profile, load_profile
-from lab.provision import ProvisionError
 from lab.settings import NicFilter, Settings
+from lab.software import stack
+from lab.software.provisioning import ProvisionError
 from lab.store.state import LabRecord, LabStatus, StateStore, now
 
 # A machine is ready once cloud-init has finished (it writes boot-finished last), not
@@ -127,11 +127,11 @@ def _up(
             _boot(settings, driver, plan, accel, progress)
             if provision and any(m.roles for m in plan.machines):
                 progress("lab", "provisioning the roles")
-                software.provision_record(settings, record, progress)
+                stack.provision_record(settings, record, progress)
         except BaseException as exc:
             progress("lab", "failed: removing everything this `up` created")
             kept = (
-                software.keep_log(settings, exc.artifacts, plan.lab)
+                stack.keep_log(settings, exc.artifacts, plan.lab)
                 if isinstance(exc, ProvisionError)
                 else None
             )
@@ -149,7 +149,7 @@ def _up(
         if not provision:
             return running
         progress("lab", "verifying")
-        software.raise_unverified(software.verify_record(settings, running, progress))
+        stack.raise_unverified(stack.verify_record(settings, running, progress))
         return state.get_lab(plan.lab)
 
 

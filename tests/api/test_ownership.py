@@ -17,7 +17,6 @@ import lab.cli.classes
 import lab.cli.labs
 import lab.cli.users
 from api.app import create_app
-from lab import software
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role
 from lab.classes import classes
@@ -27,8 +26,9 @@ from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
 from lab.labs import deployment, lifecycle
 from lab.profile import Profile
-from lab.provision import ProvisionError
 from lab.settings import Settings
+from lab.software import stack
+from lab.software.provisioning import ProvisionError
 from lab.store.state import ClassRecord, LabStatus, StateStore, now
 from tests.api.conftest import PROFILES, MakeLab, WaitOp
 
@@ -89,9 +89,9 @@ def fake_up(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
         monkeypatch.setattr(lifecycle, "_check_nic_filter", lambda _d, _f: None)
         monkeypatch.setattr(deployment, "create", lambda *_a: None)
         monkeypatch.setattr(lifecycle, "_boot", ready)
-        monkeypatch.setattr(software, "provision_record", lambda *_a: None)
-        monkeypatch.setattr(software, "verify_record", lambda *_a: None)
-        monkeypatch.setattr(software, "raise_unverified", lambda _v: None)
+        monkeypatch.setattr(stack, "provision_record", lambda *_a: None)
+        monkeypatch.setattr(stack, "verify_record", lambda *_a: None)
+        monkeypatch.setattr(stack, "raise_unverified", lambda _v: None)
 
     return install
 
@@ -389,7 +389,7 @@ def test_a_failed_provisioning_names_no_server_path(
     def failing(*_args: object) -> None:
         raise ProvisionError("a task of role web-portal failed", "see its log", str(artifacts))
 
-    monkeypatch.setattr(software, "provision_record", failing)
+    monkeypatch.setattr(stack, "provision_record", failing)
     created = client.post(
         "/api/v1/labs", json={"profile": "stack", "name": "t9"}, headers=headers["tester"]
     )

@@ -20,11 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lab import software
 from lab.access.users import AssignmentKind, Role, UserStore
 from lab.labs import guest, lifecycle
-from lab.provision import ProvisionError, ProvisionResult
 from lab.settings import Settings
+from lab.software import stack
+from lab.software.provisioning import ProvisionError, ProvisionResult
 from lab.store.state import LabRecord
 
 PROFILES = Path(__file__).parents[2] / "profiles"
@@ -123,7 +123,7 @@ def test_a_playbook_reaching_for_its_controller_runs_inside_the_lab(
     playbook.write_text(ATTACKS[attack].format(marker=marker, host=host_address(lab)))
     lines: list[str] = []
     try:
-        result = software.apply(
+        result = stack.apply(
             settings, NAME, playbook=playbook, progress=lambda s, m: lines.append(f"{s}: {m}")
         )
         on_host = Path(marker).read_text() if Path(marker).exists() else None
@@ -156,7 +156,7 @@ def test_a_playbook_changes_the_machine_and_says_so(
     )
     lines: list[str] = []
     started = time.monotonic()
-    result = software.apply(
+    result = stack.apply(
         settings, NAME, playbook=playbook, progress=lambda s, m: lines.append(f"{s}: {m}")
     )
     took = time.monotonic() - started
@@ -186,7 +186,7 @@ def test_a_failing_task_is_named_by_machine_and_task(
 """
     )
     with pytest.raises(ProvisionError) as caught:
-        software.apply(settings, NAME, playbook=playbook, machine=MACHINE)
+        stack.apply(settings, NAME, playbook=playbook, machine=MACHINE)
     message = caught.value.message
     assert f"machine '{MACHINE}'" in message and "task 'Check the registry service'" in message
     assert "registry offline" in message and "Never reached" not in message
@@ -203,7 +203,7 @@ def test_a_playbook_that_is_not_one_fails_with_ansibles_word(
     playbook = tmp_path / "broken.yml"
     playbook.write_text("- hosts: all\n  tasks:\n    - name: x\n      no_such_module: {}\n")
     with pytest.raises(ProvisionError) as caught:
-        software.apply(settings, NAME, playbook=playbook)
+        stack.apply(settings, NAME, playbook=playbook)
     assert "no_such_module" in caught.value.message, caught.value.message
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import software
 from lab.baselines import resets
 from lab.errors import ConflictError
 from lab.labs import guest, lifecycle
-from lab.provision import ProvisionError
 from lab.settings import Settings
+from lab.software import stack as software_stack
+from lab.software.provisioning import ProvisionError
 from lab.store.state import LabRecord
 
 PROFILES = Path(__file__).parents[2] / "profiles"
@@ -96,13 +96,13 @@ def test_lab_test_passes_with_junit_and_json(
 
 
 def test_a_second_provisioning_changes_nothing(stack: LabRecord, settings: Settings) -> None:
-    result = software.provision(settings, NAME)
+    result = software_stack.provision(settings, NAME)
     assert result.succeeded
     assert result.total_changed == 0, result.changed
     # Provisioning again means testing again before a baseline.
     with pytest.raises(ConflictError, match="not verified"):
         resets.baseline(settings, NAME)
-    assert software.test(settings, NAME).passed
+    assert software_stack.test(settings, NAME).passed
 
 
 def test_a_stopped_service_fails_lab_test_by_name(
@@ -125,7 +125,7 @@ def test_apply_installs_a_package_under_test(
     stack: LabRecord, settings: Settings, build_deb: Callable[[str, str], Path]
 ) -> None:
     deb = build_deb("hromada-probe", "1.0")
-    result = software.apply(settings, NAME, package=deb, machine="srv")
+    result = software_stack.apply(settings, NAME, package=deb, machine="srv")
     assert result.succeeded and result.total_changed >= 1
     got = in_guest(settings, "dpkg-query -W -f '${Version}' hromada-probe")
     assert got.stdout == "1.0"
@@ -142,7 +142,7 @@ def test_a_failing_task_names_machine_and_task(
         "      changed_when: false\n"
     )
     with pytest.raises(ProvisionError) as caught:
-        software.apply(settings, NAME, playbook=playbook)
+        software_stack.apply(settings, NAME, playbook=playbook)
     message = caught.value.message
     assert "machine 'srv'" in message and "task 'Check the registry service'" in message
     assert "registry offline" in message

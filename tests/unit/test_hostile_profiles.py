@@ -30,7 +30,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from lab import inventory
 from lab.cli import profile as profile_cli
 from lab.driver import domain_xml
 from lab.driver.network_xml import network_xml
@@ -45,6 +44,7 @@ from lab.labs.plan import LabPlan, plan_lab
 from lab.labs.seed import render_meta_data, render_user_data
 from lab.profile import Profile, ProfileError, load_profile_text
 from lab.settings import Settings
+from lab.software import inventory
 from tests.hostile import BOUNDED, UKRAINIAN, Trials, hostile_text
 from tests.reliability import record
 

@@ -21,7 +21,7 @@ from lab.labs import keys, passwords, ssh_config
 from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.software import keep_log
+from lab.software.stack import keep_log
 from lab.store.state import StateStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"

@@ -8,11 +8,11 @@ lab's admin SSH path (pinned host key) into a fresh private directory in the gue
 beside an inventory naming only that machine with `ansible_connection=local`, and the
 guest's own ansible-core runs it as root there. Anything "local" is then the guest, which
 the tester may change at will anyway. The host only reads back what our callback plugin
-(`lab/guest_callback/lab_json.py`) wrote: JSON event lines as progress, one JSON
+(`lab/software/guest_callback/lab_json.py`) wrote: JSON event lines as progress, one JSON
 document as the result, both bounded in size and treated as untrusted data.
 
 Pure parts (checks, inventory, command line) are separate from the one function that
-talks to a guest, `run_in_machine`; reading what the guest said is `lab.guest_results`.
+talks to a guest, `run_in_machine`; reading what the guest said is `lab.software.guest_results`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,14 @@ from typing import Any
 import paramiko
 from pydantic import BaseModel, ConfigDict
 
-from lab import inventory as inv
 from lab.base import Progress
 from lab.errors import InvalidError, LabError, NotFoundError
-from lab.guest_results import (
+from lab.labs import guest
+from lab.labs.deployment import admin_address
+from lab.labs.plan import LabPlan, MachinePlan
+from lab.profile import Profile
+from lab.software import inventory as inv
+from lab.software.guest_results import (
     TEXT,
     LineSplitter,
     MachineRun,
@@ -46,11 +50,7 @@ from lab.guest_results import (
     machine_run,
     parse_document,
 )
-from lab.labs import guest
-from lab.labs.deployment import admin_address
-from lab.labs.plan import LabPlan, MachinePlan
-from lab.profile import Profile
-from lab.provision import ProvisionResult, TaskFailure
+from lab.software.provisioning import ProvisionResult, TaskFailure
 
 MAX_PLAYBOOK = 1 << 20  # bytes: a playbook is text; anything bigger is not one
 MAX_DOCUMENT = 8 << 20  # bytes of the result document read back from a guest

@@ -1,4 +1,4 @@
-"""What a guest's Ansible run said, read as untrusted data (see lab.guest_playbook).
+"""What a guest's Ansible run said, read as untrusted data (see lab.software.guest_playbook).
 
 The guest's `lab_json` callback writes one JSON line per task result and one JSON
 document at the end. The tester is root in the guest and may forge both, so everything
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.base import Progress
 from lab.errors import LabError
-from lab.provision import ProvisionError, ProvisionResult, TaskFailure
+from lab.software.provisioning import ProvisionError, ProvisionResult, TaskFailure
 
 MAX_LINE = 64 << 10  # bytes of one progress line; longer ones are skipped
 TIMED_OUT = (124, 137)  # timeout(1): the command timed out / was killed after -k

@@ -14,7 +14,7 @@ from typing import Any
 from lab.labs.deployment import ADMIN_USER
 from lab.labs.plan import LabPlan
 from lab.profile import AccountKind, Profile
-from lab.roles import role_directory
+from lab.software.roles import role_directory
 
 DEFAULT_DEPARTMENT = "staff"
 

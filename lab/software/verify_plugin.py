@@ -1,9 +1,9 @@
 """pytest plugin behind `lab test`: the `host` and `lab` fixtures for roles' testinfra tests.
 
-Loaded with `-p lab.verify_plugin`; reads the lab's description from the JSON file named
-by LAB_VERIFY_CONTEXT (written by lab.verify, mode 0600). A test module under
+Loaded with `-p lab.software.verify_plugin`; reads the lab's description from the JSON file named
+by LAB_VERIFY_CONTEXT (written by lab.software.verification, mode 0600). A test module under
 `playbooks/roles/ROLE/tests/` runs once per machine that has ROLE; the profile's own
-checks (`tests:` in YAML, module lab/verify_checks.py) run on the machines they name.
+checks (`tests:` in YAML, module lab/software/verify_checks.py) run on the machines they name.
 `host` is a testinfra Host over OpenSSH with the lab's ssh_config (pinned host keys).
 """
 

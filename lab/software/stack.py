@@ -11,16 +11,15 @@ import os
 import shutil
 from pathlib import Path
 
-from lab import guest_playbook, guest_results, inventory
 from lab import prepare as preparing
-from lab import provision as provisioning
-from lab import verify as verifying
 from lab.base import Progress, quiet
 from lab.errors import ConflictError, InvalidError, LabError, NotFoundError
 from lab.images.model import Image
 from lab.labs.locks import lab_lock
 from lab.profile import Profile, load_profile
 from lab.settings import Settings
+from lab.software import guest_playbook, guest_results, inventory, provisioning
+from lab.software import verification as verifying
 from lab.store.state import LabRecord, StateStore, VerificationSummary, now
 
 
@@ -61,7 +60,7 @@ def apply(
     """Put software under test onto a lab: a playbook of the tester's, or one .deb.
 
     The tester's playbook runs inside each targeted machine, by the machine's own
-    ansible-core (see lab.guest_playbook): nothing of it runs on the host. A package is
+    ansible-core (see lab.software.guest_playbook): nothing of it runs on the host. A package is
     installed by a playbook the lab writes itself, run from the host as provisioning is.
     """
     if (playbook is None) == (package is None):

@@ -1,7 +1,7 @@
 """`lab test`: run the roles' testinfra tests and the profile's checks against a lab.
 
 pytest runs in a child process (a verification must not share our interpreter's state,
-and pytest is meant to own its process), with lab.verify_plugin for the fixtures. Its
+and pytest is meant to own its process), with lab.software.verify_plugin for the fixtures. Its
 JUnit report is the record: we keep it under `labs/LAB/verify/<ident>/`, copy it where
 asked, and turn it into the JSON and the verdict we return.
 """
@@ -21,15 +21,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import inventory as inv
-from lab import roles, run
+from lab import run
 from lab.base import Progress
 from lab.errors import CommandError
 from lab.labs import passwords, ssh_config
 from lab.labs.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
-from lab.verify_plugin import CONTEXT_ENV
+from lab.software import inventory as inv
+from lab.software import roles
+from lab.software.verify_plugin import CONTEXT_ENV
 
 _CHECKS_MODULE = Path(__file__).with_name("verify_checks.py")
 _KEEP_RUNS = 10
@@ -107,7 +108,7 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
         "-m",
         "pytest",
         "-p",
-        "lab.verify_plugin",
+        "lab.software.verify_plugin",
         "-p",
         "no:cacheprovider",
         # testinfra as a library only: its plugin's own `host` fixture (and `--hosts`

@@ -1,7 +1,8 @@
 """The profile's own checks (`tests:` in the YAML) as pytest items, run by `lab test`.
 
-Collected explicitly by lab.verify (its name keeps pytest from collecting it anywhere
-else); lab.verify_plugin parametrizes `host` and `check` over the machines each check names.
+Collected explicitly by lab.software.verification (its name keeps pytest from collecting it
+anywhere else); lab.software.verify_plugin parametrizes `host` and `check` over the machines
+each check names.
 """
 
 from __future__ import annotations

@@ -19,13 +19,13 @@ from typing import Any
 import ansible_runner
 from pydantic import BaseModel, ConfigDict
 
-from lab import inventory as inv
 from lab.base import Progress
 from lab.errors import LabError
 from lab.labs import passwords, ssh_config
 from lab.labs.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
+from lab.software import inventory as inv
 
 _KEEP_RUNS = 10
 _TIMEOUT = 3600
