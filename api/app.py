@@ -17,7 +17,6 @@ from api import errors
 from api.auth import token_user
 from api.deps import Stores
 from api.limits import BodyLimit
-from api.operations import Runner
 from api.rendering import lab_json
 from api.routes import (
     access_sheets,
@@ -42,6 +41,7 @@ from lab.access.audit import Unauthenticated, escaped
 from lab.access.logins import LoginStore
 from lab.access.throttle import HashGate, LoginThrottle
 from lab.classes.schedules import ScheduleStore
+from lab.operations.runner import Runner
 from lab.settings import Settings
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

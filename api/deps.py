@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.operations import Runner
 from lab.access.audit import AuditLog
 from lab.access.users import UserStore
-from lab.operations import OperationStore
+from lab.operations.runner import Runner
+from lab.operations.store import OperationStore
 from lab.settings import Settings
 from lab.store.state import StateStore
 

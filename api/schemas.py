@@ -18,7 +18,7 @@ from lab.classes.classes import MAX_SEATS, SeatStatus
 from lab.classes.schedules import Schedule, ScheduleStatus
 from lab.images import Image
 from lab.labs.lifecycle import LabReport
-from lab.operations import Event, Operation, OpStatus
+from lab.operations.store import Event, Operation, OpStatus
 from lab.software.provisioning import ProvisionResult
 from lab.software.verification import Verification
 from lab.store.state import ClassRecord, LabRecord, LabStatus, ResetRecord

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Action, CurrentUser, check_lab
 from api.deps import RunnerDep, SettingsDep
-from api.redact import path_redactor, redact_value
 from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
 from lab.base import Progress
 from lab.errors import InvalidError, LabError, NotFoundError
 from lab.labs import lifecycle
+from lab.redact import path_redactor, redact_value
 from lab.software import guest_playbook, stack
 from lab.software import verification as verifying
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from lab.labs.locks import lab_lock
-from lab.operations import OperationStore, OpStatus
+from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
 from lab.store.state import ResetMode, ResetRecord, StateStore, now
 

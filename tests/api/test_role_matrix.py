@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.operations import Runner
 from lab.classes.schedules import ScheduleStore
-from lab.operations import OperationStore, OpStatus
+from lab.operations.runner import Runner
+from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
 from lab.store.state import ClassRecord, StateStore, now
 from tests.api.conftest import PROFILES, users_and_labs

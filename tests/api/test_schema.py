@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from lab.errors import InvalidError
-from lab.operations import OperationStore, OpStatus
+from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
 from lab.software import stack
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConflictError, NotFoundError
-from lab.operations import OperationStore, OpStatus
+from lab.operations.store import OperationStore, OpStatus
 from lab.store.state import StateStore
 
 

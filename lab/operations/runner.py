@@ -19,13 +19,13 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from api.redact import path_redactor, redact_value
 from lab.access.audit import AuditLog
 from lab.base import Progress
 from lab.classes.classes import SeatOutcome
 from lab.errors import ConflictError, LabError
 from lab.labs.locks import is_locked
-from lab.operations import Operation, OperationStore, OpStatus
+from lab.operations.store import Operation, OperationStore, OpStatus
+from lab.redact import path_redactor, redact_value
 from lab.settings import Settings
 
 log = logging.getLogger("hromada.api")
