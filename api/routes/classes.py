@@ -15,11 +15,11 @@ from api.schemas import (
     ResetRequest,
     SeatStatusPublic,
 )
-from lab import catalogue
 from lab.access.users import Role
 from lab.base import Progress
 from lab.classes import classes
 from lab.classes.classes import SeatOutcome
+from lab.profile import catalogue
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 

@@ -18,11 +18,11 @@ from api.schemas import (
     ResetPublic,
     ResetRequest,
 )
-from lab import catalogue
 from lab.access.users import Role, User
 from lab.base import Progress
 from lab.baselines import resets
 from lab.labs import lifecycle
+from lab.profile import catalogue
 from lab.settings import Settings
 
 router = APIRouter(prefix="/api/v1/labs", tags=["labs"])

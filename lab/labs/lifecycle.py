@@ -19,11 +19,11 @@ from lab.errors import HostError, LabError
 from lab.host.facts import AccelChoice, choose_accel, gather_facts
 from lab.host.space import space_guard
 from lab.images import Image, ImageStore
+from lab.images.prepare import images_for, with_role_images
 from lab.labs import deployment, guest
 from lab.labs.locks import NAMES, is_locked, lab_lock
 from lab.labs.naming import check_lab_name, split_name, valid_lab_name
 from lab.labs.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
-from lab.prepare import images_for, with_role_images
 from lab.profile import Profile, load_profile
 from lab.settings import NicFilter, Settings
 from lab.software import stack

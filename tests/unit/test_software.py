@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import prepare
 from lab.errors import InvalidError, NotFoundError
+from lab.images import prepare
 from lab.images.recipe import load_recipe
 from lab.labs import ssh_config
 from lab.labs.plan import plan_lab
