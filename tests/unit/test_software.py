@@ -148,7 +148,7 @@ def test_ssh_config_pins_host_keys_and_names_machines(tmp_path: Path) -> None:
 
 def test_role_of_a_test_module_comes_from_its_path() -> None:
     assert role_of(Path("/x/playbooks/roles/web_portal/tests/test_web_portal.py")) == "web_portal"
-    assert role_of(Path("/x/lab/verify_checks.py")) is None
+    assert role_of(Path("/x/lab/software/verify_checks.py")) is None
 
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
