@@ -17,7 +17,6 @@ from api import errors
 from api.auth import token_user
 from api.deps import Stores
 from api.limits import BodyLimit
-from api.operations import Runner
 from api.rendering import lab_json
 from api.routes import (
     access_sheets,
@@ -38,11 +37,12 @@ from api.routes import (
 )
 from api.scheduler import Scheduler
 from api.tickets import Tickets
-from lab.audit import Unauthenticated, escaped
-from lab.logins import LoginStore
-from lab.schedules import ScheduleStore
+from lab.access.audit import Unauthenticated, escaped
+from lab.access.logins import LoginStore
+from lab.access.throttle import HashGate, LoginThrottle
+from lab.classes.schedules import ScheduleStore
+from lab.operations.runner import Runner
 from lab.settings import Settings
-from lab.throttle import HashGate, LoginThrottle
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OPERATIONS = "/api/v1/operations/"
@@ -122,7 +122,7 @@ class AuditLog:
     """Every mutating request by a user is recorded with its user, target and HTTP status,
     before its answer leaves (so a client that got it finds the record). One that named
     no user (no or a wrong token, an unknown path, too large) is only counted: anyone may
-    send those by the thousand (lab.audit.Unauthenticated). Plain ASGI: reads pass
+    send those by the thousand (lab.access.audit.Unauthenticated). Plain ASGI: reads pass
     straight through, at no cost."""
 
     def __init__(self, app: ASGIApp, stores: Stores, unauthenticated: Unauthenticated) -> None:

@@ -2,7 +2,7 @@
 
 Every route needs a token except those in `PUBLIC` (health, the API's own
 description, the web page and its login). A token is a bearer token (`lab token
-create`) or a login session's (`POST /api/v1/login`, see lab.logins). Roles, from most
+create`) or a login session's (`POST /api/v1/login`, see lab.access.logins). Roles, from most
 to least:
 
 - admin: everything;
@@ -26,11 +26,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import Stores, StoresDep
 from api.errors import ForbiddenError, UnauthorizedError
-from lab import classes
+from lab.access.logins import SESSION_PREFIX, LoginStore
+from lab.access.users import Role, User, token_hash
+from lab.classes import classes
 from lab.errors import NotFoundError
-from lab.logins import SESSION_PREFIX, LoginStore
 from lab.settings import Settings
-from lab.users import Role, User, token_hash
 
 PUBLIC = frozenset(
     {"/healthz", "/openapi.json"}

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.operations import Runner
-from lab.audit import AuditLog
-from lab.operations import OperationStore
+from lab.access.audit import AuditLog
+from lab.access.users import UserStore
+from lab.operations.runner import Runner
+from lab.operations.store import OperationStore
 from lab.settings import Settings
-from lab.state import StateStore
-from lab.users import UserStore
+from lab.store.state import StateStore
 
 
 @dataclass(frozen=True)

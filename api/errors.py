@@ -25,10 +25,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api.redact import path_redactor
 from api.schemas import ErrorPublic, ProblemPublic
 from lab.errors import ConflictError, InvalidError, LabError, NotFoundError, ThrottledError
 from lab.profile import ProfileError
+from lab.redact import path_redactor
 
 log = logging.getLogger("hromada.api")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from lab.state import LabRecord, LabStatus, ResetRecord
+from lab.store.state import LabRecord, LabStatus, ResetRecord
 
 RESET_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 

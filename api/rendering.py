@@ -1,7 +1,7 @@
 """JSON of the records read most (labs), rendered once per record and reused.
 
 A lab record read from the state store is one shared, frozen object until its row
-changes (see lab.state): its JSON is kept beside it, and a changed record is a new
+changes (see lab.store.state): its JSON is kept beside it, and a changed record is a new
 object, so it is rendered anew. Lists are joined from the rendered items, as the
 same bytes FastAPI would have produced from `list[LabPublic]`.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from fastapi import Response
 
 from api.schemas import LabPublic
-from lab.state import LabRecord
+from lab.store.state import LabRecord
 
 _MAX = 4096  # records remembered; past that the cache starts again
 # id(record) -> (the record itself, so that its id is not reused while kept; its JSON)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from api.operations import Runner
-from lab import classes
-from lab.deploy import Progress
+from lab.base import Progress
+from lab.classes import classes
+from lab.classes.schedules import Schedule, ScheduleStore
 from lab.errors import LabError
-from lab.schedules import Schedule, ScheduleStore
+from lab.operations.runner import Runner
 from lab.settings import Settings
 
 log = logging.getLogger(__name__)

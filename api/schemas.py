@@ -11,17 +11,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lab.access_sheet import AccessSheet
-from lab.audit import AuditEntry
-from lab.classes import MAX_SEATS, SeatStatus
+from lab.access.audit import AuditEntry
+from lab.access.users import Role, User
+from lab.classes.access_sheet import AccessSheet
+from lab.classes.classes import MAX_SEATS, SeatStatus
+from lab.classes.schedules import Schedule, ScheduleStatus
 from lab.images import Image
-from lab.operations import Event, Operation, OpStatus
-from lab.provision import ProvisionResult
-from lab.schedules import Schedule, ScheduleStatus
-from lab.service import LabReport
-from lab.state import ClassRecord, LabRecord, LabStatus, ResetRecord
-from lab.users import Role, User
-from lab.verify import Verification
+from lab.labs.lifecycle import LabReport
+from lab.operations.store import Event, Operation, OpStatus
+from lab.software.provisioning import ProvisionResult
+from lab.software.verification import Verification
+from lab.store.state import ClassRecord, LabRecord, LabStatus, ResetRecord
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab.users import token_hash
+from lab.access.users import token_hash
 
 TTL = 30.0
 TICKET_PREFIX = "hc_"

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab import service
+from lab.labs import lifecycle
 from lab.settings import Settings
 
 IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
@@ -28,7 +28,7 @@ def bench_settings(**overrides: Any) -> Iterator[Settings]:
     try:
         yield settings
     finally:
-        service.reconcile(settings)
-        for lab in service.list_labs(settings):
-            service.down(settings, lab.name)
+        lifecycle.reconcile(settings)
+        for lab in lifecycle.list_labs(settings):
+            lifecycle.down(settings, lab.name)
         shutil.rmtree(home, ignore_errors=True)

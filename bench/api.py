@@ -34,11 +34,11 @@ from pathlib import Path
 
 import httpx
 
-from lab.plan import plan_lab
+from lab.access.users import Role, UserStore
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import LabRecord, LabStatus, StateStore, now
-from lab.users import Role, UserStore
+from lab.store.state import LabRecord, LabStatus, StateStore, now
 
 PROFILES = Path(__file__).parents[1] / "profiles"
 LABS = 200

@@ -11,8 +11,8 @@ import statistics
 from pathlib import Path
 
 from bench._home import bench_settings
-from lab import reset as resets
-from lab import service
+from lab.baselines import resets
+from lab.labs import lifecycle
 from lab.settings import NicFilter
 
 PROFILE = Path(__file__).parents[1] / "profiles" / "tiny.yaml"
@@ -25,10 +25,10 @@ def main() -> None:
         for nic_filter in (NicFilter.NONE, NicFilter.LAB, NicFilter.CLEAN_TRAFFIC):
             s = settings.model_copy(update={"nic_filter": nic_filter})
             name = f"nf-{nic_filter.value}"
-            service.up(s, PROFILE, name)
+            lifecycle.up(s, PROFILE, name)
             resets.baseline(s, name)
             times[nic_filter] = [resets.reset(s, name).seconds for _ in range(ROUNDS)]
-            service.down(s, name)
+            lifecycle.down(s, name)
     bare = statistics.median(times[NicFilter.NONE])
     for nic_filter, seconds in times.items():
         median = statistics.median(seconds)

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from bench._home import bench_settings
-from lab import service, software
+from lab.labs import lifecycle
+from lab.software import stack
 
 PROFILE = Path(__file__).parents[1] / "profiles" / "stack.yaml"
 
@@ -22,12 +23,12 @@ PROFILE = Path(__file__).parents[1] / "profiles" / "stack.yaml"
 def main() -> None:
     with bench_settings() as settings:
         t0 = time.perf_counter()
-        service.up(settings, PROFILE, "pv", provision=False)
+        lifecycle.up(settings, PROFILE, "pv", provision=False)
         boot = time.perf_counter() - t0
-        first = software.provision(settings, "pv")
-        second = software.provision(settings, "pv")
-        verification = software.test(settings, "pv")
-        service.down(settings, "pv")
+        first = stack.provision(settings, "pv")
+        second = stack.provision(settings, "pv")
+        verification = stack.test(settings, "pv")
+        lifecycle.down(settings, "pv")
 
     print(f"profile {PROFILE.name}: machines booted and answering in {boot:6.1f} s")
     print("first provisioning, per role (wall time of its tasks):")

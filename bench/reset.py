@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from bench._home import bench_settings
-from lab import classes, service
-from lab import reset as resets
+from lab.baselines import resets
+from lab.classes import classes
+from lab.labs import lifecycle
 
 PROFILES = Path(__file__).parents[1] / "profiles"
 ROUNDS = 3
@@ -23,11 +24,11 @@ ROUNDS = 3
 
 def main() -> None:
     with bench_settings(parallel=4) as settings:
-        service.up(settings, PROFILES / "tiny.yaml", "rb")
+        lifecycle.up(settings, PROFILES / "tiny.yaml", "rb")
         resets.baseline(settings, "rb")
         cold = resets.reset(settings, "rb", cold=True).seconds
         memory = [resets.reset(settings, "rb").seconds for _ in range(ROUNDS)]
-        service.down(settings, "rb")
+        lifecycle.down(settings, "rb")
 
         _, outcomes = classes.create(settings, PROFILES / "tiny.yaml", "rbc", 4)
         assert all(o.ok for o in outcomes), outcomes

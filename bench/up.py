@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from bench._home import bench_settings
-from lab import service
 from lab.images import ImageStore
+from lab.labs import lifecycle
 from lab.run import run
 from lab.settings import Settings
 
@@ -43,9 +43,9 @@ def overlay_times(base: Path, count: int = 20) -> list[float]:
 
 def timed_up(settings: Settings, profile: Path, name: str) -> float:
     t0 = time.perf_counter()
-    service.up(settings, profile, name)
+    lifecycle.up(settings, profile, name)
     took = time.perf_counter() - t0
-    service.down(settings, name)
+    lifecycle.down(settings, name)
     return took
 
 

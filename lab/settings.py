@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     # Ansible roles (playbooks/roles/ROLE) and their testinfra tests.
     playbooks_dir: Path = Field(default_factory=lambda: _repo_dir("playbooks"))
     # Failed logins per account and source before both are refused for `login_window`
-    # seconds (per source: 4x, per account from anywhere: 10x; see lab.throttle).
+    # seconds (per source: 4x, per account from anywhere: 10x; see lab.access.throttle).
     login_attempts: int = Field(default=5, ge=1)
     login_window: float = Field(default=900.0, gt=0)
     # Password hashes (scrypt: 16 MiB, ~50 ms each) computed at once; more logins wait

@@ -8,7 +8,7 @@ from fastapi import Response
 
 from api.errors import error_responses
 from api.schemas import OperationPublic
-from lab.operations import Operation
+from lab.operations.store import Operation
 
 # The largest SQLite INTEGER: an id beyond it is refused (422), not an overflow (500).
 ROW_ID = 2**63 - 1

@@ -13,9 +13,9 @@ from api import sheet_pdf
 from api.auth import Action, CurrentUser, check_class
 from api.deps import SettingsDep, StoresDep
 from api.schemas import AccessSheetPublic
-from lab import access_sheet
+from lab.access.logins import LoginStore
+from lab.classes import access_sheet
 from lab.errors import InvalidError
-from lab.logins import LoginStore
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 Lang = Annotated[Literal["uk", "en"], Query(description="The PDF's language")]

@@ -15,10 +15,11 @@ from api.schemas import (
     ResetRequest,
     SeatStatusPublic,
 )
-from lab import catalogue, classes
-from lab.classes import SeatOutcome
-from lab.deploy import Progress
-from lab.users import Role
+from lab.access.users import Role
+from lab.base import Progress
+from lab.classes import classes
+from lab.classes.classes import SeatOutcome
+from lab.profile import catalogue
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 

@@ -28,11 +28,11 @@ from api.deps import SettingsDep, Stores
 from api.errors import status_of
 from api.schemas import ConsoleTicketCreate, ConsoleTicketPublic
 from api.tickets import Tickets
-from lab import consoles
-from lab.audit import AuditLog, Unauthenticated
+from lab.access.audit import AuditLog, Unauthenticated
+from lab.access.users import UserStore
 from lab.errors import LabError, NotFoundError
+from lab.labs import consoles
 from lab.settings import Settings
-from lab.users import UserStore
 
 router = APIRouter(prefix="/api/v1/labs", tags=["consoles"])
 Kind = Literal["serial", "vnc"]
@@ -186,7 +186,7 @@ async def _pump(websocket: WebSocket, *pumps: Callable[[], Awaitable[None]]) -> 
 async def _admit(websocket: WebSocket, name: str, machine: str, kind: Kind, ticket: str) -> bool:
     """Whether the ticket opens this console for a user who may still open it; if not,
     the websocket is refused (403). An attempt with a valid ticket is in the audit log
-    either way; one without is only counted (lab.audit.Unauthenticated)."""
+    either way; one without is only counted (lab.access.audit.Unauthenticated)."""
     state = websocket.app.state
     stores: Stores = state.stores
     grant = _tickets(state).redeem(ticket, name, machine, kind) if ticket else None

@@ -9,8 +9,8 @@ from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep, StoresDep
 from api.metrics import render
 from api.schemas import Health, UserPublic
-from lab import service
-from lab.audit import Unauthenticated
+from lab.access.audit import Unauthenticated
+from lab.labs import lifecycle
 
 router = APIRouter()
 
@@ -28,7 +28,7 @@ def metrics(
     """Labs, machines, operations, reset durations and requests that named no user, in
     the Prometheus text format."""
     require(user, *STAFF)
-    labs = service.list_labs(settings)
+    labs = lifecycle.list_labs(settings)
     resets = [r for lab in labs for r in stores.state.resets(lab.name, limit=1000)]
     unauthenticated: Unauthenticated = request.app.state.unauthenticated
     text = render(labs, stores.operations.counts(), resets, unauthenticated.total)

@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep
 from api.schemas import ImagePublic
+from lab.access.users import Role
 from lab.images import ImageStore
-from lab.users import Role
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 

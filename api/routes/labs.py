@@ -18,11 +18,12 @@ from api.schemas import (
     ResetPublic,
     ResetRequest,
 )
-from lab import catalogue, service
-from lab import reset as resets
-from lab.deploy import Progress
+from lab.access.users import Role, User
+from lab.base import Progress
+from lab.baselines import resets
+from lab.labs import lifecycle
+from lab.profile import catalogue
 from lab.settings import Settings
-from lab.users import Role, User
 
 router = APIRouter(prefix="/api/v1/labs", tags=["labs"])
 
@@ -43,7 +44,7 @@ async def list_labs(user: CurrentUser, settings: SettingsDep, stores: StoresDep)
 
 def _list_labs(user: User, settings: Settings) -> Response:
     visible = lab_visibility(settings, user)
-    return json_list(lab_json(lab) for lab in service.list_labs(settings) if visible(lab.name))
+    return json_list(lab_json(lab) for lab in lifecycle.list_labs(settings) if visible(lab.name))
 
 
 def _listed_now(user: User, settings: Settings, stores: Stores) -> Response | None:
@@ -70,12 +71,12 @@ def create_lab(
     runner: RunnerDep,
 ) -> OperationPublic:
     """Bring a catalogue profile up as a lab (an operation: 202). The lab is the
-    tester's once its machines are up (lab.ownership)."""
+    tester's once its machines are up (lab.access.ownership)."""
     require(user, *STAFF, Role.TESTER)
     path, name = catalogue.new_lab(settings, body.profile, body.name, user)
 
     def work(progress: Progress) -> LabPublic:
-        return LabPublic.from_record(service.up(settings, path, name, progress, owner=user))
+        return LabPublic.from_record(lifecycle.up(settings, path, name, progress, owner=user))
 
     return accepted(response, runner.submit("up", f"lab/{name}", user.name, work, lock=name))
 
@@ -92,7 +93,7 @@ async def get_lab(
 
 def _get_lab(name: str, user: User, settings: Settings) -> Response:
     check_lab(settings, user, name, Action.READ)
-    return json_response(lab_json(service.get_lab(settings, name)))
+    return json_response(lab_json(lifecycle.get_lab(settings, name)))
 
 
 def _lab_now(name: str, user: User, settings: Settings, stores: Stores) -> Response | None:
@@ -109,7 +110,7 @@ def _lab_now(name: str, user: User, settings: Settings, stores: Stores) -> Respo
 def lab_status(name: str, user: CurrentUser, settings: SettingsDep) -> LabStatusPublic:
     """Live: each machine's power state, addresses, and whether SSH and the agent answer."""
     check_lab(settings, user, name, Action.READ)
-    return LabStatusPublic.from_report(service.status(settings, name))
+    return LabStatusPublic.from_report(lifecycle.status(settings, name))
 
 
 @router.get("/{name}/resets")
@@ -118,7 +119,7 @@ def lab_resets(
 ) -> list[ResetPublic]:
     """The lab's latest resets, newest first: mode, result, duration."""
     check_lab(settings, user, name, Action.READ)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
     return [ResetPublic.from_record(r) for r in stores.state.resets(name)]
 
 
@@ -132,10 +133,10 @@ def delete_lab(
 ) -> OperationPublic:
     """Remove the lab entirely, and every assignment to it (an operation: 202)."""
     check_lab(settings, user, name, Action.DELETE)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> list[str]:
-        return service.down(settings, name, progress)  # its assignments too
+        return lifecycle.down(settings, name, progress)  # its assignments too
 
     return accepted(response, runner.submit("down", f"lab/{name}", user.name, work, lock=name))
 
@@ -151,8 +152,8 @@ def power(
 ) -> OperationPublic:
     """Start (and wait until every machine answers) or stop the lab's machines."""
     check_lab(settings, user, name, Action.POWER)
-    service.get_lab(settings, name)
-    use_case = service.start if body.action == "start" else service.stop
+    lifecycle.get_lab(settings, name)
+    use_case = lifecycle.start if body.action == "start" else lifecycle.stop
 
     def work(progress: Progress) -> LabPublic:
         return LabPublic.from_record(use_case(settings, name, progress))
@@ -167,7 +168,7 @@ def baseline(
 ) -> OperationPublic:
     """Capture the lab's clean state (disk layer + memory) and verify it."""
     check_lab(settings, user, name, Action.BASELINE)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> object:
         return resets.baseline(settings, name, progress)
@@ -186,7 +187,7 @@ def reset(
 ) -> OperationPublic:
     """Put the lab back to its baseline, verified. 409 while another operation holds it."""
     check_lab(settings, user, name, Action.RESET)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
     cold = body.cold if body else False
 
     def work(progress: Progress) -> ResetPublic:

@@ -15,7 +15,7 @@ from api.deps import StoresDep
 from api.errors import ForbiddenError
 from api.routes._common import ROW_ID
 from api.schemas import EventPublic, OperationPublic
-from lab.operations import Operation, OperationStore
+from lab.operations.store import Operation, OperationStore
 
 router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
 POLL = 0.2  # seconds between looks at the store while an operation runs

@@ -10,11 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep
 from api.schemas import NAME, ProfileValidation
-from lab import catalogue
-from lab.catalogue import ProfileSummary
+from lab.access.users import Role
 from lab.errors import InvalidError
-from lab.plan import profile_name
-from lab.users import Role
+from lab.labs.plan import profile_name
+from lab.profile import catalogue
+from lab.profile.catalogue import ProfileSummary
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 READERS = (*STAFF, Role.TESTER)

@@ -10,9 +10,9 @@ from api.auth import Action, CurrentUser, check_class
 from api.deps import SettingsDep
 from api.routes._common import ROW_ID
 from api.schemas import ScheduleCreate, SchedulePublic
-from lab import classes
+from lab.classes import classes
+from lab.classes.schedules import ScheduleStore
 from lab.errors import NotFoundError
-from lab.schedules import ScheduleStore
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from api.auth import CurrentUser
 from api.errors import UnauthorizedError, error_responses
 from api.schemas import LoginRequest, SessionPublic, UserPublic
-from lab.logins import SESSION_PREFIX, LoginStore
+from lab.access.logins import SESSION_PREFIX, LoginStore
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 

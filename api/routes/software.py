@@ -13,13 +13,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Action, CurrentUser, check_lab
 from api.deps import RunnerDep, SettingsDep
-from api.redact import path_redactor, redact_value
 from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
-from lab import guest_playbook, service, software
-from lab import verify as verifying
-from lab.deploy import Progress
+from lab.base import Progress
 from lab.errors import InvalidError, LabError, NotFoundError
+from lab.labs import lifecycle
+from lab.redact import path_redactor, redact_value
+from lab.software import guest_playbook, stack
+from lab.software import verification as verifying
 
 router = APIRouter(prefix="/api/v1/labs", tags=["software"])
 MAX_UPLOAD = 64 << 20  # bytes: a .deb under test, or a playbook
@@ -44,10 +45,10 @@ def provision(
 ) -> OperationPublic:
     """Apply the lab's roles again (idempotent); the lab must be tested again afterwards."""
     check_lab(settings, user, name, Action.PROVISION)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> ProvisionPublic:
-        return ProvisionPublic.from_result(software.provision(settings, name, progress))
+        return ProvisionPublic.from_result(stack.provision(settings, name, progress))
 
     return accepted(response, runner.submit("provision", f"lab/{name}", user.name, work, lock=name))
 
@@ -70,7 +71,7 @@ async def apply(
     ansible-core and a local connection: `localhost` is the lab's machine, never this host.
     """
     check_lab(settings, user, name, Action.PROVISION)
-    record = service.get_lab(settings, name)
+    record = lifecycle.get_lab(settings, name)
     if machine is not None and machine not in {m.name for m in record.plan.machines}:
         raise NotFoundError(f"lab '{name}' has no machine '{machine}'")
     if kind is ApplyKind.PACKAGE and not filename.endswith(".deb"):
@@ -83,14 +84,14 @@ async def apply(
         )
     if kind is ApplyKind.PLAYBOOK:
         # Checked before it is stored: 1 MiB of UTF-8 text at most. It will run inside
-        # the lab's machines only (lab.guest_playbook), never on this host.
+        # the lab's machines only (lab.software.guest_playbook), never on this host.
         guest_playbook.playbook_from_bytes(filename, body)
     path = _save_upload(record.plan.directory / "uploads", filename, body)
 
     def work(progress: Progress) -> ProvisionPublic:
         given: dict[str, Path] = {"package" if kind is ApplyKind.PACKAGE else "playbook": path}
         try:
-            result = software.apply(settings, name, machine=machine, progress=progress, **given)
+            result = stack.apply(settings, name, machine=machine, progress=progress, **given)
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
         return ProvisionPublic.from_result(result)
@@ -121,10 +122,10 @@ def run_tests(
     """Run the lab's verification suite (roles' testinfra tests and the profile's checks).
     The operation's result is the verdict; results stay at .../tests/latest."""
     check_lab(settings, user, name, Action.TEST)
-    service.get_lab(settings, name)
+    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> VerificationPublic:
-        return VerificationPublic.from_verification(software.test(settings, name, progress))
+        return VerificationPublic.from_verification(stack.test(settings, name, progress))
 
     return accepted(response, runner.submit("test", f"lab/{name}", user.name, work, lock=name))
 
@@ -151,7 +152,7 @@ def latest_junit(name: str, user: CurrentUser, settings: SettingsDep) -> Respons
 
 def _latest(settings: SettingsDep, user: CurrentUser, name: str) -> verifying.Verification:
     check_lab(settings, user, name, Action.TEST)
-    found = verifying.latest(service.get_lab(settings, name).plan)
+    found = verifying.latest(lifecycle.get_lab(settings, name).plan)
     if found is None:
         raise NotFoundError(
             f"lab '{name}' has not been tested yet",

@@ -11,15 +11,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lab import classes
-from lab import reset as resets
-from lab.classes import SeatOutcome
+from lab.baselines import resets
+from lab.classes import classes
+from lab.classes.classes import SeatOutcome
+from lab.classes.schedules import ScheduleStore
 from lab.cli import err, out
 from lab.cli.labs import progress_printer
 from lab.errors import LabError
-from lab.schedules import ScheduleStore
 from lab.settings import get_settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 
 class_app = typer.Typer(help="Classes: one lab per trainee seat.", no_args_is_help=True)
 

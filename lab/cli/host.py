@@ -11,7 +11,13 @@ from lab.cli import err, out
 from lab.driver.connection import Driver, Versions
 from lab.driver.specs import VirtType
 from lab.errors import LabError
-from lab.host import MIN_DISK_BYTES, MIN_MEMORY_BYTES, HostFacts, choose_accel, gather_facts
+from lab.host.facts import (
+    MIN_DISK_BYTES,
+    MIN_MEMORY_BYTES,
+    HostFacts,
+    choose_accel,
+    gather_facts,
+)
 from lab.settings import Accel, get_settings
 
 _OK = "[green]ok[/]"

@@ -136,7 +136,7 @@ def show(
 @group.command("rm")
 def rm(name: Annotated[str, typer.Argument(help="Image name")]) -> None:
     """Remove an image name (and its disk when no other name uses it). Refused while in use."""
-    from lab.state import labs_using_image
+    from lab.store.state import labs_using_image
 
     settings = get_settings()
     ImageStore(settings).remove(name, used_by=labs_using_image(settings, name))

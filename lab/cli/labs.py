@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lab import service
+from lab.base import Progress
 from lab.cli import err, out
-from lab.deploy import Progress
 from lab.errors import LabError
+from lab.labs import lifecycle
 from lab.run import interactive
 from lab.settings import get_settings
 
@@ -37,7 +37,7 @@ def up(
     ] = True,
 ) -> None:
     """Bring a profile up as a lab: machines answering on SSH, roles applied, tests passed."""
-    record = service.up(get_settings(), profile, name, progress_printer(), provision=provision)
+    record = lifecycle.up(get_settings(), profile, name, progress_printer(), provision=provision)
     out.print(f"lab [bold]{record.name}[/] is up:")
     for machine in record.plan.machines:
         out.print(
@@ -49,7 +49,7 @@ def up(
 def list_() -> None:
     """The labs that exist."""
     table = Table("lab", "profile", "status", "machines", "created")
-    for lab in service.list_labs(get_settings()):
+    for lab in lifecycle.list_labs(get_settings()):
         table.add_row(
             lab.name,
             lab.profile,
@@ -62,7 +62,7 @@ def list_() -> None:
 
 def status(name: str) -> None:
     """Per machine: power state, addresses, whether SSH and the guest agent answer."""
-    report = service.status(get_settings(), name)
+    report = lifecycle.status(get_settings(), name)
     out.print(f"lab [bold]{report.lab.name}[/] ({report.lab.profile}): {report.lab.status}")
     table = Table("machine", "state", "addresses", "ssh", "agent")
     for m in report.machines:
@@ -80,13 +80,13 @@ def status(name: str) -> None:
 
 def start(name: str) -> None:
     """Start a stopped lab and wait until every machine answers."""
-    service.start(get_settings(), name, progress_printer())
+    lifecycle.start(get_settings(), name, progress_printer())
     out.print(f"lab {name} is running")
 
 
 def stop(name: str) -> None:
     """Shut a lab's machines down; disks and networks stay."""
-    service.stop(get_settings(), name, progress_printer())
+    lifecycle.stop(get_settings(), name, progress_printer())
     out.print(f"lab {name} is stopped")
 
 
@@ -97,8 +97,8 @@ def ssh(
 ) -> None:
     """A shell on a machine, or one command (its exit code is passed through)."""
     settings = get_settings()
-    address = service.guest_address(settings, name, machine)
-    plan = service.get_lab(settings, name).plan
+    address = lifecycle.guest_address(settings, name, machine)
+    plan = lifecycle.get_lab(settings, name).plan
     argv: list[str | Path] = [
         "ssh",
         "-i",
@@ -127,15 +127,15 @@ def down(
     settings = get_settings()
     if all_ == (name is not None):
         raise LabError("name one lab, or give --all", hint="lab down NAME | lab down --all")
-    names = [lab.name for lab in service.list_labs(settings)] if all_ else [name or ""]
+    names = [lab.name for lab in lifecycle.list_labs(settings)] if all_ else [name or ""]
     for lab in names:
-        removed = service.down(settings, lab, progress_printer())
+        removed = lifecycle.down(settings, lab, progress_printer())
         out.print(f"lab {lab}: " + ("removed" if removed else "nothing to remove"))
 
 
 def reconcile() -> None:
     """After a crash: make the state store and libvirt agree, removing orphans."""
-    report = service.reconcile(get_settings(), progress_printer())
+    report = lifecycle.reconcile(get_settings(), progress_printer())
     for line in report.removed:
         out.print(f"removed {line}")
     for lab in report.kept:

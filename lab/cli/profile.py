@@ -13,8 +13,8 @@ from rich.markup import escape
 from lab.cli import err, out, report
 from lab.errors import LabError
 from lab.profile import Profile, load_profile, profile_json_schema
-from lab.roles import known_roles
 from lab.settings import get_settings
+from lab.software.roles import known_roles
 
 profile_app = typer.Typer(
     name="profile", help="Community profiles: show and describe.", no_args_is_help=True

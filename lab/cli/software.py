@@ -9,12 +9,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lab import software
-from lab import verify as verifying
 from lab.cli import out
 from lab.cli.labs import progress_printer
-from lab.provision import ProvisionResult
 from lab.settings import get_settings
+from lab.software import stack
+from lab.software import verification as verifying
+from lab.software.provisioning import ProvisionResult
 
 _OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 
@@ -22,14 +22,14 @@ _OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped":
 def prepare(profile: Annotated[Path, typer.Argument(help="Profile YAML file")]) -> None:
     """Bake the packages of the profile's roles into images (uses the Debian mirror once;
     then `up` and provisioning need no network)."""
-    images = software.prepare(get_settings(), profile, progress_printer())
+    images = stack.prepare(get_settings(), profile, progress_printer())
     for machine, image in images.items():
         out.print(f"  {machine:<16} {image.name}  ({image.digest[:12]})")
 
 
 def provision(name: Annotated[str, typer.Argument(help="Lab name")]) -> None:
     """Apply the lab's roles again (idempotent: a second run changes nothing)."""
-    _summary(software.provision(get_settings(), name, progress_printer()))
+    _summary(stack.provision(get_settings(), name, progress_printer()))
     out.print(f"verify it again: lab test {name}")
 
 
@@ -46,7 +46,7 @@ def apply(
 
     The playbook runs inside each machine with the machine's own ansible-core, so
     `localhost` there is the lab's machine, never this server."""
-    result = software.apply(
+    result = stack.apply(
         get_settings(),
         name,
         playbook=playbook,
@@ -65,7 +65,7 @@ def test(
     ] = None,
 ) -> None:
     """Run the roles' tests and the profile's checks; the exit code is the verdict."""
-    verification = software.test(get_settings(), name, progress_printer())
+    verification = stack.test(get_settings(), name, progress_printer())
     if junit is not None and verification.junit:
         verifying.copy_junit(verification, junit)
     if json_ is not None:

@@ -10,13 +10,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lab import access
-from lab.access import Ended
+from lab.access import grants
+from lab.access.grants import Ended
+from lab.access.logins import LoginStore
+from lab.access.users import AssignmentKind, Role, UserStore, parse_role
 from lab.cli import err, out
 from lab.errors import LabError
-from lab.logins import LoginStore
 from lab.settings import get_settings
-from lab.users import AssignmentKind, Role, UserStore, parse_role
 
 user_app = typer.Typer(help="API users and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
@@ -61,7 +61,7 @@ def _target(lab: str | None, klass: str | None, command: str) -> tuple[Assignmen
 def assign(name: str, lab: LabOption = None, klass: ClassOption = None) -> None:
     """Give a user a lab (a trainee's seat) or a class (a trainer's); it must exist."""
     kind, target = _target(lab, klass, "assign")
-    access.assign(get_settings(), name, kind, target)
+    grants.assign(get_settings(), name, kind, target)
     out.print(f"user {escape(name)}: {kind} {escape(target)} assigned")
 
 
@@ -69,27 +69,27 @@ def assign(name: str, lab: LabOption = None, klass: ClassOption = None) -> None:
 def unassign(name: str, lab: LabOption = None, klass: ClassOption = None) -> None:
     """Take a lab or a class away from a user."""
     kind, target = _target(lab, klass, "unassign")
-    access.unassign(get_settings(), name, kind, target)
+    grants.unassign(get_settings(), name, kind, target)
     out.print(f"user {escape(name)}: {kind} {escape(target)} unassigned")
 
 
 @user_app.command("disable")
 def disable(name: str) -> None:
     """End a user's access at once: tokens and web sessions end, nothing logs them in."""
-    _ended(access.disable(get_settings(), name), "disabled (lab user enable NAME undoes it)")
+    _ended(grants.disable(get_settings(), name), "disabled (lab user enable NAME undoes it)")
 
 
 @user_app.command("enable")
 def enable(name: str) -> None:
     """Let a disabled user in again (their password, or a new token)."""
-    access.enable(get_settings(), name)
+    grants.enable(get_settings(), name)
     out.print(f"user {escape(name)}: enabled")
 
 
 @user_app.command("remove")
 def remove(name: str) -> None:
     """Forget a user: tokens, web sessions, password and assignments go at once."""
-    _ended(access.remove(get_settings(), name), "removed")
+    _ended(grants.remove(get_settings(), name), "removed")
 
 
 def _ended(ended: Ended, what: str) -> None:
@@ -130,7 +130,7 @@ def create_token(name: str) -> None:
 def revoke(name: str) -> None:
     """Revoke every token of a user and end their web sessions (their password still
     logs in: `lab user disable NAME` ends that too)."""
-    _ended(access.revoke(get_settings(), name), "revoked")
+    _ended(grants.revoke(get_settings(), name), "revoked")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,6 @@
-"""The image store: read-only base disks, built from recipes in images/ or imported."""
+"""The image store: read-only base disks, built from recipes in images/ or imported;
+prepare.py bakes a profile's role packages onto them (one image per combination of roles).
+"""
 
 from lab.images.model import Boot, Image, Source, SourceKind
 from lab.images.recipe import BUILDER_VERSION, Recipe, cache_key, load_recipe

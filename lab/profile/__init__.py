@@ -4,7 +4,8 @@
     profile = load_profile("profiles/rural-hromada.yaml")   # ProfileError if invalid
     for machine in profile.machines: ...
 
-Pure code: nothing here touches libvirt, the network or anything but the YAML files.
+Pure code but the catalogue (catalogue.py: the profiles in LAB_PROFILES_DIR, for the API):
+nothing else here touches libvirt, the network or anything but the YAML files.
 """
 
 from lab.profile.loader import load_profile, load_profile_text, profile_json_schema

@@ -67,7 +67,7 @@ def load_profile(path: str | Path, roles: Collection[str] | None = None) -> Prof
 
     Raises NotFoundError if the file does not exist, ProfileError listing every problem
     (of this file and of its bases) if it is not valid. `roles`: the roles that exist
-    (lab.roles.available); a machine naming another is a located problem too.
+    (lab.software.roles.available); a machine naming another is a located problem too.
     """
     path = Path(path)
     try:

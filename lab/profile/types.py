@@ -276,7 +276,7 @@ PlainText = Annotated[str, AfterValidator(_plain_text)]
 
 def _full_name(value: str) -> str:
     # It becomes the GECOS field of /etc/passwd, where ':' separates fields.
-    # The seed's own rule (lab/seed.py), so `lab validate` finds what `lab up` would refuse.
+    # The seed's own rule (lab/labs/seed.py), so `lab validate` finds what `lab up` would refuse.
     if ":" in value or not value.isprintable():
         raise fail(
             "full_name",

@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lab.plan import plan_lab
+from lab.access.users import AssignmentKind, Role, UserStore
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import ClassRecord, LabRecord, LabStatus, StateStore, now
-from lab.users import AssignmentKind, Role, UserStore
+from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from lab.audit import AuditLog
+from lab.access.audit import AuditLog
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 
 JUNK = "x" * 4000  # a long path segment, as a flood would send
 

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from api.schemas import LabPublic
 from lab.settings import Settings
-from lab.state import LabStatus, StateStore
+from lab.store.state import LabStatus, StateStore
 
 Headers = dict[str, dict[str, str]]
 ROOT = Path(__file__).parents[2]
@@ -23,7 +23,8 @@ ROOT = Path(__file__).parents[2]
 def _elsewhere(settings: Settings, code: str) -> None:
     """Run `code` in another Python process on the same LAB_HOME (`store`, `users`)."""
     prelude = (
-        "from lab.settings import Settings\nfrom lab.state import *\nfrom lab.users import *\n"
+        "from lab.settings import Settings\nfrom lab.store.state import *\n"
+        "from lab.access.users import *\n"
         "store = StateStore.open(Settings())\nusers = UserStore(store)\n"
     )
     env = {**os.environ, "LAB_HOME": str(settings.home), "LAB_PREFIX": settings.prefix}

@@ -18,15 +18,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import lab.logins
+import lab.access.logins
 from api.app import create_app
-from lab.audit import AuditLog
+from lab.access.audit import AuditLog
+from lab.access.logins import LoginStore, new_password
+from lab.access.users import Role, UserStore
 from lab.cli import users as users_cli
 from lab.errors import InvalidError
-from lab.logins import LoginStore, new_password
 from lab.settings import Settings, get_settings
-from lab.state import StateStore
-from lab.users import Role, UserStore
+from lab.store.state import StateStore
 
 PASSWORD = "a-good-password"
 LOGIN = "/api/v1/login"
@@ -69,7 +69,7 @@ def test_wrong_passwords_lock_the_account_for_that_source(
 
 
 def test_the_lock_lasts_the_window_and_no_longer(app: FastAPI, tokens: dict[str, str]) -> None:
-    from lab.throttle import LoginThrottle
+    from lab.access.throttle import LoginThrottle
 
     now = [1000.0]
     _logins(app).throttle = LoginThrottle(attempts=5, window=900, clock=lambda: now[0])
@@ -125,7 +125,7 @@ def test_concurrent_logins_hash_a_few_passwords_at_a_time(
     peak = 0
     hashed = 0
     lock = threading.Lock()
-    verify: Callable[[str, str], bool] = lab.logins.verify_password
+    verify: Callable[[str, str], bool] = lab.access.logins.verify_password
 
     def counted(password: str, encoded: str) -> bool:
         nonlocal running, peak, hashed
@@ -140,7 +140,7 @@ def test_concurrent_logins_hash_a_few_passwords_at_a_time(
             with lock:
                 running -= 1
 
-    monkeypatch.setattr(lab.logins, "verify_password", counted)
+    monkeypatch.setattr(lab.access.logins, "verify_password", counted)
 
     async def flood() -> list[int]:
         async def one(i: int) -> int:

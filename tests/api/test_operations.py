@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from lab.locks import lab_lock
-from lab.operations import OperationStore, OpStatus
+from lab.labs.locks import lab_lock
+from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
-from lab.state import ResetMode, ResetRecord, StateStore, now
+from lab.store.state import ResetMode, ResetRecord, StateStore, now
 
 Headers = dict[str, dict[str, str]]
 WaitOp = Callable[[str, dict[str, str]], dict[str, Any]]

@@ -17,17 +17,19 @@ import lab.cli.classes
 import lab.cli.labs
 import lab.cli.users
 from api.app import create_app
-from lab import classes, deploy, service, software
+from lab.access.logins import LoginStore
+from lab.access.users import AssignmentKind, Role
+from lab.classes import classes
 from lab.errors import ConflictError, LabError
-from lab.host import AccelChoice
+from lab.host.facts import AccelChoice
 from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
-from lab.logins import LoginStore
+from lab.labs import deployment, lifecycle
 from lab.profile import Profile
-from lab.provision import ProvisionError
 from lab.settings import Settings
-from lab.state import ClassRecord, LabStatus, StateStore, now
-from lab.users import AssignmentKind, Role
+from lab.software import stack
+from lab.software.provisioning import ProvisionError
+from lab.store.state import ClassRecord, LabStatus, StateStore, now
 from tests.api.conftest import PROFILES, MakeLab, WaitOp
 
 Headers = dict[str, dict[str, str]]
@@ -68,7 +70,7 @@ def _image(name: str) -> Image:
 
 @pytest.fixture
 def fake_up(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
-    """Make `service.up` run without images or guests: every step that needs a host is a
+    """Make `lifecycle.up` run without images or guests: every step that needs a host is a
     no-op, and the machines "come up" (True) or do not (False)."""
 
     def install(ok: bool) -> None:
@@ -80,16 +82,16 @@ def fake_up(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
                 raise LabError("machine 'm1' did not come up")
 
         accel = AccelChoice.model_validate({"virt_type": "qemu", "cpu": "Nehalem", "reason": "t"})
-        monkeypatch.setattr(service, "with_role_images", lambda _s, p: p)
-        monkeypatch.setattr(service, "images_for", images)
-        monkeypatch.setattr(service, "gather_facts", lambda _home: None)
-        monkeypatch.setattr(service, "choose_accel", lambda _a, _f: accel)
-        monkeypatch.setattr(service, "_check_nic_filter", lambda _d, _f: None)
-        monkeypatch.setattr(deploy, "create", lambda *_a: None)
-        monkeypatch.setattr(service, "_boot", ready)
-        monkeypatch.setattr(software, "provision_record", lambda *_a: None)
-        monkeypatch.setattr(software, "verify_record", lambda *_a: None)
-        monkeypatch.setattr(software, "raise_unverified", lambda _v: None)
+        monkeypatch.setattr(lifecycle, "with_role_images", lambda _s, p: p)
+        monkeypatch.setattr(lifecycle, "images_for", images)
+        monkeypatch.setattr(lifecycle, "gather_facts", lambda _home: None)
+        monkeypatch.setattr(lifecycle, "choose_accel", lambda _a, _f: accel)
+        monkeypatch.setattr(lifecycle, "_check_nic_filter", lambda _d, _f: None)
+        monkeypatch.setattr(deployment, "create", lambda *_a: None)
+        monkeypatch.setattr(lifecycle, "_boot", ready)
+        monkeypatch.setattr(stack, "provision_record", lambda *_a: None)
+        monkeypatch.setattr(stack, "verify_record", lambda *_a: None)
+        monkeypatch.setattr(stack, "raise_unverified", lambda _v: None)
 
     return install
 
@@ -161,12 +163,12 @@ def test_a_seat_of_a_class_is_refused_to_a_tester(
 
 
 def test_the_use_case_checks_ownership_too(settings: Settings, tokens: dict[str, str]) -> None:
-    """Not only the route: `service.up` refuses a seat to a tester (checked again under
+    """Not only the route: `lifecycle.up` refuses a seat to a tester (checked again under
     the names lock, where the lab is recorded)."""
     _add_class(settings, "c6", ("c6-01",))
     tester = LoginStore(StateStore.open(settings)).users.get("tester")
     with pytest.raises(ConflictError, match="seat of class"):
-        service.up(settings, TINY, "c6-01", owner=tester)
+        lifecycle.up(settings, TINY, "c6-01", owner=tester)
 
 
 def test_a_tester_has_at_most_labs_per_user(
@@ -387,7 +389,7 @@ def test_a_failed_provisioning_names_no_server_path(
     def failing(*_args: object) -> None:
         raise ProvisionError("a task of role web-portal failed", "see its log", str(artifacts))
 
-    monkeypatch.setattr(software, "provision_record", failing)
+    monkeypatch.setattr(stack, "provision_record", failing)
     created = client.post(
         "/api/v1/labs", json={"profile": "stack", "name": "t9"}, headers=headers["tester"]
     )

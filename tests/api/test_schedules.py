@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from lab import schedules
-from lab.schedules import ScheduleStatus, ScheduleStore
+from lab.classes import schedules
+from lab.classes.schedules import ScheduleStatus, ScheduleStore
 
 Headers = dict[str, dict[str, str]]
 URL = "/api/v1/classes/c1/schedules"

@@ -38,10 +38,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from lab import software
 from lab.errors import InvalidError
-from lab.operations import OperationStore, OpStatus
+from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
+from lab.software import stack
 
 CHECKS = [
     not_a_server_error,
@@ -76,8 +76,8 @@ def api_schema(
     tokens: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[OpenApiSchema]:
-    monkeypatch.setattr(software, "test", _not_here)
-    monkeypatch.setattr(software, "apply", _not_here)
+    monkeypatch.setattr(stack, "test", _not_here)
+    monkeypatch.setattr(stack, "apply", _not_here)
     operations = OperationStore.open(settings)
     finished = []
     for status in (OpStatus.SUCCEEDED, OpStatus.FAILED):

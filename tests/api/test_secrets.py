@@ -32,12 +32,12 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from api.logs import log_config, redact
-from lab import keys, passwords
-from lab.logins import LoginStore
+from lab.access.logins import LoginStore
+from lab.access.users import UserStore
+from lab.labs import keys, passwords
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import StateStore
-from lab.users import UserStore
+from lab.store.state import StateStore
 from tests.api.conftest import PROFILES, WaitOp
 from tests.reliability import record
 

@@ -9,8 +9,8 @@ import ansible_runner
 import pytest
 from fastapi.testclient import TestClient
 
-from lab import guest_playbook, guest_results, provision
 from lab.settings import Settings
+from lab.software import guest_playbook, guest_results, provisioning
 
 Headers = dict[str, dict[str, str]]
 APPLY = "/api/v1/labs/mine/apply"
@@ -88,7 +88,7 @@ def test_an_uploaded_playbook_goes_into_the_machine_never_to_the_hosts_ansible(
         raise AssertionError("the host's Ansible was asked to run a tester's playbook")
 
     monkeypatch.setattr(guest_playbook, "run_in_machine", in_machine)
-    monkeypatch.setattr(provision, "run_plays", host_ansible)
+    monkeypatch.setattr(provisioning, "run_plays", host_ansible)
     monkeypatch.setattr(ansible_runner, "run", host_ansible)
     body = (
         "- hosts: localhost\n  tasks:\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from lab import software
 from lab.errors import LabError
-from lab.locks import lab_lock
+from lab.labs.locks import lab_lock
 from lab.settings import Settings
+from lab.software import stack
 from tests.api.conftest import WaitOp
 
 Headers = dict[str, dict[str, str]]
@@ -46,7 +46,7 @@ def test_an_upload_is_removed_when_its_operation_ends(
         seen.append(playbook.read_bytes())  # there while its operation runs
         raise LabError("the playbook failed")
 
-    monkeypatch.setattr(software, "apply", apply)
+    monkeypatch.setattr(stack, "apply", apply)
     uploads = settings.labs_dir / "mine" / "uploads"
     answer = client.post(APPLY, content=b"- hosts: all\n", headers=headers["tester"])
     assert answer.status_code == 202, answer.text

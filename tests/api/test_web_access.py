@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from api.tickets import Tickets
-from lab.logins import LoginStore
-from lab.plan import plan_lab
+from lab.access.logins import LoginStore
+from lab.access.users import AssignmentKind, Role, UserStore
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import ClassRecord, LabRecord, LabStatus, StateStore, now
-from lab.users import AssignmentKind, Role, UserStore
+from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
 
 Headers = dict[str, dict[str, str]]
 CLASSROOM = Path(__file__).parents[1] / "browser" / "profiles" / "classroom.yaml"

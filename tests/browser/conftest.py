@@ -26,11 +26,12 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.app import create_app
-from lab import classes, service
-from lab.logins import LoginStore
+from lab.access.logins import LoginStore
+from lab.access.users import AssignmentKind, Role, UserStore
+from lab.classes import classes
+from lab.labs import lifecycle
 from lab.settings import Settings
-from lab.state import StateStore
-from lab.users import AssignmentKind, Role, UserStore
+from lab.store.state import StateStore
 
 IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
 TEST_ROOT = Path(os.environ.get("LAB_TEST_ROOT", "/var/lib/hromada-lab-test"))
@@ -56,8 +57,8 @@ def web_settings() -> Iterator[Settings]:
     yield settings
     # Whatever a failed test left behind goes. Not `reconcile`: with a prefix other runs
     # may share, it would take their labs for orphans.
-    for lab in service.list_labs(settings):
-        service.down(settings, lab.name)
+    for lab in lifecycle.list_labs(settings):
+        lifecycle.down(settings, lab.name)
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -15,8 +15,8 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from lab.passwords import known_passwords
-from lab.service import get_lab
+from lab.labs.lifecycle import get_lab
+from lab.labs.passwords import known_passwords
 from lab.settings import Settings
 
 Shot = Callable[[Page, str], Path]

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from lab import deploy
 from lab.driver.connection import DomainState, Driver
 from lab.driver.domain_xml import domain_xml
 from lab.driver.network_xml import network_xml
 from lab.driver.specs import VirtType
 from lab.errors import LabError
-from lab.plan import LabPlan, MachinePlan, plan_lab
+from lab.labs import deployment
+from lab.labs.driver_specs import network_spec
+from lab.labs.plan import LabPlan, MachinePlan, plan_lab
 from lab.profile import load_profile
-from lab.specs import network_spec
 from tests.driver.test_connection import spec
 
 pytestmark = pytest.mark.driver
@@ -65,7 +65,7 @@ def test_boots_hold_their_slot_until_ready(driver: Driver, plan: LabPlan) -> Non
         with lock:
             booting.remove(machine.name)
 
-    deploy.boot(driver, plan, 2, ready, lambda s, m: lines.append(f"{s}: {m}"))
+    deployment.boot(driver, plan, 2, ready, lambda s, m: lines.append(f"{s}: {m}"))
     assert most == 2
     assert all(driver.domain_state(m.domain) is DomainState.RUNNING for m in plan.machines)
     assert all(driver.network_active(n.libvirt_name) for n in plan.all_networks)
@@ -83,7 +83,7 @@ def test_a_failed_boot_fails_the_whole_and_the_others_still_finish(
         done.append(machine.name)
 
     with pytest.raises(LabError, match="mail did not come up"):
-        deploy.boot(driver, plan, 2, ready, lambda s, m: None)
+        deployment.boot(driver, plan, 2, ready, lambda s, m: None)
     assert sorted(done) == sorted(m.name for m in plan.machines if m.name != "mail")
 
 
@@ -98,4 +98,4 @@ def test_a_failed_boot_fails_the_whole_and_the_others_still_finish(
     ],
 )
 def test_boot_slots(setting: int, virt: VirtType, cores: int, slots: int) -> None:
-    assert deploy.boot_slots(setting, virt, cores) == slots
+    assert deployment.boot_slots(setting, virt, cores) == slots

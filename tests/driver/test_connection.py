@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lab import naming, service
 from lab.driver import (
     CpuMode,
     DhcpHost,
@@ -23,6 +22,7 @@ from lab.driver import (
 )
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, DriverError, HostError, NotFoundError
+from lab.labs import lifecycle, naming
 from lab.settings import NicFilter
 
 pytestmark = pytest.mark.driver
@@ -180,15 +180,15 @@ def test_test_driver_has_no_network_filters(driver: Driver) -> None:
 
 def test_up_refuses_a_nic_filter_libvirt_lacks_and_says_how_to_go_on(driver: Driver) -> None:
     with pytest.raises(HostError) as info:
-        service._check_nic_filter(driver, NicFilter.CLEAN_TRAFFIC)
+        lifecycle._check_nic_filter(driver, NicFilter.CLEAN_TRAFFIC)
     assert "clean-traffic" in info.value.message
     assert "LAB_NIC_FILTER=none" in info.value.hint
-    service._check_nic_filter(driver, NicFilter.NONE)  # nothing to check
+    lifecycle._check_nic_filter(driver, NicFilter.NONE)  # nothing to check
 
 
 def test_our_nic_filter_needs_the_nwfilter_driver_and_says_so(driver: Driver) -> None:
     with pytest.raises(DriverError) as info:
-        service._check_nic_filter(driver, NicFilter.LAB)
+        lifecycle._check_nic_filter(driver, NicFilter.LAB)
     assert "LAB_NIC_FILTER=none" in info.value.hint
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import service
+from lab.labs import lifecycle
 from lab.settings import Settings
 
 IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
@@ -41,9 +41,9 @@ def settings(lab_home: Path) -> Iterator[Settings]:
     s = Settings(home=lab_home, prefix="hlt-", accel="auto", boot_timeout=600)
     yield s
     # Whatever a failed test left behind goes, and the run ends with nothing of ours.
-    service.reconcile(s)
-    for lab in service.list_labs(s):
-        service.down(s, lab.name)
+    lifecycle.reconcile(s)
+    for lab in lifecycle.list_labs(s):
+        lifecycle.down(s, lab.name)
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from lab import baseline as baselines
-from lab import service
+from lab.baselines import generations
 from lab.driver.connection import DomainState, Driver
-from lab.locks import is_locked
+from lab.labs import lifecycle
+from lab.labs.locks import is_locked
 from lab.settings import Settings
-from lab.state import LabRecord, LabStatus
+from lab.store.state import LabRecord, LabStatus
 
 
 def lab_outcome(settings: Settings, lab: str) -> tuple[str, list[str]]:
     """("present" | "gone", problems): which whole the lab is, and what breaks it."""
-    record = next((r for r in service.list_labs(settings) if r.name == lab), None)
+    record = next((r for r in lifecycle.list_labs(settings) if r.name == lab), None)
     if record is None:
         return "gone", _leftovers(settings, lab)
     return "present", present_problems(settings, record)
@@ -76,11 +76,11 @@ def present_problems(settings: Settings, record: LabRecord) -> list[str]:
 def baseline_problems(record: LabRecord) -> list[str]:
     """The baseline in force is whole, and no generation lingers that nothing uses."""
     plan = record.plan
-    current = baselines.current(plan)
-    root = baselines.baselines_dir(plan)
-    generations = {g.name for g in root.iterdir() if g.is_dir()} if root.is_dir() else set()
+    current = generations.current(plan)
+    root = generations.baselines_dir(plan)
+    on_disk = {g.name for g in root.iterdir() if g.is_dir()} if root.is_dir() else set()
     if current is None:
-        return [f"baseline generation {g} without a baseline in force" for g in generations]
+        return [f"baseline generation {g} without a baseline in force" for g in on_disk]
     problems = []
     for m in plan.machines:
         if not current.disk(plan, m.name).is_file():
@@ -89,8 +89,8 @@ def baseline_problems(record: LabRecord) -> list[str]:
             problems.append(f"baseline {current.generation}: memory state of {m.name} missing")
     # At most one other generation may stay: the one a machine still runs on until its
     # next reset (a capture interrupted after its machine was resumed on top of it).
-    if len(generations - {current.generation}) > 1:
-        problems.append(f"baseline generations pile up: {sorted(generations)}")
+    if len(on_disk - {current.generation}) > 1:
+        problems.append(f"baseline generations pile up: {sorted(on_disk)}")
     return problems
 
 

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lab import guest, service
+from lab.access.users import Role, UserStore
+from lab.labs import guest, lifecycle
 from lab.settings import Settings
-from lab.users import Role, UserStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -50,7 +50,7 @@ def test_tester_flow_end_to_end(settings: Settings, build_deb: Callable[[str, st
         op = _wait(client, r.headers["Location"], headers, 300)
         assert op["status"] == "succeeded", (op["error"], op["hint"])
         assert sum(op["result"]["changed"].values()) >= 1
-        got = service.guest_address(settings, "tf1", "m1")
+        got = lifecycle.guest_address(settings, "tf1", "m1")
 
         assert guest.run(got, "cat /usr/share/cnap-client/VERSION", timeout=60).stdout == "2.1\n"
 
@@ -70,4 +70,4 @@ def test_tester_flow_end_to_end(settings: Settings, build_deb: Callable[[str, st
         assert _wait(client, r.headers["Location"], headers, 120)["status"] == "succeeded"
         listed = client.get("/api/v1/labs", headers=headers).json()
         assert all(lab["name"] != "tf1" for lab in listed)
-    assert all(lab.name != "tf1" for lab in service.list_labs(settings))
+    assert all(lab.name != "tf1" for lab in lifecycle.list_labs(settings))

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import baseline as baselines
-from lab import reset as resets
-from lab import service
+from lab.baselines import generations, resets
+from lab.labs import lifecycle
 from lab.settings import Settings
-from lab.state import ResetMode
+from lab.store.state import ResetMode
 from tests.integration.invariants import digests, lab_outcome
 from tests.reliability import record
 
@@ -49,10 +48,10 @@ def rng() -> random.Random:
 @pytest.fixture(scope="module")
 def lab(settings: Settings) -> Iterator[str]:
     """One tiny lab with a memory baseline, shared by the baseline and reset trials."""
-    service.up(settings, PROFILES / "tiny.yaml", "fb")
+    lifecycle.up(settings, PROFILES / "tiny.yaml", "fb")
     resets.baseline(settings, "fb")
     yield "fb"
-    service.down(settings, "fb")
+    lifecycle.down(settings, "fb")
 
 
 def kill_after_lines(argv: list[str], env: dict[str, str], lines: int, delay: float) -> str:
@@ -90,17 +89,17 @@ def _kill(proc: subprocess.Popen[str], where: str) -> str:
 def reconciled(settings: Settings, lab: str, trial: str) -> tuple[str, list[str]]:
     """Reconcile; then (what became of the lab and what reconcile did, problems)."""
     done: list[str] = []
-    service.reconcile(settings, lambda subject, message: done.append(f"{subject}: {message}"))
+    lifecycle.reconcile(settings, lambda subject, message: done.append(f"{subject}: {message}"))
     outcome, problems = lab_outcome(settings, lab)
     return f"{outcome} {done}", [f"{trial}: {p}" for p in problems]
 
 
 def baseline_kept(
-    settings: Settings, lab: str, before: baselines.Baseline, sums: dict[str, str]
+    settings: Settings, lab: str, before: generations.Baseline, sums: dict[str, str]
 ) -> list[str]:
     """The old generation unchanged, or a new one in force (checked whole by lab_outcome)."""
-    plan = service.get_lab(settings, lab).plan
-    now = baselines.current(plan)
+    plan = lifecycle.get_lab(settings, lab).plan
+    now = generations.current(plan)
     if now is None:
         return ["no baseline in force any more"]
     if now.generation == before.generation and digests(now.directory(plan)) != sums:
@@ -128,14 +127,14 @@ def test_kill_during_up(settings: Settings, lab_env: dict[str, str], rng: random
         seen.append(f"{where}: {outcome}")
         lost += problems
         if outcome.startswith("present"):
-            service.down(settings, "ku")
+            lifecycle.down(settings, "ku")
     # The same name comes up afterwards, whole.
     done = subprocess.run(argv, env=lab_env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lost.append(f"next up failed: {done.stderr[-500:]}")
     outcome, problems = lab_outcome(settings, "ku")
     lost += problems + ([] if outcome == "present" else ["next up left no lab"])
-    service.down(settings, "ku")
+    lifecycle.down(settings, "ku")
     print("\n".join(["kill -9 during up:", *seen]))
     record("fault", "kill -9 during up", TRIALS, lost)
     assert lost == [], f"seed {SEED}; trials: {seen}"
@@ -153,8 +152,8 @@ def test_kill_during_baseline_or_reset(
     lost: list[str] = []
     seen: list[str] = [f"a whole `lab {command}` took {spread:.1f} s"]
     for trial in range(TRIALS):
-        plan = service.get_lab(settings, lab).plan
-        before = baselines.current(plan)
+        plan = lifecycle.get_lab(settings, lab).plan
+        before = generations.current(plan)
         assert before is not None
         sums = digests(before.directory(plan))
         where = kill_after([*LAB, command, lab], lab_env, rng.uniform(0.3, spread))
@@ -178,8 +177,8 @@ def test_libvirtd_restart_during_an_operation(
     netns = os.environ.get("LAB_NETNS")
     if not netns:
         pytest.skip("needs the lab namespace (scripts/labns run ...) to restart libvirtd in")
-    plan = service.get_lab(settings, lab).plan
-    before = baselines.current(plan)
+    plan = lifecycle.get_lab(settings, lab).plan
+    before = generations.current(plan)
     assert before is not None
     sums = digests(before.directory(plan))
     proc = subprocess.Popen(

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import baseline as baselines
-from lab import reset as resets
-from lab import service
+from lab.baselines import generations, resets
 from lab.errors import HostError
+from lab.labs import lifecycle
 from lab.settings import Settings
-from lab.state import ResetMode, StateStore
+from lab.store.state import ResetMode, StateStore
 from tests.integration.conftest import IMAGE_HOME, TEST_ROOT
 from tests.integration.invariants import digests, lab_outcome
 from tests.reliability import record
@@ -91,9 +90,9 @@ def small(settings: Settings) -> Iterator[Settings]:
         small = settings.model_copy(update={"home": root})
         StateStore.open(small)  # the state database exists before the disk fills up
         yield small
-        service.reconcile(small)
-        for lab in service.list_labs(small):
-            service.down(small, lab.name)
+        lifecycle.reconcile(small)
+        for lab in lifecycle.list_labs(small):
+            lifecycle.down(small, lab.name)
 
 
 def fill(settings: Settings, leave: int) -> Path:
@@ -113,7 +112,7 @@ def test_full_disk_during_overlay_creation(small: Settings) -> None:
     ballast = fill(small, leave=96 * 1024)
     lost: list[str] = []
     with pytest.raises(HostError) as info:
-        service.up(small, PROFILES / "tiny.yaml", "fd")
+        lifecycle.up(small, PROFILES / "tiny.yaml", "fd")
     error = info.value
     print(f"error: {error.message}\nhint: {error.hint}")
     if "no space left" not in error.message or "df -h" not in error.hint:
@@ -124,7 +123,7 @@ def test_full_disk_during_overlay_creation(small: Settings) -> None:
     lost += problems + ([] if outcome == "gone" else ["a half-made lab was kept"])
     ballast.unlink()
     # Space again: the same name comes up whole.
-    service.up(small, PROFILES / "tiny.yaml", "fd")
+    lifecycle.up(small, PROFILES / "tiny.yaml", "fd")
     outcome, problems = lab_outcome(small, "fd")
     lost += problems + ([] if outcome == "present" else ["the next up left no lab"])
     record("fault", "full disk during up (overlay)", 1, lost)
@@ -133,8 +132,8 @@ def test_full_disk_during_overlay_creation(small: Settings) -> None:
 
 def test_full_disk_during_baseline_capture(small: Settings) -> None:
     resets.baseline(small, "fd")
-    plan = service.get_lab(small, "fd").plan
-    before = baselines.current(plan)
+    plan = lifecycle.get_lab(small, "fd").plan
+    before = generations.current(plan)
     assert before is not None
     sums = digests(before.directory(plan))
     # Room for anything but a memory state (~270 MB for this guest).
@@ -150,7 +149,7 @@ def test_full_disk_during_baseline_capture(small: Settings) -> None:
         lost.append(f"does not say what became of the baseline: {error.message}")
     outcome, problems = lab_outcome(small, "fd")
     lost += problems + ([] if outcome == "present" else ["the lab is gone"])
-    after = baselines.current(plan)
+    after = generations.current(plan)
     if after != before or digests(before.directory(plan)) != sums:
         lost.append("the baseline in force changed")
     # Still nearly full: the old baseline serves a memory reset all the same.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import guest, keys, seed
+from lab.labs import guest, keys, seed
 from lab.run import run
 
 IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import guest, service
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
-from lab.plan import MANAGEMENT
+from lab.labs import guest, lifecycle
+from lab.labs.plan import MANAGEMENT
 from lab.settings import Settings
-from lab.state import LabStatus
+from lab.store.state import LabStatus
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def leftovers(settings: Settings, lab: str) -> list[str]:
         ]
     if (settings.labs_dir / lab).exists():
         found.append(str(settings.labs_dir / lab))
-    if any(r.name == lab for r in service.list_labs(settings)):
+    if any(r.name == lab for r in lifecycle.list_labs(settings)):
         found.append(f"state record {lab}")
     return found
 
@@ -48,22 +48,22 @@ def two_labs(settings: Settings) -> Iterator[None]:
     """Lab p1 (machines a, b) and lab t1 (machine m1), brought up side by side."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [
-            pool.submit(service.up, settings, PROFILES / "pair.yaml", "p1"),
-            pool.submit(service.up, settings, PROFILES / "tiny.yaml", "t1"),
+            pool.submit(lifecycle.up, settings, PROFILES / "pair.yaml", "p1"),
+            pool.submit(lifecycle.up, settings, PROFILES / "tiny.yaml", "t1"),
         ]
     for job in jobs:
         job.result()
     yield
     for lab in ("p1", "t1"):
-        service.down(settings, lab)
+        lifecycle.down(settings, lab)
 
 
 def in_guest(settings: Settings, lab: str, machine: str, command: str) -> guest.CommandResult:
-    return guest.run(service.guest_address(settings, lab, machine), command, timeout=30)
+    return guest.run(lifecycle.guest_address(settings, lab, machine), command, timeout=30)
 
 
 def test_every_machine_runs_and_answers(settings: Settings, two_labs: None) -> None:
-    report = service.status(settings, "p1")
+    report = lifecycle.status(settings, "p1")
     assert report.lab.status is LabStatus.RUNNING
     assert [(m.name, m.state, m.reachable) for m in report.machines] == [
         ("a", DomainState.RUNNING, True),
@@ -85,7 +85,7 @@ def test_machine_reaches_its_neighbour_over_the_lab_network(
 
 
 def test_machine_of_another_lab_is_unreachable(settings: Settings, two_labs: None) -> None:
-    other = service.status(settings, "t1").machines[0].addresses[0][1]
+    other = lifecycle.status(settings, "t1").machines[0].addresses[0][1]
     result = in_guest(settings, "p1", "a", f"timeout 5 bash -c '</dev/tcp/{other}/22'")
     assert result.exit_code != 0
     # ... while the host itself still reaches that machine.
@@ -115,7 +115,7 @@ def host_port() -> Iterator[int]:
 
 
 def host_address_of(settings: Settings, lab: str) -> str:
-    mgmt = service.get_lab(settings, lab).plan.management.host_address
+    mgmt = lifecycle.get_lab(settings, lab).plan.management.host_address
     assert mgmt is not None
     return str(mgmt.ip)
 
@@ -138,18 +138,18 @@ def test_host_address_of_another_lab_is_unreachable_even_with_a_route(
     settings: Settings, two_labs: None, host_port: int
 ) -> None:
     own, other = host_address_of(settings, "p1"), host_address_of(settings, "t1")
-    other_net = service.get_lab(settings, "t1").plan.management.cidr
+    other_net = lifecycle.get_lab(settings, "t1").plan.management.cidr
     # A trainee with root routes the other lab's management network via the host.
     added = in_guest(settings, "p1", "b", f"sudo ip route replace {other_net} via {own}")
     assert added.exit_code == 0, added.stderr
     assert not connects(settings, "p1", "b", other, host_port)
-    t1 = service.status(settings, "t1").machines[0].addresses[-1][1]
+    t1 = lifecycle.status(settings, "t1").machines[0].addresses[-1][1]
     assert not connects(settings, "p1", "b", t1, 22)
 
 
 def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -> None:
     """The NIC filter: machine a may send only from its planned address (10.78.0.10)."""
-    machine = service.get_lab(settings, "p1").plan.machines[0]
+    machine = lifecycle.get_lab(settings, "p1").plan.machines[0]
     with Driver.open(settings.libvirt_uri) as driver:
         domain = ET.fromstring(driver.domain_xml(machine.domain))
     filters = {
@@ -218,22 +218,22 @@ def test_lab_ssh_runs_one_command_and_passes_its_exit_code(
 
 def test_second_up_with_the_same_name_is_refused(settings: Settings, two_labs: None) -> None:
     with pytest.raises(ConflictError):
-        service.up(settings, PROFILES / "tiny.yaml", "t1")
-    assert service.get_lab(settings, "t1").status is LabStatus.RUNNING
+        lifecycle.up(settings, PROFILES / "tiny.yaml", "t1")
+    assert lifecycle.get_lab(settings, "t1").status is LabStatus.RUNNING
 
 
 def test_down_leaves_nothing_and_is_idempotent(settings: Settings) -> None:
-    service.up(settings, PROFILES / "tiny.yaml", "d1")
+    lifecycle.up(settings, PROFILES / "tiny.yaml", "d1")
     assert leftovers(settings, "d1")
-    assert service.down(settings, "d1")
+    assert lifecycle.down(settings, "d1")
     assert leftovers(settings, "d1") == []
-    assert service.down(settings, "d1") == []
+    assert lifecycle.down(settings, "d1") == []
 
 
 def test_guest_that_never_answers_rolls_back_with_its_console(settings: Settings) -> None:
     impatient = settings.model_copy(update={"boot_timeout": 3.0})
     with pytest.raises(LabError) as info:
-        service.up(impatient, PROFILES / "pair.yaml", "f1")
+        lifecycle.up(impatient, PROFILES / "pair.yaml", "f1")
     assert "did not come up" in info.value.message
     assert "console" in info.value.message
     assert leftovers(settings, "f1") == []
@@ -243,7 +243,7 @@ def test_missing_image_fails_before_creating_anything(settings: Settings, tmp_pa
     profile = tmp_path / "noimage.yaml"
     profile.write_text((PROFILES / "tiny.yaml").read_text().replace("debian-12", "no-such-image"))
     with pytest.raises(LabError) as info:
-        service.up(settings, profile, "n1")
+        lifecycle.up(settings, profile, "n1")
     assert "lab image build" in info.value.hint or "lab image list" in info.value.hint
     assert leftovers(settings, "n1") == []
 
@@ -265,6 +265,6 @@ def test_reconcile_removes_a_lab_whose_up_was_killed(
     proc.kill()  # SIGKILL: no rollback runs
     proc.wait()
     assert leftovers(settings, "k1"), "the killed up should have left a half-made lab"
-    report = service.reconcile(settings)
+    report = lifecycle.reconcile(settings)
     assert any("k1" in line for line in report.removed)
     assert leftovers(settings, "k1") == []

@@ -12,7 +12,7 @@ Memory bound (test_service_memory_is_flat): RSS after the load may exceed RSS af
 warm-up (the first third) by at most RSS_GROWTH. What the service keeps in memory is
 bounded by what exists (two labs, one class, four users: the read caches), not by the
 requests served; operations and their progress live in SQLite. What remains is SQLite's
-page caches (one connection per thread, each capped at lab.state._PAGE_CACHE_KIB) and the
+page caches (one connection per thread, each capped at lab.store.state._PAGE_CACHE_KIB) and the
 allocator settling (arenas, free lists), a few MiB. Measured without libvirtd (this mix,
 resets failing fast on libvirt's test driver, 50 clients, ~450 requests/s): with
 SQLite's default 2 MiB cache per connection RSS grew 157 -> 193 MiB between 20 and 58 s
@@ -42,10 +42,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab import classes
+from lab.access.users import AssignmentKind, Role, UserStore
+from lab.classes import classes
 from lab.settings import Settings
-from lab.state import StateStore
-from lab.users import AssignmentKind, Role, UserStore
+from lab.store.state import StateStore
 from tests.reliability import record
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]

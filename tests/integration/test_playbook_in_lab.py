@@ -20,11 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lab import guest, service, software
-from lab.provision import ProvisionError, ProvisionResult
+from lab.access.users import AssignmentKind, Role, UserStore
+from lab.labs import guest, lifecycle
 from lab.settings import Settings
-from lab.state import LabRecord
-from lab.users import AssignmentKind, Role, UserStore
+from lab.software import stack
+from lab.software.provisioning import ProvisionError, ProvisionResult
+from lab.store.state import LabRecord
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 # The real result documents of the guest's ansible-core land here (gitignored), so the
@@ -91,13 +92,13 @@ ATTACKS: dict[str, str] = {
 def lab(settings: Settings) -> Iterator[LabRecord]:
     # One boot for the module; on two shared cores under TCG it can take past 300 s.
     patient = settings.model_copy(update={"boot_timeout": max(settings.boot_timeout, 900.0)})
-    record = service.up(patient, PROFILES / "tiny.yaml", NAME)
+    record = lifecycle.up(patient, PROFILES / "tiny.yaml", NAME)
     yield record
-    service.down(settings, NAME)
+    lifecycle.down(settings, NAME)
 
 
 def in_guest(settings: Settings, command: str) -> guest.CommandResult:
-    return guest.run(service.guest_address(settings, NAME, MACHINE), command, timeout=120)
+    return guest.run(lifecycle.guest_address(settings, NAME, MACHINE), command, timeout=120)
 
 
 def host_address(record: LabRecord) -> str:
@@ -122,7 +123,7 @@ def test_a_playbook_reaching_for_its_controller_runs_inside_the_lab(
     playbook.write_text(ATTACKS[attack].format(marker=marker, host=host_address(lab)))
     lines: list[str] = []
     try:
-        result = software.apply(
+        result = stack.apply(
             settings, NAME, playbook=playbook, progress=lambda s, m: lines.append(f"{s}: {m}")
         )
         on_host = Path(marker).read_text() if Path(marker).exists() else None
@@ -155,7 +156,7 @@ def test_a_playbook_changes_the_machine_and_says_so(
     )
     lines: list[str] = []
     started = time.monotonic()
-    result = software.apply(
+    result = stack.apply(
         settings, NAME, playbook=playbook, progress=lambda s, m: lines.append(f"{s}: {m}")
     )
     took = time.monotonic() - started
@@ -166,7 +167,7 @@ def test_a_playbook_changes_the_machine_and_says_so(
     assert in_guest(settings, "cat /etc/hromada-release").stdout == "2.1\n"
     # The private directory is gone again, and the lab must be tested again.
     assert in_guest(settings, "ls -d /tmp/lab-playbook.* 2>/dev/null | wc -l").stdout == "0\n"
-    assert service.get_lab(settings, NAME).verification is None
+    assert lifecycle.get_lab(settings, NAME).verification is None
     print(f"benign playbook in the guest: {took:.1f} s")
 
 
@@ -185,7 +186,7 @@ def test_a_failing_task_is_named_by_machine_and_task(
 """
     )
     with pytest.raises(ProvisionError) as caught:
-        software.apply(settings, NAME, playbook=playbook, machine=MACHINE)
+        stack.apply(settings, NAME, playbook=playbook, machine=MACHINE)
     message = caught.value.message
     assert f"machine '{MACHINE}'" in message and "task 'Check the registry service'" in message
     assert "registry offline" in message and "Never reached" not in message
@@ -202,7 +203,7 @@ def test_a_playbook_that_is_not_one_fails_with_ansibles_word(
     playbook = tmp_path / "broken.yml"
     playbook.write_text("- hosts: all\n  tasks:\n    - name: x\n      no_such_module: {}\n")
     with pytest.raises(ProvisionError) as caught:
-        software.apply(settings, NAME, playbook=playbook)
+        stack.apply(settings, NAME, playbook=playbook)
     assert "no_such_module" in caught.value.message, caught.value.message
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import baseline as baselines
-from lab import classes, guest, service
-from lab import reset as resets
+from lab.baselines import generations, resets
+from lab.classes import classes
 from lab.errors import ConflictError
+from lab.labs import guest, lifecycle
 from lab.settings import Settings
-from lab.state import ResetMode, StateStore
+from lab.store.state import ResetMode, StateStore
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def klass(settings: Settings) -> Iterator[str]:
 
 
 def sh(settings: Settings, lab: str, command: str) -> guest.CommandResult:
-    return guest.run(service.guest_address(settings, lab, "m1"), command, timeout=60)
+    return guest.run(lifecycle.guest_address(settings, lab, "m1"), command, timeout=60)
 
 
 def digests(directory: Path) -> dict[str, str]:
@@ -65,7 +65,7 @@ def test_class_baseline_captures_every_seat(settings: Settings, klass: str) -> N
     outcomes = classes.baseline(settings, klass)
     assert all(o.ok for o in outcomes), outcomes
     for seat in SEATS:
-        current = baselines.current(service.get_lab(settings, seat).plan)
+        current = generations.current(lifecycle.get_lab(settings, seat).plan)
         assert current is not None and current.memory == ("m1",)
 
 
@@ -126,15 +126,15 @@ def test_second_reset_of_a_lab_is_refused_while_one_runs(settings: Settings, kla
 def test_killed_reset_leaves_the_baseline_intact(
     settings: Settings, lab_env: dict[str, str], klass: str
 ) -> None:
-    plan = service.get_lab(settings, "cr-02").plan
-    current = baselines.current(plan)
+    plan = lifecycle.get_lab(settings, "cr-02").plan
+    current = generations.current(plan)
     assert current is not None
     before = digests(current.directory(plan))
     proc = subprocess.Popen([*LAB, "reset", "cr-02"], env=lab_env, stderr=subprocess.DEVNULL)
     time.sleep(1.5)  # mid-way: machine destroyed, overlay or restore under way
     proc.kill()
     proc.wait()
-    after_kill = baselines.current(plan)
+    after_kill = generations.current(plan)
     assert after_kill == current
     assert digests(current.directory(plan)) == before
     done = resets.reset(settings, "cr-02")

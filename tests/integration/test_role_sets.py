@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import service, verify
+from lab.labs import lifecycle
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.state import LabRecord
+from lab.software import verification as verifying
+from lab.store.state import LabRecord
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "role-sets.yaml"
 NAME = "rs1"
@@ -29,9 +30,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 @pytest.fixture(scope="module")
 def role_sets(settings: Settings) -> Iterator[tuple[LabRecord, list[str]]]:
     lines: list[str] = []
-    record = service.up(settings, PROFILE, NAME, lambda s, m: lines.append(f"{s}: {m}"))
+    record = lifecycle.up(settings, PROFILE, NAME, lambda s, m: lines.append(f"{s}: {m}"))
     yield record, lines
-    service.down(settings, NAME)
+    lifecycle.down(settings, NAME)
 
 
 def test_every_machine_is_provisioned_and_every_role_verified(
@@ -40,9 +41,9 @@ def test_every_machine_is_provisioned_and_every_role_verified(
     record, _ = role_sets
     assert record.provisioned_at is not None
     assert record.verification is not None and record.verification.passed
-    verification = verify.latest(record.plan)
+    verification = verifying.latest(record.plan)
     assert verification is not None
-    failed = [r for r in verification.results if r.outcome is not verify.Outcome.PASSED]
+    failed = [r for r in verification.results if r.outcome is not verifying.Outcome.PASSED]
     assert verification.passed and not failed, failed
     # Each role's own tests ran on each machine that carries it (none skipped, none
     # missing), not only the profile's checks.

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import guest, service, software
-from lab import reset as resets
+from lab.baselines import resets
 from lab.errors import ConflictError
-from lab.provision import ProvisionError
+from lab.labs import guest, lifecycle
 from lab.settings import Settings
-from lab.state import LabRecord
+from lab.software import stack as software_stack
+from lab.software.provisioning import ProvisionError
+from lab.store.state import LabRecord
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 LAB = [sys.executable, "-m", "lab.cli"]
@@ -35,17 +36,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 @pytest.fixture(scope="module")
 def stack(settings: Settings) -> Iterator[LabRecord]:
     lines: list[str] = []
-    record = service.up(
+    record = lifecycle.up(
         settings, PROFILES / "stack.yaml", NAME, lambda s, m: lines.append(f"{s}: {m}")
     )
     # `up` provisioned the roles: their changed tasks were reported as progress.
     assert any("web-portal:" in line and "(changed)" in line for line in lines), lines
     yield record
-    service.down(settings, NAME)
+    lifecycle.down(settings, NAME)
 
 
 def in_guest(settings: Settings, command: str) -> guest.CommandResult:
-    return guest.run(service.guest_address(settings, NAME, "srv"), command, timeout=120)
+    return guest.run(lifecycle.guest_address(settings, NAME, "srv"), command, timeout=120)
 
 
 def lab_test(lab_env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
@@ -95,13 +96,13 @@ def test_lab_test_passes_with_junit_and_json(
 
 
 def test_a_second_provisioning_changes_nothing(stack: LabRecord, settings: Settings) -> None:
-    result = software.provision(settings, NAME)
+    result = software_stack.provision(settings, NAME)
     assert result.succeeded
     assert result.total_changed == 0, result.changed
     # Provisioning again means testing again before a baseline.
     with pytest.raises(ConflictError, match="not verified"):
         resets.baseline(settings, NAME)
-    assert software.test(settings, NAME).passed
+    assert software_stack.test(settings, NAME).passed
 
 
 def test_a_stopped_service_fails_lab_test_by_name(
@@ -124,7 +125,7 @@ def test_apply_installs_a_package_under_test(
     stack: LabRecord, settings: Settings, build_deb: Callable[[str, str], Path]
 ) -> None:
     deb = build_deb("hromada-probe", "1.0")
-    result = software.apply(settings, NAME, package=deb, machine="srv")
+    result = software_stack.apply(settings, NAME, package=deb, machine="srv")
     assert result.succeeded and result.total_changed >= 1
     got = in_guest(settings, "dpkg-query -W -f '${Version}' hromada-probe")
     assert got.stdout == "1.0"
@@ -141,7 +142,7 @@ def test_a_failing_task_names_machine_and_task(
         "      changed_when: false\n"
     )
     with pytest.raises(ProvisionError) as caught:
-        software.apply(settings, NAME, playbook=playbook)
+        software_stack.apply(settings, NAME, playbook=playbook)
     message = caught.value.message
     assert "machine 'srv'" in message and "task 'Check the registry service'" in message
     assert "registry offline" in message

@@ -16,8 +16,8 @@ from paramiko import common
 from paramiko.sftp import SFTP_OK
 from pydantic import ValidationError
 
-from lab import guest, keys
 from lab.errors import LabError, NotFoundError
+from lab.labs import guest, keys
 
 
 def _closed_port() -> int:

@@ -1,6 +1,6 @@
 """Pure parts of running a tester's playbook inside the lab's machine: input checks, the
-in-guest inventory and command line (lab.guest_playbook), reading the guest's JSON results
-(lab.guest_results; real documents of the guest's ansible-core 2.14 under
+in-guest inventory and command line (lab.software.guest_playbook), reading the guest's JSON results
+(lab.software.guest_results; real documents of the guest's ansible-core 2.14 under
 fixtures/guest_playbook/)."""
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import guest_playbook as gp
-from lab import guest_results as gr
 from lab.errors import InvalidError, LabError, NotFoundError
-from lab.plan import LabPlan, plan_lab
+from lab.labs.plan import LabPlan, plan_lab
 from lab.profile import Profile, load_profile_text
-from lab.provision import ProvisionError
+from lab.software import guest_playbook as gp
+from lab.software import guest_results as gr
+from lab.software.provisioning import ProvisionError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "guest_playbook"
 MGMT = IPv4Network("10.250.3.0/24")
@@ -148,7 +148,7 @@ def test_the_guest_inventory_keeps_the_groups_the_host_side_gives(
     assert gp.groups_of(tree, "ws") == ["desks", "office"]
     assert gp.groups_of(tree, "srv") == ["web_portal"]
     # Today's host-side inventory has no groups but `all`: neither has the guest's.
-    from lab import inventory as inv
+    from lab.software import inventory as inv
 
     assert gp.groups_of(inv.inventory(plan, {}, Path("ssh_config")), "srv") == []
     inventory = gp.guest_inventory(plan.machine("srv"), ["web_portal"], {})

@@ -8,7 +8,7 @@ import pytest
 
 from lab.driver import CpuMode, VirtType
 from lab.errors import HostError
-from lab.host import AccelChoice, HostFacts, ToolFact, choose_accel, gather_facts
+from lab.host.facts import AccelChoice, HostFacts, ToolFact, choose_accel, gather_facts
 from lab.settings import Accel
 
 

@@ -26,11 +26,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab import keys
 from lab.errors import InvalidError, LabError
 from lab.images.build import customize_hooks
+from lab.labs import keys
+from lab.labs.seed import SeedAccount, SeedInterface, SeedSpec, render_meta_data, render_user_data
 from lab.run import _show, run
-from lab.seed import SeedAccount, SeedInterface, SeedSpec, render_meta_data, render_user_data
 from tests.hostile import BOUNDED, Trials, hostile_text
 from tests.reliability import record
 

@@ -30,20 +30,21 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from lab import deploy, inventory, sshconfig
 from lab.cli import profile as profile_cli
 from lab.driver import domain_xml
 from lab.driver.network_xml import network_xml
 from lab.errors import InvalidError
-from lab.host import AccelChoice
+from lab.host.facts import AccelChoice
 from lab.images import Image, ImageStore
 from lab.images.model import Boot, Source, SourceKind
-from lab.keys import KeyPair
-from lab.plan import LabPlan, plan_lab
+from lab.labs import deployment, ssh_config
+from lab.labs.driver_specs import domain_spec, network_spec
+from lab.labs.keys import KeyPair
+from lab.labs.plan import LabPlan, plan_lab
+from lab.labs.seed import render_meta_data, render_user_data
 from lab.profile import Profile, ProfileError, load_profile_text
-from lab.seed import render_meta_data, render_user_data
 from lab.settings import Settings
-from lab.specs import domain_spec, network_spec
+from lab.software import inventory
 from tests.hostile import BOUNDED, UKRAINIAN, Trials, hostile_text
 from tests.reliability import record
 
@@ -358,11 +359,11 @@ def check_downstream(plan: LabPlan, profile: Profile) -> None:
             root = ET.fromstring(domain_xml(domain_spec(plan, machine, image, store, _ACCEL)))
             assert root.findtext("name") == machine.domain
             assert len(root.findall("devices/disk")) == 2
-            spec = deploy.seed_spec(plan, machine, profile, keys, keys)
+            spec = deployment.seed_spec(plan, machine, profile, keys, keys)
             _check_user_data(render_user_data(spec), profile)
             meta = yaml.safe_load(render_meta_data(spec))
             assert meta == {"instance-id": f"demo.{machine.name}", "local-hostname": machine.name}
-    _check_ssh_config(sshconfig.render_ssh_config(plan), plan)
+    _check_ssh_config(ssh_config.render_ssh_config(plan), plan)
     _check_ansible(plan, profile)
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from lab import keys
 from lab.errors import InvalidError
+from lab.labs import keys
 
 
 def test_keypair_is_private_and_reused(tmp_path: Path) -> None:

@@ -26,8 +26,9 @@ PACKAGES = ("lab", "api")
 LIBVIRT_SITE = {"lab/driver/connection.py"}
 SUBPROCESS_SITE = {"lab/run.py"}
 PURE = {
-    "lab/naming.py",
-    "lab/plan.py",
+    "lab/base.py",
+    "lab/labs/naming.py",
+    "lab/labs/plan.py",
     "lab/driver/specs.py",
     "lab/driver/domain_xml.py",
     "lab/driver/network_xml.py",
@@ -52,7 +53,7 @@ IO = (
     "httpx",
     "lab.run",
     "lab.settings",
-    "lab.state",
+    "lab.store",
     "lab.driver.connection",
 )
 

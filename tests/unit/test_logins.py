@@ -11,12 +11,12 @@ import typer
 from typer.testing import CliRunner
 
 from api.tickets import Tickets
+from lab.access.logins import LoginStore, hash_password, new_password, verify_password
+from lab.access.users import Role, UserStore
 from lab.cli import users as users_cli
 from lab.driver.domain_xml import vnc_endpoint
 from lab.errors import InvalidError
-from lab.logins import LoginStore, hash_password, new_password, verify_password
 from lab.settings import get_settings
-from lab.users import Role, UserStore
 
 
 def test_a_password_hash_is_salted_and_verifies() -> None:

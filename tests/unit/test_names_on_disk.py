@@ -19,11 +19,11 @@ import lab.cli.classes
 import lab.cli.labs
 import lab.cli.software
 import lab.cli.users
-from lab import deploy, locks, service
 from lab.errors import InvalidError, LabError
-from lab.locks import is_locked, lab_lock
+from lab.labs import deployment, lifecycle, locks
+from lab.labs.locks import is_locked, lab_lock
 from lab.settings import Settings
-from lab.state import StateStore
+from lab.store.state import StateStore
 
 # ABSOLUTE stands for an absolute path (a directory of the test's own): the code before
 # these checks removed what `labs_dir / NAME` named, and for an absolute NAME that is
@@ -109,7 +109,7 @@ def test_no_command_touches_the_file_system_for_a_bad_name(
 
 def test_down_of_an_empty_name_keeps_every_lab(settings: Settings) -> None:
     with pytest.raises(InvalidError, match="not a valid lab name"):
-        service.down(settings, "")
+        lifecycle.down(settings, "")
     assert sorted(p.name for p in settings.labs_dir.iterdir()) == ["keep-1", "keep-2"]
 
 
@@ -117,7 +117,7 @@ def test_down_of_a_path_outside_lab_home_removes_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidError):
-        service.down(settings, "../../victim")
+        lifecycle.down(settings, "../../victim")
     assert (tmp_path / "victim" / "precious").read_text() == "data"
     assert not (tmp_path / "victim.lock").exists()
     assert not (settings.home / "victim.lock").exists()
@@ -132,7 +132,7 @@ def test_locks_and_teardown_refuse_bad_names(name: str, settings: Settings, tmp_
     with pytest.raises(InvalidError):
         is_locked(settings, name)
     with pytest.raises(InvalidError):
-        deploy.teardown(None, name, settings.prefix, settings.labs_dir)  # type: ignore[arg-type]
+        deployment.teardown(None, name, settings.prefix, settings.labs_dir)  # type: ignore[arg-type]
     assert _tree(tmp_path) == before
 
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from lab.driver import DhcpHost, DhcpRange, DnsMode, NetworkSpec, network_xml
-from lab.naming import bridge_name
+from lab.labs.naming import bridge_name
 from lab.run import run
 
 EXPECTED = Path(__file__).parent / "expected"

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConflictError, NotFoundError
-from lab.operations import OperationStore, OpStatus
-from lab.state import StateStore
+from lab.operations.store import OperationStore, OpStatus
+from lab.store.state import StateStore
 
 
 def _store(tmp_path: Path) -> OperationStore:

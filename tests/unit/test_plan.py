@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import naming
 from lab.driver import FilterRef, nic_filter_xml
 from lab.errors import ConflictError, InvalidError
-from lab.plan import MANAGEMENT, allocate_management, plan_lab
+from lab.labs import naming
+from lab.labs.driver_specs import nic_spec
+from lab.labs.plan import MANAGEMENT, allocate_management, plan_lab
 from lab.profile import load_profile, load_profile_text
 from lab.settings import NicFilter
-from lab.specs import nic_spec
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 MGMT = IPv4Network("10.250.3.0/24")

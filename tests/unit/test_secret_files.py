@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import keys, passwords, sshconfig
-from lab.plan import plan_lab
+from lab.access.users import Role, UserStore
+from lab.labs import keys, passwords, ssh_config
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.software import keep_log
-from lab.state import StateStore
-from lab.users import Role, UserStore
+from lab.software.stack import keep_log
+from lab.store.state import StateStore
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 
@@ -101,7 +101,7 @@ def test_ssh_config_is_private(tmp_path: Path, no_chmod: None) -> None:
         load_profile(PROFILES / "tiny.yaml"), "demo", "hl-", tmp_path, IPv4Network("10.250.0.0/24")
     )
     plan.directory.mkdir()
-    assert mode(sshconfig.write(plan)) == 0o600
+    assert mode(ssh_config.write(plan)) == 0o600
 
 
 def test_kept_provisioning_logs_are_private(tmp_path: Path, no_chmod: None) -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab import seed
 from lab.errors import InvalidError
+from lab.labs import seed
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3mJ0bK4jH1oPp3yIu7B2Zr2m8E4v0aKq2y1QJqjQ7K lab"
 EVIL = 'x"\nruncmd: [rm -rf /]\n{{ boom }}: ]]>'

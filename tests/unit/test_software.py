@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from lab import inventory, prepare, provision, roles, sshconfig, verify
 from lab.errors import InvalidError, NotFoundError
+from lab.images import prepare
 from lab.images.recipe import load_recipe
-from lab.plan import plan_lab
+from lab.labs import ssh_config
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile_text
-from lab.verify_plugin import role_of
+from lab.software import inventory, provisioning, roles, verification
+from lab.software.verify_plugin import role_of
 
 REPO = Path(__file__).parents[2]
 MGMT = IPv4Network("10.250.3.0/24")
@@ -138,7 +140,7 @@ def test_one_play_runs_each_role_only_where_the_profile_gives_it(tmp_path: Path)
 
 def test_ssh_config_pins_host_keys_and_names_machines(tmp_path: Path) -> None:
     plan = plan_lab(load_profile_text(PROFILE, "p.yaml"), "s1", "hl-", tmp_path, MGMT)
-    text = sshconfig.render_ssh_config(plan)
+    text = ssh_config.render_ssh_config(plan)
     assert "Host srv\n  HostName 10.250.3.10\n  User labadmin\n" in text
     assert f"UserKnownHostsFile {plan.known_hosts}" in text
     assert text.count("StrictHostKeyChecking yes") == 2
@@ -146,7 +148,7 @@ def test_ssh_config_pins_host_keys_and_names_machines(tmp_path: Path) -> None:
 
 def test_role_of_a_test_module_comes_from_its_path() -> None:
     assert role_of(Path("/x/playbooks/roles/web_portal/tests/test_web_portal.py")) == "web_portal"
-    assert role_of(Path("/x/lab/verify_checks.py")) is None
+    assert role_of(Path("/x/lab/software/verify_checks.py")) is None
 
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
@@ -162,15 +164,15 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="py
 
 
 def test_junit_report_becomes_results_with_role_machine_and_message() -> None:
-    failed, ok = verify.parse_junit(JUNIT)
+    failed, ok = verification.parse_junit(JUNIT)
     assert (failed.role, failed.name, failed.machine) == ("web-portal", "test_front_page", "srv")
-    assert failed.outcome is verify.Outcome.FAILED
+    assert failed.outcome is verification.Outcome.FAILED
     assert "Тестова громада" in failed.message
     assert (ok.role, ok.name, ok.machine, ok.outcome) == ("profile", "up", "ws", "passed")
 
 
 def test_redact_blanks_passwords_in_kept_artifacts(tmp_path: Path) -> None:
-    from lab.provision import redact
+    from lab.software.provisioning import redact
 
     (tmp_path / "job_events").mkdir()
     event = tmp_path / "job_events" / "1.json"
@@ -181,28 +183,28 @@ def test_redact_blanks_passwords_in_kept_artifacts(tmp_path: Path) -> None:
     assert (tmp_path / "stdout").read_text() == "nothing secret\n"
 
 
-def _result(machine: str, role: str, outcome: verify.Outcome) -> verify.CheckResult:
-    return verify.CheckResult(
+def _result(machine: str, role: str, outcome: verification.Outcome) -> verification.CheckResult:
+    return verification.CheckResult(
         name=f"test_{role}", machine=machine, role=role, outcome=outcome, seconds=0.1
     )
 
 
 def test_a_role_whose_tests_were_all_skipped_is_not_verified() -> None:
-    passed, skipped = verify.Outcome.PASSED, verify.Outcome.SKIPPED
+    passed, skipped = verification.Outcome.PASSED, verification.Outcome.SKIPPED
     ran = (_result("ws", "common", passed), _result("ws", "workstation", passed))
-    assert verify.verdict(ran)
+    assert verification.verdict(ran)
     # Some skipped beside passes of the same role: verified, and reported as skipped.
-    assert verify.verdict((*ran, _result("ws", "workstation", skipped)))
+    assert verification.verdict((*ran, _result("ws", "workstation", skipped)))
     # Every test of a role skipped: not verified.
-    assert not verify.verdict((*ran, _result("ws", "mail", skipped)))
-    assert not verify.verdict((_result("ws", "common", skipped),))
-    assert not verify.verdict(())
-    assert not verify.verdict((*ran, _result("ws", "common", verify.Outcome.ERROR)))
+    assert not verification.verdict((*ran, _result("ws", "mail", skipped)))
+    assert not verification.verdict((_result("ws", "common", skipped),))
+    assert not verification.verdict(())
+    assert not verification.verdict((*ran, _result("ws", "common", verification.Outcome.ERROR)))
 
 
 def test_a_run_that_started_no_task_has_no_role_times() -> None:
     # A play whose hosts matched nothing starts no task; its stats still arrive.
-    tracker = provision._Tracker(lambda _s, _m: None)
+    tracker = provisioning._Tracker(lambda _s, _m: None)
     tracker.event({"event": "playbook_on_stats", "event_data": {}})
     assert tracker.role_seconds() == {}
     tracker.event({"event": "playbook_on_task_start", "event_data": {"role": "web_portal"}})

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lab.errors import CommandError, HostError, NotFoundError
+from lab.host.space import is_no_space, space_guard
 from lab.run import run
-from lab.space import is_no_space, space_guard
 
 
 def test_a_write_to_a_full_device_becomes_a_host_error_with_a_hint(tmp_path: Path) -> None:

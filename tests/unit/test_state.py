@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConflictError, NotFoundError
-from lab.plan import plan_lab
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
-from lab.state import LabRecord, LabStatus, StateStore, now
+from lab.store.state import LabRecord, LabStatus, StateStore, now
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.access.users import Role, UserStore
 from lab.errors import NotFoundError
-from lab.plan import plan_lab
+from lab.labs.plan import plan_lab
 from lab.profile import load_profile
-from lab.state import ClassRecord, LabRecord, LabStatus, StateStore, now
-from lab.users import Role, UserStore
+from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 ROOT = Path(__file__).parents[2]
@@ -46,8 +46,8 @@ def _lab(name: str) -> LabRecord:
 def _elsewhere(db: Path, code: str, stdin: str = "") -> None:
     """Run `code` in another Python process, with `store` a StateStore of `db`."""
     prelude = (
-        "import sys\nfrom pathlib import Path\nfrom lab.state import *\n"
-        "from lab.users import *\n"
+        "import sys\nfrom pathlib import Path\nfrom lab.store.state import *\n"
+        "from lab.access.users import *\n"
         f"store = StateStore(Path({str(db)!r}))\n"
     )
     subprocess.run(

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from lab.access.throttle import HashGate, LoginThrottle, source_key
 from lab.errors import ThrottledError
-from lab.throttle import HashGate, LoginThrottle, source_key
 
 
 def test_an_ipv6_source_is_its_64_and_a_mapped_ipv4_is_the_ipv4() -> None:

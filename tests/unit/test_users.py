@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.access.users import TOKEN_PREFIX, AssignmentKind, Role, UserStore, parse_role, token_hash
 from lab.errors import ConflictError, InvalidError, NotFoundError
-from lab.state import StateStore
-from lab.users import TOKEN_PREFIX, AssignmentKind, Role, UserStore, parse_role, token_hash
+from lab.store.state import StateStore
 
 
 def _store(tmp_path: Path) -> UserStore:

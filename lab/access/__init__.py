@@ -1,0 +1,1 @@
+"""Who may do what: users, roles, tokens, logins and sessions, assignments, ownership, audit."""

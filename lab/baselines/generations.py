@@ -1,0 +1,255 @@
+"""Baselines: a lab's captured clean state, and putting a machine back to it.
+
+A baseline is a *generation* directory `labs/LAB/baselines/GEN/` holding, per machine,
+the frozen disk layer `M.qcow2` (read-only, backed by the base image) and, for a
+machine that was running, its memory state `M.sav`. `current.json` names the
+generation in force; it is replaced atomically only once a capture is complete,
+so a failed or killed capture leaves the previous baseline in force and intact.
+Generation files are never written after capture: a reset only ever makes a fresh
+thin overlay over them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from lab.driver.connection import DomainState, Driver
+from lab.errors import LabError
+from lab.labs.plan import LabPlan, MachinePlan
+from lab.run import run
+
+_CURRENT = "current.json"
+
+
+class Baseline(BaseModel):
+    """The generation in force for a lab."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    generation: str
+    created_at: datetime
+    memory: tuple[str, ...]  # machines whose memory state was captured
+
+    def directory(self, plan: LabPlan) -> Path:
+        return baselines_dir(plan) / self.generation
+
+    def disk(self, plan: LabPlan, machine: str) -> Path:
+        return self.directory(plan) / f"{machine}.qcow2"
+
+    def memory_state(self, plan: LabPlan, machine: str) -> Path:
+        return self.directory(plan) / f"{machine}.sav"
+
+
+def baselines_dir(plan: LabPlan) -> Path:
+    return plan.directory / "baselines"
+
+
+def current(plan: LabPlan) -> Baseline | None:
+    """The baseline in force, or None when the lab has none."""
+    path = baselines_dir(plan) / _CURRENT
+    if not path.exists():
+        return None
+    return Baseline.model_validate_json(path.read_text())
+
+
+def capture(driver: Driver, plan: LabPlan, base_disks: dict[str, Path]) -> Baseline:
+    """Freeze every machine's disk and memory into a new generation, then put it in force.
+
+    Each running machine is saved (it stops), its overlay becomes the frozen layer,
+    a fresh overlay is made over it, and the machine is restored from the saved state:
+    it runs on, unaware, from the very instant of the capture.
+    """
+    generation = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    gdir = baselines_dir(plan) / generation
+    gdir.mkdir(parents=True)
+    gdir.chmod(0o755)
+    memory: list[str] = []
+    try:
+        for machine in plan.machines:
+            if _capture_machine(driver, plan, machine, gdir, base_disks[machine.name]):
+                memory.append(machine.name)
+    except BaseException:
+        _resume_saved(driver, plan, gdir)
+        prune(plan)  # the unfinished generation, unless a machine's disk now sits on it
+        raise
+    baseline = Baseline(generation=generation, created_at=datetime.now(UTC), memory=tuple(memory))
+    _write_current(plan, baseline)
+    prune(plan)
+    return baseline
+
+
+def _capture_machine(
+    driver: Driver, plan: LabPlan, machine: MachinePlan, gdir: Path, base_disk: Path
+) -> bool:
+    state = driver.domain_state(machine.domain)
+    running = state in (DomainState.RUNNING, DomainState.PAUSED)
+    saved = gdir / f"{machine.name}.sav"
+    if running:
+        # The frozen layer must also boot on its own (a cold reset): flush what the
+        # guest still holds in its page cache, or files written recently are empty there.
+        driver.flush_guest_disks(machine.domain)
+        driver.save_domain(machine.domain, saved)
+    frozen = gdir / f"{machine.name}.qcow2"
+    os.replace(machine.overlay, frozen)
+    # A second baseline's layer sits on the first one: fold that in, so every
+    # generation stands alone on the base image and older ones can be deleted.
+    if _backing(frozen) != base_disk:
+        run(["qemu-img", "rebase", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base_disk, frozen])
+    frozen.chmod(0o444)
+    new_overlay(frozen, machine.overlay)
+    if running:
+        driver.restore_domain(saved)
+    return running
+
+
+def new_overlay(backing: Path, overlay: Path) -> None:
+    """A fresh, empty qcow2 layer at `overlay` over `backing` (replacing any old one)."""
+    staged = overlay.with_name(overlay.name + ".new")
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, staged])
+    os.replace(staged, overlay)
+
+
+def _resume_saved(driver: Driver, plan: LabPlan, gdir: Path) -> None:
+    """After a failed capture: restart machines left saved, so the lab runs on."""
+    for machine in plan.machines:
+        saved = gdir / f"{machine.name}.sav"
+        if not saved.exists() or not driver.domain_exists(machine.domain):
+            continue
+        if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
+            continue
+        if not machine.overlay.exists():
+            # The overlay was moved into the new layer already: run on top of that.
+            new_overlay(gdir / f"{machine.name}.qcow2", machine.overlay)
+        try:
+            driver.restore_domain(saved)
+        except LabError:
+            continue  # the next reset (cold, if need be) brings it back
+
+
+def recover(driver: Driver, plan: LabPlan, *, running: bool) -> list[str]:
+    """Put a lab back in working order after a capture or reset was killed half-way.
+
+    A kill can leave a staged overlay (`*.qcow2.new`), an overlay already moved into a
+    new generation's frozen layer, a machine saved (stopped) by a capture or destroyed
+    by a reset, and a generation that never came into force. With `running` (the lab is
+    recorded as running) every stopped machine runs again: resumed from the interrupted
+    capture's saved state when its disk is still that state's, else restored to the
+    baseline in force, else booted. Generations neither in force nor under an overlay
+    go. Returns what was done, one line each.
+    """
+    done: list[str] = []
+    in_force = current(plan)
+    for machine in plan.machines:
+        staged = machine.overlay.with_name(machine.overlay.name + ".new")
+        if staged.exists():
+            staged.unlink()
+            done.append(f"removed the half-made {staged.name}")
+        # A save or restore job a killed client had started: let libvirt finish it.
+        driver.wait_state(machine.domain, {DomainState.RUNNING, DomainState.SHUTOFF}, 30.0)
+        interrupted = _interrupted_generation(plan, machine, in_force)
+        if not machine.overlay.exists():
+            layer = _layer_for(plan, machine, interrupted, in_force)
+            new_overlay(layer, machine.overlay)
+            done.append(f"{machine.name}: a fresh overlay over {layer.parent.name}/{layer.name}")
+        if running and driver.domain_state(machine.domain) is DomainState.SHUTOFF:
+            done.append(f"{machine.name}: " + _bring_back(driver, plan, machine, interrupted))
+    done += [f"removed the incomplete baseline generation {g}" for g in prune(plan)]
+    return done
+
+
+def _interrupted_generation(
+    plan: LabPlan, machine: MachinePlan, in_force: Baseline | None
+) -> Path | None:
+    """The newest generation not in force that holds something of `machine`."""
+    root = baselines_dir(plan)
+    if not root.is_dir():
+        return None
+    found = [
+        g
+        for g in root.iterdir()
+        if g.is_dir()
+        and (in_force is None or g.name != in_force.generation)
+        and any((g / f"{machine.name}{ext}").exists() for ext in (".sav", ".qcow2"))
+    ]
+    return max(found, key=lambda g: g.name) if found else None
+
+
+def _layer_for(
+    plan: LabPlan, machine: MachinePlan, interrupted: Path | None, in_force: Baseline | None
+) -> Path:
+    """What a machine whose overlay is gone (moved into a frozen layer) runs on."""
+    if interrupted is not None and (interrupted / f"{machine.name}.qcow2").exists():
+        return interrupted / f"{machine.name}.qcow2"
+    if in_force is not None and in_force.disk(plan, machine.name).exists():
+        return in_force.disk(plan, machine.name)
+    raise LabError(
+        f"machine '{machine.name}' of lab '{plan.lab}' has lost its disk overlay",
+        hint=f"remove the lab and bring it up again: lab down {plan.lab}",
+    )
+
+
+def _bring_back(
+    driver: Driver, plan: LabPlan, machine: MachinePlan, interrupted: Path | None
+) -> str:
+    """Run a stopped machine again; say how."""
+    in_force = current(plan)
+    saved = interrupted / f"{machine.name}.sav" if interrupted else None
+    try:
+        if saved is not None and saved.exists() and _disk_is_of(machine, saved.parent):
+            driver.restore_domain(saved)
+            return "resumed from the interrupted baseline capture"
+        if in_force is not None and machine.name in in_force.memory:
+            new_overlay(in_force.disk(plan, machine.name), machine.overlay)
+            driver.restore_domain(in_force.memory_state(plan, machine.name))
+            return f"restored to its baseline {in_force.generation}"
+    except LabError as exc:
+        if in_force is not None:
+            new_overlay(in_force.disk(plan, machine.name), machine.overlay)
+        driver.start_domain(machine.domain)
+        return f"memory restore failed ({exc.message.splitlines()[0]}): booting"
+    driver.start_domain(machine.domain)
+    return "booting"
+
+
+def _disk_is_of(machine: MachinePlan, gdir: Path) -> bool:
+    """Whether the machine's disk is still what it was when it was saved into `gdir`:
+    untouched (not yet frozen), or a fresh overlay over that generation's frozen layer."""
+    frozen = gdir / f"{machine.name}.qcow2"
+    return not frozen.exists() or _backing(machine.overlay) == frozen
+
+
+def _write_current(plan: LabPlan, baseline: Baseline) -> None:
+    path = baselines_dir(plan) / _CURRENT
+    staged = path.with_name(_CURRENT + ".new")
+    staged.write_text(baseline.model_dump_json())
+    os.replace(staged, path)
+
+
+def prune(plan: LabPlan) -> list[str]:
+    """Delete generations that are neither in force nor under a machine's overlay."""
+    root = baselines_dir(plan)
+    if not root.is_dir():
+        return []
+    keep = {b.generation} if (b := current(plan)) else set()
+    for machine in plan.machines:
+        if machine.overlay.exists() and (backing := _backing(machine.overlay)) is not None:
+            keep.add(backing.parent.name)
+    removed = []
+    for gdir in root.iterdir():
+        if gdir.is_dir() and gdir.name not in keep:
+            shutil.rmtree(gdir)
+            removed.append(gdir.name)
+    return removed
+
+
+def _backing(image: Path) -> Path | None:
+    info = json.loads(run(["qemu-img", "info", "--output=json", "-U", image]).stdout)
+    name = info.get("full-backing-filename") or info.get("backing-filename")
+    return Path(name) if name else None

@@ -1,0 +1,1 @@
+"""A class: N labs (seats) of one profile, one per trainee, reset together; its access sheet."""

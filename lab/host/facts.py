@@ -1,0 +1,142 @@
+"""What this host offers (facts, gathered with I/O) and which accelerator to use (pure).
+
+`gather_facts()` reads /dev/kvm, /sys, /proc and the filesystem; `choose_accel()` only
+looks at the facts it is given, so every branch is unit-tested with fabricated facts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from lab.base import Frozen
+from lab.driver.specs import CpuMode, VirtType
+from lab.errors import HostError
+from lab.settings import Accel, get_settings
+
+# What the orchestrator runs on the host, and the Debian package that brings each.
+REQUIRED_TOOLS: tuple[tuple[str, str], ...] = (
+    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("qemu-img", "qemu-utils"),
+    ("mmdebstrap", "mmdebstrap"),
+    ("genisoimage", "genisoimage"),
+    ("mkfs.ext4", "e2fsprogs"),
+    ("dnsmasq", "dnsmasq-base"),  # libvirt runs it for each network's DHCP and DNS
+    ("ssh-keygen", "openssh-client"),
+)
+
+# One 512 MiB guest costs ~640 MB of QEMU resident memory under TCG (measured).
+MIN_MEMORY_BYTES = 1 << 30
+# A base image is ~0.5 GB, a memory baseline ~0.3 GB per guest: 5 GiB holds a small lab.
+MIN_DISK_BYTES = 5 << 30
+
+_KVM = Path("/dev/kvm")
+_KVM_PVM = Path("/sys/module/kvm_pvm")
+
+
+class ToolFact(Frozen):
+    program: str
+    package: str
+    path: str | None  # None: not installed
+
+
+class HostFacts(Frozen):
+    """What `gather_facts` saw. Built by hand in tests."""
+
+    kvm_exists: bool
+    kvm_accessible: bool
+    kvm_pvm: bool
+    memory_available_bytes: int
+    disk_path: Path  # LAB_HOME, or its nearest existing parent that was measured
+    disk_free_bytes: int
+    tools: tuple[ToolFact, ...] = ()
+
+    @property
+    def missing_tools(self) -> tuple[ToolFact, ...]:
+        return tuple(t for t in self.tools if t.path is None)
+
+
+class AccelChoice(Frozen):
+    virt_type: VirtType
+    cpu: CpuMode
+    reason: str
+
+
+_TCG_CPU = CpuMode.NEHALEM  # why: see CpuMode
+
+
+def choose_accel(requested: Accel, facts: HostFacts) -> AccelChoice:
+    """KVM when asked for or usable (for `auto`), else TCG; always with the reason."""
+    if requested is Accel.TCG:
+        return AccelChoice(virt_type=VirtType.QEMU, cpu=_TCG_CPU, reason="LAB_ACCEL=tcg")
+    obstacle = kvm_obstacle(facts)
+    if obstacle is None:
+        why = "LAB_ACCEL=kvm" if requested is Accel.KVM else "/dev/kvm is usable"
+        return AccelChoice(virt_type=VirtType.KVM, cpu=CpuMode.HOST_PASSTHROUGH, reason=why)
+    if requested is Accel.KVM:
+        raise HostError(
+            f"LAB_ACCEL=kvm, but KVM cannot be used here: {obstacle}",
+            hint="set LAB_ACCEL=auto (or tcg) to run guests under software emulation",
+        )
+    return AccelChoice(virt_type=VirtType.QEMU, cpu=_TCG_CPU, reason=f"{obstacle}, so TCG")
+
+
+def kvm_obstacle(facts: HostFacts) -> str | None:
+    """Why KVM cannot run our guests on this host, or None when it can."""
+    if not facts.kvm_exists:
+        return "no /dev/kvm (no hardware virtualisation, or the kvm module is not loaded)"
+    if not facts.kvm_accessible:
+        return "/dev/kvm is not accessible to this user"
+    if facts.kvm_pvm:
+        # Measured: QEMU stops with "KVM internal error ... emulation failure"
+        # on cmpxchg16b/xrstor with every CPU model tried.
+        return "KVM is in PVM mode; stock guest kernels stop with emulation failures under it"
+    return None
+
+
+def gather_facts(home: Path | None = None) -> HostFacts:
+    """Look at this host: /dev/kvm, KVM's mode, memory, disk under LAB_HOME, tools."""
+    home = home or get_settings().home
+    disk_path = nearest_existing(home)
+    stat = os.statvfs(disk_path)
+    return HostFacts(
+        kvm_exists=_KVM.exists(),
+        kvm_accessible=_kvm_openable(),
+        kvm_pvm=_KVM_PVM.exists(),
+        memory_available_bytes=_mem_available(),
+        disk_path=disk_path,
+        disk_free_bytes=stat.f_bavail * stat.f_frsize,
+        tools=tuple(
+            ToolFact(program=p, package=pkg, path=shutil.which(p)) for p, pkg in REQUIRED_TOOLS
+        ),
+    )
+
+
+def _kvm_openable() -> bool:
+    # Opening is the only honest test: permissions, ACLs and device cgroups all apply.
+    try:
+        fd = os.open(_KVM, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENXIO, errno.ENODEV):
+            raise
+        return False
+    os.close(fd)
+    return True
+
+
+def nearest_existing(path: Path) -> Path:
+    """LAB_HOME may not exist yet; its filesystem is the one its nearest parent is on."""
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _mem_available(meminfo: Path = Path("/proc/meminfo")) -> int:
+    for line in meminfo.read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key == "MemAvailable":
+            return int(value.split()[0]) * 1024  # the kernel reports kB
+    return 0

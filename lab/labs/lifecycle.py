@@ -1,0 +1,360 @@
+"""Use cases of the lab lifecycle: up, down, start, stop, status, list, reconcile.
+
+The CLI and the API both call these; no logic lives only in either. Each use
+case takes the settings and a progress callback, and raises LabError subclasses.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lab.access import ownership
+from lab.access.users import User
+from lab.base import Frozen, Progress, quiet
+from lab.baselines import generations
+from lab.driver import nic_filter_xml
+from lab.driver.connection import DomainState, Driver
+from lab.errors import HostError, LabError
+from lab.host.facts import AccelChoice, choose_accel, gather_facts
+from lab.host.space import space_guard
+from lab.images import Image, ImageStore
+from lab.images.prepare import images_for, with_role_images
+from lab.labs import deployment, guest
+from lab.labs.locks import NAMES, is_locked, lab_lock
+from lab.labs.naming import check_lab_name, split_name, valid_lab_name
+from lab.labs.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
+from lab.profile import Profile, load_profile
+from lab.settings import NicFilter, Settings
+from lab.software import stack
+from lab.software.provisioning import ProvisionError
+from lab.store.state import LabRecord, LabStatus, StateStore, now
+
+# A machine is ready once cloud-init has finished (it writes boot-finished last), not
+# when SSH first answers: its later stages restart services, sshd among them. A shell
+# `test`, because starting Python under TCG costs seconds.
+READY_PROBE = guest.FIRST_BOOT_DONE
+
+
+class MachineStatus(Frozen):
+    name: str
+    domain: str
+    state: DomainState
+    addresses: tuple[tuple[str, str], ...]  # (network, ip)
+    reachable: bool
+    agent: bool
+
+
+class LabReport(Frozen):
+    lab: LabRecord
+    machines: tuple[MachineStatus, ...]
+
+
+class ReconcileReport(Frozen):
+    removed: tuple[str, ...]  # what was removed, one line each
+    kept: tuple[str, ...]  # labs found complete and left alone
+    busy: tuple[str, ...]  # labs skipped because an operation holds their lock
+
+
+def up(
+    settings: Settings,
+    profile_path: Path,
+    name: str | None = None,
+    progress: Progress = quiet,
+    *,
+    provision: bool = True,
+    owner: User | None = None,
+) -> LabRecord:
+    """Bring a profile up as a lab, provisioned and verified; on any failure before
+    verification remove everything this call made. `provision=False` stops once the
+    machines answer (roles not applied, lab not verified). `owner`: the user asking
+    (None: the host's CLI, or a class); the lab is theirs once its machines are up,
+    under the rules of lab.access.ownership."""
+    profile = with_role_images(settings, load_profile(profile_path))
+    lab = check_lab_name(name or profile_name(profile))
+    ownership.check_new_lab(settings, lab, owner)
+    images = images_for(settings, profile)
+    accel = choose_accel(settings.accel, gather_facts(settings.home))
+    progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
+    with space_guard(settings.home, f"bringing up lab '{lab}'", "nothing of the lab was kept"):
+        return _up(settings, profile_path, profile, lab, images, accel, progress, provision, owner)
+
+
+def _up(
+    settings: Settings,
+    profile_path: Path,
+    profile: Profile,
+    lab: str,
+    images: dict[str, Image],
+    accel: AccelChoice,
+    progress: Progress,
+    provision: bool,
+    owner: User | None,
+) -> LabRecord:
+    store = ImageStore(settings)
+    state = StateStore.open(settings)
+    with lab_lock(settings, lab), Driver.open(settings.libvirt_uri) as driver:
+        _check_nic_filter(driver, settings.nic_filter)
+        # Choosing a management subnet and recording the lab is one step for all labs,
+        # so that labs brought up side by side (a class) never pick the same subnet, and
+        # the ownership rules hold against classes and labs asked for meanwhile.
+        with lab_lock(settings, NAMES, wait=60):
+            ownership.check_new_lab(settings, lab, owner)
+            # Subnets of other libvirt networks too (another LAB_HOME, the host's own).
+            used = {r.plan.management.cidr for r in state.list_labs()}
+            used |= driver.network_subnets()
+            management = allocate_management(settings.mgmt_pool, used)
+            plan = plan_lab(profile, lab, settings.prefix, settings.labs_dir, management)
+            deployment.check_free(driver, plan)
+            stamp = now()
+            record = LabRecord(
+                name=plan.lab,
+                profile=plan.profile,
+                profile_path=str(profile_path),
+                status=LabStatus.CREATING,
+                plan=plan,
+                image_digests={m.name: images[m.image].digest for m in plan.machines},
+                spec=profile,
+                owner=owner.name if owner is not None else None,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            state.add_lab(record)  # before anything exists: a crash from here is reconcilable
+        try:
+            deployment.create(
+                driver, plan, profile, images, store, accel, settings.nic_filter, progress
+            )
+            _boot(settings, driver, plan, accel, progress)
+            if provision and any(m.roles for m in plan.machines):
+                progress("lab", "provisioning the roles")
+                stack.provision_record(settings, record, progress)
+        except BaseException as exc:
+            progress("lab", "failed: removing everything this `up` created")
+            kept = (
+                stack.keep_log(settings, exc.artifacts, plan.lab)
+                if isinstance(exc, ProvisionError)
+                else None
+            )
+            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir)
+            state.delete_lab(plan.lab)
+            if kept is not None and isinstance(exc, ProvisionError):
+                raise ProvisionError(exc.message, hint=f"{exc.hint}; kept at {kept}") from exc
+            raise
+        running = state.update_lab(
+            state.get_lab(plan.lab).model_copy(update={"status": LabStatus.RUNNING})
+        )
+        # Its machines are up: the lab exists, and a failed verification leaves it for its
+        # owner to look into and remove.
+        ownership.take(settings, plan.lab, owner)
+        if not provision:
+            return running
+        progress("lab", "verifying")
+        stack.raise_unverified(stack.verify_record(settings, running, progress))
+        return state.get_lab(plan.lab)
+
+
+def down(settings: Settings, name: str, progress: Progress = quiet) -> list[str]:
+    """Remove a lab entirely, and every assignment to it. Idempotent: an unknown lab is
+    simply nothing to remove. InvalidError, before anything is touched, for a name that
+    is not a lab's."""
+    check_lab_name(name)
+    state = StateStore.open(settings)
+    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+        record = state.find_lab(name)
+        if record is not None:
+            state.update_lab(record.model_copy(update={"status": LabStatus.DELETING}))
+        removed = deployment.teardown(
+            driver, record.plan if record else name, settings.prefix, settings.labs_dir
+        )
+        state.delete_lab(name)
+        for user in ownership.forget_lab(settings, name):
+            removed.append(f"assignment of user {user}")
+    for line in removed:
+        progress(name, f"removed {line}")
+    return removed
+
+
+def list_labs(settings: Settings) -> list[LabRecord]:
+    return StateStore.open(settings).list_labs()
+
+
+def get_lab(settings: Settings, name: str) -> LabRecord:
+    return StateStore.open(settings).get_lab(name)
+
+
+def status(settings: Settings, name: str) -> LabReport:
+    """Each machine's power state, addresses, and whether SSH and the agent answer."""
+    record = get_lab(settings, name)
+    with Driver.open(settings.libvirt_uri) as driver:
+
+        def one(machine: MachinePlan) -> MachineStatus:
+            present = driver.domain_exists(machine.domain)
+            power = driver.domain_state(machine.domain) if present else DomainState.MISSING
+            running = power is DomainState.RUNNING
+            return MachineStatus(
+                name=machine.name,
+                domain=machine.domain,
+                state=power,
+                addresses=tuple((n.network, str(n.address)) for n in machine.all_nics),
+                reachable=running and _answers(record.plan, machine, timeout=15),
+                agent=running and driver.qemu_agent_ping(machine.domain, timeout=2),
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, len(record.plan.machines))) as pool:
+            machines = tuple(pool.map(one, record.plan.machines))
+    return LabReport(lab=record, machines=machines)
+
+
+def stop(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord:
+    """Shut every machine down (ACPI, then forcibly after a grace period)."""
+    state = StateStore.open(settings)
+    record = state.get_lab(name)
+    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+        for machine in record.plan.machines:
+            if driver.domain_state(machine.domain) is DomainState.RUNNING:
+                driver.shutdown_domain(machine.domain)
+        for machine in record.plan.machines:
+            if not driver.wait_state(machine.domain, {DomainState.SHUTOFF}, seconds=60):
+                driver.destroy_domain(machine.domain)
+                progress(machine.name, "did not shut down in 60 s: powered off")
+            else:
+                progress(machine.name, "shut down")
+        return state.update_lab(record.model_copy(update={"status": LabStatus.STOPPED}))
+
+
+def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord:
+    """Start a stopped lab and wait until every machine answers."""
+    state = StateStore.open(settings)
+    record = state.get_lab(name)
+    accel = choose_accel(settings.accel, gather_facts(settings.home))
+    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+        _boot(settings, driver, record.plan, accel, progress)
+        return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
+
+
+def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAddress:
+    """How to reach one machine of a lab over SSH as the management user."""
+    plan = get_lab(settings, name).plan
+    return deployment.admin_address(plan, plan.machine(machine))
+
+
+def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport:
+    """Make the state store and libvirt agree after a crash.
+
+    A lab is kept only when it is complete: recorded as running or stopped, with
+    every domain and network present. Everything else this project made (labs
+    left half-created or half-deleted, objects and directories nobody recorded)
+    is removed, so each lab ends up fully present or fully gone. A kept lab is also
+    put back in working order after a killed baseline or reset (`generations.recover`):
+    its machines run again, and half-made files and baseline generations go.
+    """
+    state = StateStore.open(settings)
+    removed: list[str] = []
+    kept: list[str] = []
+    busy: list[str] = []
+    with Driver.open(settings.libvirt_uri) as driver:
+        recorded = {lab.name: lab for lab in state.list_labs()}
+        for lab in recorded.values():
+            if is_locked(settings, lab.name):
+                busy.append(lab.name)
+            elif _complete(driver, lab):
+                with lab_lock(settings, lab.name):
+                    running = lab.status is LabStatus.RUNNING
+                    for line in generations.recover(driver, lab.plan, running=running):
+                        progress(lab.name, line)
+                kept.append(lab.name)
+            else:
+                with lab_lock(settings, lab.name):
+                    removed += deployment.teardown(
+                        driver, lab.plan, settings.prefix, settings.labs_dir
+                    )
+                    state.delete_lab(lab.name)
+                    ownership.forget_lab(settings, lab.name)
+                removed.append(f"lab {lab.name} ({lab.status}, incomplete)")
+        for orphan in sorted(_orphans(driver, settings, set(recorded))):
+            if is_locked(settings, orphan):
+                busy.append(orphan)
+                continue
+            with lab_lock(settings, orphan):
+                removed += deployment.teardown(driver, orphan, settings.prefix, settings.labs_dir)
+    for line in removed:
+        progress("reconcile", f"removed {line}")
+    return ReconcileReport(removed=tuple(removed), kept=tuple(kept), busy=tuple(busy))
+
+
+def _check_nic_filter(driver: Driver, nic_filter: NicFilter) -> None:
+    """The lab NICs' filter exists in libvirt: ours is defined on first use."""
+    if nic_filter is NicFilter.NONE or driver.nwfilter_exists(nic_filter.value):
+        return
+    if nic_filter is NicFilter.LAB:
+        driver.define_nwfilter(nic_filter_xml())
+        return
+    raise HostError(
+        f"libvirt has no network filter '{nic_filter.value}' for the lab NICs",
+        hint="install libvirt's nwfilter driver (Debian: libvirt-daemon-system) and restart"
+        " libvirtd, or run without anti-spoofing: LAB_NIC_FILTER=none",
+    )
+
+
+def _complete(driver: Driver, lab: LabRecord) -> bool:
+    if lab.status not in (LabStatus.RUNNING, LabStatus.STOPPED):
+        return False
+    return all(driver.domain_exists(m.domain) for m in lab.plan.machines) and all(
+        driver.network_exists(n.libvirt_name) for n in lab.plan.all_networks
+    )
+
+
+def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]:
+    """Names of labs that have libvirt objects or a directory but no record."""
+    found: set[str] = set()
+    for name in driver.list_domains(settings.prefix) + driver.list_networks(settings.prefix):
+        parts = split_name(settings.prefix, name)
+        if parts is not None:
+            found.add(parts[0])
+    if settings.labs_dir.is_dir():
+        # Only directories named as a lab can be a lab's: others are not ours to remove.
+        found |= {
+            p.name for p in settings.labs_dir.iterdir() if p.is_dir() and valid_lab_name(p.name)
+        }
+    return found - recorded
+
+
+def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
+    try:
+        return (
+            guest.run(deployment.admin_address(plan, machine), "true", timeout=timeout).exit_code
+            == 0
+        )
+    except LabError:
+        return False
+
+
+def _boot(
+    settings: Settings, driver: Driver, plan: LabPlan, accel: AccelChoice, progress: Progress
+) -> None:
+    """Every machine is started and answers on SSH (and its guest agent), or the lab's
+    `up` fails; boots are paced to the host (LAB_BOOT_PARALLEL)."""
+
+    def ready(machine: MachinePlan) -> None:
+        def note(message: str) -> None:
+            progress(machine.name, message)
+
+        try:
+            took = guest.wait_ready(
+                deployment.admin_address(plan, machine),
+                settings.boot_timeout,
+                note,
+                probe=READY_PROBE,
+            )
+        except LabError as exc:
+            raise LabError(
+                f"machine '{machine.name}' of lab '{plan.lab}' did not come up: {exc.message}\n"
+                f"last lines of its console:\n{deployment.console_tail(machine)}",
+                hint="the console above shows where the boot stopped; "
+                f"LAB_BOOT_TIMEOUT (now {settings.boot_timeout:.0f} s) sets how long to wait",
+            ) from exc
+        agent = driver.qemu_agent_ping(machine.domain, timeout=10)
+        progress(machine.name, f"ready in {took:.1f} s (SSH{', guest agent' if agent else ''})")
+
+    slots = deployment.boot_slots(settings.boot_parallel, accel.virt_type)
+    deployment.boot(driver, plan, slots, ready, progress)

@@ -1,0 +1,243 @@
+"""What `lab up` will create for a profile, computed without touching anything (pure).
+
+A `LabPlan` names every network, address, MAC and file of a lab. `up` carries it
+out, `down` and rollback remove exactly what it names, and the state store keeps
+it, so a lab can be taken down even when the profile file has changed since.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+
+from lab.base import Frozen
+from lab.errors import ConflictError, InvalidError
+from lab.labs import naming
+from lab.profile import Check, Profile
+
+# Addresses below this offset are left for the host (.1) and for fixed services.
+_FIRST_ALLOCATED = 10
+# The management network's name among a lab's networks; not a DNS label, so no
+# profile network can take it.
+MANAGEMENT = "_mgmt"
+MANAGEMENT_PREFIXLEN = 24
+
+
+class NetworkPlan(Frozen):
+    name: str  # as in the profile, or MANAGEMENT
+    libvirt_name: str
+    bridge: str
+    cidr: IPv4Network
+    # Only the management network has a host address; a lab's own networks are pure
+    # layer-2 segments, so every seat of a class can use the profile's addresses.
+    host_address: IPv4Interface | None = None
+
+
+class NicPlan(Frozen):
+    network: str  # as in the profile
+    libvirt_network: str
+    mac: str
+    address: IPv4Address
+
+
+class MachinePlan(Frozen):
+    name: str
+    domain: str
+    image: str
+    vcpus: int
+    memory_mib: int
+    disk_bytes: int
+    graphics: bool
+    roles: tuple[str, ...]
+    nics: tuple[NicPlan, ...]  # the profile's NICs, in its order
+    management: NicPlan  # the extra NIC on the lab's management network
+    overlay: Path
+    seed: Path
+    console_log: Path
+
+    @property
+    def management_address(self) -> IPv4Address:
+        """The address the orchestrator reaches the machine on."""
+        return self.management.address
+
+    @property
+    def all_nics(self) -> tuple[NicPlan, ...]:
+        return (*self.nics, self.management)
+
+
+class LabPlan(Frozen):
+    lab: str
+    profile: str
+    directory: Path
+    networks: tuple[NetworkPlan, ...]  # the profile's
+    management: NetworkPlan
+    machines: tuple[MachinePlan, ...]
+    checks: tuple[Check, ...] = ()  # the profile's verification tests, as deployed
+
+    def quick_checks(self, machine: str) -> tuple[Check, ...]:
+        """The checks that run after every reset on `machine`."""
+        return tuple(c for c in self.checks if c.quick and c.machine in (None, machine))
+
+    @property
+    def all_networks(self) -> tuple[NetworkPlan, ...]:
+        return (*self.networks, self.management)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.directory / "keys"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.directory / "known_hosts"
+
+    def machine(self, name: str) -> MachinePlan:
+        for m in self.machines:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.machines)
+        raise InvalidError(
+            f"lab '{self.lab}' has no machine '{name}'", hint=f"its machines: {known}"
+        )
+
+
+def plan_lab(
+    profile: Profile, lab: str, prefix: str, labs_dir: Path, management: IPv4Network
+) -> LabPlan:
+    """Every name, address and path of lab `lab` deployed from `profile`.
+
+    `management` is the lab's own management subnet (see `allocate_management`).
+    """
+    naming.check_lab_name(lab)
+    if profile.abstract or not profile.machines:
+        raise InvalidError(
+            f"profile '{profile_name(profile)}' is abstract and cannot be brought up",
+            hint="bring up a profile that extends it",
+        )
+    for net in profile.networks:
+        if net.cidr.overlaps(management):
+            raise InvalidError(
+                f"network '{net.name}' ({net.cidr}) overlaps the lab's management network"
+                f" {management}",
+                hint="give the profile network another range, or move LAB_MGMT_POOL",
+            )
+    directory = labs_dir / lab
+    networks = tuple(
+        _network(prefix, lab, net.name, net.cidr, host=False) for net in profile.networks
+    )
+    mgmt = _network(prefix, lab, MANAGEMENT, management, host=True)
+    by_name = {n.name: n for n in networks}
+    addresses = allocate_addresses(profile)
+    machines = []
+    for position, machine in enumerate(profile.machines):
+        nics = tuple(
+            NicPlan(
+                network=nic.network,
+                libvirt_network=by_name[nic.network].libvirt_name,
+                mac=naming.mac_address(lab, machine.name, index),
+                address=addresses[(machine.name, index)],
+            )
+            for index, nic in enumerate(machine.nics)
+        )
+        management_nic = NicPlan(
+            network=MANAGEMENT,
+            libvirt_network=mgmt.libvirt_name,
+            mac=naming.mac_address(lab, machine.name, MANAGEMENT),
+            address=management.network_address + _FIRST_ALLOCATED + position,
+        )
+        machines.append(
+            MachinePlan(
+                name=machine.name,
+                domain=naming.domain_name(prefix, lab, machine.name),
+                image=machine.image,
+                vcpus=machine.vcpus,
+                memory_mib=machine.memory.mib,
+                disk_bytes=int(machine.disk),
+                graphics=machine.graphics,
+                roles=tuple(machine.roles),
+                nics=nics,
+                management=management_nic,
+                overlay=directory / "disks" / f"{machine.name}.qcow2",
+                seed=directory / "disks" / f"{machine.name}-seed.iso",
+                console_log=directory / "console" / f"{machine.name}.log",
+            )
+        )
+    if len(machines) + _FIRST_ALLOCATED >= management.num_addresses - 1:
+        raise InvalidError(
+            f"profile '{profile_name(profile)}' has more machines than a management network"
+            f" of {management} can address",
+            hint="split the profile into smaller ones",
+        )
+    return LabPlan(
+        lab=lab,
+        profile=profile_name(profile),
+        directory=directory,
+        networks=networks,
+        management=mgmt,
+        machines=tuple(machines),
+        checks=profile.tests,
+    )
+
+
+def allocate_management(pool: IPv4Network, used: set[IPv4Network]) -> IPv4Network:
+    """The first /24 of `pool` that overlaps nothing in `used` (other labs' and other
+    networks' subnets)."""
+    for subnet in pool.subnets(new_prefix=MANAGEMENT_PREFIXLEN):
+        if not any(subnet.overlaps(taken) for taken in used):
+            return subnet
+    raise ConflictError(
+        f"every management network of LAB_MGMT_POOL ({pool}) is taken",
+        hint="take labs down (`lab list`), or give LAB_MGMT_POOL a larger range",
+    )
+
+
+def _network(prefix: str, lab: str, name: str, cidr: IPv4Network, *, host: bool) -> NetworkPlan:
+    libvirt_name = naming.network_name(prefix, lab, name)
+    return NetworkPlan(
+        name=name,
+        libvirt_name=libvirt_name,
+        bridge=naming.bridge_name(libvirt_name),
+        cidr=cidr,
+        host_address=(IPv4Interface(f"{host_address(cidr)}/{cidr.prefixlen}") if host else None),
+    )
+
+
+def profile_name(profile: Profile) -> str:
+    return profile.community.name if profile.community else "abstract"
+
+
+def host_address(cidr: IPv4Network) -> IPv4Address:
+    """The host's management address on a lab network: the first usable one."""
+    return cidr.network_address + 1
+
+
+def allocate_addresses(profile: Profile) -> dict[tuple[str, int], IPv4Address]:
+    """An address for every NIC: the profile's own, else the next free one from .10 up.
+
+    Deterministic: the same profile always yields the same addresses, so every
+    seat of a class looks the same inside.
+    """
+    nets = {n.name: n.cidr for n in profile.networks}
+    taken: dict[str, set[IPv4Address]] = {name: set() for name in nets}
+    result: dict[tuple[str, int], IPv4Address] = {}
+    for machine in profile.machines:
+        for index, nic in enumerate(machine.nics):
+            if nic.address is not None:
+                result[(machine.name, index)] = nic.address
+                taken[nic.network].add(nic.address)
+    for machine in profile.machines:
+        for index, nic in enumerate(machine.nics):
+            if (machine.name, index) in result:
+                continue
+            cidr = nets[nic.network]
+            candidate = cidr.network_address + _FIRST_ALLOCATED
+            while candidate in taken[nic.network]:
+                candidate += 1
+            if candidate >= cidr.broadcast_address:
+                raise InvalidError(
+                    f"network '{nic.network}' ({cidr}) has no free address for"
+                    f" machine '{machine.name}'",
+                    hint="use a larger network in the profile or give static addresses",
+                )
+            result[(machine.name, index)] = candidate
+            taken[nic.network].add(candidate)
+    return result

@@ -1,0 +1,1 @@
+"""Operations: long actions (up, reset, provision, ...) recorded with progress, and their runner."""
