@@ -1,6 +1,7 @@
 """Fixtures for integration tests: real libvirtd (in the test namespace), real TCG guests.
 
-Each test run gets its own LAB_HOME (state, labs, keys) and libvirt prefix `hlt-`;
+Each test run gets its own LAB_HOME (state, labs, keys), libvirt prefix (`hlt-`, or
+LAB_TEST_PREFIX) and management pool (LAB_TEST_MGMT_POOL);
 the image store is shared with the host's LAB_HOME (built once by `make image`),
 linked in, so no test rebuilds an image.
 """
@@ -11,15 +12,20 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
 
+from lab.baselines import generations
+from lab.classes import classes
 from lab.labs import lifecycle
 from lab.settings import Settings
 
 IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
 TEST_ROOT = Path("/var/lib/hromada-lab-test")
+PREFIX = os.environ.get("LAB_TEST_PREFIX", "hlt-")
+MGMT_POOL = os.environ.get("LAB_TEST_MGMT_POOL", "10.250.0.0/16")
 PROFILES = Path(__file__).parents[2] / "profiles"
 
 
@@ -38,7 +44,16 @@ def lab_home() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def settings(lab_home: Path) -> Iterator[Settings]:
-    s = Settings(home=lab_home, prefix="hlt-", accel="auto", boot_timeout=600)
+    # Two test runs can share a namespace (`make test` runs its heaviest module beside the
+    # rest): each has its own libvirt prefix and management pool, so neither takes the
+    # other's labs for orphans nor picks the same subnet at the same instant.
+    s = Settings(
+        home=lab_home,
+        prefix=PREFIX,
+        mgmt_pool=IPv4Network(MGMT_POOL),
+        accel="auto",
+        boot_timeout=600,
+    )
     yield s
     # Whatever a failed test left behind goes, and the run ends with nothing of ours.
     lifecycle.reconcile(s)
@@ -53,8 +68,29 @@ def lab_env(settings: Settings) -> dict[str, str]:
         **os.environ,
         "LAB_HOME": str(settings.home),
         "LAB_PREFIX": settings.prefix,
+        "LAB_MGMT_POOL": str(settings.mgmt_pool),
         "LAB_BOOT_TIMEOUT": str(settings.boot_timeout),
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_class(settings: Settings) -> Iterator[tuple[str, ...]]:
+    """Class `cr`: two seats of profiles/tiny.yaml, shared by every module that needs a
+    class or a baselined lab (fresh boots are where the suite's time goes). The reset tests
+    (test_class_reset.py) take it first, while its seats have no baseline yet; the fault
+    trials and the load test come after and find it baselined (`baselined_class`)."""
+    record, outcomes = classes.create(settings, PROFILES / "tiny.yaml", "cr", 2)
+    assert [(o.seat, o.ok) for o in outcomes] == [(s, True) for s in record.seats], outcomes
+    yield record.seats
+    classes.delete(settings, record.name)
+
+
+@pytest.fixture(scope="module")
+def baselined_class(settings: Settings, tiny_class: tuple[str, ...]) -> tuple[str, ...]:
+    """The shared class, every seat with a baseline in force (captured here if missing)."""
+    if any(generations.current(lifecycle.get_lab(settings, s).plan) is None for s in tiny_class):
+        assert all(o.ok for o in classes.baseline(settings, "cr")), "class baseline failed"
+    return tiny_class
 
 
 DebBuilder = Callable[[str, str], Path]

@@ -1,12 +1,13 @@
 """Load: 50 concurrent API clients, mixed reads and resets, against a real class.
 
 The real service (`lab serve`, uvicorn) runs as a subprocess on 127.0.0.1 inside the
-test namespace, over the test LAB_HOME with a class of two tiny seats that have a
-baseline. For LAB_LOAD_SECONDS (default 60) 50 clients (httpx, one connection each)
-read (labs, one lab, its resets, the class's status, operations) and now and then reset
-a seat or the whole class. What must hold: every request is answered, none with a 5xx;
-no two resets of one lab overlap (from the per-lab reset records: start and duration,
-both taken while the lab's lock is held); the service's memory is flat.
+test namespace, over the test LAB_HOME with the session's shared class of two tiny seats
+(`baselined_class`), which have a baseline. For LAB_LOAD_SECONDS (default 60) 50 clients
+(httpx, one connection each) read (labs, one lab, its resets, the class's status,
+operations) and now and then reset a seat or the whole class. What must hold: every
+request is answered, none with a 5xx; no two resets of one lab overlap (from the per-lab
+reset records: start and duration, both taken while the lab's lock is held); the
+service's memory is flat.
 
 Memory bound (test_service_memory_is_flat): RSS after the load may exceed RSS after the
 warm-up (the first third) by at most RSS_GROWTH. What the service keeps in memory is
@@ -43,7 +44,6 @@ import httpx
 import pytest
 
 from lab.access.users import AssignmentKind, Role, UserStore
-from lab.classes import classes
 from lab.settings import Settings
 from lab.store.state import StateStore
 from tests.reliability import record
@@ -57,7 +57,7 @@ SECONDS = float(os.environ.get("LAB_LOAD_SECONDS", "60"))
 WARM_UP = SECONDS / 3
 SAMPLE = 2.0
 RSS_GROWTH = 16 * 2**20
-SEATS = ("ld-01", "ld-02")
+SEATS = ("cr-01", "cr-02")
 
 
 @dataclass
@@ -69,12 +69,10 @@ class Tally:
 
 
 @pytest.fixture(scope="module")
-def klass(settings: Settings) -> Iterator[str]:
-    _, outcomes = classes.create(settings, PROFILES / "tiny.yaml", "ld", 2)
-    assert all(o.ok for o in outcomes), outcomes
-    assert all(o.ok for o in classes.baseline(settings, "ld")), "class baseline failed"
-    yield "ld"
-    classes.delete(settings, "ld")
+def klass(baselined_class: tuple[str, ...]) -> str:
+    """The session's shared class of two tiny seats, baselined."""
+    assert baselined_class == SEATS
+    return "cr"
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +123,9 @@ def requests_for(tokens: dict[str, str]) -> list[tuple[int, str, str, str]]:
     """(weight, who, method, path): mostly reads, a few resets."""
     mix = [
         (20, "admin", "GET", "/api/v1/labs"),
-        (15, "trainer", "GET", "/api/v1/classes/ld/status"),
+        (15, "trainer", "GET", "/api/v1/classes/cr/status"),
         (10, "admin", "GET", "/api/v1/operations"),
-        (4, "trainer", "POST", "/api/v1/classes/ld/reset"),
+        (4, "trainer", "POST", "/api/v1/classes/cr/reset"),
     ]
     for seat in SEATS:
         mix += [

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -114,27 +114,51 @@ def keep(result: ProvisionResult, as_name: str) -> None:
         shutil.copyfile(document, KEEP / as_name)
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_a_playbook_reaching_for_its_controller_runs_inside_the_lab(
-    attack: str, lab: LabRecord, settings: Settings, tmp_path: Path
-) -> None:
-    marker = f"/tmp/hromada-escape-{attack}-{uuid.uuid4().hex[:12]}"
-    playbook = tmp_path / f"{attack}.yml"
-    playbook.write_text(ATTACKS[attack].format(marker=marker, host=host_address(lab)))
+class Attacks(NamedTuple):
+    """One run of every hostile play: each attack's marker, and what the host held."""
+
+    markers: dict[str, str]
+    on_host: dict[str, str | None]
+    result: ProvisionResult
+    lines: list[str]
+
+
+@pytest.fixture(scope="module")
+def attacks(
+    lab: LabRecord, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Attacks:
+    """Every attack's plays in one playbook, applied once (each Ansible run in a TCG guest
+    costs ~20 s of Python start-up); each test below then judges its own attack."""
+    markers = {a: f"/tmp/hromada-escape-{a}-{uuid.uuid4().hex[:12]}" for a in sorted(ATTACKS)}
+    playbook = tmp_path_factory.mktemp("attacks") / "attacks.yml"
+    playbook.write_text(
+        "".join(
+            ATTACKS[a].format(marker=markers[a], host=host_address(lab)) for a in sorted(ATTACKS)
+        )
+    )
     lines: list[str] = []
     try:
         result = stack.apply(
             settings, NAME, playbook=playbook, progress=lambda s, m: lines.append(f"{s}: {m}")
         )
-        on_host = Path(marker).read_text() if Path(marker).exists() else None
+        on_host = {a: Path(m).read_text() if Path(m).exists() else None for a, m in markers.items()}
     finally:
-        Path(marker).unlink(missing_ok=True)
+        for marker in markers.values():
+            Path(marker).unlink(missing_ok=True)
+    return Attacks(markers, on_host, result, lines)
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_a_playbook_reaching_for_its_controller_runs_inside_the_lab(
+    attack: str, attacks: Attacks, settings: Settings
+) -> None:
+    on_host = attacks.on_host[attack]
     assert on_host is None, f"{attack}: the playbook ran on the host as {on_host!r}"
-    assert result.succeeded, result
-    in_lab = in_guest(settings, f"cat {marker}")
+    assert attacks.result.succeeded, attacks.result
+    in_lab = in_guest(settings, f"cat {attacks.markers[attack]}")
     assert in_lab.exit_code == 0, f"{attack}: no marker inside the lab: {in_lab.stderr}"
     assert in_lab.stdout.startswith("uid=0(root)"), in_lab.stdout
-    assert any("in the machine" in line for line in lines), lines
+    assert any("in the machine" in line for line in attacks.lines), attacks.lines
 
 
 def test_a_playbook_changes_the_machine_and_says_so(
