@@ -46,11 +46,13 @@ unit: setup
 	$(PYTEST) -m "not integration"
 
 # Everything: lint, then all tiers inside a fresh network namespace whose libvirt starts
-# from pristine state, prepared only by the host playbook (scripts/labns run).
+# from pristine state, prepared only by the host playbook (scripts/labns run); the heaviest
+# module runs beside the rest (scripts/test-streams).
 test: lint test-images
 	mkdir -p artifacts && : > artifacts/test-timings.log
 	LABNS_PURGE_PREFIX=hlt- scripts/labns run env LAB_REQUIRE_INTEGRATION=1 \
-	  LAB_TEST_TIMINGS=$(CURDIR)/artifacts/test-timings.log $(PYTEST) --durations=25
+	  LAB_TEST_TIMINGS=$(CURDIR)/artifacts/test-timings.log PYTEST=$(PYTEST) \
+	  scripts/test-streams --durations=25
 
 demo: server
 	$(MAKE) image

@@ -53,7 +53,7 @@ def web_settings() -> Iterator[Settings]:
     home = TEST_ROOT / f"web-{os.getpid()}"
     home.mkdir(mode=0o755)
     (home / "images").symlink_to(IMAGE_HOME / "images")
-    settings = Settings(home=home, prefix=PREFIX, accel="auto", boot_timeout=300)
+    settings = Settings(home=home, prefix=PREFIX, accel="auto", boot_timeout=900)
     yield settings
     # Whatever a failed test left behind goes. Not `reconcile`: with a prefix other runs
     # may share, it would take their labs for orphans.

@@ -24,7 +24,7 @@ from lab.store.state import LabRecord
 PROFILE = Path(__file__).parents[2] / "profiles" / "role-sets.yaml"
 NAME = "rs1"
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 
 @pytest.fixture(scope="module")
