@@ -56,13 +56,37 @@ def _register() -> None:
 
 
 def main() -> None:
-    """Entry point of the `lab` console script."""
+    """Entry point of the `lab` console script. A command that acts is recorded in the
+    audit log once it ends, however it ends (lab.cli.audit)."""
+    from lab.cli import audit
+
     _register()
+    argv = sys.argv[1:]
+    code, detail = 1, ""
     try:
-        app()
+        # Not standalone: typer hands back the exit code typer.Exit or Ctrl-C asked for
+        # instead of exiting, and lets usage errors through, so every ending passes
+        # `finally` below.
+        returned = app(args=argv, standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
     except LabError as error:
         report(error)
-        sys.exit(1)
+        code, detail = 1, error.message
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        code = 130
+    except typer.Abort:  # end of input at a prompt
+        err.print("aborted")
+        code = 1
+    except typer.TyperException as usage:  # a usage error (click's): nothing was done
+        show = getattr(usage, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {escape(str(usage))}")
+        code = int(getattr(usage, "exit_code", 2))
+    finally:
+        warning = audit.record(argv, code, detail)
+        if warning:
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
+    sys.exit(code)
