@@ -74,7 +74,7 @@ def reset(
         record = state.get_lab(name)
         started_at = datetime.now(UTC)
         started = time.monotonic()
-        mode, note = _choose_mode(record.plan, cold)
+        mode, note = choose_mode(record.plan, cold)
         try:
             if mode is ResetMode.MEMORY:
                 try:
@@ -125,7 +125,9 @@ def base_disks(settings: Settings, record: LabRecord) -> dict[str, Path]:
     return {m: store.disk_of(digest) for m, digest in record.image_digests.items()}
 
 
-def _choose_mode(plan: LabPlan, cold: bool) -> tuple[ResetMode, str]:
+def choose_mode(plan: LabPlan, cold: bool) -> tuple[ResetMode, str]:
+    """How a reset of the lab goes, and why: from memory when the baseline in force holds
+    every machine's memory state (and no cold reset was asked for), else a cold boot."""
     if cold:
         return ResetMode.COLD, "cold reset as asked"
     current = generations.current(plan)
@@ -139,7 +141,7 @@ def _choose_mode(plan: LabPlan, cold: bool) -> tuple[ResetMode, str]:
 
 def _memory_reset(driver: Driver, plan: LabPlan, machine: MachinePlan) -> None:
     current = generations.current(plan)
-    assert current is not None  # _choose_mode checked it
+    assert current is not None  # choose_mode checked it
     _power_off(driver, machine)
     generations.new_overlay(current.disk(plan, machine.name), machine.overlay)
     driver.restore_domain(current.memory_state(plan, machine.name))

@@ -1,0 +1,163 @@
+"""Baselines against libvirt's test driver (its real save and restore, no hypervisor) and
+real qcow2 layers made by qemu-img: a capture freezes every machine's disk and memory into
+a generation and only then puts it in force; `recover` puts a lab whose capture or reset
+was killed half-way back in working order; the reset mode follows what the baseline holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from ipaddress import IPv4Network
+from pathlib import Path
+
+import pytest
+
+from lab.baselines import generations
+from lab.baselines.resets import choose_mode
+from lab.driver.connection import DomainState, Driver
+from lab.driver.domain_xml import domain_xml
+from lab.labs.plan import LabPlan, plan_lab
+from lab.profile import load_profile
+from lab.store.state import ResetMode
+from tests.driver.test_connection import spec
+
+pytestmark = pytest.mark.driver
+
+PROFILE = Path(__file__).parents[2] / "profiles" / "pair.yaml"
+
+
+def backing(image: Path) -> Path | None:
+    info = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", "-U", image],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    name = info.get("full-backing-filename") or info.get("backing-filename")
+    return Path(name) if name else None
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    disk = tmp_path / "base.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    return disk
+
+
+@pytest.fixture
+def plan(driver: Driver, unique: str, tmp_path: Path, base: Path) -> Iterator[LabPlan]:
+    """Lab `bl` of profiles/pair.yaml (machines a and b), running on the test driver, each
+    machine's overlay a real qcow2 layer over `base`."""
+    made = plan_lab(
+        load_profile(PROFILE), "bl", f"hl-t{unique}-", tmp_path, IPv4Network("10.251.10.0/24")
+    )
+    for machine in made.machines:
+        machine.overlay.parent.mkdir(parents=True, exist_ok=True)
+        generations.new_overlay(base, machine.overlay)
+        driver.define_domain(domain_xml(spec(machine.domain)))
+        driver.start_domain(machine.domain)
+    yield made
+    for machine in made.machines:
+        if driver.domain_exists(machine.domain):
+            if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
+                driver.destroy_domain(machine.domain)
+            driver.undefine_domain(machine.domain)
+
+
+def bases(plan: LabPlan, base: Path) -> dict[str, Path]:
+    return {m.name: base for m in plan.machines}
+
+
+def test_capture_freezes_disks_and_memory_then_puts_the_generation_in_force(
+    driver: Driver, plan: LabPlan, base: Path
+) -> None:
+    assert generations.current(plan) is None
+    taken = generations.capture(driver, plan, bases(plan, base))
+    assert generations.current(plan) == taken
+    assert taken.memory == ("a", "b")
+    for machine in plan.machines:
+        frozen = taken.disk(plan, machine.name)
+        assert frozen.stat().st_mode & 0o777 == 0o444
+        assert backing(frozen) == base
+        assert backing(machine.overlay) == frozen  # a fresh, empty layer over it
+        assert taken.memory_state(plan, machine.name).is_file()
+        assert driver.domain_state(machine.domain) is DomainState.RUNNING
+    assert choose_mode(plan, cold=False) == (ResetMode.MEMORY, "")
+
+
+def test_a_second_generation_stands_alone_and_the_first_goes(
+    driver: Driver, plan: LabPlan, base: Path
+) -> None:
+    first = generations.capture(driver, plan, bases(plan, base))
+    second = generations.capture(driver, plan, bases(plan, base))
+    assert generations.current(plan) == second != first
+    for machine in plan.machines:
+        assert backing(second.disk(plan, machine.name)) == base  # rebased off the first
+    assert not first.directory(plan).exists()
+
+
+def test_reset_mode_follows_what_the_baseline_holds(
+    driver: Driver, plan: LabPlan, base: Path
+) -> None:
+    mode, note = choose_mode(plan, cold=False)
+    assert mode is ResetMode.COLD and "no baseline yet" in note
+    driver.destroy_domain(plan.machines[1].domain)  # b is stopped: no memory to save
+    taken = generations.capture(driver, plan, bases(plan, base))
+    assert taken.memory == ("a",)
+    mode, note = choose_mode(plan, cold=False)
+    assert mode is ResetMode.COLD and "no memory state for b" in note
+    assert choose_mode(plan, cold=True) == (ResetMode.COLD, "cold reset as asked")
+
+
+def test_recover_resumes_a_machine_a_killed_capture_left_saved(
+    driver: Driver, plan: LabPlan
+) -> None:
+    # Killed right after machine a was saved and its overlay moved into the new layer:
+    # no current.json written, a stopped, no overlay.
+    a = plan.machines[0]
+    gdir = generations.baselines_dir(plan) / "20260101T000000-killed"
+    gdir.mkdir(parents=True)
+    driver.save_domain(a.domain, gdir / "a.sav")
+    os.replace(a.overlay, gdir / "a.qcow2")
+    done = generations.recover(driver, plan, running=True)
+    assert any("a: a fresh overlay over" in line for line in done), done
+    assert "a: resumed from the interrupted baseline capture" in done, done
+    assert driver.domain_state(a.domain) is DomainState.RUNNING
+    assert backing(a.overlay) == gdir / "a.qcow2"
+    assert gdir.is_dir()  # a runs on its layer: the generation stays
+    assert generations.current(plan) is None
+
+
+def test_recover_after_a_killed_reset_restores_to_the_baseline_and_tidies(
+    driver: Driver, plan: LabPlan, base: Path
+) -> None:
+    taken = generations.capture(driver, plan, bases(plan, base))
+    b = plan.machines[1]
+    # Killed during a reset of b: b destroyed, its new overlay half-made.
+    driver.destroy_domain(b.domain)
+    staged = b.overlay.with_name(b.overlay.name + ".new")
+    staged.write_bytes(b"half")
+    orphan = generations.baselines_dir(plan) / "20260101T000000-orphan"
+    orphan.mkdir()
+    done = generations.recover(driver, plan, running=True)
+    assert f"removed the half-made {staged.name}" in done, done
+    assert f"b: restored to its baseline {taken.generation}" in done, done
+    assert "removed the incomplete baseline generation 20260101T000000-orphan" in done, done
+    assert driver.domain_state(b.domain) is DomainState.RUNNING
+    assert backing(b.overlay) == taken.disk(plan, "b")
+    assert generations.current(plan) == taken
+
+
+def test_recover_of_a_lab_recorded_stopped_leaves_its_machines_stopped(
+    driver: Driver, plan: LabPlan, base: Path
+) -> None:
+    generations.capture(driver, plan, bases(plan, base))
+    for machine in plan.machines:
+        driver.destroy_domain(machine.domain)
+    assert generations.recover(driver, plan, running=False) == []
+    assert all(driver.domain_state(m.domain) is DomainState.SHUTOFF for m in plan.machines)
