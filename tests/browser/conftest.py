@@ -14,7 +14,6 @@ Screenshots of every view land in artifacts/screenshots/.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -32,9 +31,8 @@ from lab.classes import classes
 from lab.labs import lifecycle
 from lab.settings import Settings
 from lab.store.state import StateStore
+from tests.homes import fresh_home
 
-IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
-TEST_ROOT = Path(os.environ.get("LAB_TEST_ROOT", "/var/lib/hromada-lab-test"))
 PREFIX = os.environ.get("LAB_TEST_PREFIX", "hlt-")
 CHROMIUM = os.environ.get("LAB_CHROMIUM", "/usr/bin/chromium")
 PROFILE = Path(__file__).parent / "profiles" / "classroom.yaml"
@@ -46,20 +44,13 @@ ENGINEER = ("taras", "engineer-pass-1")
 
 @pytest.fixture(scope="module")
 def web_settings() -> Iterator[Settings]:
-    if not (IMAGE_HOME / "images" / "names" / "debian-12.json").exists():
-        pytest.fail(f"no debian-12 image in {IMAGE_HOME}: run `make image` first")
-    # QEMU runs as libvirt-qemu: every directory above a lab's disks must be traversable.
-    TEST_ROOT.mkdir(mode=0o755, exist_ok=True)
-    home = TEST_ROOT / f"web-{os.getpid()}"
-    home.mkdir(mode=0o755)
-    (home / "images").symlink_to(IMAGE_HOME / "images")
-    settings = Settings(home=home, prefix=PREFIX, accel="auto", boot_timeout=900)
-    yield settings
-    # Whatever a failed test left behind goes. Not `reconcile`: with a prefix other runs
-    # may share, it would take their labs for orphans.
-    for lab in lifecycle.list_labs(settings):
-        lifecycle.down(settings, lab.name)
-    shutil.rmtree(home, ignore_errors=True)
+    with fresh_home("web") as home:
+        settings = Settings(home=home, prefix=PREFIX, accel="auto", boot_timeout=900)
+        yield settings
+        # Whatever a failed test left behind goes. Not `reconcile`: with a prefix other runs
+        # may share, it would take their labs for orphans.
+        for lab in lifecycle.list_labs(settings):
+            lifecycle.down(settings, lab.name)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ linked in, so no test rebuilds an image.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Network
@@ -21,9 +20,8 @@ from lab.baselines import generations
 from lab.classes import classes
 from lab.labs import lifecycle
 from lab.settings import Settings
+from tests.homes import fresh_home
 
-IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
-TEST_ROOT = Path("/var/lib/hromada-lab-test")
 PREFIX = os.environ.get("LAB_TEST_PREFIX", "hlt-")
 MGMT_POOL = os.environ.get("LAB_TEST_MGMT_POOL", "10.250.0.0/16")
 PROFILES = Path(__file__).parents[2] / "profiles"
@@ -31,15 +29,8 @@ PROFILES = Path(__file__).parents[2] / "profiles"
 
 @pytest.fixture(scope="session")
 def lab_home() -> Iterator[Path]:
-    if not (IMAGE_HOME / "images" / "names" / "debian-12.json").exists():
-        pytest.fail(f"no debian-12 image in {IMAGE_HOME}: run `make image` first")
-    # QEMU runs as libvirt-qemu: every directory above a lab's disks must be traversable.
-    TEST_ROOT.mkdir(mode=0o755, exist_ok=True)
-    home = TEST_ROOT / f"run-{os.getpid()}"
-    home.mkdir(mode=0o755)
-    (home / "images").symlink_to(IMAGE_HOME / "images")
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
+    with fresh_home("run") as home:
+        yield home
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from lab.errors import HostError
 from lab.labs import lifecycle
 from lab.settings import Settings
 from lab.store.state import ResetMode, StateStore
-from tests.integration.conftest import IMAGE_HOME, TEST_ROOT
+from tests.homes import TEST_ROOT, link_images
 from tests.integration.invariants import digests, lab_outcome
 from tests.reliability import record
 
@@ -86,7 +86,7 @@ def small(settings: Settings) -> Iterator[Settings]:
     """Settings whose LAB_HOME is a small file system (same prefix: its labs go at the end)."""
     root = TEST_ROOT / f"small-{os.getpid()}"
     with loop_fs(root):
-        (root / "images").symlink_to(IMAGE_HOME / "images")
+        link_images(root)
         small = settings.model_copy(update={"home": root})
         StateStore.open(small)  # the state database exists before the disk fills up
         yield small

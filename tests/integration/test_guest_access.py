@@ -21,8 +21,8 @@ import pytest
 
 from lab.labs import guest, keys, seed
 from lab.run import run
+from tests.homes import IMAGE_HOME
 
-IMAGE_HOME = Path(os.environ.get("LAB_HOME", "/var/lib/hromada-lab"))
 IMAGE_NAME = IMAGE_HOME / "images" / "names" / "debian-12.json"
 # QEMU's user-mode network gives the guest 10.0.2.15 and forwards to it; the seed gives
 # the same address statically (by MAC), as a lab's seed does on its management network.
