@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.auth import STAFF, Action, CurrentUser, check_class, require
 from api.deps import RunnerDep, SettingsDep
-from api.routes._common import ACCEPTED, accepted
+from api.routes._common import ACCEPTED, accepted, start_on_class
 from api.schemas import (
     ClassCreate,
     ClassPublic,
@@ -85,38 +85,59 @@ def reset_class(
     body: ResetRequest | None = None,
 ) -> OperationPublic:
     """Reset every seat, verified; each seat's outcome is in the operation's result."""
-    check_class(user, name, Action.RESET)
-    classes.get_class(settings, name)
     cold = body.cold if body else False
 
     def work(progress: Progress) -> list[SeatOutcome]:
         return classes.reset(settings, name, cold=cold, progress=progress)
 
-    return accepted(response, runner.submit("class-reset", f"class/{name}", user.name, work))
+    return start_on_class(
+        response,
+        runner,
+        settings,
+        user,
+        klass=name,
+        action=Action.RESET,
+        kind="class-reset",
+        work=work,
+    )
 
 
 @router.post("/{name}/baseline", status_code=202, responses=ACCEPTED)
 def baseline_class(
     name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
 ) -> OperationPublic:
-    check_class(user, name, Action.BASELINE)
-    classes.get_class(settings, name)
 
     def work(progress: Progress) -> list[SeatOutcome]:
         return classes.baseline(settings, name, progress)
 
-    return accepted(response, runner.submit("class-baseline", f"class/{name}", user.name, work))
+    return start_on_class(
+        response,
+        runner,
+        settings,
+        user,
+        klass=name,
+        action=Action.BASELINE,
+        kind="class-baseline",
+        work=work,
+    )
 
 
 @router.delete("/{name}", status_code=202, responses=ACCEPTED)
 def delete_class(
     name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
 ) -> OperationPublic:
-    """Take every seat down, then forget the class."""
-    require(user, *STAFF)
-    classes.get_class(settings, name)
+    """Take every seat down, then forget the class (staff only)."""
 
     def work(progress: Progress) -> list[SeatOutcome]:
         return classes.delete(settings, name, progress)
 
-    return accepted(response, runner.submit("class-delete", f"class/{name}", user.name, work))
+    return start_on_class(
+        response,
+        runner,
+        settings,
+        user,
+        klass=name,
+        action=Action.DELETE,
+        kind="class-delete",
+        work=work,
+    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from api.auth import STAFF, Action, CurrentUser, check_lab, lab_visibility, require
 from api.deps import RunnerDep, SettingsDep, Stores, StoresDep
 from api.rendering import json_list, json_response, lab_json, rendered_lab
-from api.routes._common import ACCEPTED, accepted
+from api.routes._common import ACCEPTED, accepted, start_on_lab
 from api.schemas import (
     LabCreate,
     LabPower,
@@ -132,13 +132,13 @@ def delete_lab(
     runner: RunnerDep,
 ) -> OperationPublic:
     """Remove the lab entirely, and every assignment to it (an operation: 202)."""
-    check_lab(settings, user, name, Action.DELETE)
-    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> list[str]:
         return lifecycle.down(settings, name, progress)  # its assignments too
 
-    return accepted(response, runner.submit("down", f"lab/{name}", user.name, work, lock=name))
+    return start_on_lab(
+        response, runner, settings, user, lab=name, action=Action.DELETE, kind="down", work=work
+    )
 
 
 @router.post("/{name}/power", status_code=202, responses=ACCEPTED)
@@ -151,15 +151,14 @@ def power(
     runner: RunnerDep,
 ) -> OperationPublic:
     """Start (and wait until every machine answers) or stop the lab's machines."""
-    check_lab(settings, user, name, Action.POWER)
-    lifecycle.get_lab(settings, name)
     use_case = lifecycle.start if body.action == "start" else lifecycle.stop
 
     def work(progress: Progress) -> LabPublic:
         return LabPublic.from_record(use_case(settings, name, progress))
 
-    op = runner.submit(body.action, f"lab/{name}", user.name, work, lock=name)
-    return accepted(response, op)
+    return start_on_lab(
+        response, runner, settings, user, lab=name, action=Action.POWER, kind=body.action, work=work
+    )
 
 
 @router.post("/{name}/baseline", status_code=202, responses=ACCEPTED)
@@ -167,13 +166,20 @@ def baseline(
     name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
 ) -> OperationPublic:
     """Capture the lab's clean state (disk layer + memory) and verify it."""
-    check_lab(settings, user, name, Action.BASELINE)
-    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> object:
         return resets.baseline(settings, name, progress)
 
-    return accepted(response, runner.submit("baseline", f"lab/{name}", user.name, work, lock=name))
+    return start_on_lab(
+        response,
+        runner,
+        settings,
+        user,
+        lab=name,
+        action=Action.BASELINE,
+        kind="baseline",
+        work=work,
+    )
 
 
 @router.post("/{name}/reset", status_code=202, responses=ACCEPTED)
@@ -186,11 +192,11 @@ def reset(
     body: ResetRequest | None = None,
 ) -> OperationPublic:
     """Put the lab back to its baseline, verified. 409 while another operation holds it."""
-    check_lab(settings, user, name, Action.RESET)
-    lifecycle.get_lab(settings, name)
     cold = body.cold if body else False
 
     def work(progress: Progress) -> ResetPublic:
         return ResetPublic.from_record(resets.reset(settings, name, cold=cold, progress=progress))
 
-    return accepted(response, runner.submit("reset", f"lab/{name}", user.name, work, lock=name))
+    return start_on_lab(
+        response, runner, settings, user, lab=name, action=Action.RESET, kind="reset", work=work
+    )

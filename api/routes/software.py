@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Action, CurrentUser, check_lab
 from api.deps import RunnerDep, SettingsDep
-from api.routes._common import ACCEPTED, accepted
+from api.routes._common import ACCEPTED, accepted, start_on_lab
 from api.schemas import OperationPublic, ProvisionPublic, VerificationPublic
 from lab.base import Progress
 from lab.errors import InvalidError, LabError, NotFoundError
@@ -44,13 +44,20 @@ def provision(
     name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
 ) -> OperationPublic:
     """Apply the lab's roles again (idempotent); the lab must be tested again afterwards."""
-    check_lab(settings, user, name, Action.PROVISION)
-    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> ProvisionPublic:
         return ProvisionPublic.from_result(stack.provision(settings, name, progress))
 
-    return accepted(response, runner.submit("provision", f"lab/{name}", user.name, work, lock=name))
+    return start_on_lab(
+        response,
+        runner,
+        settings,
+        user,
+        lab=name,
+        action=Action.PROVISION,
+        kind="provision",
+        work=work,
+    )
 
 
 @router.post("/{name}/apply", status_code=202, responses=ACCEPTED, openapi_extra=_UPLOAD_BODY)
@@ -121,13 +128,13 @@ def run_tests(
 ) -> OperationPublic:
     """Run the lab's verification suite (roles' testinfra tests and the profile's checks).
     The operation's result is the verdict; results stay at .../tests/latest."""
-    check_lab(settings, user, name, Action.TEST)
-    lifecycle.get_lab(settings, name)
 
     def work(progress: Progress) -> VerificationPublic:
         return VerificationPublic.from_verification(stack.test(settings, name, progress))
 
-    return accepted(response, runner.submit("test", f"lab/{name}", user.name, work, lock=name))
+    return start_on_lab(
+        response, runner, settings, user, lab=name, action=Action.TEST, kind="test", work=work
+    )
 
 
 @router.get("/{name}/tests/latest")
