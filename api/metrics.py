@@ -1,12 +1,83 @@
-"""The Prometheus text exposition of the lab's state (pure: records in, text out)."""
+"""The Prometheus exposition of the lab's state, through the standard client library:
+records in, text out. A collector built per request from what the state store holds (no
+process-wide registry: several processes serve the same state, each request reads it
+fresh)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 from lab.store.state import LabRecord, LabStatus, ResetRecord
 
 RESET_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Snapshot(Collector):
+    def __init__(
+        self,
+        labs: list[LabRecord],
+        operations: dict[tuple[str, str], int],
+        resets: list[ResetRecord],
+        unauthenticated: int,
+    ) -> None:
+        self.labs = labs
+        self.operations = operations
+        self.resets = resets
+        self.unauthenticated = unauthenticated
+
+    def collect(self) -> Iterator[Metric]:
+        by_status = Counter(lab.status for lab in self.labs)
+        labs = GaugeMetricFamily("hromada_labs", "Labs by status.", labels=["status"])
+        for status in LabStatus:
+            labs.add_metric([status.value], by_status[status])
+        yield labs
+        yield GaugeMetricFamily(
+            "hromada_machines",
+            "Machines of all labs.",
+            value=sum(len(lab.plan.machines) for lab in self.labs),
+        )
+        operations = GaugeMetricFamily(
+            "hromada_operations",
+            "Operations recorded, by kind and status.",
+            labels=["kind", "status"],
+        )
+        for (kind, state), count in sorted(self.operations.items()):
+            operations.add_metric([kind, state], count)
+        yield operations
+        yield self._reset_seconds()
+        yield CounterMetricFamily(
+            "hromada_unauthenticated_requests",
+            "Mutating requests that named no user (counted, not audited one by one).",
+            value=self.unauthenticated,
+        )
+
+    def _reset_seconds(self) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(
+            "hromada_reset_seconds", "Duration of resets to verified-ready.", labels=["mode", "ok"]
+        )
+        for mode in sorted({r.mode for r in self.resets}):
+            for ok in (True, False):
+                mine = [r.seconds for r in self.resets if r.mode == mode and r.ok == ok]
+                if not mine:
+                    continue
+                buckets = [(f"{le:g}", sum(1 for s in mine if s <= le)) for le in RESET_BUCKETS]
+                family.add_metric(
+                    [str(mode), str(ok).lower()],
+                    [*buckets, ("+Inf", len(mine))],
+                    sum_value=sum(mine),
+                )
+        return family
 
 
 def render(
@@ -15,38 +86,6 @@ def render(
     resets: list[ResetRecord],
     unauthenticated: int = 0,
 ) -> str:
-    lines: list[str] = []
-
-    def metric(name: str, kind: str, text: str) -> None:
-        lines.extend([f"# HELP {name} {text}", f"# TYPE {name} {kind}"])
-
-    metric("hromada_labs", "gauge", "Labs by status.")
-    by_status = Counter(lab.status for lab in labs)
-    lines += [f'hromada_labs{{status="{s}"}} {by_status[s]}' for s in LabStatus]
-    metric("hromada_machines", "gauge", "Machines of all labs.")
-    lines.append(f"hromada_machines {sum(len(lab.plan.machines) for lab in labs)}")
-    metric("hromada_operations", "gauge", "Operations recorded, by kind and status.")
-    lines += [
-        f'hromada_operations{{kind="{k}",status="{s}"}} {n}'
-        for (k, s), n in sorted(operations.items())
-    ]
-    metric("hromada_reset_seconds", "histogram", "Duration of resets to verified-ready.")
-    for mode in sorted({r.mode for r in resets}):
-        for ok in (True, False):
-            mine = [r.seconds for r in resets if r.mode == mode and r.ok == ok]
-            if not mine:
-                continue
-            labels = f'mode="{mode}",ok="{str(ok).lower()}"'
-            for le in RESET_BUCKETS:
-                count = sum(1 for s in mine if s <= le)
-                lines.append(f'hromada_reset_seconds_bucket{{{labels},le="{le:g}"}} {count}')
-            lines.append(f'hromada_reset_seconds_bucket{{{labels},le="+Inf"}} {len(mine)}')
-            lines.append(f"hromada_reset_seconds_sum{{{labels}}} {sum(mine):.3f}")
-            lines.append(f"hromada_reset_seconds_count{{{labels}}} {len(mine)}")
-    metric(
-        "hromada_unauthenticated_requests_total",
-        "counter",
-        "Mutating requests that named no user (counted, not audited one by one).",
-    )
-    lines.append(f"hromada_unauthenticated_requests_total {unauthenticated}")
-    return "\n".join(lines) + "\n"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(labs, operations, resets, unauthenticated))
+    return generate_latest(registry).decode("utf-8")

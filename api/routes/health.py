@@ -7,7 +7,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep, StoresDep
-from api.metrics import render
+from api.metrics import CONTENT_TYPE, render
 from api.schemas import Health, UserPublic
 from lab.access.audit import Unauthenticated
 from lab.labs import lifecycle
@@ -32,7 +32,7 @@ def metrics(
     resets = [r for lab in labs for r in stores.state.resets(lab.name, limit=1000)]
     unauthenticated: Unauthenticated = request.app.state.unauthenticated
     text = render(labs, stores.operations.counts(), resets, unauthenticated.total)
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
 
 @router.get("/api/v1/me", tags=["users"])

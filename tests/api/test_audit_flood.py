@@ -42,7 +42,7 @@ def test_unauthenticated_and_unrouted_requests_are_counted_not_stored(
         assert _entries(settings) == before  # not one entry for the 300
         assert _db_size(settings) - size < 64 * 1024
         metrics = client.get("/metrics", headers=headers["admin"]).text
-        assert "hromada_unauthenticated_requests_total 300\n" in metrics
+        assert "hromada_unauthenticated_requests_total 300.0\n" in metrics
     # When the app stops (or a minute has passed), one summary of the 300.
     after = _entries(settings)
     assert len(after) == len(before) + 1

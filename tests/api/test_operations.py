@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from lab.labs.locks import lab_lock
 from lab.operations.store import OperationStore, OpStatus
@@ -145,17 +146,21 @@ def test_metrics_text(client: TestClient, headers: Headers, settings: Settings) 
     response = client.get("/metrics", headers=headers["admin"])
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    lines = response.text.splitlines()
-    assert 'hromada_labs{status="running"} 4' in lines
-    assert "hromada_machines 4" in lines
-    assert "# TYPE hromada_reset_seconds histogram" in lines
-    assert 'hromada_reset_seconds_bucket{mode="memory",ok="true",le="2"} 1' in lines
-    assert 'hromada_reset_seconds_bucket{mode="memory",ok="true",le="+Inf"} 2' in lines
-    assert 'hromada_reset_seconds_count{mode="memory",ok="false"} 1' in lines
-    assert any(line.startswith('hromada_operations{kind="up"') for line in lines)
-    for line in lines:  # every sample line is `name{labels} value`
-        if not line.startswith("#"):
-            float(line.rsplit(" ", 1)[1])
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert samples[("hromada_labs", (("status", "running"),))] == 4
+    assert samples[("hromada_machines", ())] == 4
+    assert "# TYPE hromada_reset_seconds histogram" in response.text.splitlines()
+    memory_ok = (("mode", "memory"), ("ok", "true"))
+    assert samples[("hromada_reset_seconds_bucket", (("le", "2"), *memory_ok))] == 1
+    assert samples[("hromada_reset_seconds_bucket", (("le", "+Inf"), *memory_ok))] == 2
+    assert samples[("hromada_reset_seconds_sum", memory_ok)] == 26.5
+    assert samples[("hromada_reset_seconds_count", (("mode", "memory"), ("ok", "false")))] == 1
+    assert any(name == "hromada_operations" and ("kind", "up") in on for name, on in samples)
+    assert samples[("hromada_unauthenticated_requests_total", ())] >= 0
 
 
 def test_health_and_openapi_are_public(client: TestClient) -> None:
