@@ -30,7 +30,7 @@ def lab_json(lab: LabRecord) -> bytes:
     found = rendered_lab(lab)
     if found is not None:
         return found
-    rendered = LabPublic.from_record(lab).model_dump_json().encode()
+    rendered = LabPublic.of(lab).model_dump_json().encode()
     if len(_LABS) >= _MAX:
         _LABS.clear()
     _LABS[id(lab)] = (lab, rendered)

@@ -1,33 +1,49 @@
 """Wire types of the API: per-verb models, apart from the domain models they show.
 
 Inputs forbid unknown fields; everything is frozen. `*Public` models are what a
-client sees; `from_*` builds them from the domain records.
+client sees; `Model.of(record)` builds one from a domain object's attributes of the same
+names (the few fields shown differently say how, beside the field).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+)
 
-from lab.access.audit import AuditEntry
-from lab.access.users import Role, User
+from lab.access.users import Role
 from lab.classes.access_sheet import AccessSheet
-from lab.classes.classes import MAX_SEATS, SeatStatus
-from lab.classes.schedules import Schedule, ScheduleStatus
-from lab.images import Image
-from lab.labs.lifecycle import LabReport
-from lab.operations.store import Event, Operation, OpStatus
-from lab.software.provisioning import ProvisionResult
-from lab.software.verification import Verification
-from lab.store.state import ClassRecord, LabRecord, LabStatus, ResetRecord
+from lab.classes.classes import MAX_SEATS
+from lab.classes.schedules import ScheduleStatus
+from lab.operations.store import OpStatus
+from lab.store.state import LabStatus
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        """The public view of a domain object, read from its attributes."""
+        return cls.model_validate(source, from_attributes=True)
+
+
+# How a few domain values are shown (applied before validation).
+Sorted = Annotated[list[str], BeforeValidator(sorted)]
+Shown = Annotated[str, BeforeValidator(str)]
+Count = Annotated[int, BeforeValidator(lambda v: v if isinstance(v, int) else len(v))]
+Pairs = Annotated[dict[str, str], BeforeValidator(dict)]
 
 
 class _In(BaseModel):
@@ -55,14 +71,8 @@ class Health(_Out):
 class UserPublic(_Out):
     name: str
     role: Role
-    labs: list[str]
-    classes: list[str]
-
-    @classmethod
-    def from_user(cls, user: User) -> UserPublic:
-        return cls(
-            name=user.name, role=user.role, labs=sorted(user.labs), classes=sorted(user.classes)
-        )
+    labs: Sorted
+    classes: Sorted
 
 
 class ProfileValidation(_Out):
@@ -80,20 +90,7 @@ class ImagePublic(_Out):
     virtual_size: int
     disk_size: int
     created: datetime
-    source: str
-
-    @classmethod
-    def from_image(cls, image: Image) -> ImagePublic:
-        return cls(
-            name=image.name,
-            digest=image.digest,
-            format=image.format,
-            boot=image.boot,
-            virtual_size=image.virtual_size,
-            disk_size=image.disk_size,
-            created=image.created,
-            source=f"{image.source.kind}:{image.source.ref}",
-        )
+    source: Annotated[str, BeforeValidator(lambda s: f"{s.kind}:{s.ref}")]  # "recipe:..."
 
 
 class LabCreate(_In):
@@ -105,7 +102,7 @@ class MachinePublic(_Out):
     name: str
     domain: str
     image: str
-    address: str
+    address: Shown = Field(validation_alias="management_address")
     graphics: bool = False  # has a VNC display (a graphical console)
 
 
@@ -113,35 +110,15 @@ class LabPublic(_Out):
     name: str
     profile: str
     status: LabStatus
-    machines: list[MachinePublic]
+    machines: list[MachinePublic] = Field(validation_alias=AliasPath("plan", "machines"))
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_record(cls, lab: LabRecord) -> LabPublic:
-        return cls(
-            name=lab.name,
-            profile=lab.profile,
-            status=lab.status,
-            machines=[
-                MachinePublic(
-                    name=m.name,
-                    domain=m.domain,
-                    image=m.image,
-                    address=str(m.management_address),
-                    graphics=m.graphics,
-                )
-                for m in lab.plan.machines
-            ],
-            created_at=lab.created_at,
-            updated_at=lab.updated_at,
-        )
 
 
 class MachineStatusPublic(_Out):
     name: str
     state: str
-    addresses: dict[str, str]  # network -> address
+    addresses: Pairs  # network -> address
     reachable: bool  # answers on SSH
     agent: bool  # the QEMU guest agent answers
 
@@ -149,22 +126,6 @@ class MachineStatusPublic(_Out):
 class LabStatusPublic(_Out):
     lab: LabPublic
     machines: list[MachineStatusPublic]
-
-    @classmethod
-    def from_report(cls, report: LabReport) -> LabStatusPublic:
-        return cls(
-            lab=LabPublic.from_record(report.lab),
-            machines=[
-                MachineStatusPublic(
-                    name=m.name,
-                    state=m.state,
-                    addresses=dict(m.addresses),
-                    reachable=m.reachable,
-                    agent=m.agent,
-                )
-                for m in report.machines
-            ],
-        )
 
 
 class LabPower(_In):
@@ -187,15 +148,6 @@ class ClassPublic(_Out):
     seats: list[str]
     created_at: datetime
 
-    @classmethod
-    def from_record(cls, klass: ClassRecord) -> ClassPublic:
-        return cls(
-            name=klass.name,
-            profile=klass.profile,
-            seats=list(klass.seats),
-            created_at=klass.created_at,
-        )
-
 
 class OperationPublic(_Out):
     id: str
@@ -210,13 +162,16 @@ class OperationPublic(_Out):
     hint: str
     created_at: datetime
     updated_at: datetime
-    url: str
-    events_url: str
 
-    @classmethod
-    def from_operation(cls, op: Operation) -> OperationPublic:
-        url = f"/api/v1/operations/{op.id}"
-        return cls(**op.model_dump(), url=url, events_url=f"{url}/events")
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def url(self) -> str:
+        return f"/api/v1/operations/{self.id}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/events"
 
 
 class EventPublic(_Out):
@@ -224,10 +179,6 @@ class EventPublic(_Out):
     at: datetime
     subject: str
     message: str
-
-    @classmethod
-    def from_event(cls, event: Event) -> EventPublic:
-        return cls(**event.model_dump())
 
 
 class ResetPublic(_Out):
@@ -238,10 +189,6 @@ class ResetPublic(_Out):
     started_at: datetime
     note: str
 
-    @classmethod
-    def from_record(cls, reset: ResetRecord) -> ResetPublic:
-        return cls(**reset.model_dump())
-
 
 class AuditPublic(_Out):
     id: int
@@ -251,10 +198,6 @@ class AuditPublic(_Out):
     target: str
     result: str
     detail: str
-
-    @classmethod
-    def from_entry(cls, entry: AuditEntry) -> AuditPublic:
-        return cls(**entry.model_dump())
 
 
 class TaskFailurePublic(_Out):
@@ -275,23 +218,12 @@ class ProvisionPublic(_Out):
     role_seconds: dict[str, float]
     failures: list[TaskFailurePublic]
 
-    @classmethod
-    def from_result(cls, r: ProvisionResult) -> ProvisionPublic:
-        return cls(
-            status=r.status,
-            seconds=r.seconds,
-            changed=r.changed,
-            ok=r.ok,
-            role_seconds=r.role_seconds,
-            failures=[TaskFailurePublic(**f.model_dump()) for f in r.failures],
-        )
-
 
 class CheckResultPublic(_Out):
     name: str
     machine: str
     role: str  # "profile" for the profile's own checks
-    outcome: Literal["passed", "failed", "error", "skipped"]
+    outcome: Annotated[Literal["passed", "failed", "error", "skipped"], BeforeValidator(str)]
     seconds: float
     message: str
 
@@ -303,21 +235,9 @@ class VerificationPublic(_Out):
     passed: bool
     at: datetime
     seconds: float
-    total: int
-    failed: int
+    total: Count = Field(validation_alias=AliasChoices("results"))  # how many results
+    failed: Count  # how many failed or were errors
     results: list[CheckResultPublic]
-
-    @classmethod
-    def from_verification(cls, v: Verification) -> VerificationPublic:
-        return cls(
-            lab=v.lab,
-            passed=v.passed,
-            at=v.at,
-            seconds=v.seconds,
-            total=len(v.results),
-            failed=len(v.failed),
-            results=[CheckResultPublic(**r.model_dump(mode="json")) for r in v.results],
-        )
 
 
 class ScheduleCreate(_In):
@@ -335,10 +255,6 @@ class SchedulePublic(_Out):
     note: str
     created_by: str
     created_at: datetime
-
-    @classmethod
-    def from_schedule(cls, s: Schedule) -> SchedulePublic:
-        return cls(**s.model_dump())
 
 
 class LoginRequest(_In):
@@ -361,17 +277,6 @@ class SeatStatusPublic(_Out):
     verified: bool | None
     baseline_at: datetime | None
     last_reset: ResetPublic | None
-
-    @classmethod
-    def from_status(cls, s: SeatStatus) -> SeatStatusPublic:
-        return cls(
-            seat=s.seat,
-            status=s.status,
-            ready=s.ready,
-            verified=s.verified,
-            baseline_at=s.baseline_at,
-            last_reset=ResetPublic.from_record(s.last_reset) if s.last_reset else None,
-        )
 
 
 class ClassStatusPublic(_Out):

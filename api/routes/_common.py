@@ -28,7 +28,7 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
 
 
 def accepted(response: Response, op: Operation) -> OperationPublic:
-    public = OperationPublic.from_operation(op)
+    public = OperationPublic.of(op)
     response.status_code = 202
     response.headers["Location"] = public.url
     return public

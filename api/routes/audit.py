@@ -22,4 +22,4 @@ def list_audit(
 ) -> list[AuditPublic]:
     """Newest first."""
     require(user, *STAFF)
-    return [AuditPublic.from_entry(e) for e in stores.audit.list_entries(target, limit)]
+    return [AuditPublic.of(e) for e in stores.audit.list_entries(target, limit)]

@@ -29,7 +29,7 @@ def list_classes(user: CurrentUser, settings: SettingsDep) -> list[ClassPublic]:
     """The classes the user may see (a trainer: the ones assigned to them)."""
     require(user, *STAFF, Role.TRAINER)
     return [
-        ClassPublic.from_record(k)
+        ClassPublic.of(k)
         for k in classes.list_classes(settings)
         if user.role in STAFF or k.name in user.classes
     ]
@@ -50,7 +50,7 @@ def create_class(
 
     def work(progress: Progress) -> tuple[ClassPublic, list[SeatOutcome]]:
         record, outcomes = classes.create(settings, path, body.name, body.seats, progress)
-        return ClassPublic.from_record(record), outcomes
+        return ClassPublic.of(record), outcomes
 
     op = runner.submit("class-create", f"class/{body.name}", user.name, work)
     return accepted(response, op)
@@ -59,7 +59,7 @@ def create_class(
 @router.get("/{name}")
 def get_class(name: str, user: CurrentUser, settings: SettingsDep) -> ClassPublic:
     check_class(user, name, Action.READ)
-    return ClassPublic.from_record(classes.get_class(settings, name))
+    return ClassPublic.of(classes.get_class(settings, name))
 
 
 @router.get("/{name}/status")
@@ -71,7 +71,7 @@ def class_status(name: str, user: CurrentUser, settings: SettingsDep) -> ClassSt
     return ClassStatusPublic(
         name=klass.name,
         profile=klass.profile,
-        seats=[SeatStatusPublic.from_status(s) for s in classes.seat_statuses(settings, name)],
+        seats=[SeatStatusPublic.of(s) for s in classes.seat_statuses(settings, name)],
     )
 
 

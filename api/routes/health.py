@@ -38,4 +38,4 @@ def metrics(
 @router.get("/api/v1/me", tags=["users"])
 def me(user: CurrentUser) -> UserPublic:
     """Who the token belongs to, with their role and assignments."""
-    return UserPublic.from_user(user)
+    return UserPublic.of(user)

@@ -17,4 +17,4 @@ router = APIRouter(prefix="/api/v1/images", tags=["images"])
 def list_images(user: CurrentUser, settings: SettingsDep) -> list[ImagePublic]:
     """Every named image of the store."""
     require(user, *STAFF, Role.TESTER)
-    return [ImagePublic.from_image(i) for i in ImageStore(settings).list()]
+    return [ImagePublic.of(i) for i in ImageStore(settings).list()]

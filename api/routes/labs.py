@@ -76,7 +76,7 @@ def create_lab(
     path, name = catalogue.new_lab(settings, body.profile, body.name, user)
 
     def work(progress: Progress) -> LabPublic:
-        return LabPublic.from_record(lifecycle.up(settings, path, name, progress, owner=user))
+        return LabPublic.of(lifecycle.up(settings, path, name, progress, owner=user))
 
     return accepted(response, runner.submit("up", f"lab/{name}", user.name, work, lock=name))
 
@@ -110,7 +110,7 @@ def _lab_now(name: str, user: User, settings: Settings, stores: Stores) -> Respo
 def lab_status(name: str, user: CurrentUser, settings: SettingsDep) -> LabStatusPublic:
     """Live: each machine's power state, addresses, and whether SSH and the agent answer."""
     check_lab(settings, user, name, Action.READ)
-    return LabStatusPublic.from_report(lifecycle.status(settings, name))
+    return LabStatusPublic.of(lifecycle.status(settings, name))
 
 
 @router.get("/{name}/resets")
@@ -120,7 +120,7 @@ def lab_resets(
     """The lab's latest resets, newest first: mode, result, duration."""
     check_lab(settings, user, name, Action.READ)
     lifecycle.get_lab(settings, name)
-    return [ResetPublic.from_record(r) for r in stores.state.resets(name)]
+    return [ResetPublic.of(r) for r in stores.state.resets(name)]
 
 
 @router.delete("/{name}", status_code=202, responses=ACCEPTED)
@@ -154,7 +154,7 @@ def power(
     use_case = lifecycle.start if body.action == "start" else lifecycle.stop
 
     def work(progress: Progress) -> LabPublic:
-        return LabPublic.from_record(use_case(settings, name, progress))
+        return LabPublic.of(use_case(settings, name, progress))
 
     return start_on_lab(
         response, runner, settings, user, lab=name, action=Action.POWER, kind=body.action, work=work
@@ -195,7 +195,7 @@ def reset(
     cold = body.cold if body else False
 
     def work(progress: Progress) -> ResetPublic:
-        return ResetPublic.from_record(resets.reset(settings, name, cold=cold, progress=progress))
+        return ResetPublic.of(resets.reset(settings, name, cold=cold, progress=progress))
 
     return start_on_lab(
         response, runner, settings, user, lab=name, action=Action.RESET, kind="reset", work=work

@@ -38,18 +38,18 @@ VisibleOperation = Annotated[Operation, Depends(visible_operation)]
 def list_operations(user: CurrentUser, stores: StoresDep) -> list[OperationPublic]:
     """The latest operations, newest first (staff: everyone's; others: their own)."""
     mine = None if user.role in STAFF else user.name
-    return [OperationPublic.from_operation(op) for op in stores.operations.list_operations(mine)]
+    return [OperationPublic.of(op) for op in stores.operations.list_operations(mine)]
 
 
 @router.get("/{op_id}")
 def get_operation(op: VisibleOperation) -> OperationPublic:
-    return OperationPublic.from_operation(op)
+    return OperationPublic.of(op)
 
 
 @router.post("/{op_id}/cancel")
 def cancel_operation(op: VisibleOperation, stores: StoresDep) -> OperationPublic:
     """Cancel a pending operation; a running one cannot be stopped safely (409)."""
-    return OperationPublic.from_operation(stores.operations.cancel(op.id))
+    return OperationPublic.of(stores.operations.cancel(op.id))
 
 
 @router.get(
@@ -79,10 +79,10 @@ async def _stream(store: OperationStore, op_id: str, after: int) -> AsyncIterato
         op = await anyio.to_thread.run_sync(store.get, op_id)
         for event in await anyio.to_thread.run_sync(store.events, op_id, after):
             after = event.seq
-            data = EventPublic.from_event(event).model_dump_json()
+            data = EventPublic.of(event).model_dump_json()
             yield f"id: {event.seq}\nevent: progress\ndata: {data}\n\n"
         if op.status.done:
-            data = json.dumps(OperationPublic.from_operation(op).model_dump(mode="json"))
+            data = json.dumps(OperationPublic.of(op).model_dump(mode="json"))
             yield f"event: end\ndata: {data}\n\n"
             return
         await anyio.sleep(POLL)

@@ -30,9 +30,7 @@ def add_schedule(
     operation of the service; the schedule then names it (`operation_id`)."""
     check_class(user, name, Action.RESET)
     classes.get_class(settings, name)
-    return SchedulePublic.from_schedule(
-        _store(request).add(name, body.at, user.name, cold=body.cold)
-    )
+    return SchedulePublic.of(_store(request).add(name, body.at, user.name, cold=body.cold))
 
 
 @router.get("/{name}/schedules")
@@ -42,7 +40,7 @@ def list_schedules(
     """The class's schedules, soonest first, with their status and operation."""
     check_class(user, name, Action.READ)
     classes.get_class(settings, name)
-    return [SchedulePublic.from_schedule(s) for s in _store(request).list_for(name)]
+    return [SchedulePublic.of(s) for s in _store(request).list_for(name)]
 
 
 @router.delete("/{name}/schedules/{schedule_id}")
@@ -58,4 +56,4 @@ def cancel_schedule(
     schedule = store.get(schedule_id)
     if schedule.class_name != name:
         raise NotFoundError(f"class '{name}' has no schedule {schedule_id}")
-    return SchedulePublic.from_schedule(store.cancel(schedule_id))
+    return SchedulePublic.of(store.cancel(schedule_id))

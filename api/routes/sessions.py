@@ -34,7 +34,7 @@ def login(body: LoginRequest, request: Request) -> SessionPublic:
         )
     token, expires, user = found
     request.state.user = user.name  # for the audit log
-    return SessionPublic(token=token, expires_at=expires, user=UserPublic.from_user(user))
+    return SessionPublic(token=token, expires_at=expires, user=UserPublic.of(user))
 
 
 @router.post("/logout", status_code=204)

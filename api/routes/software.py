@@ -46,7 +46,7 @@ def provision(
     """Apply the lab's roles again (idempotent); the lab must be tested again afterwards."""
 
     def work(progress: Progress) -> ProvisionPublic:
-        return ProvisionPublic.from_result(stack.provision(settings, name, progress))
+        return ProvisionPublic.of(stack.provision(settings, name, progress))
 
     return start_on_lab(
         response,
@@ -101,7 +101,7 @@ async def apply(
             result = stack.apply(settings, name, machine=machine, progress=progress, **given)
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
-        return ProvisionPublic.from_result(result)
+        return ProvisionPublic.of(result)
 
     try:
         op = runner.submit("apply", f"lab/{name}", user.name, work, lock=name)
@@ -130,7 +130,7 @@ def run_tests(
     The operation's result is the verdict; results stay at .../tests/latest."""
 
     def work(progress: Progress) -> VerificationPublic:
-        return VerificationPublic.from_verification(stack.test(settings, name, progress))
+        return VerificationPublic.of(stack.test(settings, name, progress))
 
     return start_on_lab(
         response, runner, settings, user, lab=name, action=Action.TEST, kind="test", work=work
@@ -140,7 +140,7 @@ def run_tests(
 @router.get("/{name}/tests/latest")
 def latest_results(name: str, user: CurrentUser, settings: SettingsDep) -> VerificationPublic:
     """The lab's most recent test results (JSON)."""
-    found = VerificationPublic.from_verification(_latest(settings, user, name))
+    found = VerificationPublic.of(_latest(settings, user, name))
     redacted = redact_value(found.model_dump(mode="json"), path_redactor(settings))
     return VerificationPublic.model_validate(redacted)  # no server paths in the messages
 

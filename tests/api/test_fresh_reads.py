@@ -101,12 +101,12 @@ def test_the_rendered_json_is_fastapis(
     client: TestClient, headers: Headers, settings: Settings
 ) -> None:
     records = StateStore.open(settings).list_labs()
-    expected = TypeAdapter(list[LabPublic]).dump_json([LabPublic.from_record(r) for r in records])
+    expected = TypeAdapter(list[LabPublic]).dump_json([LabPublic.of(r) for r in records])
     for role in ("admin", "trainer"):  # answered on the event loop; in a worker thread
         response = client.get("/api/v1/labs", headers=headers[role])
         assert response.headers["content-type"] == "application/json"
         if role == "admin":
             assert response.content == expected
     one = client.get("/api/v1/labs/mine", headers=headers["admin"])
-    assert one.content == LabPublic.from_record(records[2]).model_dump_json().encode()
+    assert one.content == LabPublic.of(records[2]).model_dump_json().encode()
     assert records[2].name == "mine" and records[2].status is LabStatus.RUNNING
