@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from bench._home import bench_settings
+from lab.commands import run
 from lab.images import ImageStore
 from lab.labs import lifecycle
-from lab.run import run
 from lab.settings import Settings
 
 PROFILES = Path(__file__).parents[1] / "profiles"

@@ -48,7 +48,7 @@ class HostError(LabError):
 
 
 class CommandError(LabError):
-    """An external command run through `lab.run` failed."""
+    """An external command run through `lab.commands` failed."""
 
 
 class DriverError(LabError):

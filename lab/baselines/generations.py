@@ -20,10 +20,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from lab.commands import run
 from lab.driver.connection import DomainState, Driver
 from lab.errors import LabError
 from lab.labs.plan import LabPlan, MachinePlan
-from lab.run import run
 
 _CURRENT = "current.json"
 

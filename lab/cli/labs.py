@@ -12,9 +12,9 @@ from rich.table import Table
 
 from lab.base import Progress
 from lab.cli import err, out
+from lab.commands import interactive
 from lab.errors import LabError
 from lab.labs import lifecycle
-from lab.run import interactive
 from lab.settings import get_settings
 
 

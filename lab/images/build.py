@@ -14,10 +14,10 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from lab.commands import run
 from lab.errors import CommandError, HostError, InvalidError
 from lab.images import qemu
 from lab.images.recipe import Recipe
-from lab.run import run
 
 Progress = Callable[[str], None]
 

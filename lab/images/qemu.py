@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lab.commands import run
 from lab.errors import CommandError, InvalidError
-from lab.run import run
 
 IMPORTABLE = frozenset({"qcow2", "raw", "vmdk", "vdi"})
 _HINT = "install qemu-utils (apt-get install qemu-utils)"

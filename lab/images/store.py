@@ -23,13 +23,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lab.commands import process_alive
 from lab.errors import ConflictError, HostError, InvalidError, NotFoundError
 from lab.images import build as steps
 from lab.images import qemu
 from lab.images.build import Progress
 from lab.images.model import Boot, Image, Source, SourceKind
 from lab.images.recipe import NAME_PATTERN, Recipe, cache_key, load_recipe
-from lab.run import process_alive
 from lab.settings import Settings
 
 DISK, KERNEL, INITRD, META = "disk.qcow2", "vmlinuz", "initrd.img", "image.json"

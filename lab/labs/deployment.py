@@ -16,6 +16,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 
 from lab.base import Progress
+from lab.commands import run
 from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
@@ -26,7 +27,6 @@ from lab.labs import guest, keys, naming, passwords, seed
 from lab.labs.driver_specs import domain_spec, network_spec
 from lab.labs.plan import LabPlan, MachinePlan
 from lab.profile import AccountKind, Profile
-from lab.run import run
 from lab.settings import NicFilter
 
 ADMIN_USER = "labadmin"

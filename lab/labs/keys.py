@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from lab.commands import run
 from lab.errors import InvalidError
-from lab.run import run
 
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _KEYGEN_HINT = "install OpenSSH's client tools: apt-get install openssh-client"

@@ -19,7 +19,7 @@ from lab.errors import HostError, LabError
 from lab.host.facts import AccelChoice, choose_accel, gather_facts
 from lab.host.space import space_guard
 from lab.images import Image, ImageStore
-from lab.images.prepare import images_for, with_role_images
+from lab.images.role_images import images_for, with_role_images
 from lab.labs import deployment, guest
 from lab.labs.locks import NAMES, is_locked, lab_lock
 from lab.labs.naming import check_lab_name, split_name, valid_lab_name

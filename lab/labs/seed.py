@@ -20,8 +20,8 @@ import yaml
 from pydantic import model_validator
 
 from lab.base import Frozen
+from lab.commands import run
 from lab.errors import InvalidError
-from lab.run import run
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _POSIX = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")

@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from lab.commands import process_alive
 from lab.errors import ConflictError, NotFoundError, quote
-from lab.run import process_alive
 from lab.settings import Settings
 from lab.store.state import StateStore, now
 

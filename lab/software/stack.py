@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lab.base import Progress, quiet
 from lab.errors import ConflictError, InvalidError, LabError, NotFoundError
-from lab.images import prepare as preparing
+from lab.images import role_images
 from lab.images.model import Image
 from lab.labs.locks import lab_lock
 from lab.profile import Profile, load_profile
@@ -35,8 +35,8 @@ def spec_of(record: LabRecord) -> Profile:
 
 
 def prepare(settings: Settings, profile_path: Path, progress: Progress = quiet) -> dict[str, Image]:
-    """Bake every image the profile's machines need (see lab.images.prepare); machine -> image."""
-    return preparing.prepare(settings, load_profile(profile_path), progress)
+    """Bake every image the profile's machines need (lab.images.role_images): machine -> image."""
+    return role_images.prepare(settings, load_profile(profile_path), progress)
 
 
 def provision(

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lab import run
+from lab import commands
 from lab.base import Progress
 from lab.errors import CommandError
 from lab.labs import passwords, ssh_config
@@ -131,7 +131,7 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
     started = time.monotonic()
     env = {**os.environ, CONTEXT_ENV: str(ctx)}
     # pytest writes nothing we need on stdout: the JUnit report has every result.
-    proc = run.complete(
+    proc = commands.complete(
         argv,
         cwd=work,
         env=env,

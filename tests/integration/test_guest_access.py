@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.commands import run
 from lab.labs import guest, keys, seed
-from lab.run import run
 from tests.homes import IMAGE_HOME
 
 IMAGE_NAME = IMAGE_HOME / "images" / "names" / "debian-12.json"

@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
+from lab.commands import run
 from lab.driver import (
     CpuMode,
     DiskFormat,
@@ -21,7 +22,6 @@ from lab.driver import (
     domain_xml,
     parse_metadata,
 )
-from lab.run import run
 
 EXPECTED = Path(__file__).parent / "expected"
 NASTY = "a<b & c \"quoted\" 'single' ]]> </title><x/>"

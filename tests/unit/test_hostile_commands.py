@@ -1,7 +1,7 @@
 """Hostile values cannot add arguments, lines or keys to what the orchestrator runs or
 writes for other programs (bad input).
 
-- `lab.run`: argv lists reach the program exactly as given (a real process echoes them),
+- `lab.commands`: argv lists reach the program exactly as given (a real process echoes them),
   and the command shown in an error message splits back into the same list;
 - the image recipe's customize lines reach the chroot's shell as one argument each,
   through mmdebstrap's `sh -c` (a stand-in `chroot` on PATH records what it got);
@@ -26,11 +26,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lab.commands import _show, run
 from lab.errors import InvalidError, LabError
 from lab.images.build import customize_hooks
 from lab.labs import keys
 from lab.labs.seed import SeedAccount, SeedInterface, SeedSpec, render_meta_data, render_user_data
-from lab.run import _show, run
 from tests.hostile import BOUNDED, Trials, hostile_text
 from tests.reliability import record
 
@@ -48,7 +48,7 @@ ECHO = [sys.executable, "-c", "import json, sys; print(json.dumps(sys.argv[1:]))
 @pytest.fixture(scope="module", autouse=True)
 def _record_trials() -> Iterator[None]:
     yield
-    record("input", "command lines (lab.run argv)", ARGV_TRIALS.count, ARGV_TRIALS.lost)
+    record("input", "command lines (lab.commands argv)", ARGV_TRIALS.count, ARGV_TRIALS.lost)
     record("input", "image customize lines (mmdebstrap hooks)", HOOK_TRIALS.count, [])
     record("input", "cloud-init seed values", SEED_TRIALS.count, SEED_TRIALS.lost)
     record("input", "SSH key comments and known_hosts lines", KEY_TRIALS.count, [])

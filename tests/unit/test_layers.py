@@ -1,7 +1,7 @@
 """The layers, kept by a test: what may import what.
 
 - libvirt is imported only by the driver's connection module (one place talks to libvirt);
-- subprocess only by lab/run.py (one gate runs every external command);
+- subprocess only by lab/commands.py (one gate runs every external command);
 - the API never reaches past the use cases into the driver;
 - the driver, the bottom layer, imports nothing of the lab above it (no settings: its
   connection URI and everything else come in as arguments);
@@ -24,7 +24,7 @@ ROOT = Path(__file__).parents[2]
 PACKAGES = ("lab", "api")
 
 LIBVIRT_SITE = {"lab/driver/connection.py"}
-SUBPROCESS_SITE = {"lab/run.py"}
+SUBPROCESS_SITE = {"lab/commands.py"}
 PURE = {
     "lab/base.py",
     "lab/labs/naming.py",
@@ -51,7 +51,7 @@ IO = (
     "paramiko",
     "ansible_runner",
     "httpx",
-    "lab.run",
+    "lab.commands",
     "lab.settings",
     "lab.store",
     "lab.driver.connection",
@@ -119,7 +119,7 @@ def test_the_rules_see_the_code() -> None:
     for rel in LIBVIRT_SITE | SUBPROCESS_SITE | PURE:
         assert rel in seen, f"{rel} is gone: update this test's lists"
     assert uses(seen["lab/driver/connection.py"], "libvirt")
-    assert uses(seen["lab/run.py"], "subprocess")
+    assert uses(seen["lab/commands.py"], "subprocess")
     assert len(seen) > 60
 
 

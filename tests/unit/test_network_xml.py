@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from lab.commands import run
 from lab.driver import DhcpHost, DhcpRange, DnsMode, NetworkSpec, network_xml
 from lab.labs.naming import bridge_name
-from lab.run import run
 
 EXPECTED = Path(__file__).parent / "expected"
 

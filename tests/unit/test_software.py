@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import InvalidError, NotFoundError
-from lab.images import prepare
+from lab.images import role_images
 from lab.images.recipe import load_recipe
 from lab.labs import ssh_config
 from lab.labs.plan import plan_lab
@@ -96,18 +96,18 @@ def test_machines_with_the_same_packages_share_one_role_image(playbooks: Path) -
     srv, ws = profile.machines
     assert roles.packages_for(playbooks, ws) == ("locales", "python3-apt")
     assert roles.packages_for(playbooks, srv) == ("locales", "nginx", "python3-apt")
-    a = prepare.role_image_name("debian-12", ("nginx", "locales"))
-    b = prepare.role_image_name("debian-12", ("locales", "nginx"))
+    a = role_images.role_image_name("debian-12", ("nginx", "locales"))
+    b = role_images.role_image_name("debian-12", ("locales", "nginx"))
     assert a == b and a.startswith("debian-12.roles-")
-    assert a != prepare.role_image_name("debian-12", ("nginx",))
+    assert a != role_images.role_image_name("debian-12", ("nginx",))
 
 
 def test_role_recipe_adds_only_missing_packages_to_the_base() -> None:
     base = load_recipe(REPO / "images" / "debian-12.yaml")
-    recipe = prepare.role_recipe(base, ("nginx", "sudo", "locales"))
+    recipe = role_images.role_recipe(base, ("nginx", "sudo", "locales"))
     assert recipe.packages[: len(base.packages)] == base.packages
     assert recipe.packages[len(base.packages) :] == ("locales", "nginx")
-    assert recipe.name == prepare.role_image_name("debian-12", ("nginx", "sudo", "locales"))
+    assert recipe.name == role_images.role_image_name("debian-12", ("nginx", "sudo", "locales"))
 
 
 def test_lab_vars_carry_accounts_departments_and_machines(tmp_path: Path) -> None:

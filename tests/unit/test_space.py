@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.commands import run
 from lab.errors import CommandError, HostError, NotFoundError
 from lab.host.space import is_no_space, space_guard
-from lab.run import run
 
 
 def test_a_write_to_a_full_device_becomes_a_host_error_with_a_hint(tmp_path: Path) -> None:
