@@ -17,7 +17,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from lab.store.state import LabRecord, LabStatus, ResetRecord
+from lab.baselines.records import ResetRecord
+from lab.labs.records import LabRecord, LabStatus
 
 RESET_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

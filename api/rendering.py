@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from fastapi import Response
 
 from api.schemas import LabPublic
-from lab.store.state import LabRecord
+from lab.labs.records import LabRecord
 
 _MAX = 4096  # records remembered; past that the cache starts again
 # id(record) -> (the record itself, so that its id is not reused while kept; its JSON)

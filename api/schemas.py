@@ -24,8 +24,8 @@ from lab.access.users import Role
 from lab.classes.access_sheet import AccessSheet
 from lab.classes.classes import MAX_SEATS
 from lab.classes.schedules import ScheduleStatus
+from lab.labs.records import LabStatus
 from lab.operations.store import OpStatus
-from lab.store.state import LabStatus
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 

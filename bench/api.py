@@ -36,9 +36,10 @@ import httpx
 
 from lab.access.users import Role, UserStore
 from lab.labs.plan import plan_lab
+from lab.labs.records import LabRecord, LabStatus
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.store.state import LabRecord, LabStatus, StateStore, now
+from lab.store.state import StateStore, now
 
 PROFILES = Path(__file__).parents[1] / "profiles"
 LABS = 200

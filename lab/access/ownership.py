@@ -21,9 +21,10 @@ side cannot both pass them.
 from __future__ import annotations
 
 from lab.access.users import AssignmentKind, Role, User, UserStore
+from lab.classes.records import ClassRecord
 from lab.errors import ConflictError, quote
 from lab.settings import Settings
-from lab.store.state import ClassRecord, StateStore
+from lab.store.state import StateStore
 
 STAFF = frozenset({Role.ADMIN, Role.ENGINEER})
 

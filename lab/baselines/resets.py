@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lab.base import Progress, quiet
 from lab.baselines import generations
+from lab.baselines.records import ResetMode, ResetRecord
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
 from lab.host.space import space_guard
@@ -27,10 +28,11 @@ from lab.labs import deployment, guest
 from lab.labs.lifecycle import READY_PROBE
 from lab.labs.locks import lab_lock
 from lab.labs.plan import LabPlan, MachinePlan
+from lab.labs.records import LabRecord
 from lab.profile import Check
 from lab.settings import Settings
 from lab.software.stack import require_verified
-from lab.store.state import LabRecord, ResetMode, ResetRecord, StateStore
+from lab.store.state import StateStore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.
 _RESTORED_DEADLINE = 60.0

@@ -17,9 +17,10 @@ from lab.base import Frozen
 from lab.classes import classes
 from lab.errors import ConflictError
 from lab.labs.passwords import known_passwords
+from lab.labs.records import LabRecord
 from lab.profile import AccountKind, Profile, load_profile
 from lab.settings import Settings
-from lab.store.state import LabRecord, StateStore, now
+from lab.store.state import StateStore, now
 
 
 class SheetMachine(Frozen):

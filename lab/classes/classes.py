@@ -19,14 +19,17 @@ from pydantic import BaseModel, ConfigDict
 from lab.access import ownership
 from lab.base import Progress, quiet
 from lab.baselines import generations, resets
+from lab.baselines.records import ResetRecord
+from lab.classes.records import ClassRecord
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.labs import lifecycle
 from lab.labs.locks import NAMES, lab_lock
 from lab.labs.naming import MAX_LAB_NAME, check_lab_name
 from lab.labs.plan import profile_name
+from lab.labs.records import LabStatus
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.store.state import ClassRecord, LabStatus, ResetRecord, StateStore, now
+from lab.store.state import StateStore, now
 
 MAX_SEATS = 50
 T = TypeVar("T")

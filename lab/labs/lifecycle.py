@@ -24,11 +24,12 @@ from lab.labs import deployment, guest
 from lab.labs.locks import NAMES, is_locked, lab_lock
 from lab.labs.naming import check_lab_name, split_name, valid_lab_name
 from lab.labs.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
+from lab.labs.records import LabRecord, LabStatus
 from lab.profile import Profile, load_profile
 from lab.settings import NicFilter, Settings
 from lab.software import stack
 from lab.software.provisioning import ProvisionError
-from lab.store.state import LabRecord, LabStatus, StateStore, now
+from lab.store.state import StateStore, now
 
 # A machine is ready once cloud-init has finished (it writes boot-finished last), not
 # when SSH first answers: its later stages restart services, sshd among them. A shell

@@ -16,11 +16,12 @@ from lab.errors import ConflictError, InvalidError, LabError, NotFoundError
 from lab.images import role_images
 from lab.images.model import Image
 from lab.labs.locks import lab_lock
+from lab.labs.records import LabRecord, VerificationSummary
 from lab.profile import Profile, load_profile
 from lab.settings import Settings
 from lab.software import guest_playbook, guest_results, inventory, provisioning
 from lab.software import verification as verifying
-from lab.store.state import LabRecord, StateStore, VerificationSummary, now
+from lab.store.state import StateStore, now
 
 
 class VerificationError(LabError):

@@ -22,16 +22,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
+from lab.baselines.records import ResetRecord
+from lab.classes.records import ClassRecord
 from lab.errors import ConflictError, NotFoundError, quote
-from lab.labs.plan import LabPlan
-from lab.profile import Profile
+from lab.labs.records import LabRecord
 from lab.settings import Settings
 
 T = TypeVar("T")
@@ -81,88 +79,6 @@ BEGIN UPDATE counters SET value = value + 1 WHERE name = '{counter}'; END;"""
 
 
 _SCHEMA += counted("labs", "labs") + counted("classes", "classes")
-
-
-class LabStatus(StrEnum):
-    """Where a lab is in its life. `creating`/`deleting` mark work in progress."""
-
-    CREATING = "creating"
-    RUNNING = "running"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    DELETING = "deleting"
-
-
-class VerificationSummary(BaseModel):
-    """The last `lab test` verdict of a lab: only a verified lab may be baselined."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    passed: bool
-    at: datetime
-    total: int
-    failed: tuple[str, ...] = ()  # "role: test [machine]" of each failure
-
-
-class LabRecord(BaseModel):
-    """One deployed lab: its plan (every name it owns) and where it is in its life."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    profile: str
-    profile_path: str
-    status: LabStatus
-    plan: LabPlan
-    # machine -> digest of the base image it was created from: a rebuilt image moves
-    # the name to a new digest, but a lab stays on the disk its overlays sit on.
-    image_digests: dict[str, str] = {}
-    class_name: str | None = None
-    # The user who asked for the lab through the API (None: an engineer at the host, or
-    # a class's seat). Recorded with the lab, before it exists, so that a per-user limit
-    # counts the labs still being made.
-    owner: str | None = None
-    # The profile as brought up (roles, accounts, checks): what provisioning and
-    # verification use, even if the profile file has changed since.
-    spec: Profile | None = None
-    provisioned_at: datetime | None = None
-    verification: VerificationSummary | None = None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def images(self) -> set[str]:
-        return {m.image for m in self.plan.machines}
-
-
-class ResetMode(StrEnum):
-    MEMORY = "memory"  # fresh overlay over the baseline's disk layer + its saved memory
-    COLD = "cold"  # fresh overlay, boot
-
-
-class ResetRecord(BaseModel):
-    """One reset of one lab: how, how long, and whether it ended verified-ready."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    lab: str
-    mode: ResetMode
-    ok: bool
-    seconds: float
-    started_at: datetime
-    note: str = ""  # e.g. why a memory reset fell back to cold
-
-
-class ClassRecord(BaseModel):
-    """A class: N labs ("seats") of one profile, named CLASS-01 ... CLASS-NN."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    profile: str
-    profile_path: str
-    seats: tuple[str, ...]
-    created_at: datetime
 
 
 # Databases this process has opened (schema created, WAL on): the API opens the store

@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from lab.access.users import AssignmentKind, Role, UserStore
+from lab.classes.records import ClassRecord
 from lab.labs.plan import plan_lab
+from lab.labs.records import LabRecord, LabStatus
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
+from lab.store.state import StateStore, now
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 

@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
 from api.schemas import LabPublic
+from lab.labs.records import LabStatus
 from lab.settings import Settings
-from lab.store.state import LabStatus, StateStore
+from lab.store.state import StateStore
 
 Headers = dict[str, dict[str, str]]
 ROOT = Path(__file__).parents[2]

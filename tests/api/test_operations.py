@@ -11,10 +11,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from lab.baselines.records import ResetMode, ResetRecord
 from lab.labs.locks import lab_lock
 from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
-from lab.store.state import ResetMode, ResetRecord, StateStore, now
+from lab.store.state import StateStore, now
 
 Headers = dict[str, dict[str, str]]
 WaitOp = Callable[[str, dict[str, str]], dict[str, Any]]

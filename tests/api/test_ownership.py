@@ -20,16 +20,18 @@ from api.app import create_app
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role
 from lab.classes import classes
+from lab.classes.records import ClassRecord
 from lab.errors import ConflictError, LabError
 from lab.host.facts import AccelChoice
 from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
 from lab.labs import deployment, lifecycle
+from lab.labs.records import LabStatus
 from lab.profile import Profile
 from lab.settings import Settings
 from lab.software import stack
 from lab.software.provisioning import ProvisionError
-from lab.store.state import ClassRecord, LabStatus, StateStore, now
+from lab.store.state import StateStore, now
 from tests.api.conftest import PROFILES, MakeLab, WaitOp
 
 Headers = dict[str, dict[str, str]]

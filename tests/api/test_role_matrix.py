@@ -23,11 +23,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from lab.classes.records import ClassRecord
 from lab.classes.schedules import ScheduleStore
 from lab.operations.runner import Runner
 from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
-from lab.store.state import ClassRecord, StateStore, now
+from lab.store.state import StateStore, now
 from tests.api.conftest import PROFILES, users_and_labs
 from tests.api.test_auth import _routes
 

@@ -16,10 +16,12 @@ from starlette.websockets import WebSocketDisconnect
 from api.tickets import Tickets
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role, UserStore
+from lab.classes.records import ClassRecord
 from lab.labs.plan import plan_lab
+from lab.labs.records import LabRecord, LabStatus
 from lab.profile import load_profile
 from lab.settings import Settings
-from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
+from lab.store.state import StateStore, now
 
 Headers = dict[str, dict[str, str]]
 CLASSROOM = Path(__file__).parents[1] / "browser" / "profiles" / "classroom.yaml"

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from lab.baselines import generations
+from lab.baselines.records import ResetMode
 from lab.baselines.resets import choose_mode
 from lab.driver.connection import DomainState, Driver
 from lab.driver.domain_xml import domain_xml
 from lab.labs.plan import LabPlan, plan_lab
 from lab.profile import load_profile
-from lab.store.state import ResetMode
 from tests.driver.test_connection import spec
 
 pytestmark = pytest.mark.driver

@@ -13,8 +13,8 @@ from lab.baselines import generations
 from lab.driver.connection import DomainState, Driver
 from lab.labs import lifecycle
 from lab.labs.locks import is_locked
+from lab.labs.records import LabRecord, LabStatus
 from lab.settings import Settings
-from lab.store.state import LabRecord, LabStatus
 
 
 def lab_outcome(settings: Settings, lab: str) -> tuple[str, list[str]]:

@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 
 from lab.baselines import generations, resets
+from lab.baselines.records import ResetMode
 from lab.classes import classes
 from lab.errors import ConflictError
 from lab.labs import guest, lifecycle
 from lab.settings import Settings
-from lab.store.state import ResetMode, StateStore
+from lab.store.state import StateStore
 
 pytestmark = pytest.mark.integration
 

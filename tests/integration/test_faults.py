@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from lab.baselines import generations, resets
+from lab.baselines.records import ResetMode
 from lab.labs import lifecycle
 from lab.settings import Settings
-from lab.store.state import ResetMode
 from tests.integration.invariants import digests, lab_outcome
 from tests.reliability import record
 

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from lab.baselines import generations, resets
+from lab.baselines.records import ResetMode
 from lab.errors import HostError
 from lab.labs import lifecycle
 from lab.settings import Settings
-from lab.store.state import ResetMode, StateStore
+from lab.store.state import StateStore
 from tests.homes import TEST_ROOT, link_images
 from tests.integration.invariants import digests, lab_outcome
 from tests.reliability import record

@@ -19,8 +19,8 @@ from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
 from lab.labs import guest, lifecycle
 from lab.labs.plan import MANAGEMENT
+from lab.labs.records import LabStatus
 from lab.settings import Settings
-from lab.store.state import LabStatus
 
 pytestmark = pytest.mark.integration
 

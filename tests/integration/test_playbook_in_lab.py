@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from lab.access.users import AssignmentKind, Role, UserStore
 from lab.labs import guest, lifecycle
+from lab.labs.records import LabRecord
 from lab.settings import Settings
 from lab.software import stack
 from lab.software.provisioning import ProvisionError, ProvisionResult
-from lab.store.state import LabRecord
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 # The real result documents of the guest's ansible-core land here (gitignored), so the

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from lab.labs import lifecycle
+from lab.labs.records import LabRecord
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.software import verification as verifying
-from lab.store.state import LabRecord
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "role-sets.yaml"
 NAME = "rs1"

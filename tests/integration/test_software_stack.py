@@ -21,10 +21,10 @@ import pytest
 from lab.baselines import resets
 from lab.errors import ConflictError
 from lab.labs import guest, lifecycle
+from lab.labs.records import LabRecord
 from lab.settings import Settings
 from lab.software import stack as software_stack
 from lab.software.provisioning import ProvisionError
-from lab.store.state import LabRecord
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 LAB = [sys.executable, "-m", "lab.cli"]

@@ -5,8 +5,9 @@ import pytest
 
 from lab.errors import ConflictError, NotFoundError
 from lab.labs.plan import plan_lab
+from lab.labs.records import LabRecord, LabStatus
 from lab.profile import load_profile
-from lab.store.state import LabRecord, LabStatus, StateStore, now
+from lab.store.state import StateStore, now
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from lab.access.users import Role, UserStore
+from lab.classes.records import ClassRecord
 from lab.errors import NotFoundError
 from lab.labs.plan import plan_lab
+from lab.labs.records import LabRecord, LabStatus
 from lab.profile import load_profile
-from lab.store.state import ClassRecord, LabRecord, LabStatus, StateStore, now
+from lab.store.state import StateStore, now
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 ROOT = Path(__file__).parents[2]
