@@ -31,6 +31,7 @@ from tests.reliability import record
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 PROFILES = Path(__file__).parents[2] / "profiles"
+SMALL_PREFIX = "hld-"
 SIZE = 1000 * 2**20  # a booted tiny lab (~100 MB) + one 512 MiB guest's memory state + slack
 
 
@@ -84,11 +85,13 @@ def loop_fs(root: Path) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def small(settings: Settings) -> Iterator[Settings]:
-    """Settings whose LAB_HOME is a small file system (same prefix: its labs go at the end)."""
+    """Settings whose LAB_HOME is a small file system, with a libvirt prefix of its own: a
+    `reconcile` over this home must not take the run's other labs (the session's shared
+    class lives on) for orphans, nor the run's own reconcile this home's labs."""
     root = TEST_ROOT / f"small-{os.getpid()}"
     with loop_fs(root):
         link_images(root)
-        small = settings.model_copy(update={"home": root})
+        small = settings.model_copy(update={"home": root, "prefix": SMALL_PREFIX})
         StateStore.open(small)  # the state database exists before the disk fills up
         yield small
         lifecycle.reconcile(small)

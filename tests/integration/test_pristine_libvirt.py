@@ -43,9 +43,9 @@ def test_libvirtd_runs_in_the_same_private_state() -> None:
 
 def test_libvirt_config_has_nothing_defined_by_hand_or_by_earlier_runs() -> None:
     qemu = Path("/etc/libvirt/qemu")
-    # This run's own domains: its prefix, and the other stream's when `make test` runs its
-    # heaviest module beside the rest in the same namespace.
-    ours = (os.environ.get("LAB_TEST_PREFIX", "hlt-"), *_other_streams())
+    # This run's own domains: its prefix, the full-disk test's, and the other stream's when
+    # `make test` runs its heaviest module beside the rest in the same namespace.
+    ours = (os.environ.get("LAB_TEST_PREFIX", "hlt-"), "hld-", *_other_streams())
     leftovers = [p.name for p in qemu.glob("*.xml") if not p.name.startswith(ours)]
     assert not leftovers, leftovers
 
