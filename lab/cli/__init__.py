@@ -75,6 +75,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         code = 130
+    except SystemExit as done:  # someone's sys.exit: its code stands
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        raise
     except typer.Abort:  # end of input at a prompt
         err.print("aborted")
         code = 1
