@@ -29,6 +29,7 @@ from lab.software import inventory as inv
 
 _KEEP_RUNS = 10
 _TIMEOUT = 3600
+_CONNECT_TIMEOUT = 60
 
 
 class ProvisionError(LabError):
@@ -191,6 +192,10 @@ def _envvars(settings: Settings) -> dict[str, str]:
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_FORKS": "10",
+        # Ansible waits for the SSH connection and for sudo's answer this long (its own
+        # default of 10 s, +2 for sudo). Under TCG with several guests booting on the same
+        # cores, sudo alone has taken longer, and Ansible then gives the machine up.
+        "ANSIBLE_TIMEOUT": str(_CONNECT_TIMEOUT),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_LOCAL_TEMP": str(settings.home / "tmp" / "ansible"),
