@@ -46,6 +46,10 @@ class Baseline(BaseModel):
     def memory_state(self, plan: LabPlan, machine: str) -> Path:
         return self.directory(plan) / f"{machine}.sav"
 
+    def nvram(self, plan: LabPlan, machine: str) -> Path:
+        """The UEFI variable store of a UEFI machine as it was at the capture."""
+        return self.directory(plan) / f"{machine}.fd"
+
 
 def baselines_dir(plan: LabPlan) -> Path:
     return plan.directory / "baselines"
@@ -96,6 +100,10 @@ def _capture_machine(
         # guest still holds in its page cache, or files written recently are empty there.
         driver.flush_guest_disks(machine.domain)
         driver.save_domain(machine.domain, saved)
+    if machine.nvram is not None and machine.nvram.exists():
+        # The firmware's variables (boot entries) belong to the state: a reset puts them back.
+        shutil.copyfile(machine.nvram, gdir / f"{machine.name}.fd")
+        (gdir / f"{machine.name}.fd").chmod(0o444)
     frozen = gdir / f"{machine.name}.qcow2"
     os.replace(machine.overlay, frozen)
     # A second baseline's layer sits on the first one: fold that in, so every
@@ -107,6 +115,21 @@ def _capture_machine(
     if running:
         driver.restore_domain(saved)
     return running
+
+
+def restore_nvram(plan: LabPlan, machine: MachinePlan, baseline: Baseline | None) -> None:
+    """Put a UEFI machine's variable store back to the baseline's (the machine is off).
+    Without a captured one it goes, and libvirt makes it afresh from the template."""
+    if machine.nvram is None:
+        return
+    saved = baseline.nvram(plan, machine.name) if baseline is not None else None
+    if saved is not None and saved.exists():
+        staged = machine.nvram.with_name(machine.nvram.name + ".new")
+        shutil.copyfile(saved, staged)
+        staged.chmod(0o600)
+        os.replace(staged, machine.nvram)
+    else:
+        machine.nvram.unlink(missing_ok=True)
 
 
 def new_overlay(backing: Path, overlay: Path) -> None:
@@ -207,6 +230,7 @@ def _bring_back(
             return "resumed from the interrupted baseline capture"
         if in_force is not None and machine.name in in_force.memory:
             new_overlay(in_force.disk(plan, machine.name), machine.overlay)
+            restore_nvram(plan, machine, in_force)
             driver.restore_domain(in_force.memory_state(plan, machine.name))
             return f"restored to its baseline {in_force.generation}"
     except LabError as exc:

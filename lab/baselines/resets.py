@@ -24,7 +24,7 @@ from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError
 from lab.host.space import space_guard
 from lab.images import ImageStore
-from lab.labs import deployment, guest
+from lab.labs import appliances, deployment, guest
 from lab.labs.lifecycle import READY_PROBE
 from lab.labs.locks import lab_lock
 from lab.labs.plan import LabPlan, MachinePlan
@@ -146,6 +146,7 @@ def _memory_reset(driver: Driver, plan: LabPlan, machine: MachinePlan) -> None:
     assert current is not None  # choose_mode checked it
     _power_off(driver, machine)
     generations.new_overlay(current.disk(plan, machine.name), machine.overlay)
+    generations.restore_nvram(plan, machine, current)
     driver.restore_domain(current.memory_state(plan, machine.name))
 
 
@@ -158,6 +159,7 @@ def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress:
         _power_off(driver, machine)
         backing = current.disk(plan, machine.name) if current else bases[machine.name]
         generations.new_overlay(backing, machine.overlay)
+        generations.restore_nvram(plan, machine, current)
         driver.start_domain(machine.domain)
         progress(machine.name, "booting (cold reset)")
 
@@ -200,6 +202,9 @@ def _verify(
     """
 
     def one(machine: MachinePlan) -> None:
+        if not machine.managed:
+            _verify_appliance(driver, plan, machine, deadline, progress, fix_clock=fix_clock)
+            return
         with ThreadPoolExecutor(max_workers=1) as clock:
             fixed = clock.submit(_set_clock, driver, machine) if fix_clock else None
             addr = deployment.admin_address(plan, machine)
@@ -214,6 +219,30 @@ def _verify(
         progress(machine.name, "verified")
 
     deployment.parallel(one, plan.machines)
+
+
+def _verify_appliance(
+    driver: Driver,
+    plan: LabPlan,
+    machine: MachinePlan,
+    deadline: float,
+    progress: Progress,
+    *,
+    fix_clock: bool,
+) -> None:
+    """An appliance passes its ready probes and its quick probe tests; its clock is set
+    through the guest agent when it has one."""
+    assert machine.appliance is not None
+    with ThreadPoolExecutor(max_workers=1) as clock:
+        agent = fix_clock and machine.appliance.guest_agent
+        fixed = clock.submit(_set_clock, driver, machine) if agent else None
+        probes = appliances.ready_probes(plan, machine, after_reset=True)
+        appliances.wait_ready(
+            driver, plan, machine, probes, deadline, lambda m: progress(machine.name, m)
+        )
+        if fixed is not None:
+            fixed.result()
+    progress(machine.name, "verified" + (" by its probes" if probes else " (no probes: running)"))
 
 
 def _set_clock(driver: Driver, machine: MachinePlan) -> None:

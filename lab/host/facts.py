@@ -140,3 +140,30 @@ def _mem_available(meminfo: Path = Path("/proc/meminfo")) -> int:
         if key == "MemAvailable":
             return int(value.split()[0]) * 1024  # the kernel reports kB
     return 0
+
+
+class Ovmf(Frozen):
+    """UEFI firmware for guests: OVMF's code (read-only, shared) and the template of the
+    variable store each UEFI machine gets a copy of."""
+
+    code: Path
+    vars_template: Path
+
+
+# Debian 12's `ovmf` package: the 4 MiB builds (the 2 MiB ones are kept for old guests).
+_OVMF_PAIRS = (
+    (Path("/usr/share/OVMF/OVMF_CODE_4M.fd"), Path("/usr/share/OVMF/OVMF_VARS_4M.fd")),
+    (Path("/usr/share/OVMF/OVMF_CODE.fd"), Path("/usr/share/OVMF/OVMF_VARS.fd")),
+)
+
+
+def find_ovmf(pairs: tuple[tuple[Path, Path], ...] = _OVMF_PAIRS) -> Ovmf:
+    """The host's OVMF firmware, or a HostError saying how to install it."""
+    for code, template in pairs:
+        if code.is_file() and template.is_file():
+            return Ovmf(code=code, vars_template=template)
+    raise HostError(
+        "this host has no UEFI firmware for guests (OVMF)",
+        hint="install it: apt-get install ovmf (playbooks/host.yml does), or give the"
+        " machine firmware: bios",
+    )

@@ -20,8 +20,8 @@ from lab.commands import run
 from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
-from lab.errors import ConflictError, LabError
-from lab.host.facts import AccelChoice
+from lab.errors import ConflictError, InvalidError, LabError
+from lab.host.facts import AccelChoice, find_ovmf
 from lab.images import Image, ImageStore
 from lab.labs import guest, keys, naming, passwords, seed
 from lab.labs.driver_specs import domain_spec, network_spec
@@ -71,18 +71,25 @@ def create(
         driver.define_network(network_xml(network_spec(net)))
         driver.start_network(net.libvirt_name)
         progress("lab", f"network {net.name} ({net.cidr}) is up")
+    ovmf = find_ovmf() if any(m.nvram is not None for m in plan.machines) else None
+    if ovmf is not None:
+        (plan.directory / "nvram").mkdir(mode=0o755, exist_ok=True)
     known_hosts: list[str] = []
     for machine in plan.machines:
         image = images[machine.image]
         _create_overlay(store.disk_path(image), machine.overlay, machine.disk_bytes, image)
-        host_key = keys.host_keypair(plan.keys_dir, machine.name)
-        known_hosts += [
-            keys.known_hosts_line(str(machine.management_address), host_key.public_text)
-        ]
-        seed.write_seed(seed_spec(plan, machine, profile, lab_key, host_key, hashes), machine.seed)
-        spec = domain_spec(plan, machine, image, store, accel, nic_filter)
+        if machine.managed:
+            assert machine.seed is not None
+            host_key = keys.host_keypair(plan.keys_dir, machine.name)
+            known_hosts += [
+                keys.known_hosts_line(str(machine.management_address), host_key.public_text)
+            ]
+            spec_of_seed = seed_spec(plan, machine, profile, lab_key, host_key, hashes)
+            seed.write_seed(spec_of_seed, machine.seed)
+        spec = domain_spec(plan, machine, image, store, accel, nic_filter, ovmf)
         driver.define_domain(domain_xml(spec))
-        progress(machine.name, f"defined ({machine.vcpus} vCPU, {machine.memory_mib} MiB)")
+        kind = "appliance, " if not machine.managed else ""
+        progress(machine.name, f"defined ({kind}{machine.vcpus} vCPU, {machine.memory_mib} MiB)")
     # Pinned host keys for `lab ssh`: the guests' keys are ours, made before they booted.
     plan.known_hosts.write_text("".join(line + "\n" for line in known_hosts))
 
@@ -107,13 +114,18 @@ def boot(
     progress: Progress,
 ) -> None:
     """Start every inactive network, then the machines, at most `slots` booting at once:
-    a machine holds its slot from its start until `ready` returns for it."""
+    a machine holds its slot from its start until `ready` returns for it. When not all
+    fit at once, the managed machines go first: an appliance is ready only once a
+    managed machine has probed it, so it must not hold a slot one of those needs."""
     for net in plan.all_networks:
         if not driver.network_active(net.libvirt_name):
             driver.start_network(net.libvirt_name)
     gate = threading.BoundedSemaphore(max(1, slots))
     if slots < len(plan.machines):
         progress("lab", f"booting {len(plan.machines)} machines, {slots} at a time")
+    phases = [plan.machines]
+    if slots < len(plan.machines) and plan.appliances and plan.managed_machines:
+        phases = [plan.managed_machines, plan.appliances]
 
     def one(machine: MachinePlan) -> None:
         with gate:
@@ -122,7 +134,8 @@ def boot(
                 progress(machine.name, "started")
             ready(machine)
 
-    parallel(one, plan.machines)
+    for machines in phases:
+        parallel(one, machines)
 
 
 def teardown(driver: Driver, plan_or_name: LabPlan | str, prefix: str, labs_dir: Path) -> list[str]:
@@ -232,7 +245,13 @@ def parallel(work: Callable[[MachinePlan], None], machines: tuple[MachinePlan, .
 
 def admin_address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
     """The machine's admin SSH path (the lab's management user and key), its host key
-    pinned: the orchestrator made that key and put it in the seed."""
+    pinned: the orchestrator made that key and put it in the seed. An appliance has none."""
+    if not machine.managed:
+        raise InvalidError(
+            f"machine '{machine.name}' of lab '{plan.lab}' is an appliance: the lab does not"
+            " log into it",
+            hint="open its console on the lab's web page instead",
+        )
     return guest.GuestAddress(
         host=str(machine.management_address),
         user=ADMIN_USER,

@@ -9,16 +9,23 @@ libvirt itself say which lab a domain belongs to.
 from __future__ import annotations
 
 from lab.driver.specs import (
+    DiskBus,
     DiskFormat,
     DiskSpec,
     DnsMode,
     DomainSpec,
     FilterRef,
     KernelBoot,
+    MachineType,
     NetworkSpec,
+    NicModel,
     NicSpec,
+    UefiFirmware,
+    VideoModel,
+    disk_target,
 )
-from lab.host.facts import AccelChoice
+from lab.host.facts import AccelChoice, Ovmf
+from lab.errors import InvalidError
 from lab.images import Image, ImageStore
 from lab.images.model import Boot
 from lab.labs.plan import LabPlan, MachinePlan, NetworkPlan, NicPlan
@@ -45,7 +52,12 @@ def domain_spec(
     images: ImageStore,
     accel: AccelChoice,
     nic_filter: NicFilter = NicFilter.LAB,
+    ovmf: Ovmf | None = None,
 ) -> DomainSpec:
+    """The machine's domain; `ovmf` (the host's UEFI firmware) is needed by UEFI appliances."""
+    if machine.appliance is not None:
+        return appliance_spec(plan, machine, image, accel, nic_filter, ovmf)
+    assert machine.seed is not None and machine.management is not None  # managed
     boot = None
     if image.boot is Boot.KERNEL:
         boot = KernelBoot(
@@ -78,20 +90,76 @@ def domain_spec(
         serial_log=machine.console_log,
         guest_agent=True,
         graphics=machine.graphics,
-        metadata={
-            "lab": plan.lab,
-            "machine": machine.name,
-            "profile": plan.profile,
-            "image": image.name,
-            "image-digest": image.digest,
-        },
+        metadata=_metadata(plan, machine, image),
     )
 
 
-def nic_spec(nic: NicPlan, nic_filter: NicFilter) -> NicSpec:
+def appliance_spec(
+    plan: LabPlan,
+    machine: MachinePlan,
+    image: Image,
+    accel: AccelChoice,
+    nic_filter: NicFilter = NicFilter.LAB,
+    ovmf: Ovmf | None = None,
+) -> DomainSpec:
+    """A machine run as it was installed: its own bootloader and firmware, the disk bus
+    and NIC model it has drivers for, its own MACs and addresses, a display; no seed, no
+    management NIC, and no virtio device it did not ask for."""
+    appliance = machine.appliance
+    assert appliance is not None
+    uefi = None
+    if machine.nvram is not None:
+        if ovmf is None:
+            raise InvalidError(
+                f"appliance '{machine.name}' boots with UEFI, and no OVMF firmware was given",
+                hint="lab.host.facts.find_ovmf() finds the host's",
+            )
+        uefi = UefiFirmware(loader=ovmf.code, template=ovmf.vars_template, nvram=machine.nvram)
+    bus = DiskBus(appliance.disk_bus.value)
+    model = NicModel(appliance.nic_model.value)
+    return DomainSpec(
+        name=machine.domain,
+        title=f"{plan.lab}: {machine.name}",
+        description=f"Hromada Lab '{plan.lab}' (profile {plan.profile}), appliance {machine.name}",
+        vcpus=machine.vcpus,
+        memory_mib=machine.memory_mib,
+        virt_type=accel.virt_type,
+        cpu=accel.cpu,
+        machine=MachineType(appliance.machine_type.value),
+        uefi=uefi,
+        disks=(
+            DiskSpec(
+                path=machine.overlay, format=DiskFormat.QCOW2, bus=bus, target=disk_target(bus, 0)
+            ),
+        ),
+        nics=tuple(nic_spec(nic, nic_filter, model) for nic in machine.nics),
+        boot=None,
+        serial_log=machine.console_log,
+        guest_agent=appliance.guest_agent,
+        graphics=True,
+        video=VideoModel(appliance.video.value),
+        tablet=appliance.tablet,
+        # virtio-rng only for a guest that has virtio drivers anyway (Windows without them
+        # would show an unknown device).
+        rng=bus is DiskBus.VIRTIO or model is NicModel.VIRTIO,
+        metadata=_metadata(plan, machine, image),
+    )
+
+
+def _metadata(plan: LabPlan, machine: MachinePlan, image: Image) -> dict[str, str]:
+    return {
+        "lab": plan.lab,
+        "machine": machine.name,
+        "profile": plan.profile,
+        "image": image.name,
+        "image-digest": image.digest,
+    }
+
+
+def nic_spec(nic: NicPlan, nic_filter: NicFilter, model: NicModel = NicModel.VIRTIO) -> NicSpec:
     """A NIC on its lab network. With a filter the guest may send only from its own MAC
     and the address the plan gave it (every NIC has one: addressing is static)."""
     ref = None
     if nic_filter is not NicFilter.NONE:
         ref = FilterRef(name=nic_filter.value, parameters={"IP": str(nic.address)})
-    return NicSpec(network=nic.libvirt_network, mac=nic.mac, filterref=ref)
+    return NicSpec(network=nic.libvirt_network, mac=nic.mac, filterref=ref, model=model)

@@ -6,6 +6,8 @@ case takes the settings and a progress callback, and raises LabError subclasses.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from lab.host.facts import AccelChoice, choose_accel, gather_facts
 from lab.host.space import space_guard
 from lab.images import Image, ImageStore
 from lab.images.role_images import images_for, with_role_images
-from lab.labs import deployment, guest
+from lab.labs import appliances, deployment, guest
 from lab.labs.locks import NAMES, is_locked, lab_lock
 from lab.labs.naming import check_lab_name, split_name, valid_lab_name
 from lab.labs.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
@@ -197,7 +199,7 @@ def status(settings: Settings, name: str) -> LabReport:
                 domain=machine.domain,
                 state=power,
                 addresses=tuple((n.network, str(n.address)) for n in machine.all_nics),
-                reachable=running and _answers(record.plan, machine, timeout=15),
+                reachable=running and _answers(driver, record.plan, machine, timeout=15),
                 agent=running and driver.qemu_agent_ping(machine.domain, timeout=2),
             )
 
@@ -320,8 +322,12 @@ def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]
     return found - recorded
 
 
-def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
+def _answers(driver: Driver, plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
+    """A managed machine answers on SSH; an appliance passes its ready probes."""
     try:
+        if not machine.managed:
+            probes = appliances.ready_probes(plan, machine, after_reset=False)
+            return all(r.ok for r in appliances.run_probes(driver, plan, machine, probes))
         return (
             guest.run(deployment.admin_address(plan, machine), "true", timeout=timeout).exit_code
             == 0
@@ -333,13 +339,17 @@ def _answers(plan: LabPlan, machine: MachinePlan, timeout: float) -> bool:
 def _boot(
     settings: Settings, driver: Driver, plan: LabPlan, accel: AccelChoice, progress: Progress
 ) -> None:
-    """Every machine is started and answers on SSH (and its guest agent), or the lab's
-    `up` fails; boots are paced to the host (LAB_BOOT_PARALLEL)."""
+    """Every machine is started and answers on SSH (and its guest agent), an appliance
+    passes its ready probes, or the lab's `up` fails; boots are paced to the host
+    (LAB_BOOT_PARALLEL). Managed machines boot first: they run the appliances' probes."""
 
     def ready(machine: MachinePlan) -> None:
         def note(message: str) -> None:
             progress(machine.name, message)
 
+        if not machine.managed:
+            _appliance_ready(settings, driver, plan, machine, note)
+            return
         try:
             took = guest.wait_ready(
                 deployment.admin_address(plan, machine),
@@ -359,3 +369,27 @@ def _boot(
 
     slots = deployment.boot_slots(settings.boot_parallel, accel.virt_type)
     deployment.boot(driver, plan, slots, ready, progress)
+
+
+def _appliance_ready(
+    settings: Settings,
+    driver: Driver,
+    plan: LabPlan,
+    machine: MachinePlan,
+    note: Callable[[str], None],
+) -> None:
+    started = time.monotonic()
+    probes = appliances.ready_probes(plan, machine, after_reset=False)
+    try:
+        results = appliances.wait_ready(driver, plan, machine, probes, settings.boot_timeout, note)
+    except LabError as exc:
+        raise LabError(
+            f"appliance '{machine.name}' of lab '{plan.lab}' did not become ready:"
+            f" {exc.message}\nlast lines of its serial console:\n"
+            f"{deployment.console_tail(machine)}",
+            hint="open its graphical console on the lab's page to see where it stopped;"
+            f" LAB_BOOT_TIMEOUT (now {settings.boot_timeout:.0f} s) sets how long to wait",
+        ) from exc
+    took = time.monotonic() - started
+    said = ", ".join(r.spec.describe() for r in results) or "no ready probes: running"
+    note(f"ready in {took:.1f} s ({said})")

@@ -14,6 +14,7 @@ from lab.base import Frozen
 from lab.errors import ConflictError, InvalidError
 from lab.labs import naming
 from lab.profile import Check, Profile
+from lab.profile.appliance import Appliance, Firmware
 
 # Addresses below this offset are left for the host (.1) and for fixed services.
 _FIRST_ALLOCATED = 10
@@ -50,19 +51,29 @@ class MachinePlan(Frozen):
     graphics: bool
     roles: tuple[str, ...]
     nics: tuple[NicPlan, ...]  # the profile's NICs, in its order
-    management: NicPlan  # the extra NIC on the lab's management network
+    # The extra NIC on the lab's management network; None for an appliance, whose
+    # hardware stays as it was installed and which the lab never logs into.
+    management: NicPlan | None
     overlay: Path
-    seed: Path
+    seed: Path | None  # the cloud-init seed disk; None for an appliance
     console_log: Path
+    appliance: Appliance | None = None
+    nvram: Path | None = None  # the UEFI variable store of a UEFI appliance
+
+    @property
+    def managed(self) -> bool:
+        """Whether the lab configures this machine and reaches it over SSH."""
+        return self.management is not None
 
     @property
     def management_address(self) -> IPv4Address:
-        """The address the orchestrator reaches the machine on."""
-        return self.management.address
+        """The address the orchestrator reaches the machine on; an appliance's first
+        address (the one it is known by in its lab)."""
+        return self.management.address if self.management is not None else self.nics[0].address
 
     @property
     def all_nics(self) -> tuple[NicPlan, ...]:
-        return (*self.nics, self.management)
+        return (*self.nics, self.management) if self.management is not None else self.nics
 
 
 class LabPlan(Frozen):
@@ -75,8 +86,41 @@ class LabPlan(Frozen):
     checks: tuple[Check, ...] = ()  # the profile's verification tests, as deployed
 
     def quick_checks(self, machine: str) -> tuple[Check, ...]:
-        """The checks that run after every reset on `machine`."""
-        return tuple(c for c in self.checks if c.quick and c.machine in (None, machine))
+        """The command checks that run after every reset on the managed machine `machine`."""
+        if not self.machine(machine).managed:
+            return ()
+        return tuple(
+            c
+            for c in self.checks
+            if c.quick and c.run is not None and c.machine in (None, machine)
+        )
+
+    def quick_probes(self, machine: str) -> tuple[Check, ...]:
+        """The probe checks of `machine` that run after every reset."""
+        return tuple(
+            c for c in self.checks if c.quick and c.probe is not None and c.machine == machine
+        )
+
+    @property
+    def managed_machines(self) -> tuple[MachinePlan, ...]:
+        return tuple(m for m in self.machines if m.managed)
+
+    @property
+    def appliances(self) -> tuple[MachinePlan, ...]:
+        return tuple(m for m in self.machines if not m.managed)
+
+    def probe_runner(self, machine: MachinePlan, nic: int) -> MachinePlan:
+        """The managed machine that probes `machine` on its NIC `nic`: the first one with a
+        NIC on the same network (the lab's networks are segments the host is not on)."""
+        network = machine.nics[nic].network
+        for other in self.managed_machines:
+            if any(n.network == network for n in other.nics):
+                return other
+        raise InvalidError(
+            f"no managed machine of lab '{self.lab}' is on network '{network}' to probe"
+            f" machine '{machine.name}' from",
+            hint="add a managed machine on that network to the profile, or use an agent probe",
+        )
 
     @property
     def all_networks(self) -> tuple[NetworkPlan, ...]:
@@ -133,17 +177,20 @@ def plan_lab(
             NicPlan(
                 network=nic.network,
                 libvirt_network=by_name[nic.network].libvirt_name,
-                mac=naming.mac_address(lab, machine.name, index),
+                mac=nic.mac or naming.mac_address(lab, machine.name, index),
                 address=addresses[(machine.name, index)],
             )
             for index, nic in enumerate(machine.nics)
         )
-        management_nic = NicPlan(
-            network=MANAGEMENT,
-            libvirt_network=mgmt.libvirt_name,
-            mac=naming.mac_address(lab, machine.name, MANAGEMENT),
-            address=management.network_address + _FIRST_ALLOCATED + position,
-        )
+        management_nic = None
+        if machine.managed:
+            management_nic = NicPlan(
+                network=MANAGEMENT,
+                libvirt_network=mgmt.libvirt_name,
+                mac=naming.mac_address(lab, machine.name, MANAGEMENT),
+                address=management.network_address + _FIRST_ALLOCATED + position,
+            )
+        uefi = machine.appliance is not None and machine.appliance.firmware is Firmware.UEFI
         machines.append(
             MachinePlan(
                 name=machine.name,
@@ -152,13 +199,15 @@ def plan_lab(
                 vcpus=machine.vcpus,
                 memory_mib=machine.memory.mib,
                 disk_bytes=int(machine.disk),
-                graphics=machine.graphics,
+                graphics=machine.graphics or not machine.managed,  # an appliance: VNC always
                 roles=tuple(machine.roles),
                 nics=nics,
                 management=management_nic,
                 overlay=directory / "disks" / f"{machine.name}.qcow2",
-                seed=directory / "disks" / f"{machine.name}-seed.iso",
+                seed=directory / "disks" / f"{machine.name}-seed.iso" if machine.managed else None,
                 console_log=directory / "console" / f"{machine.name}.log",
+                appliance=machine.appliance,
+                nvram=directory / "nvram" / f"{machine.name}.fd" if uefi else None,
             )
         )
     if len(machines) + _FIRST_ALLOCATED >= management.num_addresses - 1:

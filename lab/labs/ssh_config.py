@@ -16,9 +16,10 @@ from lab.labs.plan import LabPlan
 
 
 def render_ssh_config(plan: LabPlan) -> str:
-    """Pure: a `Host` block per machine (machine names are DNS labels, addresses IPv4)."""
+    """Pure: a `Host` block per managed machine (machine names are DNS labels, addresses
+    IPv4); appliances are not logged into."""
     blocks = []
-    for machine in plan.machines:
+    for machine in plan.managed_machines:
         blocks.append(
             f"Host {machine.name}\n"
             f"  HostName {machine.management_address}\n"

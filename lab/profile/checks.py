@@ -66,6 +66,7 @@ def cross_checks(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
         target = check.get("machine")
         if isinstance(target, str) and target not in machines and not abstract:
             yield ("tests", i, "machine"), f"unknown machine {shown(target)} ({_known(machines)})"
+    yield from _appliances(data)
 
 
 def unknown_roles(data: Mapping[str, Any], roles: Collection[str]) -> Iterator[tuple[Loc, str]]:
@@ -194,3 +195,91 @@ def _address_problem(address: IPv4Address, name: str, net: IPv4Network) -> str:
     if address == net.network_address + 1:
         return f"{address} is the host's own address on network {shown(name)}; use .2 or above"
     return ""
+
+
+def _appliances(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """An appliance is run as it is: it gets no roles and no command tests, its NICs carry
+    the addresses it is configured with, and its probes need a managed machine to run on."""
+    machines = {m.get("name"): m for _, m in _entries(data, "machines")}
+    appliances = {n for n, m in machines.items() if isinstance(m.get("appliance"), Mapping)}
+    managed_networks: set[str] = set()
+    for machine in machines.values():
+        if not isinstance(machine.get("appliance"), Mapping):
+            managed_networks |= {
+                n["network"]
+                for _, n in _entries(machine, "nics")
+                if isinstance(n.get("network"), str)
+            }
+    macs: dict[str, str] = {}
+    for i, machine in _entries(data, "machines"):
+        for j, nic in _entries(machine, "nics"):
+            mac = nic.get("mac")
+            if isinstance(mac, str):
+                key = mac.strip().lower().replace("-", ":")
+                if key in macs:
+                    yield ("machines", i, "nics", j, "mac"), f"{mac} is already used by {macs[key]}"
+                else:
+                    macs[key] = format_loc(("machines", i, "nics", j))
+        appliance = machine.get("appliance")
+        if not isinstance(appliance, Mapping):
+            continue
+        name = shown(machine.get("name"))
+        if machine.get("roles"):
+            yield (
+                ("machines", i, "roles"),
+                f"machine {name} is an appliance: the lab does not manage its inside, so it"
+                " takes no roles",
+            )
+        nics = _entries(machine, "nics")
+        for j, nic in nics:
+            if nic.get("address") is None:
+                yield (
+                    ("machines", i, "nics", j, "address"),
+                    f"give the address appliance {name} is configured with on this NIC"
+                    " (the lab does not configure an appliance)",
+                )
+        for k, probe in _entries(appliance, "ready"):
+            yield from _probe(
+                ("machines", i, "appliance", "ready", k), probe, name, nics, managed_networks
+            )
+    for i, check in _entries(data, "tests"):
+        target = check.get("machine")
+        if target in appliances and check.get("run") is not None:
+            yield (
+                ("tests", i, "run"),
+                f"machine {shown(target)} is an appliance: the lab cannot log into it to run"
+                " a command; give this test a probe instead",
+            )
+        check_probe = check.get("probe")
+        if isinstance(check_probe, Mapping) and target in machines:
+            yield from _probe(
+                ("tests", i, "probe"),
+                check_probe,
+                shown(target),
+                _entries(machines[target], "nics"),
+                managed_networks,
+            )
+
+
+def _probe(
+    loc: Loc,
+    probe: Mapping[str, Any],
+    machine: str,
+    nics: list[tuple[int, Mapping[str, Any]]],
+    managed_networks: set[str],
+) -> Iterator[tuple[Loc, str]]:
+    if probe.get("kind") == "agent":
+        return
+    index = probe.get("nic", 0)
+    if not isinstance(index, int) or isinstance(index, bool):
+        return  # the field validator reports it
+    if index >= len(nics):
+        yield (*loc, "nic"), f"machine {machine} has no NIC {index} (it has {len(nics)})"
+        return
+    network = nics[index][1].get("network")
+    if isinstance(network, str) and network not in managed_networks:
+        yield (
+            loc,
+            f"no managed machine is on network {shown(network)} to run this probe of machine"
+            f" {machine} from: add one to that network, or probe with kind agent",
+        )

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from lab.profile.appliance import Appliance, Probe
 from lab.profile.checks import SKIP_CROSS_CHECKS, cross_checks, format_loc
 from lab.profile.types import (
     Address,
@@ -22,6 +23,7 @@ from lab.profile.types import (
     CommunityName,
     FullName,
     ImageName,
+    Mac,
     MachineName,
     NetworkName,
     PlainText,
@@ -86,7 +88,13 @@ class Nic(BaseModel):
     model_config = _FROZEN
 
     network: NetworkName
-    address: Address | None = Field(default=None, description="Static IPv4 address (optional)")
+    address: Address | None = Field(
+        default=None,
+        description="Static IPv4 address (optional; an appliance's: the one it is configured with)",
+    )
+    mac: Mac | None = Field(
+        default=None, description="Keep this MAC address (an appliance's licence may be tied to it)"
+    )
 
 
 class Machine(BaseModel):
@@ -104,6 +112,15 @@ class Machine(BaseModel):
     nics: tuple[Nic, ...] = Field(min_length=1)
     roles: tuple[RoleName, ...] = Field(default=(), description="Ansible roles, in order")
     graphics: bool = Field(default=False, description="Give the machine a VNC display")
+    appliance: Appliance | None = Field(
+        default=None,
+        description="A machine the lab runs as it is and does not manage (imported)",
+    )
+
+    @property
+    def managed(self) -> bool:
+        """Whether the lab configures and logs into this machine (not an appliance)."""
+        return self.appliance is None
 
 
 class Account(BaseModel):
@@ -127,10 +144,23 @@ class Check(BaseModel):
 
     name: CheckName
     machine: MachineName | None = Field(default=None, description="Absent: every machine")
-    run: str = Field(min_length=1, description="Shell command run inside the guest")
+    run: str | None = Field(
+        default=None, min_length=1, description="Shell command run inside a managed machine"
+    )
+    probe: Probe | None = Field(
+        default=None, description="Instead of run: a probe of the machine from the lab's side"
+    )
     expect_exit: int = Field(default=0, ge=0, le=255)
     expect_output: str | None = Field(default=None, description="Substring expected in stdout")
     quick: bool = Field(default=False, description="Also run after every reset")
+
+    @model_validator(mode="after")
+    def _run_or_probe(self) -> Check:
+        if (self.run is None) == (self.probe is None):
+            raise ValueError("a test has either `run` (a command) or `probe`, exactly one")
+        if self.probe is not None and self.machine is None:
+            raise ValueError("a probe test names its machine")
+        return self
 
 
 class Profile(BaseModel):
@@ -173,9 +203,14 @@ class Profile(BaseModel):
         raise KeyError(name)
 
     def checks_for(self, machine: str, *, quick_only: bool = False) -> tuple[Check, ...]:
-        """The checks that run on `machine` (those naming it and those naming none)."""
+        """The command checks that run on `machine` (those naming it and those naming none;
+        none on an appliance, which the lab cannot log into)."""
+        if not self.machine(machine).managed:
+            return ()
         return tuple(
             check
             for check in self.tests
-            if check.machine in (None, machine) and (check.quick or not quick_only)
+            if check.run is not None
+            and check.machine in (None, machine)
+            and (check.quick or not quick_only)
         )

@@ -249,6 +249,25 @@ def _parse_address(value: Any) -> IPv4Address:
         raise fail("address", f"{shown(value)} is not an IPv4 address") from None
 
 
+def _parse_mac(value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(
+            "mac", f"expected a MAC address such as 52:54:00:12:34:56, got {describe(value)}"
+        )
+    mac = value.strip().lower().replace("-", ":")
+    if not _MAC_RE.fullmatch(mac):
+        raise fail(
+            "mac", f"{shown(value)} is not a MAC address: write six hex pairs, 52:54:00:12:34:56"
+        )
+    if int(mac[:2], 16) & 1:
+        raise fail("mac", f"{mac} is a multicast address; a NIC needs a unicast one")
+    if mac == "00:00:00:00:00:00":
+        raise fail("mac", "00:00:00:00:00:00 is not a NIC's address")
+    return mac
+
+
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+Mac = Annotated[str, BeforeValidator(_parse_mac)]
 Cidr = Annotated[IPv4Network, BeforeValidator(_parse_network)]
 Address = Annotated[IPv4Address, BeforeValidator(_parse_address)]
 

@@ -53,7 +53,12 @@ def lab_vars(plan: LabPlan, profile: Profile, passwords: dict[str, str]) -> dict
                 "addresses": {nic.network: str(nic.address) for nic in m.nics},
                 "management": str(m.management_address),
             }
-            for m in plan.machines
+            for m in plan.managed_machines
+        },
+        # Machines the lab runs but does not manage: roles may point at their addresses.
+        "lab_appliances": {
+            m.name: {"addresses": {nic.network: str(nic.address) for nic in m.nics}}
+            for m in plan.appliances
         },
         "lab_time_server": str(host.ip) if host else "",
     }
@@ -64,7 +69,8 @@ def inventory(plan: LabPlan, variables: dict[str, Any], ssh_config: Path) -> dic
     return {
         "all": {
             "hosts": {
-                m.name: {"lab_machine": m.name, "lab_roles": list(m.roles)} for m in plan.machines
+                m.name: {"lab_machine": m.name, "lab_roles": list(m.roles)}
+                for m in plan.managed_machines
             },
             "vars": {
                 **variables,

@@ -77,7 +77,13 @@ def apply(
     with lab_lock(settings, name):
         state = StateStore.open(settings)
         record = state.get_lab(name)
-        machines = [m.name for m in record.plan.machines]
+        machines = [m.name for m in record.plan.managed_machines]
+        if machine is not None and machine in {m.name for m in record.plan.appliances}:
+            raise InvalidError(
+                f"machine '{machine}' of lab '{name}' is an appliance: the lab does not log"
+                " into it, so it cannot apply software there",
+                hint="install software in an appliance through its own console",
+            )
         if machine is not None and machine not in machines:
             raise NotFoundError(
                 f"lab '{name}' has no machine '{machine}'", hint=f"machines: {', '.join(machines)}"

@@ -1,0 +1,91 @@
+"""An appliance's readiness and checks: its profile probes, run from the lab's side.
+
+An appliance is never logged into. Its probes (TCP, ICMP, HTTP(S)) run on a managed
+machine of the same lab that shares the probed NIC's network (the lab's networks are
+segments the host has no address on); an agent probe asks the guest agent through
+libvirt from the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import groupby
+
+from lab.driver.connection import Driver
+from lab.errors import LabError
+from lab.labs import deployment
+from lab.labs.plan import LabPlan, MachinePlan
+from lab.probes import agent, remote, waiting
+from lab.probes.model import ProbeKind, ProbeResult, ProbeSpec
+from lab.profile.appliance import Probe
+
+_PROBE_TIMEOUT = 5.0
+
+
+def spec_of(machine: MachinePlan, probe: Probe) -> ProbeSpec:
+    """The probe as the probe runner takes it: the profile's NIC index becomes the
+    machine's address on it (pure)."""
+    kind = ProbeKind(probe.kind.value)
+    return ProbeSpec(
+        kind=kind,
+        machine=machine.name,
+        address=None if kind is ProbeKind.AGENT else machine.nics[probe.nic].address,
+        port=probe.effective_port,
+        path=probe.path,
+        expect_status=probe.expect_status,
+        expect_text=probe.expect_text,
+        timeout=_PROBE_TIMEOUT,
+    )
+
+
+def run_probes(
+    driver: Driver, plan: LabPlan, machine: MachinePlan, probes: Sequence[Probe]
+) -> tuple[ProbeResult, ...]:
+    """Ask each probe once; a probe whose runner cannot be reached fails with that reason."""
+    results: list[ProbeResult] = []
+    remote_probes: list[tuple[str, MachinePlan, ProbeSpec]] = []
+    for probe in probes:
+        spec = spec_of(machine, probe)
+        if spec.kind is ProbeKind.AGENT:
+            results.append(agent.agent_probe(driver, machine.domain, spec))
+        else:
+            runner = plan.probe_runner(machine, probe.nic)
+            remote_probes.append((runner.name, runner, spec))
+    remote_probes.sort(key=lambda item: item[0])
+    for _, group in groupby(remote_probes, key=lambda item: item[0]):
+        items = list(group)
+        runner = items[0][1]
+        specs = [spec for _, _, spec in items]
+        try:
+            results += remote.run_probes(
+                deployment.admin_address(plan, runner), specs, timeout=_PROBE_TIMEOUT * 4
+            )
+        except LabError as exc:  # the runner is still booting, or is broken
+            why = f"machine '{runner.name}', which runs this probe, does not answer: "
+            why += exc.message.splitlines()[0]
+            results += [ProbeResult(spec=spec, ok=False, detail=why) for spec in specs]
+    return tuple(results)
+
+
+def wait_ready(
+    driver: Driver,
+    plan: LabPlan,
+    machine: MachinePlan,
+    probes: Sequence[Probe],
+    deadline: float,
+    note: Callable[[str], None],
+) -> tuple[ProbeResult, ...]:
+    """Repeat the probes until all pass (ProbesFailedError naming those that did not)."""
+    if not probes:
+        return ()
+    return waiting.wait_until_ok(lambda: run_probes(driver, plan, machine, probes), deadline, note)
+
+
+def ready_probes(plan: LabPlan, machine: MachinePlan, *, after_reset: bool) -> tuple[Probe, ...]:
+    """What says the appliance is ready: its `ready:` probes, and after a reset also the
+    quick probe tests the profile gives it."""
+    assert machine.appliance is not None
+    probes = tuple(machine.appliance.ready)
+    if after_reset:
+        probes += tuple(c.probe for c in plan.quick_probes(machine.name) if c.probe is not None)
+    return probes
