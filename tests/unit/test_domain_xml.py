@@ -30,6 +30,7 @@ from lab.driver import (
     has_nvram,
     parse_metadata,
 )
+from lab.driver.domain_xml import vnc_endpoint
 
 EXPECTED = Path(__file__).parent / "expected"
 NASTY = "a<b & c \"quoted\" 'single' ]]> </title><x/>"
@@ -264,6 +265,17 @@ def test_appliance_hardware() -> None:
     assert root.find("devices/memballoon").get("model") == "none"  # type: ignore[union-attr]
     assert root.find("devices/console") is not None
     assert has_nvram(domain_xml(spec)) and not has_nvram(domain_xml(kvm_spec()))
+
+
+def test_appliance_console_and_metadata_are_found() -> None:
+    spec = appliance_spec(metadata={"lab": "class1", "machine": "win"})
+    root = ET.fromstring(domain_xml(spec))
+    graphics = root.find("devices/graphics")
+    assert graphics is not None
+    graphics.set("port", "5903")  # as libvirt reports a running domain
+    live = ET.tostring(root, encoding="unicode")
+    assert vnc_endpoint(live) == ("127.0.0.1", 5903)
+    assert parse_metadata(live) == {"lab": "class1", "machine": "win"}
 
 
 @pytest.mark.parametrize("video", list(VideoModel))
