@@ -16,6 +16,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from lab.errors import InvalidError
+
 # Namespace of the `<metadata>` child that records which lab/machine/profile a domain is.
 METADATA_NS = "https://hromada-lab.invalid/xmlns/lab/1"
 METADATA_PREFIX = "hl"
@@ -123,7 +125,10 @@ _IDE_TARGETS = ("hda", "hdb", "hdc", "hdd")
 def disk_target(bus: DiskBus, index: int) -> str:
     """The target name of the `index`-th disk (from 0) on `bus`: vda, sdb, hdc..."""
     if not 0 <= index < 26:
-        raise ValueError(f"a disk index is 0 to 25, got {index}")
+        raise InvalidError(
+            f"no disk name for disk {index + 1} on bus {bus.value}",
+            hint="a machine has at most 26 disks on one bus (a to z); put others on another bus",
+        )
     return _TARGET_PREFIX[bus] + chr(ord("a") + index)
 
 

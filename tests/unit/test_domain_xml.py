@@ -31,6 +31,7 @@ from lab.driver import (
     parse_metadata,
 )
 from lab.driver.domain_xml import vnc_endpoint
+from lab.errors import InvalidError
 
 EXPECTED = Path(__file__).parent / "expected"
 NASTY = "a<b & c \"quoted\" 'single' ]]> </title><x/>"
@@ -328,7 +329,7 @@ def test_disk_target_names() -> None:
     assert [disk_target(DiskBus.VIRTIO, i) for i in range(3)] == ["vda", "vdb", "vdc"]
     assert disk_target(DiskBus.SATA, 0) == "sda" and disk_target(DiskBus.SCSI, 25) == "sdz"
     assert disk_target(DiskBus.IDE, 3) == "hdd"
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidError, match="disk 27 on bus virtio"):
         disk_target(DiskBus.VIRTIO, 26)
 
 
