@@ -7,20 +7,18 @@ an attribute and is escaped there, so nothing in a spec can change the XML's str
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from lab.driver.specs import (
     METADATA_NS,
     METADATA_PREFIX,
     CpuMode,
+    DiskBus,
     DiskSpec,
     DomainSpec,
-    KernelBoot,
     NicSpec,
 )
 
-# i440fx: the simplest machine that carries virtio; nothing here needs q35's PCIe.
-_MACHINE = "pc"
 _AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
@@ -38,7 +36,7 @@ def domain_xml(spec: DomainSpec) -> str:
         _metadata(ET.SubElement(root, "metadata"), spec.metadata)
     _text(root, "memory", str(spec.memory_mib), unit="MiB")
     _text(root, "vcpu", str(spec.vcpus), placement="static")
-    _os(root, spec.boot)
+    _os(root, spec)
     features = ET.SubElement(root, "features")
     ET.SubElement(features, "acpi")  # ACPI lets `shutdown` reach the guest as a power button
     ET.SubElement(features, "apic")
@@ -72,6 +70,11 @@ def vnc_endpoint(domain_xml: str) -> tuple[str, int] | None:
     listen = graphics.find("listen[@type='address']")
     host = listen.get("address") if listen is not None else graphics.get("listen")
     return host or "127.0.0.1", port
+
+
+def has_nvram(domain_xml: str) -> bool:
+    """Whether a domain's XML names a UEFI variables file (`<os><nvram>`)."""
+    return ET.fromstring(domain_xml).find("os/nvram") is not None
 
 
 def metadata_values(lab: ET.Element) -> dict[str, str]:
@@ -110,9 +113,14 @@ def _metadata(parent: ET.Element, values: Mapping[str, str]) -> None:
         _text(lab, f"{METADATA_PREFIX}:{key}", values[key])
 
 
-def _os(root: ET.Element, boot: KernelBoot | None) -> None:
+def _os(root: ET.Element, spec: DomainSpec) -> None:
     os_el = ET.SubElement(root, "os")
-    _text(os_el, "type", "hvm", arch="x86_64", machine=_MACHINE)
+    _text(os_el, "type", "hvm", arch="x86_64", machine=spec.machine.value)
+    if spec.uefi is not None:
+        # Explicit paths, not `<os firmware='efi'>`: the XML says which OVMF build runs.
+        _text(os_el, "loader", str(spec.uefi.loader), readonly="yes", type="pflash")
+        _text(os_el, "nvram", str(spec.uefi.nvram), template=str(spec.uefi.template))
+    boot = spec.boot
     if boot is None:
         ET.SubElement(os_el, "boot", dev="hd")
         return
@@ -136,6 +144,10 @@ def _cpu(root: ET.Element, cpu: CpuMode) -> None:
 def _devices(devices: ET.Element, spec: DomainSpec) -> None:
     for disk in spec.disks:
         _disk(devices, disk)
+    for index in _scsi_controllers(spec.disks):
+        # LSI Logic, as VMware exports expect: the guest needs no virtio-scsi driver.
+        # SATA and IDE need no element: libvirt adds the AHCI or PIIX controller itself.
+        ET.SubElement(devices, "controller", type="scsi", index=str(index), model="lsilogic")
     for nic in spec.nics:
         _nic(devices, nic)
     _serial(devices, spec)
@@ -143,26 +155,37 @@ def _devices(devices: ET.Element, spec: DomainSpec) -> None:
         # The agent is the management path that survives a trainee breaking the network.
         channel = ET.SubElement(devices, "channel", type="unix")
         ET.SubElement(channel, "target", type="virtio", name=_AGENT_CHANNEL)
+    if spec.tablet:
+        # An absolute pointer: a VNC client's mouse and a desktop guest's cursor stay together.
+        ET.SubElement(devices, "input", type="tablet", bus="usb")
     if spec.graphics:
         graphics = ET.SubElement(
             devices, "graphics", type="vnc", port="-1", autoport="yes", listen="127.0.0.1"
         )
         ET.SubElement(graphics, "listen", type="address", address="127.0.0.1")
         video = ET.SubElement(devices, "video")
-        ET.SubElement(video, "model", type="vga")
+        ET.SubElement(video, "model", type=spec.video.value)
     # No balloon: guests are small and fixed-size, placement counts their full memory, and a
     # balloon is one more device whose state a memory baseline has to carry.
     ET.SubElement(devices, "memballoon", model="none")
-    # Guests under TCG otherwise starve for entropy at boot, which stalls sshd's key generation.
-    rng = ET.SubElement(devices, "rng", model="virtio")
-    _text(rng, "backend", "/dev/urandom", model="random")
+    if spec.rng:
+        # Guests under TCG otherwise starve for entropy at boot, which stalls sshd's key
+        # generation.
+        rng = ET.SubElement(devices, "rng", model="virtio")
+        _text(rng, "backend", "/dev/urandom", model="random")
+
+
+def _scsi_controllers(disks: Iterable[DiskSpec]) -> list[int]:
+    """Indexes of the SCSI controllers the disks sit on: libvirt puts target sdX on
+    controller X // 7 (an LSI Logic has seven units), so sda to sdg share the first one."""
+    return sorted({(ord(d.target[2]) - ord("a")) // 7 for d in disks if d.bus is DiskBus.SCSI})
 
 
 def _disk(devices: ET.Element, disk: DiskSpec) -> None:
     element = ET.SubElement(devices, "disk", type="file", device="disk")
     ET.SubElement(element, "driver", name="qemu", type=disk.format.value)
     ET.SubElement(element, "source", file=str(disk.path))
-    ET.SubElement(element, "target", dev=disk.target, bus="virtio")
+    ET.SubElement(element, "target", dev=disk.target, bus=disk.bus.value)
     if disk.readonly:
         ET.SubElement(element, "readonly")
 
@@ -171,7 +194,7 @@ def _nic(devices: ET.Element, nic: NicSpec) -> None:
     element = ET.SubElement(devices, "interface", type="network")
     ET.SubElement(element, "mac", address=nic.mac)
     ET.SubElement(element, "source", network=nic.network)
-    ET.SubElement(element, "model", type="virtio")
+    ET.SubElement(element, "model", type=nic.model.value)
     if nic.filterref is not None:
         ref = ET.SubElement(element, "filterref", filter=nic.filterref.name)
         for name in sorted(nic.filterref.parameters):

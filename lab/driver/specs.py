@@ -16,6 +16,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from lab.errors import InvalidError
+
 # Namespace of the `<metadata>` child that records which lab/machine/profile a domain is.
 METADATA_NS = "https://hromada-lab.invalid/xmlns/lab/1"
 METADATA_PREFIX = "hl"
@@ -98,14 +100,61 @@ class DiskFormat(StrEnum):
     RAW = "raw"
 
 
+class DiskBus(StrEnum):
+    """The bus a disk sits on. virtio is fastest but needs the guest's virtio drivers; an
+    imported machine keeps the bus it was installed on, or its OS cannot find its disk."""
+
+    VIRTIO = "virtio"
+    SATA = "sata"  # AHCI: Windows and most exported VirtualBox machines
+    SCSI = "scsi"  # on an LSI Logic controller, as VMware exports expect
+    IDE = "ide"  # i440fx's PIIX IDE: old guests; q35 has none
+
+
+# Each bus names its disks with its own prefix: libvirt derives a disk's place on the bus
+# (controller, unit) from the target name.
+_TARGET_PREFIX = {
+    DiskBus.VIRTIO: "vd",
+    DiskBus.SATA: "sd",
+    DiskBus.SCSI: "sd",
+    DiskBus.IDE: "hd",
+}
+# i440fx has one IDE controller: two buses of two units, hda to hdd.
+_IDE_TARGETS = ("hda", "hdb", "hdc", "hdd")
+
+
+def disk_target(bus: DiskBus, index: int) -> str:
+    """The target name of the `index`-th disk (from 0) on `bus`: vda, sdb, hdc..."""
+    if not 0 <= index < 26:
+        raise InvalidError(
+            f"no disk name for disk {index + 1} on bus {bus.value}",
+            hint="a machine has at most 26 disks on one bus (a to z); put others on another bus",
+        )
+    return _TARGET_PREFIX[bus] + chr(ord("a") + index)
+
+
 class DiskSpec(_Frozen):
-    """A file-backed virtio disk. The cloud-init seed is one too, read-only (the cloud
-    kernel did not see it as a SATA CD-ROM)."""
+    """A file-backed disk, virtio unless said otherwise. The cloud-init seed is one too,
+    virtio and read-only (the cloud kernel did not see it as a SATA CD-ROM)."""
 
     path: XmlPath
     format: DiskFormat = DiskFormat.QCOW2
-    target: Annotated[str, Field(pattern=r"^vd[a-z]$")]
+    target: Annotated[str, Field(pattern=r"^(vd|sd|hd)[a-z]$")]
+    bus: DiskBus = DiskBus.VIRTIO
     readonly: bool = False
+
+    @model_validator(mode="after")
+    def _target_fits_bus(self) -> Self:
+        prefix = _TARGET_PREFIX[self.bus]
+        if not self.target.startswith(prefix):
+            raise ValueError(
+                f"disk target {self.target} does not fit bus {self.bus.value}:"
+                f" {self.bus.value} disks are named {prefix}a, {prefix}b, ..."
+            )
+        if self.bus is DiskBus.IDE and self.target not in _IDE_TARGETS:
+            raise ValueError(
+                f"disk target {self.target}: the IDE controller has four places, hda to hdd"
+            )
+        return self
 
 
 class FilterRef(_Frozen):
@@ -115,11 +164,22 @@ class FilterRef(_Frozen):
     parameters: Mapping[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], XmlText] = {}
 
 
+class NicModel(StrEnum):
+    """The emulated network card. virtio needs the guest's virtio drivers; the others are
+    what an imported machine was installed with (e1000e: current Windows, VMware)."""
+
+    VIRTIO = "virtio"
+    E1000E = "e1000e"
+    E1000 = "e1000"
+    RTL8139 = "rtl8139"
+
+
 class NicSpec(_Frozen):
-    """A virtio NIC on a libvirt network."""
+    """A NIC on a libvirt network, virtio unless said otherwise."""
 
     network: Name
     mac: Mac
+    model: NicModel = NicModel.VIRTIO
     filterref: FilterRef | None = None
 
 
@@ -129,6 +189,43 @@ class KernelBoot(_Frozen):
     kernel: XmlPath
     initrd: XmlPath | None = None
     cmdline: XmlText = ""
+
+
+class Firmware(StrEnum):
+    """What a machine boots with: SeaBIOS, or OVMF's UEFI (`DomainSpec.uefi` set)."""
+
+    BIOS = "bios"
+    UEFI = "uefi"
+
+
+class UefiFirmware(_Frozen):
+    """OVMF, named by explicit paths rather than libvirt's firmware autoselection, so the
+    XML says exactly which code runs. No secure boot.
+
+    `nvram` is this machine's own copy of the UEFI variables (its boot entries); libvirt
+    creates it from `template` when the machine first starts.
+    """
+
+    loader: XmlPath  # the firmware code, e.g. /usr/share/OVMF/OVMF_CODE_4M.fd
+    template: XmlPath  # the variables template, e.g. /usr/share/OVMF/OVMF_VARS_4M.fd
+    nvram: XmlPath
+
+
+class MachineType(StrEnum):
+    """The emulated chipset. i440fx (`pc`): the simplest one that carries virtio, enough
+    for the lab's own guests. q35: PCIe and AHCI, what current Windows expects; no IDE."""
+
+    PC = "pc"
+    Q35 = "q35"
+
+
+class VideoModel(StrEnum):
+    """The display adapter behind the VNC console."""
+
+    VGA = "vga"
+    QXL = "qxl"
+    VIRTIO = "virtio"
+    CIRRUS = "cirrus"
 
 
 class DomainSpec(_Frozen):
@@ -144,11 +241,22 @@ class DomainSpec(_Frozen):
     cpu: CpuMode
     disks: tuple[DiskSpec, ...] = ()
     nics: tuple[NicSpec, ...] = ()
+    machine: MachineType = MachineType.PC
+    # None: SeaBIOS. Either firmware boots the first disk's own bootloader unless `boot`
+    # asks for a kernel, which only SeaBIOS is used with here.
+    uefi: UefiFirmware | None = None
     boot: KernelBoot | None = None  # None: boot from the first disk's own bootloader
     serial_log: XmlPath | None = None
     guest_agent: bool = True
+    rng: bool = True  # virtio-rng; a guest without virtio drivers does without
     graphics: bool = False
+    video: VideoModel = VideoModel.VGA  # the adapter, when `graphics` is on
+    tablet: bool = False  # a USB tablet: an absolute pointer, so a VNC mouse tracks
     metadata: Mapping[MetaKey, XmlText] = {}
+
+    @property
+    def firmware(self) -> Firmware:
+        return Firmware.BIOS if self.uefi is None else Firmware.UEFI
 
     @model_validator(mode="after")
     def _unique_targets(self) -> Self:
@@ -158,6 +266,21 @@ class DomainSpec(_Frozen):
         macs = [n.mac for n in self.nics]
         if len(set(macs)) != len(macs):
             raise ValueError(f"NIC MAC addresses must be unique, got {macs}")
+        return self
+
+    @model_validator(mode="after")
+    def _hardware_fits(self) -> Self:
+        if self.uefi is not None and self.boot is not None:
+            raise ValueError(
+                "UEFI firmware and direct kernel boot do not go together: a UEFI machine"
+                " boots its own bootloader from its disk"
+            )
+        ide = [d.target for d in self.disks if d.bus is DiskBus.IDE]
+        if ide and self.machine is not MachineType.PC:
+            raise ValueError(
+                f"IDE disks ({', '.join(ide)}) need machine type pc (i440fx):"
+                f" {self.machine.value} has no IDE controller; use bus sata instead"
+            )
         return self
 
 

@@ -11,11 +11,16 @@ import pytest
 from lab.driver import (
     CpuMode,
     DhcpHost,
+    DiskBus,
     DiskSpec,
     DomainSpec,
     KernelBoot,
+    MachineType,
     NetworkSpec,
+    NicModel,
     NicSpec,
+    UefiFirmware,
+    VideoModel,
     VirtType,
     domain_xml,
     network_xml,
@@ -93,6 +98,34 @@ def test_domain_without_metadata(driver: Driver, unique: str) -> None:
         assert driver.domain_metadata(name) == {}
     finally:
         driver.undefine_domain(name)
+
+
+def test_uefi_appliance_lifecycle(driver: Driver, unique: str) -> None:
+    # The test driver refuses the flag that removes a UEFI variables file (it keeps none):
+    # undefine must still forget the domain.
+    appliance = spec(f"hl-test-{unique}").model_copy(
+        update={
+            "boot": None,
+            "machine": MachineType.Q35,
+            "uefi": UefiFirmware(
+                loader=Path("/nonexistent/OVMF_CODE_4M.fd"),
+                template=Path("/nonexistent/OVMF_VARS_4M.fd"),
+                nvram=Path("/nonexistent/appliance_VARS.fd"),
+            ),
+            "disks": (DiskSpec(path=Path("/nonexistent/a.qcow2"), target="sda", bus=DiskBus.SATA),),
+            "nics": (NicSpec(network="default", mac="52:54:00:00:00:02", model=NicModel.E1000E),),
+            "graphics": True,
+            "video": VideoModel.QXL,
+            "tablet": True,
+        }
+    )
+    name = driver.define_domain(domain_xml(DomainSpec.model_validate(appliance.model_dump())))
+    assert "appliance_VARS.fd" in driver.domain_xml(name, inactive=True)
+    assert driver.domain_metadata(name)["machine"] == name
+    driver.start_domain(name)
+    driver.destroy_domain(name)
+    driver.undefine_domain(name)
+    assert not driver.domain_exists(name)
 
 
 def test_save_and_restore(driver: Driver, domain: str, tmp_path: Path) -> None:

@@ -12,16 +12,26 @@ from pydantic import ValidationError
 from lab.commands import run
 from lab.driver import (
     CpuMode,
+    DiskBus,
     DiskFormat,
     DiskSpec,
     DomainSpec,
     FilterRef,
+    Firmware,
     KernelBoot,
+    MachineType,
+    NicModel,
     NicSpec,
+    UefiFirmware,
+    VideoModel,
     VirtType,
+    disk_target,
     domain_xml,
+    has_nvram,
     parse_metadata,
 )
+from lab.driver.domain_xml import vnc_endpoint
+from lab.errors import InvalidError
 
 EXPECTED = Path(__file__).parent / "expected"
 NASTY = "a<b & c \"quoted\" 'single' ]]> </title><x/>"
@@ -83,6 +93,36 @@ def kvm_spec() -> DomainSpec:
     )
 
 
+OVMF = UefiFirmware(
+    loader=Path("/usr/share/OVMF/OVMF_CODE_4M.fd"),
+    template=Path("/usr/share/OVMF/OVMF_VARS_4M.fd"),
+    nvram=Path("/srv/hl/seat03/win_VARS.fd"),
+)
+
+
+def appliance_spec(**changes: object) -> DomainSpec:
+    """An imported Windows workstation: UEFI on q35, a SATA disk, an e1000e NIC, VNC with a
+    tablet, and none of the virtio devices it has no drivers for."""
+    base: dict[str, object] = {
+        "name": "hl-class1-seat03-win",
+        "vcpus": 2,
+        "memory_mib": 4096,
+        "virt_type": VirtType.KVM,
+        "cpu": CpuMode.HOST_PASSTHROUGH,
+        "machine": MachineType.Q35,
+        "uefi": OVMF,
+        "disks": (DiskSpec(path=Path("/srv/hl/seat03/win.qcow2"), target="sda", bus=DiskBus.SATA),),
+        "nics": (NicSpec(network="hl-class1-seat03", mac="52:54:00:aa:bb:04", model="e1000e"),),
+        "guest_agent": False,
+        "rng": False,
+        "graphics": True,
+        "video": VideoModel.VGA,
+        "tablet": True,
+    }
+    base.update(changes)
+    return DomainSpec.model_validate(base)
+
+
 def validate(tmp_path: Path, xml: str, kind: str) -> None:
     """libvirt's own RELAX NG schema must accept the document."""
     path = tmp_path / f"{kind}.xml"
@@ -91,7 +131,12 @@ def validate(tmp_path: Path, xml: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("spec", "expected"), [(tcg_spec(), "domain-tcg.xml"), (kvm_spec(), "domain-kvm.xml")]
+    ("spec", "expected"),
+    [
+        (tcg_spec(), "domain-tcg.xml"),
+        (kvm_spec(), "domain-kvm.xml"),
+        (appliance_spec(), "domain-appliance.xml"),
+    ],
 )
 def test_matches_expected_and_schema(tmp_path: Path, spec: DomainSpec, expected: str) -> None:
     xml = domain_xml(spec)
@@ -156,6 +201,9 @@ def test_hostile_values_stay_text(tmp_path: Path) -> None:
         {"metadata": {"Bad Key": "x"}},
         {"vcpus": 0},
         {"unknown": 1},
+        {"machine": "isapc"},
+        {"nics": ({"network": "n", "mac": "52:54:00:00:00:01", "model": "pcnet"},)},
+        {"video": "bochs"},
         {
             "disks": (
                 DiskSpec(path=Path("/a"), target="vda"),
@@ -186,3 +234,125 @@ def test_parse_metadata_reads_libvirt_reprefixed_form() -> None:
         "</metadata></domain>"
     )
     assert parse_metadata(xml) == {"machine": "db"}
+
+
+def test_defaults_are_todays_hardware() -> None:
+    spec = kvm_spec()
+    assert spec.machine is MachineType.PC and spec.uefi is None
+    assert spec.firmware is Firmware.BIOS
+    assert spec.disks[0].bus is DiskBus.VIRTIO and spec.nics[0].model is NicModel.VIRTIO
+    assert spec.video is VideoModel.VGA and not spec.tablet and spec.rng
+
+
+def test_appliance_hardware() -> None:
+    spec = appliance_spec()
+    root = ET.fromstring(domain_xml(spec))
+    assert spec.firmware is Firmware.UEFI
+    assert root.find("os/type").get("machine") == "q35"  # type: ignore[union-attr]
+    loader = root.find("os/loader")
+    assert loader is not None and loader.text == "/usr/share/OVMF/OVMF_CODE_4M.fd"
+    assert loader.attrib == {"readonly": "yes", "type": "pflash"}
+    nvram = root.find("os/nvram")
+    assert nvram is not None and nvram.text == "/srv/hl/seat03/win_VARS.fd"
+    assert nvram.attrib == {"template": "/usr/share/OVMF/OVMF_VARS_4M.fd"}
+    assert root.find("os/boot").get("dev") == "hd"  # type: ignore[union-attr]
+    assert root.find("os").get("firmware") is None  # type: ignore[union-attr]
+    assert root.find("devices/disk/target").attrib == {"dev": "sda", "bus": "sata"}  # type: ignore[union-attr]
+    assert root.find("devices/controller") is None  # libvirt adds the AHCI controller
+    assert root.find("devices/interface/model").get("type") == "e1000e"  # type: ignore[union-attr]
+    assert root.find("devices/input").attrib == {"type": "tablet", "bus": "usb"}  # type: ignore[union-attr]
+    assert root.find("devices/video/model").get("type") == "vga"  # type: ignore[union-attr]
+    assert root.find("devices/rng") is None and root.find("devices/channel") is None
+    assert root.find("devices/memballoon").get("model") == "none"  # type: ignore[union-attr]
+    assert root.find("devices/console") is not None
+    assert has_nvram(domain_xml(spec)) and not has_nvram(domain_xml(kvm_spec()))
+
+
+def test_appliance_console_and_metadata_are_found() -> None:
+    spec = appliance_spec(metadata={"lab": "class1", "machine": "win"})
+    root = ET.fromstring(domain_xml(spec))
+    graphics = root.find("devices/graphics")
+    assert graphics is not None
+    graphics.set("port", "5903")  # as libvirt reports a running domain
+    live = ET.tostring(root, encoding="unicode")
+    assert vnc_endpoint(live) == ("127.0.0.1", 5903)
+    assert parse_metadata(live) == {"lab": "class1", "machine": "win"}
+
+
+@pytest.mark.parametrize("video", list(VideoModel))
+def test_video_model_follows_spec(video: VideoModel) -> None:
+    root = ET.fromstring(domain_xml(appliance_spec(video=video)))
+    assert [m.get("type") for m in root.iterfind("devices/video/model")] == [video.value]
+
+
+def test_no_video_without_graphics() -> None:
+    root = ET.fromstring(domain_xml(appliance_spec(graphics=False, video=VideoModel.QXL)))
+    assert root.find("devices/video") is None and root.find("devices/graphics") is None
+
+
+def test_scsi_disks_share_one_lsilogic_controller(tmp_path: Path) -> None:
+    disks = tuple(
+        DiskSpec(
+            path=Path(f"/srv/vmdk/disk{i}.qcow2"),
+            target=disk_target(DiskBus.SCSI, i),
+            bus=DiskBus.SCSI,
+        )
+        for i in range(3)
+    )
+    xml = domain_xml(appliance_spec(machine=MachineType.PC, uefi=None, disks=disks))
+    controllers = ET.fromstring(xml).findall("devices/controller")
+    assert [c.attrib for c in controllers] == [{"type": "scsi", "index": "0", "model": "lsilogic"}]
+    validate(tmp_path, xml, "domain")
+
+
+def test_eighth_scsi_disk_gets_a_second_controller() -> None:
+    # libvirt puts sdh on controller 1: an LSI Logic has seven units.
+    disks = tuple(
+        DiskSpec(path=Path(f"/d{i}"), target=disk_target(DiskBus.SCSI, i), bus=DiskBus.SCSI)
+        for i in range(8)
+    )
+    root = ET.fromstring(domain_xml(appliance_spec(disks=disks)))
+    assert [c.get("index") for c in root.iterfind("devices/controller")] == ["0", "1"]
+
+
+def test_ide_disks_on_i440fx(tmp_path: Path) -> None:
+    disks = (DiskSpec(path=Path("/srv/old/xp.qcow2"), target="hda", bus=DiskBus.IDE),)
+    spec = appliance_spec(machine=MachineType.PC, uefi=None, disks=disks, video="cirrus")
+    xml = domain_xml(spec)
+    root = ET.fromstring(xml)
+    assert root.find("devices/disk/target").attrib == {"dev": "hda", "bus": "ide"}  # type: ignore[union-attr]
+    assert root.find("devices/controller") is None
+    validate(tmp_path, xml, "domain")
+
+
+def test_disk_target_names() -> None:
+    assert [disk_target(DiskBus.VIRTIO, i) for i in range(3)] == ["vda", "vdb", "vdc"]
+    assert disk_target(DiskBus.SATA, 0) == "sda" and disk_target(DiskBus.SCSI, 25) == "sdz"
+    assert disk_target(DiskBus.IDE, 3) == "hdd"
+    with pytest.raises(InvalidError, match="disk 27 on bus virtio"):
+        disk_target(DiskBus.VIRTIO, 26)
+
+
+@pytest.mark.parametrize(
+    ("target", "bus"),
+    [("vda", "sata"), ("sda", "virtio"), ("hda", "scsi"), ("sdb", "ide"), ("hde", "ide")],
+)
+def test_disk_target_must_fit_bus(target: str, bus: str) -> None:
+    with pytest.raises(ValidationError, match="disk target"):
+        DiskSpec(path=Path("/d"), target=target, bus=bus)
+
+
+def test_ide_refused_on_q35() -> None:
+    disks = (DiskSpec(path=Path("/d"), target="hda", bus=DiskBus.IDE),)
+    with pytest.raises(ValidationError, match="q35 has no IDE controller"):
+        appliance_spec(disks=disks)
+
+
+def test_uefi_refuses_kernel_boot() -> None:
+    with pytest.raises(ValidationError, match="UEFI firmware and direct kernel boot"):
+        tcg_spec(uefi=OVMF)
+
+
+def test_uefi_paths_refuse_control_characters() -> None:
+    with pytest.raises(ValidationError):
+        UefiFirmware(loader=Path("/a\nb"), template=Path("/t"), nvram=Path("/n"))

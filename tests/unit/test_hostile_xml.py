@@ -167,6 +167,38 @@ DOMAIN_FIELDS = (
 )
 
 
+def _appliance_data() -> dict[str, Any]:
+    """An imported machine: UEFI on q35 (so no kernel boot), SATA and SCSI disks."""
+    data = _domain_data()
+    del data["boot"]
+    data["machine"] = "q35"
+    data["uefi"] = {
+        "loader": Path("/usr/share/OVMF/OVMF_CODE_4M.fd"),
+        "template": Path("/usr/share/OVMF/OVMF_VARS_4M.fd"),
+        "nvram": Path("/srv/labs/demo/nvram/web1_VARS.fd"),
+    }
+    data["disks"] = [
+        {"path": Path("/srv/labs/demo/disks/web1.qcow2"), "target": "sda", "bus": "sata"},
+        {"path": Path("/srv/labs/demo/disks/data.qcow2"), "target": "sdb", "bus": "scsi"},
+    ]
+    data["nics"][0]["model"] = "e1000e"
+    data["tablet"] = True
+    return data
+
+
+APPLIANCE_FIELDS = (
+    Field("loader", ("uefi", "loader"), _text("os/loader"), Path),
+    Field("nvram template", ("uefi", "template"), _attr("os/nvram", "template"), Path),
+    Field("nvram", ("uefi", "nvram"), _text("os/nvram"), Path),
+    Field(
+        "scsi disk path",
+        ("disks", 1, "path"),
+        lambda root: root.findall("devices/disk/source")[1].get("file"),
+        Path,
+    ),
+)
+
+
 def _network_data() -> dict[str, Any]:
     return {
         "name": "hl-demo._mgmt",
@@ -242,6 +274,13 @@ def test_domain_xml_values_land_where_intended(field: Field, value: str) -> None
 
 
 @BOUNDED
+@given(field=st.sampled_from(APPLIANCE_FIELDS), value=FIELD_STRATEGY)
+def test_appliance_xml_values_land_where_intended(field: Field, value: str) -> None:
+    _DOMAIN_TRIALS.tick()
+    _check(domain_xml, DomainSpec.model_validate, _appliance_data, field, value)
+
+
+@BOUNDED
 @given(field=st.sampled_from(NETWORK_FIELDS), value=FIELD_STRATEGY)
 def test_network_xml_values_land_where_intended(field: Field, value: str) -> None:
     _NETWORK_TRIALS.tick()
@@ -266,3 +305,23 @@ def test_control_characters_in_paths_and_text_are_refused() -> None:
     assert NicSpec(network="n", mac="52:54:00:00:00:01")
     assert KernelBoot(kernel=Path("/k"))
     assert DiskSpec(path=Path("/d"), target="vda")
+    data = _appliance_data()
+    APPLIANCE_FIELDS[2].put(data, "/srv/web1\n_VARS.fd")
+    with pytest.raises(ValidationError):
+        DomainSpec.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("machine", "q35'/><evil"), ("video", 'vga"/><evil'), ("tablet", "<input/>")],
+)
+def test_hardware_choices_are_closed(key: str, value: str) -> None:
+    data = _appliance_data()
+    data[key] = value
+    with pytest.raises(ValidationError):
+        DomainSpec.model_validate(data)
+    for disk_or_nic, field in (("disks", "bus"), ("disks", "target"), ("nics", "model")):
+        data = _appliance_data()
+        data[disk_or_nic][0][field] = value
+        with pytest.raises(ValidationError):
+            DomainSpec.model_validate(data)
