@@ -309,7 +309,9 @@ class SheetMachinePublic(_In):
     account: Text  # the machine's trainee account ("" when the profile has none)
     password: Text  # its password, for the console
     address: Text  # on the lab's management network: reached from the Centre host only
-    ssh_command: Text  # run on the Centre host (password logins over SSH are off)
+    ssh_command: Text  # run on the Centre host; "" for an appliance (no SSH path)
+    # An appliance's own logins as its profile documents them (the lab made no account).
+    appliance_logins: list[Text] = Field(default=[], max_length=16)
 
 
 class SheetEntryPublic(_In):
@@ -351,7 +353,8 @@ class AccessSheetPublic(_In):
                             account=m.account,
                             password=m.password,
                             address=m.address,
-                            ssh_command=f"lab ssh {e.seat} {m.machine}",
+                            ssh_command=f"lab ssh {e.seat} {m.machine}" if m.managed else "",
+                            appliance_logins=list(m.appliance_logins),
                         )
                         for m in e.machines
                     ],

@@ -107,10 +107,15 @@ def _card(pdf: FPDF, entry: SheetEntryPublic, web_url: str, labels: dict[str, st
         pdf.set_font("DejaVu", "B", 10)
         pdf.cell(0, 6, f"{labels['machine']} {m.machine}", new_x="LMARGIN", new_y="NEXT")
         _row(pdf, labels["console"], m.console_url, small=True)
-        account = f"{m.account} / {m.password}" if m.account else labels["none"]
-        _row(pdf, labels["account"], account, mono=True)
-        note = labels["ssh_note"].format(address=m.address)
-        _row(pdf, labels["ssh"], f"{m.ssh_command}: {note}", small=True)
+        if m.appliance_logins:
+            for login in m.appliance_logins:
+                _row(pdf, labels["account"], login, mono=True)
+        else:
+            account = f"{m.account} / {m.password}" if m.account else labels["none"]
+            _row(pdf, labels["account"], account, mono=True)
+        if m.ssh_command:
+            note = labels["ssh_note"].format(address=m.address)
+            _row(pdf, labels["ssh"], f"{m.ssh_command}: {note}", small=True)
     bottom = pdf.get_y() + 2
     pdf.set_draw_color(120, 120, 120)
     pdf.set_dash_pattern(dash=1.5, gap=1.5)

@@ -211,6 +211,7 @@ def _verify(
             client, _ = guest.wait_connected(addr, deadline, probe=READY_PROBE)
             try:
                 for check in plan.quick_checks(machine.name):
+                    assert check.run is not None  # quick_checks gives command checks only
                     _check(plan, machine, check, guest.run_on(client, addr, check.run, 60))
             finally:
                 client.close()

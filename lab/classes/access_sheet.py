@@ -17,6 +17,7 @@ from lab.base import Frozen
 from lab.classes import classes
 from lab.errors import ConflictError
 from lab.labs.passwords import known_passwords
+from lab.labs.plan import MachinePlan
 from lab.labs.records import LabRecord
 from lab.profile import AccountKind, Profile, load_profile
 from lab.settings import Settings
@@ -29,6 +30,10 @@ class SheetMachine(Frozen):
     address: str  # on the lab's management network: reached from the Centre host only
     account: str  # the profile's trainee account; "" when it has none
     password: str  # that account's password; "" when unknown
+    # An appliance's logins as its profile documents them ("user / password (note)"):
+    # the lab made no account there.
+    appliance_logins: tuple[str, ...] = ()
+    managed: bool = True  # False: an appliance, reached through its console only
 
 
 class SheetEntry(Frozen):
@@ -102,8 +107,20 @@ def _machines(lab: LabRecord, profile: Profile) -> tuple[SheetMachine, ...]:
             machine=m.name,
             graphics=m.graphics,
             address=str(m.management_address),
-            account=account,
-            password=password,
+            account=account if m.managed else "",
+            password=password if m.managed else "",
+            appliance_logins=_appliance_logins(m),
+            managed=m.managed,
         )
         for m in lab.plan.machines
+    )
+
+
+def _appliance_logins(machine: MachinePlan) -> tuple[str, ...]:
+    if machine.appliance is None:
+        return ()
+    return tuple(
+        f"{login.user} / {login.password or '(no password)'}"
+        + (f" ({login.note})" if login.note else "")
+        for login in machine.appliance.logins
     )

@@ -24,8 +24,8 @@ from lab.driver.specs import (
     VideoModel,
     disk_target,
 )
-from lab.host.facts import AccelChoice, Ovmf
 from lab.errors import InvalidError
+from lab.host.facts import AccelChoice, Ovmf
 from lab.images import Image, ImageStore
 from lab.images.model import Boot
 from lab.labs.plan import LabPlan, MachinePlan, NetworkPlan, NicPlan

@@ -90,9 +90,7 @@ class LabPlan(Frozen):
         if not self.machine(machine).managed:
             return ()
         return tuple(
-            c
-            for c in self.checks
-            if c.quick and c.run is not None and c.machine in (None, machine)
+            c for c in self.checks if c.quick and c.run is not None and c.machine in (None, machine)
         )
 
     def quick_probes(self, machine: str) -> tuple[Check, ...]:

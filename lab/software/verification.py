@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from lab import commands
 from lab.base import Progress
 from lab.errors import CommandError
-from lab.labs import passwords, ssh_config
+from lab.labs import appliances, passwords, ssh_config
 from lab.labs.plan import LabPlan
 from lab.profile import Profile
 from lab.settings import Settings
@@ -165,8 +165,34 @@ def verify(settings: Settings, plan: LabPlan, profile: Profile, progress: Progre
 def context(plan: LabPlan, profile: Profile, ssh_config: Path) -> dict[str, Any]:
     """What the plugin's fixtures hand the tests (the roles' variables, checks, access)."""
     variables = inv.lab_vars(plan, profile, passwords.account_passwords(plan.keys_dir, profile))
-    checks = [c.model_dump(mode="json") for c in plan.checks]
-    return {**variables, "checks": checks, "ssh_config": str(ssh_config)}
+    checks = [c.model_dump(mode="json") for c in plan.checks if c.run is not None]
+    return {
+        **variables,
+        "checks": checks,
+        "probes": probe_checks(plan),
+        "ssh_config": str(ssh_config),
+    }
+
+
+def probe_checks(plan: LabPlan) -> list[dict[str, Any]]:
+    """The profile's probe tests as the plugin runs them: on the managed machine that
+    reaches the probed one (`runner`), with the probe program's command line."""
+    out = []
+    for check in plan.checks:
+        if check.probe is None or check.machine is None:
+            continue
+        machine = plan.machine(check.machine)
+        spec = appliances.spec_of(machine, check.probe)
+        runner = plan.probe_runner(machine, check.probe.nic)
+        out.append(
+            {
+                "name": check.name,
+                "machine": machine.name,
+                "runner": runner.name,
+                "spec": spec.model_dump(mode="json"),
+            }
+        )
+    return out
 
 
 def test_files(settings: Settings, plan: LabPlan) -> list[Path]:

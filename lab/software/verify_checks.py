@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.probes import remote
+from lab.probes.model import ProbeSpec
+
 
 def test_profile_check(host: Any, check: dict[str, Any]) -> None:
     result = host.run(check["run"])
@@ -21,3 +24,11 @@ def test_profile_check(host: Any, check: dict[str, Any]) -> None:
             f"check '{check['name']}': output lacks {check['expect_output']!r}: "
             f"{result.stdout.strip()[-300:]!r}"
         )
+
+
+def test_profile_probe(host: Any, probe: dict[str, Any]) -> None:
+    """A probe of a machine (an appliance, usually), run on the managed machine `host`."""
+    spec = ProbeSpec.model_validate(probe["spec"])
+    result = host.run(remote.probe_command([spec]))
+    (outcome,) = remote.parse_output(result.stdout, [spec])
+    assert outcome.ok, f"check '{probe['name']}': {spec.describe()}: {outcome.detail}"

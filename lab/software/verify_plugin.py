@@ -50,7 +50,15 @@ def machines_with(role: str | None) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "check" in metafunc.fixturenames:
+    if "probe" in metafunc.fixturenames:
+        probes = context().get("probes", [])
+        metafunc.parametrize(
+            ("host", "probe"),
+            [(p["runner"], p) for p in probes],
+            indirect=["host"],
+            ids=[f"{p['name']}@{p['machine']}" for p in probes],
+        )
+    elif "check" in metafunc.fixturenames:
         pairs = [
             (machine, check)
             for check in context()["checks"]
@@ -75,14 +83,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         params = callspec.params if callspec else {}
         module = Path(str(item.path))
         role = role_of(module)
-        check = params.get("check")
+        check = params.get("check") or params.get("probe")
         name = check["name"] if check else getattr(item, "originalname", item.name)
-        others = [str(v) for k, v in params.items() if k not in ("host", "check")]
+        others = [str(v) for k, v in params.items() if k not in ("host", "check", "probe")]
         if others:
             name += f"[{','.join(others)}]"
+        probe = params.get("probe")
         item.user_properties += [
             ("role", role.replace("_", "-") if role else "profile"),
-            ("machine", str(params.get("host", ""))),
+            ("machine", probe["machine"] if probe else str(params.get("host", ""))),
             ("test", name),
         ]
 

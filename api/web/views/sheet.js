@@ -84,11 +84,17 @@ function card(entry, webUrl) {
           "dl",
           {},
           row(t("console"), h("span", { class: "url" }, m.console_url)),
-          row(
-            t("sheetAccount"),
-            m.account ? h("code", {}, `${m.account} / ${m.password}`) : t("sheetNoAccount"),
-          ),
-          row(t("sheetSsh"), [h("code", {}, m.ssh_command), " — ", t("sheetSshNote", { address: m.address })]),
+          ...(m.appliance_logins && m.appliance_logins.length
+            ? m.appliance_logins.map((login) => row(t("sheetAccount"), h("code", {}, login)))
+            : [
+                row(
+                  t("sheetAccount"),
+                  m.account ? h("code", {}, `${m.account} / ${m.password}`) : t("sheetNoAccount"),
+                ),
+              ]),
+          ...(m.ssh_command
+            ? [row(t("sheetSsh"), [h("code", {}, m.ssh_command), " — ", t("sheetSshNote", { address: m.address })])]
+            : []),
         ),
       ),
     ),

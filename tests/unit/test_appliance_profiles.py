@@ -1,0 +1,156 @@
+"""Appliances in profiles: what fits is taken, what does not is located and explained."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from lab.errors import InvalidError
+from lab.labs.plan import plan_lab
+from lab.profile import Problem, ProfileError, load_profile, load_profile_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASE = """\
+community: {name: t, title: "Т", oblast: "Київська", kind: rural}
+networks:
+  - {name: office, cidr: 10.20.0.0/24}
+  - {name: dmz, cidr: 10.21.0.0/24}
+machines:
+  - name: ws
+    image: debian-12
+    memory: 512MiB
+    nics: [{network: office}]
+  - name: box
+    image: vendor-box
+    memory: 1GiB
+    appliance:
+%s
+    nics:
+%s
+"""
+HARDWARE = """\
+      firmware: uefi
+      machine_type: q35
+      disk_bus: sata
+      nic_model: e1000e
+      ready: [{kind: http, path: /health, expect_text: ok}]"""
+NICS = """\
+      - {network: office, address: 10.20.0.50, mac: "00:50:56:AA:BB:CC"}"""
+
+
+def profile_text(hardware: str = HARDWARE, nics: str = NICS, extra: str = "") -> str:
+    return BASE % (hardware, nics) + extra
+
+
+def problems(text: str) -> list[tuple[str, str]]:
+    with pytest.raises(ProfileError) as info:
+        load_profile_text(text, "t.yaml")
+    found: tuple[Problem, ...] = info.value.problems
+    return [(p.path, p.message) for p in found]
+
+
+def test_an_appliance_keeps_its_hardware_mac_and_address_in_the_plan() -> None:
+    profile = load_profile_text(profile_text(), "t.yaml")
+    plan = plan_lab(profile, "a1", "hlt-", Path("/labs"), IPv4Network("10.250.9.0/24"))
+    box = plan.machine("box")
+    assert not box.managed and box.management is None and box.seed is None
+    assert box.nics[0].mac == "00:50:56:aa:bb:cc"  # normalised, kept from the source
+    assert box.nics[0].address == IPv4Address("10.20.0.50")
+    assert box.nvram == Path("/labs/a1/nvram/box.fd") and box.graphics
+    assert [m.name for m in plan.managed_machines] == ["ws"]
+    assert plan.probe_runner(box, 0).name == "ws"
+    assert box.management_address == IPv4Address("10.20.0.50")
+
+
+def test_the_sample_with_a_windows_workstation_validates() -> None:
+    profile = load_profile(ROOT / "profiles" / "own-machines.yaml")
+    windows = profile.machine("buh-ws")
+    assert windows.appliance is not None and not windows.appliance.guest_agent
+    assert [m.name for m in profile.machines if m.managed] == ["admin-ws"]
+
+
+@pytest.mark.parametrize(
+    ("hardware", "where", "words"),
+    [
+        ("      disk_bus: ide\n      machine_type: q35", "machines[1].appliance", "q35 has no IDE"),
+        ("      firmware: uefi\n      disk_bus: scsi", "machines[1].appliance", "cannot boot"),
+        ("      nic_model: vmxnet3", "machines[1].appliance.nic_model", "virtio"),
+        ("      ready: [{kind: tcp}]", "machines[1].appliance.ready[0]", "needs a port"),
+        ("      ready: [{kind: agent}]", "machines[1].appliance", "guest_agent"),
+        ("      ready: [{kind: http, path: 'a b'}]", "machines[1].appliance.ready[0].path", "URL"),
+        (
+            "      ready: [{kind: tcp, port: 22, nic: 3}]",
+            "machines[1].appliance.ready[0].nic",
+            "no NIC 3",
+        ),
+    ],
+)
+def test_hardware_that_cannot_work_is_located(hardware: str, where: str, words: str) -> None:
+    found = problems(profile_text(hardware))
+    assert any(path == where and words in message for path, message in found), found
+
+
+def test_an_appliance_nic_needs_the_address_it_is_configured_with() -> None:
+    found = problems(profile_text(nics="      - {network: office}"))
+    assert any(p == "machines[1].nics[0].address" and "configured with" in m for p, m in found), (
+        found
+    )
+
+
+def test_an_address_outside_its_network_is_refused() -> None:
+    found = problems(profile_text(nics="      - {network: office, address: 10.21.0.5}"))
+    assert any(p == "machines[1].nics[0].address" and "not inside" in m for p, m in found)
+
+
+def test_a_probe_needs_a_managed_machine_on_the_network() -> None:
+    found = problems(profile_text(nics="      - {network: dmz, address: 10.21.0.5}"))
+    assert any(
+        p == "machines[1].appliance.ready[0]" and "no managed machine" in m for p, m in found
+    ), found
+
+
+def test_an_appliance_takes_no_roles_and_no_command_tests() -> None:
+    text = profile_text().replace("    appliance:\n", "    roles: [web-portal]\n    appliance:\n")
+    text += "tests:\n  - {name: x, machine: box, run: 'true'}\n"
+    found = problems(text)
+    assert any(p == "machines[1].roles" and "takes no roles" in m for p, m in found), found
+    assert any(p == "tests[0].run" and "give this test a probe" in m for p, m in found), found
+
+
+def test_macs_are_unicast_and_unique() -> None:
+    found = problems(
+        profile_text(
+            nics='      - {network: office, address: 10.20.0.50, mac: "01:00:5e:00:00:01"}'
+        )
+    )
+    assert any(p == "machines[1].nics[0].mac" and "multicast" in m for p, m in found), found
+    two = NICS + '\n      - {network: dmz, address: 10.21.0.9, mac: "00:50:56:aa:bb:cc"}'
+    found = problems(profile_text(nics=two))
+    assert any(p == "machines[1].nics[1].mac" and "already used" in m for p, m in found), found
+
+
+def test_a_probe_test_names_its_machine_and_only_command_checks_reach_ssh() -> None:
+    text = profile_text() + (
+        "tests:\n"
+        "  - {name: page, machine: box, probe: {kind: http, expect_text: Docflow}, quick: true}\n"
+        "  - {name: alive, run: 'true', quick: true}\n"
+    )
+    profile = load_profile_text(text, "t.yaml")
+    plan = plan_lab(profile, "a1", "hlt-", Path("/labs"), IPv4Network("10.250.9.0/24"))
+    assert [c.name for c in plan.quick_checks("ws")] == ["alive"]
+    assert plan.quick_checks("box") == ()
+    assert [c.name for c in plan.quick_probes("box")] == ["page"]
+    found = problems(profile_text() + "tests:\n  - {name: p, probe: {kind: icmp}}\n")
+    assert any("names its machine" in m for _, m in found), found
+
+
+def test_the_admin_path_of_an_appliance_is_refused_with_a_hint() -> None:
+    from lab.labs.deployment import admin_address
+
+    profile = load_profile_text(profile_text(), "t.yaml")
+    plan = plan_lab(profile, "a1", "hlt-", Path("/labs"), IPv4Network("10.250.9.0/24"))
+    with pytest.raises(InvalidError, match="appliance"):
+        admin_address(plan, plan.machine("box"))
