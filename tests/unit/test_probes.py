@@ -1,15 +1,37 @@
-"""Probes: the model's rules."""
+"""Probes: the model's rules, the real probe program against loopback, the command line
+under hostile values and the judging of output."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lab.errors import InvalidError
-from lab.probes.model import ProbeKind, ProbeSpec
+from lab.labs import guest
+from lab.labs.guest import CommandResult, GuestAddress
+from lab.probes import remote
+from lab.probes.model import ProbeKind, ProbeResult, ProbeSpec
+from lab.probes.remote import PROGRAM, parse_output, probe_command, run_probes
+from tests.hostile import BOUNDED, hostile_text
 
 LOOPBACK = "127.0.0.1"
+PAGE = b"<html><head><title>Vendor Docflow</title></head><body>Sign in</body></html>"
 
 
 def spec(kind: str, **fields: Any) -> ProbeSpec:
@@ -66,3 +88,260 @@ def test_specs_are_frozen() -> None:
     s = spec("tcp", port=22)
     with pytest.raises(ValueError, match="frozen"):
         s.port = 23  # type: ignore[misc]
+
+
+# -- the probe program, run for real against loopback -----------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        pages = {"/": PAGE, "/health": b"ok"}
+        body = pages.get(self.path, b"not found")
+        self.send_response(200 if self.path in pages else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[int]:
+    """A tiny web server on loopback: / is the appliance's page, /health says ok."""
+    server = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def silent() -> Iterator[int]:
+    """A port that accepts connections (the kernel does) but never says a word."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        s.listen(8)
+        yield int(s.getsockname()[1])
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def probe_here(*specs: ProbeSpec) -> tuple[ProbeResult, ...]:
+    """Run the shipped program text in this process, as the guest's python3 would."""
+    argv = shlex.split(probe_command(specs))
+    out = io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(out),
+        pytest.raises(SystemExit) as exited,
+    ):
+        patch.setattr(sys, "argv", ["-c", argv[-1]])
+        exec(argv[-2], {"__name__": "__main__"})
+    assert exited.value.code == 0
+    return parse_output(out.getvalue(), specs)
+
+
+def test_a_page_with_the_expected_text_passes(web: int) -> None:
+    (result,) = probe_here(spec("http", port=web, expect_text="Vendor Docflow"))
+    assert result.ok
+    assert result.detail == "answered HTTP 200 and the page contains 'Vendor Docflow'"
+
+
+def test_a_page_without_the_expected_text_fails_and_shows_its_start(web: int) -> None:
+    (result,) = probe_here(spec("http", port=web, path="/health", expect_text="Vendor Docflow"))
+    assert not result.ok
+    assert result.detail == (
+        "HTTP 200, but the page does not contain 'Vendor Docflow' (it begins: 'ok')"
+    )
+
+
+def test_an_unexpected_status_fails(web: int) -> None:
+    (result,) = probe_here(spec("http", port=web, path="/missing"))
+    assert not result.ok
+    assert result.detail == "HTTP 404 (expected 200)"
+    (expected,) = probe_here(spec("http", port=web, path="/missing", expect_status=404))
+    assert expected.ok and expected.detail == "answered HTTP 404"
+
+
+def test_tcp_open_and_closed_ports(web: int) -> None:
+    closed = _closed_port()
+    open_, refused = probe_here(spec("tcp", port=web), spec("tcp", port=closed))
+    assert open_.ok and open_.detail == f"port {web} is open"
+    assert not refused.ok
+    assert refused.detail == f"connection refused: nothing listens on port {closed}"
+
+
+def test_https_against_a_plain_http_port_says_the_handshake_failed(web: int) -> None:
+    (result,) = probe_here(spec("https", port=web))
+    assert not result.ok
+    assert result.detail == "the TLS handshake failed: the port does not speak TLS (plain HTTP?)"
+
+
+def test_a_port_that_never_answers_times_out(silent: int) -> None:
+    (result,) = probe_here(spec("http", port=silent, timeout=0.5))
+    assert not result.ok
+    assert result.detail == "no answer within 0.5 s"
+
+
+def test_many_probes_run_at_once_and_answer_in_order(web: int, silent: int) -> None:
+    # Four silent probes of 1 s each: run one after another they would take 4 s.
+    slow = [spec("http", port=silent, timeout=1.0) for _ in range(4)]
+    started = time.monotonic()
+    results = probe_here(*slow, spec("tcp", port=web))
+    assert time.monotonic() - started < 3.5
+    assert [r.ok for r in results] == [False] * 4 + [True]
+    assert [r.spec for r in results] == [*slow, spec("tcp", port=web)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a raw ICMP socket needs root")
+def test_a_ping_to_loopback_is_answered() -> None:
+    (result,) = probe_here(spec("icmp", timeout=2.0))
+    assert result.ok and result.detail == "answered a ping"
+
+
+def test_the_command_line_runs_as_its_own_program(web: int) -> None:
+    # The whole command as the guest's shell would split it, run by a fresh interpreter
+    # (sudo and the guest's python3 replaced by this one): nothing of the lab is imported.
+    specs = (spec("http", port=web, expect_text="Sign in"), spec("tcp", port=_closed_port()))
+    argv = shlex.split(probe_command(specs))
+    assert argv[:3] == ["sudo", "-n", "python3"]
+    proc = subprocess.run(
+        [sys.executable, "-I", *argv[3:]], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [r.ok for r in parse_output(proc.stdout, specs)] == [True, False]
+
+
+# -- the command line under hostile values ----------------------------------------------
+
+# Paths the model accepts, made of the characters a shell cares about most.
+NASTY_PATHS = st.text(alphabet=st.sampled_from("'\"$`;|&<>(){}[]*?!#~\\%=/az09"), max_size=60)
+
+
+@BOUNDED
+@given(
+    path=st.one_of(hostile_text(60), NASTY_PATHS.map(lambda p: "/" + p)),
+    text=hostile_text(60),
+    machine=hostile_text(40),
+)
+def test_hostile_values_cannot_change_the_command(path: str, text: str, machine: str) -> None:
+    try:
+        s = ProbeSpec(
+            kind=ProbeKind.HTTP, machine=machine, address="10.77.0.20", path=path, expect_text=text
+        )
+    except InvalidError:
+        return  # refused with a message: nothing is run
+    argv = shlex.split(probe_command((s, s)))
+    assert argv[:-1] == ["sudo", "-n", "python3", "-c", PROGRAM]
+    sent = json.loads(argv[-1])
+    expected = {"kind": "http", "address": "10.77.0.20", "port": 80, "path": path, "timeout": 5.0}
+    assert sent == [expected, expected]
+
+
+def test_the_text_looked_for_never_leaves_the_host() -> None:
+    s = spec("http", expect_text="$(reboot)")
+    assert "reboot" not in probe_command((s,))
+
+
+def test_the_command_refuses_what_it_cannot_run() -> None:
+    with pytest.raises(InvalidError, match="from the host"):
+        probe_command((spec("agent"),))
+    with pytest.raises(InvalidError, match="between 1 and"):
+        probe_command(())
+    with pytest.raises(InvalidError, match="between 1 and"):
+        probe_command((spec("tcp", port=22),) * (remote.PROBES_LIMIT + 1))
+
+
+# -- judging output ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "",
+        "not json at all",
+        "Traceback (most recent call last):\n  File ...\nKeyError: 'kind'",
+        '{"answers": []}',
+        '{"answers": [{"ok": "maybe"}]}',
+        '{"answers": [1, 2]}',
+        "[]",
+        "\x00\x1b[31m" * 50,
+    ],
+)
+def test_garbage_output_fails_every_probe_with_the_reason(stdout: str) -> None:
+    specs = (spec("tcp", port=22), spec("icmp"))
+    results = parse_output(stdout, specs)
+    assert [r.spec for r in results] == list(specs)
+    assert not any(r.ok for r in results)
+    assert all(
+        r.detail.startswith("the probe program on the checking machine failed") for r in results
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        ("unreachable", "host unreachable"),
+        ("no-route", "no route"),
+        ("reset", "reset"),
+        ("not-http", "not with HTTP"),
+        ("tls", "the TLS handshake failed ('boom'): does the port speak HTTPS?"),
+        ("permission", "needs root"),
+        ("something new", "the probe failed: 'boom'"),
+    ],
+)
+def test_each_failure_has_words(error: str, words: str) -> None:
+    answer = {"ok": False, "error": error, "message": "boom", "status": None, "body": None}
+    (result,) = parse_output(json.dumps({"answers": [answer]}), (spec("http"),))
+    assert not result.ok and words in result.detail
+
+
+def test_an_empty_page_is_said_to_be_empty() -> None:
+    answer = {"ok": True, "error": None, "message": "", "status": 200, "body": ""}
+    (result,) = parse_output(json.dumps({"answers": [answer]}), (spec("http", expect_text="x"),))
+    assert result.detail == "HTTP 200, but the page does not contain 'x' (the page is empty)"
+
+
+def test_run_probes_goes_through_guest_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    addr = GuestAddress(host="10.77.0.10", user="labadmin", key=Path("/nonexistent"))
+    seen: list[tuple[str, float]] = []
+    replies = iter(
+        [
+            CommandResult(
+                exit_code=1, stdout="", stderr="sudo: a password is required\n", duration=0
+            ),
+            CommandResult(
+                exit_code=0,
+                stdout=json.dumps(
+                    {
+                        "answers": [
+                            {"ok": True, "error": None, "message": "", "status": None, "body": None}
+                        ]
+                    }
+                ),
+                stderr="",
+                duration=0,
+            ),
+        ]
+    )
+
+    def fake_run(a: GuestAddress, command: str, timeout: float = 60.0) -> CommandResult:
+        assert a == addr
+        seen.append((command, timeout))
+        return next(replies)
+
+    monkeypatch.setattr(guest, "run", fake_run)
+    specs = (spec("tcp", port=22),)
+    assert run_probes(addr, (), timeout=20) == ()
+    assert seen == []
+    (failed,) = run_probes(addr, specs, timeout=20)
+    assert not failed.ok and "sudo: a password is required" in failed.detail
+    (passed,) = run_probes(addr, specs, timeout=20)
+    assert passed.ok
+    assert seen[0] == (probe_command(specs), 20)
