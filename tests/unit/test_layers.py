@@ -41,6 +41,7 @@ PURE = {
     "lab/profile/messages.py",
     "lab/profile/problems.py",
     "lab/probes/model.py",
+    "lab/probes/waiting.py",
 }
 # Programs shipped to a guest and run by its python3: the standard library is all they have.
 GUEST_PROGRAMS = {"lab/probes/_probe_program.py"}

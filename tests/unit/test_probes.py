@@ -1,5 +1,5 @@
 """Probes: the model's rules, the real probe program against loopback, the command line
-under hostile values and the judging of output."""
+under hostile values, the judging of output, the guest-agent probe and the waiting."""
 
 from __future__ import annotations
 
@@ -16,18 +16,21 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab.errors import InvalidError
+from lab.driver.connection import Driver
+from lab.errors import ConflictError, InvalidError, NotFoundError
 from lab.labs import guest
 from lab.labs.guest import CommandResult, GuestAddress
-from lab.probes import remote
+from lab.probes import remote, waiting
+from lab.probes.agent import agent_probe
 from lab.probes.model import ProbeKind, ProbeResult, ProbeSpec
 from lab.probes.remote import PROGRAM, parse_output, probe_command, run_probes
+from lab.probes.waiting import ProbesFailedError, wait_until_ok
 from tests.hostile import BOUNDED, hostile_text
 
 LOOPBACK = "127.0.0.1"
@@ -345,3 +348,109 @@ def test_run_probes_goes_through_guest_run(monkeypatch: pytest.MonkeyPatch) -> N
     (passed,) = run_probes(addr, specs, timeout=20)
     assert passed.ok
     assert seen[0] == (probe_command(specs), 20)
+
+
+# -- the guest agent --------------------------------------------------------------------
+
+
+class _FakeDriver:
+    def __init__(self, answer: bool | Exception) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, int]] = []
+
+    def qemu_agent_ping(self, name: str, timeout: int = 5) -> bool:
+        self.asked.append((name, timeout))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def _agent(answer: bool | Exception, **fields: Any) -> tuple[ProbeResult, _FakeDriver]:
+    driver = _FakeDriver(answer)
+    return agent_probe(cast(Driver, driver), "lab-demo-docflow", spec("agent", **fields)), driver
+
+
+def test_the_guest_agent_probe() -> None:
+    result, driver = _agent(True, timeout=2.5)
+    assert result.ok and driver.asked == [("lab-demo-docflow", 3)]
+    result, _ = _agent(False)
+    assert not result.ok and "did not answer within 5 s" in result.detail
+    result, _ = _agent(ConflictError("cannot ping: domain is not running"))
+    assert not result.ok and result.detail == "the machine is not running"
+    with pytest.raises(NotFoundError):
+        _agent(NotFoundError("no domain"))
+    with pytest.raises(InvalidError, match="not a guest-agent probe"):
+        agent_probe(cast(Driver, _FakeDriver(True)), "x", spec("icmp"))
+
+
+# -- waiting ----------------------------------------------------------------------------
+
+
+class _Clock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    c = _Clock()
+    monkeypatch.setattr(waiting, "monotonic", c.monotonic)
+    monkeypatch.setattr(waiting, "sleep", c.sleep)
+    return c
+
+
+WEB = spec("http", address="10.77.0.20", path="/health")
+SSH = spec("tcp", address="10.77.0.20", port=22)
+
+
+def _results(*oks: bool) -> tuple[ProbeResult, ...]:
+    return tuple(
+        ProbeResult(spec=s, ok=ok, detail="fine" if ok else "connection refused")
+        for s, ok in zip((WEB, SSH), oks, strict=False)
+    )
+
+
+def test_waiting_ends_when_every_probe_passes(clock: _Clock) -> None:
+    answers = iter([_results(False, True), _results(False, False), _results(True, True)])
+    notes: list[str] = []
+    results = wait_until_ok(lambda: next(answers), deadline_s=60, note=notes.append)
+    assert all(r.ok for r in results)
+    assert clock.now == 1004.0  # two pauses of 2 s
+    assert notes == [
+        "waiting for docflow: HTTP http://10.77.0.20:80/health: connection refused"
+    ]  # the second failure came 2 s later: no second line
+
+
+def test_waiting_notes_at_most_every_15_seconds(clock: _Clock) -> None:
+    notes: list[str] = []
+    with pytest.raises(ProbesFailedError):
+        wait_until_ok(lambda: _results(False, False), deadline_s=40, note=notes.append, every=1)
+    assert len(notes) == 3  # at 0, 15 and 30 s
+    assert notes[0].endswith("connection refused (and 1 more)")
+
+
+def test_probes_still_failing_at_the_deadline_are_each_named(clock: _Clock) -> None:
+    calls = 0
+
+    def run() -> tuple[ProbeResult, ...]:
+        nonlocal calls
+        calls += 1
+        return _results(False, False)
+
+    with pytest.raises(ProbesFailedError) as caught:
+        wait_until_ok(run, deadline_s=10, note=lambda _line: None)
+    error = caught.value
+    assert error.message.startswith("2 probes still failing after 10 s:")
+    assert "docflow: HTTP http://10.77.0.20:80/health: connection refused" in error.message
+    assert "docflow: TCP 10.77.0.20:22: connection refused" in error.message
+    assert error.hint
+    assert clock.now == 1010.0 and calls == 6  # at 0, 2, 4, 6, 8 and 10 s
