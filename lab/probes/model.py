@@ -35,7 +35,7 @@ class ProbeSpec(Frozen):
     port: int | None = None  # required for TCP; HTTP and HTTPS default to 80 and 443
     path: str = "/"  # HTTP and HTTPS only
     expect_status: int = 200  # HTTP and HTTPS only
-    expect_text: str | None = None  # HTTP and HTTPS only: the page must contain it
+    expect_text: str | None = None  # HTTP and HTTPS only: the page's first 64 KiB hold it
     timeout: float = 5.0  # seconds one attempt may take
 
     @model_validator(mode="before")

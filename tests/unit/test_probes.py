@@ -4,11 +4,13 @@ under hostile values, the judging of output, the guest-agent probe and the waiti
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import json
 import os
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -19,6 +21,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -129,6 +135,42 @@ def silent() -> Iterator[int]:
         yield int(s.getsockname()[1])
 
 
+@pytest.fixture(scope="module")
+def tls_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The same server over TLS, with a self-signed certificate for another name."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "appliance.invalid")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = tmp_path_factory.mktemp("tls") / "server.pem"
+    pem.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    server = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
@@ -184,6 +226,11 @@ def test_https_against_a_plain_http_port_says_the_handshake_failed(web: int) -> 
     (result,) = probe_here(spec("https", port=web))
     assert not result.ok
     assert result.detail == "the TLS handshake failed: the port does not speak TLS (plain HTTP?)"
+
+
+def test_https_with_a_self_signed_certificate_passes(tls_web: int) -> None:
+    (result,) = probe_here(spec("https", port=tls_web, expect_text="Vendor Docflow"))
+    assert result.ok, result.detail
 
 
 def test_a_port_that_never_answers_times_out(silent: int) -> None:
