@@ -5,6 +5,7 @@
 - the API never reaches past the use cases into the driver;
 - the driver, the bottom layer, imports nothing of the lab above it (no settings: its
   connection URI and everything else come in as arguments);
+- a program shipped to a guest (the probe program) imports only the standard library;
 - the pure modules (profile models, plan, naming, the XML builders and the specs they
   build from) import no I/O library and no module that does I/O, so they stay testable
   without a host.
@@ -15,6 +16,7 @@ Imports are read from the source (ast), so an import inside a function counts to
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +40,11 @@ PURE = {
     "lab/profile/checks.py",
     "lab/profile/messages.py",
     "lab/profile/problems.py",
+    "lab/probes/model.py",
+    "lab/probes/waiting.py",
 }
+# Programs shipped to a guest and run by its python3: the standard library is all they have.
+GUEST_PROGRAMS = {"lab/probes/_probe_program.py"}
 # What a pure module must not import: libraries that reach the host, and our modules that do.
 IO = (
     "os",
@@ -95,6 +101,8 @@ def offenders(rule: str) -> list[str]:
             bad = [n for n in names for io in IO if uses({n}, io)]
             if not rel.startswith("lab/driver/"):  # above the driver, never from it
                 bad += [n for n in names if uses({n}, "lab.driver")]
+        elif rule == "guest" and rel in GUEST_PROGRAMS:
+            bad = [n for n in names if n.split(".")[0] not in sys.stdlib_module_names]
         elif rule == "driver" and rel.startswith("lab/driver/"):
             # The bottom layer: everything it needs comes in as arguments (no settings).
             bad = [
@@ -108,7 +116,7 @@ def offenders(rule: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("rule", ["libvirt", "subprocess", "api-driver", "pure", "driver"])
+@pytest.mark.parametrize("rule", ["libvirt", "subprocess", "api-driver", "pure", "driver", "guest"])
 def test_layer_rule(rule: str) -> None:
     assert offenders(rule) == []
 
@@ -116,7 +124,7 @@ def test_layer_rule(rule: str) -> None:
 def test_the_rules_see_the_code() -> None:
     # A rule over nothing would pass for ever: the sites and pure modules exist and are read.
     seen = dict(modules())
-    for rel in LIBVIRT_SITE | SUBPROCESS_SITE | PURE:
+    for rel in LIBVIRT_SITE | SUBPROCESS_SITE | PURE | GUEST_PROGRAMS:
         assert rel in seen, f"{rel} is gone: update this test's lists"
     assert uses(seen["lab/driver/connection.py"], "libvirt")
     assert uses(seen["lab/commands.py"], "subprocess")
