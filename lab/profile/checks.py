@@ -200,7 +200,9 @@ def _address_problem(address: IPv4Address, name: str, net: IPv4Network) -> str:
 def _appliances(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     """An appliance is run as it is: it gets no roles and no command tests, its NICs carry
     the addresses it is configured with, and its probes need a managed machine to run on."""
-    machines = {m.get("name"): m for _, m in _entries(data, "machines")}
+    machines = {
+        m["name"]: m for _, m in _entries(data, "machines") if isinstance(m.get("name"), str)
+    }
     appliances = {n for n, m in machines.items() if isinstance(m.get("appliance"), Mapping)}
     managed_networks: set[str] = set()
     for machine in machines.values():
@@ -244,6 +246,8 @@ def _appliances(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
             )
     for i, check in _entries(data, "tests"):
         target = check.get("machine")
+        if not isinstance(target, str):
+            continue  # the field validator reports it
         if target in appliances and check.get("run") is not None:
             yield (
                 ("tests", i, "run"),

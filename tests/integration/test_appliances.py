@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.appliances import vendor
 
 from lab.baselines import resets
 from lab.baselines.records import ResetMode
@@ -26,7 +27,6 @@ from lab.errors import InvalidError
 from lab.images import ImageStore
 from lab.labs import consoles, deployment, guest, lifecycle
 from lab.settings import Settings
-from tests.appliances import vendor
 from tests.homes import IMAGE_HOME
 
 pytestmark = pytest.mark.integration
@@ -100,8 +100,7 @@ def from_ws(settings: Settings, lab: str, request: str) -> str:
     the lab's networks are not reachable from the host)."""
     plan = lifecycle.get_lab(settings, lab).plan
     script = (
-        f"exec 3<>/dev/tcp/{ADDRESS}/80; printf %b {shlex.quote(request)} >&3; "
-        "timeout 10 cat <&3"
+        f"exec 3<>/dev/tcp/{ADDRESS}/80; printf %b {shlex.quote(request)} >&3; timeout 10 cat <&3"
     )
     result = guest.run(deployment.admin_address(plan, plan.machine("ws")), script, timeout=60)
     assert result.exit_code == 0, result

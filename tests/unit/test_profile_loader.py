@@ -62,6 +62,8 @@ def test_samples_validate(path: Path) -> None:
     profile = load_profile(path)
     assert profile.abstract == path.name.startswith("_")
     for machine in profile.machines:
+        if machine.appliance is not None:
+            continue  # it runs what a community handed over, with the memory it needs
         assert machine.image == "debian-12"
         assert Size.parse("512MiB") <= machine.memory <= Size.parse("1GiB")
 
