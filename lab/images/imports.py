@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 
 from lab.base import Frozen
-from lab.images.build import Progress
 from lab.images.model import Image
 from lab.images.ovf import Bus, Firmware, HardwareHints, NicHint, NicModel
 
@@ -28,6 +27,7 @@ _MiB, _GiB = 1024**2, 1024**3
 _LABEL_MAX = 63
 # Room for "-diskNN" after a name derived from a file.
 _STEM_MAX = _LABEL_MAX - len("-disk16")
+Progress = Callable[[str], None]  # as lab.images.build's: one line per step
 _PERCENT_FROM = 64 * _MiB  # smaller files are done before a percentage would help
 
 
