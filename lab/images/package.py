@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lab.base import Frozen
-from lab.errors import InvalidError, NotFoundError
+from lab.errors import InvalidError, NotFoundError, quote
 from lab.images import ovf, qemu
 from lab.images.build import Progress
 from lab.images.imports import percent_steps
@@ -32,6 +32,27 @@ class Machine(Frozen):
     disks: tuple[Path, ...]
     hints: ovf.HardwareHints | None = None
     refs: tuple[str, ...]  # what each disk is called in the image's Source
+
+
+def drop_file(root: Path, name: str) -> Path:
+    """The file `name` inside the drop directory `root`, symlinks resolved; refused when it
+    lies outside (`..`, an absolute path, a link pointing out) or is no file."""
+    hint = "copy the file into the import directory (LAB_IMPORT_DIR) and name it from there"
+    if not name or "\0" in name:
+        raise InvalidError("no file named to import", hint=hint)
+    try:
+        base = root.resolve()
+        target = (base / name).resolve()
+        inside = target.is_relative_to(base) and target != base
+        exists = inside and target.is_file()
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop
+        words = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidError(f"cannot import {quote(name)}: {words}", hint) from exc
+    if not inside:
+        raise InvalidError(f"{quote(name)} is outside the import directory", hint=hint)
+    if not exists:
+        raise NotFoundError(f"no file {quote(name)} in the import directory", hint=hint)
+    return target
 
 
 def open_machine(path: Path, work: Path, progress: Progress) -> Machine:
