@@ -30,6 +30,8 @@ _BY_SUFFIX = {
     ".vhdx": "vhdx",
     ".vhd": "vpc",
 }
+# A file so named is never raw data. A .vmdk may be: a flat extent given on its own.
+_NEVER_RAW = frozenset({"qcow2", "vdi", "vhdx", "vpc"})
 _CHUNK = 8 * 1024 * 1024
 _OPENING = re.compile(r"Could not open '[^']*': ")
 
@@ -62,6 +64,14 @@ def detect(path: Path) -> str:
     if fmt == "raw" and _is_fixed_vhd(path):
         # A fixed-size VHD has its only header at the end: qemu-img probes it as raw.
         return "vpc"
+    claimed = _BY_SUFFIX.get(path.suffix.lower())
+    if fmt == "raw" and claimed in _NEVER_RAW:
+        # Its header (a VHD's footer: at the end) is gone: cut short or overwritten.
+        raise InvalidError(
+            f"{path} is not a valid {shown(claimed)} image: its header is missing or damaged"
+            " (truncated or corrupt; qemu-img sees raw data)",
+            hint=_REEXPORT,
+        )
     if fmt == "raw":
         _check_raw(path)
     return fmt
