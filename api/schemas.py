@@ -24,6 +24,8 @@ from lab.access.users import Role
 from lab.classes.access_sheet import AccessSheet
 from lab.classes.classes import MAX_SEATS
 from lab.classes.schedules import ScheduleStatus
+from lab.images.ovf import HardwareHints
+from lab.images.recipe import NAME_PATTERN as IMAGE_NAME
 from lab.labs.records import LabStatus
 from lab.operations.store import OpStatus
 
@@ -91,6 +93,26 @@ class ImagePublic(_Out):
     disk_size: int
     created: datetime
     source: Annotated[str, BeforeValidator(lambda s: f"{s.kind}:{s.ref}")]  # "recipe:..."
+
+
+class ImageImport(_In):
+    file: str = Field(
+        min_length=1,
+        max_length=255,
+        description="A disk, .ova or .ovf in the server's import directory (LAB_IMPORT_DIR)",
+    )
+    name: str | None = Field(
+        default=None, pattern=IMAGE_NAME, description="Default: made from the file's name"
+    )
+
+
+class ImportPublic(_Out):
+    """What an import stored: one image per disk, the descriptor's hints, and the
+    profile stanza (YAML) that runs it."""
+
+    images: list[ImagePublic]
+    hints: HardwareHints | None
+    stanza: str
 
 
 class LabCreate(_In):

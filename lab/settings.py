@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # Password hashes (scrypt: 16 MiB, ~50 ms each) computed at once; more logins wait
     # briefly or are refused (429). 0: one per core.
     login_hashes: int = Field(default=0, ge=0)
+    # Where staff drop the disks and OVAs the API imports (`POST /api/v1/images/import`
+    # names a file in it); unset: $LAB_HOME/import.
+    import_dir: Path | None = None
     # `lab serve` over TLS: the certificate (chain) and its private key, PEM files.
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -104,6 +107,11 @@ class Settings(BaseSettings):
     @property
     def images_dir(self) -> Path:
         return self.home / "images"
+
+    @property
+    def drop_dir(self) -> Path:
+        """The directory the API imports images from (`LAB_IMPORT_DIR`)."""
+        return self.import_dir or self.home / "import"
 
     @property
     def labs_dir(self) -> Path:

@@ -17,8 +17,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lab.cli import err, out
-from lab.images import ImageStore
+from lab.images import ImageStore, profile_stanza
 from lab.images.build import Progress as ProgressFn
+from lab.images.imports import name_from_file
 from lab.settings import get_settings
 
 group = typer.Typer(
@@ -86,13 +87,24 @@ def build(
 
 @group.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="Disk image: qcow2, raw, vmdk or vdi")],
-    name: Annotated[str, typer.Option("--name", help="Name to store it under")],
+    file: Annotated[
+        Path, typer.Argument(help="A disk (qcow2, raw, vmdk, vdi, vhdx, vhd), an .ova or an .ovf")
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Name to store it under (default: the file's)")
+    ] = None,
 ) -> None:
-    """Import a disk image that boots by its own bootloader."""
+    """Import a machine that boots by its own bootloader: one image per disk, then the
+    profile stanza that runs it."""
+    name = name or name_from_file(file)
     with _progress() as progress:
-        image = _store().import_file(file, name, progress)
-    out.print(f"{image.name} {image.digest[:12]}")
+        result = _store().import_file(file, name, progress)
+    for image in result.images:
+        out.print(f"{escape(image.name)} {image.digest[:12]} {_human(image.virtual_size)}")
+    for note in result.hints.notes if result.hints else ():
+        err.print(f"note: {escape(note)}")
+    out.print("\n# for the profile's machines: (set the networks and addresses)")
+    out.print(escape(profile_stanza(result, name)), end="", soft_wrap=True)
 
 
 @group.command("list")

@@ -3,7 +3,8 @@
     blobs/<sha256 of disk.qcow2>/   disk.qcow2, vmlinuz, initrd.img, image.json (all 0444)
     names/<name>.json               {"name", "digest"}: what `lab image ...` calls it
     cache/<recipe key>.json         {"digest"}: a recipe that was built already
-    tmp/<pid>-<random>/             work directories of running builds and imports
+    tmp/<pid>-<random>/             work directories of running builds and imports (an
+                                    OVA is unpacked there)
 
 Blobs are only ever renamed into place complete, so a failed or killed build leaves
 nothing in blobs/ or names/. QEMU runs as `libvirt-qemu`: every stored file is world
@@ -26,8 +27,9 @@ from pathlib import Path
 from lab.commands import process_alive
 from lab.errors import ConflictError, HostError, InvalidError, NotFoundError
 from lab.images import build as steps
-from lab.images import qemu
+from lab.images import package, qemu
 from lab.images.build import Progress
+from lab.images.imports import ImportResult, disk_names, percent_steps
 from lab.images.model import Boot, Image, Source, SourceKind
 from lab.images.recipe import NAME_PATTERN, Recipe, cache_key, load_recipe
 from lab.settings import Settings
@@ -99,33 +101,60 @@ class ImageStore:
         progress(f"stored {recipe.name} ({image.digest[:12]})")
         return image
 
-    def import_file(self, path: Path, name: str, progress: Progress) -> Image:
-        """Store a foreign disk (qcow2/raw/vmdk/vdi) as a qcow2 that boots by its bootloader."""
+    def import_file(self, path: Path, name: str, progress: Progress) -> ImportResult:
+        """Store what a community hands over: a disk (qcow2, raw, vmdk, vdi, vhdx, vhd), an
+        .ovf beside its disks or an .ova, one qcow2 image per disk that boots by its
+        bootloader. All or nothing: a damaged second disk leaves no image stored."""
         _check_name(name)
         if not path.is_file():
             raise NotFoundError(f"no file {path}", hint="give the path of a disk image file")
+        self._check_free(name)
+        with self._work() as work:
+            progress(f"inspecting {path.name}")
+            machine = package.open_machine(path, work, progress)
+            names = disk_names(name, len(machine.disks))
+            for other in names[1:]:
+                _check_name(other)
+                self._check_free(other)
+            formats = []
+            for disk in machine.disks:
+                progress(f"checking {disk.name}")
+                fmt = qemu.detect(disk)
+                qemu.check(disk, fmt)
+                formats.append(fmt)
+            images = [
+                self._import_disk(work / f"blob{i}", disk, fmt, image, ref, progress)
+                for i, (disk, fmt, image, ref) in enumerate(
+                    zip(machine.disks, formats, names, machine.refs, strict=True)
+                )
+            ]
+            with self._lock():
+                for image in images:
+                    self._check_free(image.name)
+                for i, image in enumerate(images):
+                    self._commit(work / f"blob{i}", image)
+        for image in images:
+            progress(f"stored {image.name} ({image.digest[:12]})")
+        return ImportResult(images=tuple(images), hints=machine.hints)
+
+    def _import_disk(
+        self, blob: Path, disk: Path, fmt: str, name: str, ref: str, progress: Progress
+    ) -> Image:
+        blob.mkdir()
+        progress(f"checksumming {disk.name}")
+        digest = qemu.sha256(disk, percent_steps(progress, f"checksumming {disk.name}"))
+        source = Source(kind=SourceKind.IMPORT, ref=ref, sha256=digest)
+        progress(f"converting {disk.name} ({qemu.shown(fmt)}) to qcow2")
+        qemu.convert(disk, blob / DISK, src_format=fmt)
+        progress(f"checksumming the disk of {name}")
+        return self._describe(blob, name, Boot.BOOTLOADER, source)
+
+    def _check_free(self, name: str) -> None:
         if self._name_file(name).exists():
             raise ConflictError(
                 f"an image named '{name}' exists already",
                 hint=f"choose another --name, or remove it first: lab image rm {name}",
             )
-        progress(f"inspecting {path.name}")
-        fmt = qemu.detect(path)
-        with self._work() as work:
-            blob = work / "blob"
-            blob.mkdir()
-            progress(f"checksumming {path.name}")
-            source = Source(kind=SourceKind.IMPORT, ref=path.name, sha256=qemu.sha256(path))
-            progress(f"converting {fmt} to qcow2")
-            qemu.convert(path, blob / DISK, src_format=fmt)
-            progress("checksumming the disk")
-            image = self._describe(blob, name, Boot.BOOTLOADER, source)
-            with self._lock():
-                if self._name_file(name).exists():
-                    raise ConflictError(f"an image named '{name}' exists already")
-                self._commit(blob, image)
-        progress(f"stored {name} ({image.digest[:12]})")
-        return image
 
     def remove(self, name: str, used_by: Sequence[str]) -> None:
         """Forget a name; delete its blob when no other name points at it."""

@@ -182,6 +182,8 @@ OTHER: list[tuple[str, str, Any, str]] = [
     ("GET", "/metrics", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/audit", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/images", None, "401 401 403 200 403 200 200"),
+    # 404 for staff: allowed, and no such file in the import directory
+    ("POST", "/api/v1/images/import", {"file": "x.ova"}, "401 401 403 403 403 404 404"),
     ("GET", "/api/v1/profiles", None, "401 401 403 200 403 200 200"),
     ("GET", "/api/v1/profiles/tiny", None, "401 401 403 200 403 200 200"),
     ("POST", "/api/v1/profiles/validate", b"community: {}\n", "401 401 403 422 403 422 422"),

@@ -44,7 +44,7 @@ def bootable_raw(path: Path, size: int = 1024 * 1024) -> Path:
 
 def test_import_qcow2_then_get_and_list(store: ImageStore, tmp_path: Path) -> None:
     steps_seen: list[str] = []
-    image = store.import_file(qcow2(tmp_path / "a.qcow2"), "tiny", steps_seen.append)
+    image = store.import_file(qcow2(tmp_path / "a.qcow2"), "tiny", steps_seen.append).images[0]
     assert steps_seen
     assert image.boot is Boot.BOOTLOADER and image.kernel is None
     assert image.virtual_size == 16 * 1024**2
@@ -59,7 +59,7 @@ def test_import_qcow2_then_get_and_list(store: ImageStore, tmp_path: Path) -> No
 
 
 def test_import_raw_is_converted(store: ImageStore, tmp_path: Path) -> None:
-    image = store.import_file(bootable_raw(tmp_path / "disk.img"), "raw-one", quiet)
+    image = store.import_file(bootable_raw(tmp_path / "disk.img"), "raw-one", quiet).images[0]
     info = json.loads(
         subprocess.run(
             ["qemu-img", "info", "--output=json", store.disk_path(image)],
@@ -104,7 +104,7 @@ def test_names_are_checked_and_unique(store: ImageStore, tmp_path: Path) -> None
 
 
 def test_stored_files_are_read_only_and_world_readable(store: ImageStore, tmp_path: Path) -> None:
-    image = store.import_file(qcow2(tmp_path / "a.qcow2"), "tiny", quiet)
+    image = store.import_file(qcow2(tmp_path / "a.qcow2"), "tiny", quiet).images[0]
     blob = store.disk_path(image).parent
     for f in blob.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o444, f
@@ -120,8 +120,8 @@ def test_get_unknown_has_a_hint(store: ImageStore) -> None:
 
 def test_rm_refused_while_used_then_deletes_last_blob(store: ImageStore, tmp_path: Path) -> None:
     disk = qcow2(tmp_path / "a.qcow2")
-    a = store.import_file(disk, "a", quiet)
-    b = store.import_file(disk, "b", quiet)  # same bytes: same blob, two names
+    a = store.import_file(disk, "a", quiet).images[0]
+    b = store.import_file(disk, "b", quiet).images[0]  # same bytes: same blob, two names
     assert a.digest == b.digest
     with pytest.raises(ConflictError, match="lab1"):
         store.remove("a", used_by=["lab1"])

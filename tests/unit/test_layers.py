@@ -35,6 +35,8 @@ PURE = {
     "lab/driver/domain_xml.py",
     "lab/driver/network_xml.py",
     "lab/driver/nwfilter_xml.py",
+    "lab/images/imports.py",
+    "lab/images/ovf.py",
     "lab/profile/models.py",
     "lab/profile/types.py",
     "lab/profile/checks.py",
