@@ -63,7 +63,8 @@ def present_problems(settings: Settings, record: LabRecord) -> list[str]:
         if n.startswith(f"{settings.prefix}{plan.lab}.")
     ]
     disks = plan.directory / "disks"
-    wanted_files = {m.overlay.name for m in plan.machines} | {m.seed.name for m in plan.machines}
+    wanted_files = {m.overlay.name for m in plan.machines}
+    wanted_files |= {m.seed.name for m in plan.machines if m.seed is not None}
     have = {p.name for p in disks.iterdir()} if disks.is_dir() else set()
     problems += [f"missing disk file {f}" for f in sorted(wanted_files - have)]
     problems += [f"stray disk file {f}" for f in sorted(have - wanted_files)]

@@ -47,8 +47,8 @@ def image_name(settings: Settings, appliance: vendor.VendorAppliance) -> Iterato
     """The appliance's VMDK imported under a name of this run (the store is shared)."""
     store = ImageStore(settings)
     name = f"docflow-t{os.getpid()}"
-    image = store.import_file(appliance.vmdk, name, progress=print)
-    assert image.name == name
+    result = store.import_file(appliance.vmdk, name, progress=print)
+    assert [i.name for i in result.images] == [name]
     yield name
     store.remove(name, used_by=[])
 

@@ -158,6 +158,7 @@ def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -
     }
     lab_nic_filter = filters[machine.nics[0].mac]
     assert lab_nic_filter is not None and lab_nic_filter.get("filter") == settings.nic_filter
+    assert machine.management is not None
     assert filters[machine.management.mac] is None
     probe = (
         'python3 -c "import socket,sys; s=socket.socket(); s.settimeout(5); '
