@@ -40,6 +40,7 @@ NAME = "docflow"
 NETWORK = "office"
 DEFAULT_ADDRESS = "10.77.0.20/24"
 DEFAULT_MAC = "00:50:56:12:34:56"
+ADMIN_USER = "admin"
 DEFAULT_PASSWORD = "docflow-admin"  # the vendor's documented default console login
 PORT = 80
 SUITE = "bookworm"
@@ -54,6 +55,7 @@ PACKAGES = (
     "python3",
 )
 _MMDEBSTRAP_TIMEOUT = 1800.0
+_MIN_SIZE = 1536 * 1024**2  # the root file system takes about 750 MiB
 _HERE = Path(__file__).parent
 _SOURCES = ("vendor.py", "disk.py", "ovf.py", "docflow.py")  # what the cache key covers
 _COMPLETE = "appliance.json"  # written last: a directory without it is not a build
@@ -69,7 +71,8 @@ class VendorAppliance(BaseModel):
     ova: Path  # docflow.ovf + the VMDK + docflow.mf
     address: str  # static address/prefix on the en* NIC
     mac: str  # the NIC's MAC in the OVF descriptor
-    admin_password: str  # console login `admin`
+    admin_password: str  # of the console login `admin_user` (root's password is locked)
+    admin_user: str = ADMIN_USER
     hostname: str = NAME
     port: int = PORT
     network: str = NETWORK
@@ -81,13 +84,15 @@ class VendorAppliance(BaseModel):
 
 def _check(address: str, mac: str, size: int, password: str) -> None:
     try:
-        ipaddress.IPv4Interface(address)
-    except ValueError as exc:
-        raise InvalidError(f"{address!r} is no IPv4 address/prefix", "e.g. 10.77.0.20/24") from exc
+        valid = "/" in address and bool(ipaddress.IPv4Interface(address))
+    except ValueError:
+        valid = False
+    if not valid:  # an address without a prefix would be a /32, reachable from nowhere
+        raise InvalidError(f"{address!r} is no IPv4 address/prefix", "e.g. 10.77.0.20/24")
     if not re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac):
         raise InvalidError(f"{mac!r} is no MAC address", hint="lower case, e.g. 00:50:56:12:34:56")
-    if size < GiB or size % disk.MiB:
-        raise InvalidError(f"disk size {size} is too small or not whole MiB", "at least 1 GiB")
+    if size < _MIN_SIZE or size % disk.MiB:
+        raise InvalidError(f"disk size {size} is too small or not whole MiB", "at least 1.5 GiB")
     if not password or "\n" in password or ":" in password:
         raise InvalidError("the admin password is empty or holds ':' or a line break")
 
@@ -147,7 +152,8 @@ def _rootfs(rootfs: Path, work: Path, address: str, password: str, root_guid: st
         "--variant=apt",  # Essential packages and apt: the smallest that still updates
         "--format=directory",
         f"--include={','.join(PACKAGES)}",
-        *customize_hooks(["rm -f /etc/ssh/ssh_host_* /var/lib/dbus/machine-id"]),
+        # Each clone makes its own machine id on first boot (etc/machine-id is emptied).
+        *customize_hooks(["rm -f /var/lib/dbus/machine-id"]),
         SUITE,
         rootfs,
         *host_sources(SUITE, work),
@@ -161,8 +167,8 @@ def _rootfs(rootfs: Path, work: Path, address: str, password: str, root_guid: st
     chroot: list[str | Path] = ["chroot", rootfs]
     run([*chroot, "systemctl", "enable", "--quiet", "systemd-networkd.service", "docflow"])
     run([*chroot, "passwd", "--lock", "root"])
-    run([*chroot, "useradd", "--create-home", "--shell", "/bin/bash", "admin"])
-    run([*chroot, "chpasswd"], input=f"admin:{password}\n".encode())
+    run([*chroot, "useradd", "--create-home", "--shell", "/bin/bash", ADMIN_USER])
+    run([*chroot, "chpasswd"], input=f"{ADMIN_USER}:{password}\n".encode())
 
 
 def build(
