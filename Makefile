@@ -30,8 +30,11 @@ server:
 image:
 	$(LAB) image build images/debian-12.yaml
 
+# The base and role images the tests boot, and the vendor appliance the appliance tests
+# import (built from the Debian mirror like a vendor would ship one; cached by its recipe).
 test-images: setup image
 	for p in $(TEST_PROFILES); do $(LAB) prepare $$p || exit 1; done
+	$(VENV)/bin/python -m tests.appliances.vendor $(LAB_HOME)/test-appliances
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -18,8 +18,8 @@ import hashlib
 from pathlib import Path
 
 from lab.base import Progress
-from lab.errors import LabError, NotFoundError
-from lab.images.model import Image
+from lab.errors import InvalidError, LabError, NotFoundError
+from lab.images.model import Boot, Image
 from lab.images.recipe import Recipe, load_recipe
 from lab.images.store import ImageStore
 from lab.profile import Machine, Profile
@@ -124,4 +124,13 @@ def images_for(settings: Settings, profile: Profile) -> dict[str, Image]:
                 hint="prepare the profile first (it needs the Debian mirror, once): "
                 "lab prepare PROFILE",
             ) from exc
+    for machine in profile.machines:
+        image = images[machine.image]
+        if machine.appliance is not None and image.boot is not Boot.BOOTLOADER:
+            raise InvalidError(
+                f"appliance '{machine.name}' needs a disk that boots by its own bootloader;"
+                f" image {machine.image} is one the lab built, booted by the lab's kernel",
+                hint="import the machine the community handed over (lab image import FILE),"
+                " or make it a managed machine (remove `appliance:`)",
+            )
     return images

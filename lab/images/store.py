@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from lab.errors import ConflictError, HostError, InvalidError, NotFoundError
 from lab.images import build as steps
 from lab.images import package, qemu
 from lab.images.build import Progress
-from lab.images.imports import ImportResult, disk_names, percent_steps
+from lab.images.imports import ImportResult, disk_names
 from lab.images.model import Boot, Image, Source, SourceKind
 from lab.images.recipe import NAME_PATTERN, Recipe, cache_key, load_recipe
 from lab.settings import Settings
@@ -141,11 +142,15 @@ class ImageStore:
         self, blob: Path, disk: Path, fmt: str, name: str, ref: str, progress: Progress
     ) -> Image:
         blob.mkdir()
-        progress(f"checksumming {disk.name}")
-        digest = qemu.sha256(disk, percent_steps(progress, f"checksumming {disk.name}"))
+        # The source's checksum is taken while qemu-img converts it: both read the same
+        # file (the second read comes from the page cache) and hashing releases the GIL,
+        # so an import costs little more than the conversion itself.
+        progress(f"converting {disk.name} ({qemu.shown(fmt)}) to qcow2, checksumming it")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(qemu.sha256, disk)
+            qemu.convert(disk, blob / DISK, src_format=fmt)
+            digest = hashing.result()
         source = Source(kind=SourceKind.IMPORT, ref=ref, sha256=digest)
-        progress(f"converting {disk.name} ({qemu.shown(fmt)}) to qcow2")
-        qemu.convert(disk, blob / DISK, src_format=fmt)
         progress(f"checksumming the disk of {name}")
         return self._describe(blob, name, Boot.BOOTLOADER, source)
 
