@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.appliances import vendor
 
 from lab.baselines import resets
 from lab.baselines.records import ResetMode
@@ -27,6 +26,7 @@ from lab.errors import InvalidError
 from lab.images import ImageStore
 from lab.labs import consoles, deployment, guest, lifecycle
 from lab.settings import Settings
+from tests.appliances import vendor
 from tests.homes import IMAGE_HOME
 
 pytestmark = pytest.mark.integration
