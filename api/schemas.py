@@ -126,6 +126,7 @@ class MachinePublic(_Out):
     image: str
     address: Shown = Field(validation_alias="management_address")
     graphics: bool = False  # has a VNC display (a graphical console)
+    managed: bool = True  # False: an appliance (run as it is, reached by its consoles only)
 
 
 class LabPublic(_Out):
@@ -141,7 +142,7 @@ class MachineStatusPublic(_Out):
     name: str
     state: str
     addresses: Pairs  # network -> address
-    reachable: bool  # answers on SSH
+    reachable: bool  # answers on SSH; an appliance: its ready probes pass
     agent: bool  # the QEMU guest agent answers
 
 

@@ -55,6 +55,7 @@ export async function labView(context, name) {
           "li",
           { class: "machine card", dataset: { machine: m.name } },
           h("h3", {}, m.name),
+          m.managed === false ? h("p", { class: "muted appliance" }, t("applianceNote")) : null,
           h(
             "div",
             { class: "toolbar" },
