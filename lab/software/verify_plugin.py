@@ -76,8 +76,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("host", machines, indirect=True, ids=machines)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Label every item (JUnit <properties>) with its role, machine and test name."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Label every item (JUnit <properties>) with its role, machine and test name. A
+    profile with probe tests only (or command checks only) leaves the other kind with
+    no parameters: those placeholders are deselected, not reported as skipped."""
+    empty = [item for item in items if _placeholder(item)]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+        items[:] = [item for item in items if item not in empty]
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec else {}
@@ -94,6 +100,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             ("machine", probe["machine"] if probe else str(params.get("host", ""))),
             ("test", name),
         ]
+
+
+def _placeholder(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    return any(k in params and not isinstance(params[k], dict) for k in ("check", "probe"))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from ipaddress import IPv4Network
 from pathlib import Path
 
@@ -209,3 +210,31 @@ def test_a_run_that_started_no_task_has_no_role_times() -> None:
     assert tracker.role_seconds() == {}
     tracker.event({"event": "playbook_on_task_start", "event_data": {"role": "web_portal"}})
     assert set(tracker.role_seconds()) == {"web-portal"}
+
+
+def test_probe_tests_are_collected_on_their_runner_and_empty_kinds_deselected(
+    tmp_path: Path,
+) -> None:
+    """A profile with probe tests only: each probe runs on the managed machine that reaches
+    the appliance, and the command-check placeholder is not reported (as skipped)."""
+    import json
+    import subprocess
+    import sys
+
+    spec = {"kind": "http", "machine": "box", "address": "10.77.0.20", "port": 80}
+    context = {
+        "lab_machines": {"ws": {"roles": []}},
+        "checks": [],
+        "probes": [{"name": "page", "machine": "box", "runner": "ws", "spec": spec}],
+        "ssh_config": "/dev/null",
+    }
+    (tmp_path / "context.json").write_text(json.dumps(context))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    argv = [sys.executable, "-m", "pytest", "-p", "lab.software.verify_plugin"]
+    argv += ["-p", "no:cacheprovider", "-p", "no:pytest11.testinfra", "-c", "pytest.ini"]
+    argv += ["--import-mode=importlib", "--collect-only", "-q", str(verification._CHECKS_MODULE)]
+    env = {**os.environ, "LAB_VERIFY_CONTEXT": str(tmp_path / "context.json")}
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "test_profile_probe[page@box]" in proc.stdout
+    assert "1 deselected" in proc.stdout and "test_profile_check" not in proc.stdout
