@@ -40,8 +40,10 @@ class Baseline(BaseModel):
     def directory(self, plan: LabPlan) -> Path:
         return baselines_dir(plan) / self.generation
 
-    def disk(self, plan: LabPlan, machine: str) -> Path:
-        return self.directory(plan) / f"{machine}.qcow2"
+    def disk(self, plan: LabPlan, layer: str) -> Path:
+        """A frozen disk layer: `layer` is a machine's name (its first disk) or the
+        layer name of an appliance's further disk (MACHINE.diskN)."""
+        return self.directory(plan) / f"{layer}.qcow2"
 
     def memory_state(self, plan: LabPlan, machine: str) -> Path:
         return self.directory(plan) / f"{machine}.sav"
@@ -77,7 +79,7 @@ def capture(driver: Driver, plan: LabPlan, base_disks: dict[str, Path]) -> Basel
     memory: list[str] = []
     try:
         for machine in plan.machines:
-            if _capture_machine(driver, plan, machine, gdir, base_disks[machine.name]):
+            if _capture_machine(driver, plan, machine, gdir, base_disks):
                 memory.append(machine.name)
     except BaseException:
         _resume_saved(driver, plan, gdir)
@@ -90,7 +92,7 @@ def capture(driver: Driver, plan: LabPlan, base_disks: dict[str, Path]) -> Basel
 
 
 def _capture_machine(
-    driver: Driver, plan: LabPlan, machine: MachinePlan, gdir: Path, base_disk: Path
+    driver: Driver, plan: LabPlan, machine: MachinePlan, gdir: Path, base_disks: dict[str, Path]
 ) -> bool:
     state = driver.domain_state(machine.domain)
     running = state in (DomainState.RUNNING, DomainState.PAUSED)
@@ -104,17 +106,25 @@ def _capture_machine(
         # The firmware's variables (boot entries) belong to the state: a reset puts them back.
         shutil.copyfile(machine.nvram, gdir / f"{machine.name}.fd")
         (gdir / f"{machine.name}.fd").chmod(0o444)
-    frozen = gdir / f"{machine.name}.qcow2"
-    os.replace(machine.overlay, frozen)
-    # A second baseline's layer sits on the first one: fold that in, so every
-    # generation stands alone on the base image and older ones can be deleted.
-    if _backing(frozen) != base_disk:
-        run(["qemu-img", "rebase", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base_disk, frozen])
-    frozen.chmod(0o444)
-    new_overlay(frozen, machine.overlay)
+    for layer, overlay in machine.layers:
+        frozen = gdir / f"{layer}.qcow2"
+        os.replace(overlay, frozen)
+        # A second baseline's layer sits on the first one: fold that in, so every
+        # generation stands alone on the base image and older ones can be deleted.
+        base = base_disks[layer]
+        if _backing(frozen) != base:
+            run(["qemu-img", "rebase", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, frozen])
+        frozen.chmod(0o444)
+        new_overlay(frozen, overlay)
     if running:
         driver.restore_domain(saved)
     return running
+
+
+def fresh_overlays(plan: LabPlan, machine: MachinePlan, baseline: Baseline) -> None:
+    """A fresh overlay over the baseline's frozen layer, for each disk of the machine."""
+    for layer, overlay in machine.layers:
+        new_overlay(baseline.disk(plan, layer), overlay)
 
 
 def restore_nvram(plan: LabPlan, machine: MachinePlan, baseline: Baseline | None) -> None:
@@ -147,9 +157,10 @@ def _resume_saved(driver: Driver, plan: LabPlan, gdir: Path) -> None:
             continue
         if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
             continue
-        if not machine.overlay.exists():
-            # The overlay was moved into the new layer already: run on top of that.
-            new_overlay(gdir / f"{machine.name}.qcow2", machine.overlay)
+        for layer, overlay in machine.layers:
+            if not overlay.exists():
+                # The overlay was moved into the new layer already: run on top of that.
+                new_overlay(gdir / f"{layer}.qcow2", overlay)
         try:
             driver.restore_domain(saved)
         except LabError:
@@ -170,17 +181,19 @@ def recover(driver: Driver, plan: LabPlan, *, running: bool) -> list[str]:
     done: list[str] = []
     in_force = current(plan)
     for machine in plan.machines:
-        staged = machine.overlay.with_name(machine.overlay.name + ".new")
-        if staged.exists():
-            staged.unlink()
-            done.append(f"removed the half-made {staged.name}")
+        for _, overlay in machine.layers:
+            staged = overlay.with_name(overlay.name + ".new")
+            if staged.exists():
+                staged.unlink()
+                done.append(f"removed the half-made {staged.name}")
         # A save or restore job a killed client had started: let libvirt finish it.
         driver.wait_state(machine.domain, {DomainState.RUNNING, DomainState.SHUTOFF}, 30.0)
         interrupted = _interrupted_generation(plan, machine, in_force)
-        if not machine.overlay.exists():
-            layer = _layer_for(plan, machine, interrupted, in_force)
-            new_overlay(layer, machine.overlay)
-            done.append(f"{machine.name}: a fresh overlay over {layer.parent.name}/{layer.name}")
+        for name, overlay in machine.layers:
+            if not overlay.exists():
+                layer = _layer_for(plan, machine, name, interrupted, in_force)
+                new_overlay(layer, overlay)
+                done.append(f"{name}: a fresh overlay over {layer.parent.name}/{layer.name}")
         if running and driver.domain_state(machine.domain) is DomainState.SHUTOFF:
             done.append(f"{machine.name}: " + _bring_back(driver, plan, machine, interrupted))
     done += [f"removed the incomplete baseline generation {g}" for g in prune(plan)]
@@ -205,13 +218,17 @@ def _interrupted_generation(
 
 
 def _layer_for(
-    plan: LabPlan, machine: MachinePlan, interrupted: Path | None, in_force: Baseline | None
+    plan: LabPlan,
+    machine: MachinePlan,
+    layer: str,
+    interrupted: Path | None,
+    in_force: Baseline | None,
 ) -> Path:
-    """What a machine whose overlay is gone (moved into a frozen layer) runs on."""
-    if interrupted is not None and (interrupted / f"{machine.name}.qcow2").exists():
-        return interrupted / f"{machine.name}.qcow2"
-    if in_force is not None and in_force.disk(plan, machine.name).exists():
-        return in_force.disk(plan, machine.name)
+    """What a disk whose overlay is gone (moved into a frozen layer) runs on."""
+    if interrupted is not None and (interrupted / f"{layer}.qcow2").exists():
+        return interrupted / f"{layer}.qcow2"
+    if in_force is not None and in_force.disk(plan, layer).exists():
+        return in_force.disk(plan, layer)
     raise LabError(
         f"machine '{machine.name}' of lab '{plan.lab}' has lost its disk overlay",
         hint=f"remove the lab and bring it up again: lab down {plan.lab}",
@@ -229,13 +246,13 @@ def _bring_back(
             driver.restore_domain(saved)
             return "resumed from the interrupted baseline capture"
         if in_force is not None and machine.name in in_force.memory:
-            new_overlay(in_force.disk(plan, machine.name), machine.overlay)
+            fresh_overlays(plan, machine, in_force)
             restore_nvram(plan, machine, in_force)
             driver.restore_domain(in_force.memory_state(plan, machine.name))
             return f"restored to its baseline {in_force.generation}"
     except LabError as exc:
         if in_force is not None:
-            new_overlay(in_force.disk(plan, machine.name), machine.overlay)
+            fresh_overlays(plan, machine, in_force)
         driver.start_domain(machine.domain)
         return f"memory restore failed ({exc.message.splitlines()[0]}): booting"
     driver.start_domain(machine.domain)
@@ -263,8 +280,9 @@ def prune(plan: LabPlan) -> list[str]:
         return []
     keep = {b.generation} if (b := current(plan)) else set()
     for machine in plan.machines:
-        if machine.overlay.exists() and (backing := _backing(machine.overlay)) is not None:
-            keep.add(backing.parent.name)
+        for _, overlay in machine.layers:
+            if overlay.exists() and (backing := _backing(overlay)) is not None:
+                keep.add(backing.parent.name)
     removed = []
     for gdir in root.iterdir():
         if gdir.is_dir() and gdir.name not in keep:

@@ -145,7 +145,7 @@ def _memory_reset(driver: Driver, plan: LabPlan, machine: MachinePlan) -> None:
     current = generations.current(plan)
     assert current is not None  # choose_mode checked it
     _power_off(driver, machine)
-    generations.new_overlay(current.disk(plan, machine.name), machine.overlay)
+    generations.fresh_overlays(plan, machine, current)
     generations.restore_nvram(plan, machine, current)
     driver.restore_domain(current.memory_state(plan, machine.name))
 
@@ -157,8 +157,9 @@ def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress:
 
     def one(machine: MachinePlan) -> None:
         _power_off(driver, machine)
-        backing = current.disk(plan, machine.name) if current else bases[machine.name]
-        generations.new_overlay(backing, machine.overlay)
+        for layer, overlay in machine.layers:
+            backing = current.disk(plan, layer) if current else bases[layer]
+            generations.new_overlay(backing, overlay)
         generations.restore_nvram(plan, machine, current)
         driver.start_domain(machine.domain)
         progress(machine.name, "booting (cold reset)")

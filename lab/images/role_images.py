@@ -110,16 +110,18 @@ def images_for(settings: Settings, profile: Profile) -> dict[str, Image]:
     when `lab prepare` has not been run."""
     store = ImageStore(settings)
     images: dict[str, Image] = {}
-    for machine in profile.machines:
-        if machine.image in images:
+    wanted = [(m, m.image) for m in profile.machines]
+    wanted += [(m, d) for m in profile.machines if m.appliance for d in m.appliance.extra_disks]
+    for machine, name in wanted:
+        if name in images:
             continue
         try:
-            images[machine.image] = store.get(machine.image)
+            images[name] = store.get(name)
         except NotFoundError as exc:
-            if ".roles-" not in machine.image:
+            if ".roles-" not in name:
                 raise
             raise NotFoundError(
-                f"machine '{machine.name}' needs image {machine.image} (its roles' packages "
+                f"machine '{machine.name}' needs image {name} (its roles' packages "
                 "baked in), which is not built yet",
                 hint="prepare the profile first (it needs the Debian mirror, once): "
                 "lab prepare PROFILE",

@@ -78,6 +78,9 @@ def create(
     for machine in plan.machines:
         image = images[machine.image]
         _create_overlay(store.disk_path(image), machine.overlay, machine.disk_bytes, image)
+        for disk in machine.extra_disks:
+            extra = images[disk.image]
+            _create_overlay(store.disk_path(extra), disk.overlay, extra.virtual_size, extra)
         if machine.managed:
             assert machine.seed is not None
             host_key = keys.host_keypair(plan.keys_dir, machine.name)

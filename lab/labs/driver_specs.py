@@ -127,10 +127,9 @@ def appliance_spec(
         cpu=accel.cpu,
         machine=MachineType(appliance.machine_type.value),
         uefi=uefi,
-        disks=(
-            DiskSpec(
-                path=machine.overlay, format=DiskFormat.QCOW2, bus=bus, target=disk_target(bus, 0)
-            ),
+        disks=tuple(
+            DiskSpec(path=overlay, format=DiskFormat.QCOW2, bus=bus, target=disk_target(bus, i))
+            for i, (_, overlay) in enumerate(machine.layers)
         ),
         nics=tuple(nic_spec(nic, nic_filter, model) for nic in machine.nics),
         boot=None,

@@ -116,7 +116,9 @@ def _up(
                 profile_path=str(profile_path),
                 status=LabStatus.CREATING,
                 plan=plan,
-                image_digests={m.name: images[m.image].digest for m in plan.machines},
+                image_digests={
+                    layer: images[image].digest for m in plan.machines for layer, image in m.images
+                },
                 spec=profile,
                 owner=owner.name if owner is not None else None,
                 created_at=stamp,

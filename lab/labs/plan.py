@@ -41,6 +41,14 @@ class NicPlan(Frozen):
     address: IPv4Address
 
 
+class DiskPlan(Frozen):
+    """A further disk of an appliance: its image and the lab's overlay over it."""
+
+    layer: str  # its name in a baseline generation: MACHINE.diskN (no machine has a dot)
+    image: str
+    overlay: Path
+
+
 class MachinePlan(Frozen):
     name: str
     domain: str
@@ -59,6 +67,17 @@ class MachinePlan(Frozen):
     console_log: Path
     appliance: Appliance | None = None
     nvram: Path | None = None  # the UEFI variable store of a UEFI appliance
+    extra_disks: tuple[DiskPlan, ...] = ()  # an appliance's further disks, in order
+
+    @property
+    def layers(self) -> tuple[tuple[str, Path], ...]:
+        """Every disk as (layer name, overlay): the first disk's layer is the machine's name."""
+        return ((self.name, self.overlay), *((d.layer, d.overlay) for d in self.extra_disks))
+
+    @property
+    def images(self) -> tuple[tuple[str, str], ...]:
+        """Every disk as (layer name, image name)."""
+        return ((self.name, self.image), *((d.layer, d.image) for d in self.extra_disks))
 
     @property
     def managed(self) -> bool:
@@ -206,6 +225,16 @@ def plan_lab(
                 console_log=directory / "console" / f"{machine.name}.log",
                 appliance=machine.appliance,
                 nvram=directory / "nvram" / f"{machine.name}.fd" if uefi else None,
+                extra_disks=tuple(
+                    DiskPlan(
+                        layer=f"{machine.name}.disk{n}",
+                        image=image,
+                        overlay=directory / "disks" / f"{machine.name}.disk{n}.qcow2",
+                    )
+                    for n, image in enumerate(
+                        machine.appliance.extra_disks if machine.appliance else (), start=2
+                    )
+                ),
             )
         )
     if len(machines) + _FIRST_ALLOCATED >= management.num_addresses - 1:

@@ -42,8 +42,9 @@ class LabRecord(BaseModel):
     profile_path: str
     status: LabStatus
     plan: LabPlan
-    # machine -> digest of the base image it was created from: a rebuilt image moves
-    # the name to a new digest, but a lab stays on the disk its overlays sit on.
+    # disk layer (the machine's name; an appliance's further disks MACHINE.diskN) ->
+    # digest of the base image it was created from: a rebuilt image moves the name to a
+    # new digest, but a lab stays on the disk its overlays sit on.
     image_digests: dict[str, str] = {}
     class_name: str | None = None
     # The user who asked for the lab through the API (None: an engineer at the host, or
@@ -60,4 +61,4 @@ class LabRecord(BaseModel):
 
     @property
     def images(self) -> set[str]:
-        return {m.image for m in self.plan.machines}
+        return {image for m in self.plan.machines for _, image in m.images}

@@ -151,6 +151,8 @@ class Appliance(BaseModel):
 
     @model_validator(mode="after")
     def _bootable(self) -> Self:
+        if self.disk_bus is DiskBus.IDE and len(self.extra_disks) > 3:
+            raise ValueError("an IDE controller takes four disks: use disk_bus sata")
         if self.disk_bus is DiskBus.IDE and self.machine_type is MachineType.Q35:
             raise ValueError("disk_bus ide needs machine_type pc: q35 has no IDE controller")
         if self.disk_bus is DiskBus.SCSI and self.firmware is Firmware.UEFI:

@@ -161,3 +161,61 @@ def test_recover_of_a_lab_recorded_stopped_leaves_its_machines_stopped(
         driver.destroy_domain(machine.domain)
     assert generations.recover(driver, plan, running=False) == []
     assert all(driver.domain_state(m.domain) is DomainState.SHUTOFF for m in plan.machines)
+
+
+APPLIANCE_WITH_TWO_DISKS = """\
+community: {name: t, title: "Т", oblast: "Київська", kind: rural}
+networks: [{name: office, cidr: 10.20.0.0/24}]
+machines:
+  - name: ws
+    image: debian-12
+    memory: 512MiB
+    nics: [{network: office}]
+  - name: box
+    image: vendor-box
+    memory: 512MiB
+    appliance: {extra_disks: [vendor-box-disk2]}
+    nics: [{network: office, address: 10.20.0.50}]
+"""
+
+
+def test_every_disk_of_an_appliance_is_frozen_and_comes_back(
+    driver: Driver, unique: str, tmp_path: Path, base: Path
+) -> None:
+    from lab.profile import load_profile_text
+
+    made = plan_lab(
+        load_profile_text(APPLIANCE_WITH_TWO_DISKS, "t.yaml"),
+        "md",
+        f"hl-t{unique}-",
+        tmp_path,
+        IPv4Network("10.251.11.0/24"),
+    )
+    box = made.machine("box")
+    assert [layer for layer, _ in box.layers] == ["box", "box.disk2"]
+    for machine in made.machines:
+        for _, overlay in machine.layers:
+            overlay.parent.mkdir(parents=True, exist_ok=True)
+            generations.new_overlay(base, overlay)
+        driver.define_domain(domain_xml(spec(machine.domain)))
+        driver.start_domain(machine.domain)
+    layers = {layer: base for m in made.machines for layer, _ in m.layers}
+    try:
+        first = generations.capture(driver, made, layers)
+        second = generations.capture(driver, made, layers)
+        for layer, overlay in box.layers:
+            assert backing(second.disk(made, layer)) == base  # stands alone
+            assert backing(overlay) == second.disk(made, layer)
+        assert not first.directory(made).exists()
+        # Killed during a capture once the second disk's overlay had been moved away.
+        box.extra_disks[0].overlay.unlink()
+        done = generations.recover(driver, made, running=True)
+        assert any(line.startswith("box.disk2: a fresh overlay over") for line in done), done
+        assert backing(box.extra_disks[0].overlay) == second.disk(made, "box.disk2")
+        generations.fresh_overlays(made, box, second)  # what a memory reset does
+        assert backing(box.extra_disks[0].overlay) == second.disk(made, "box.disk2")
+    finally:
+        for machine in made.machines:
+            if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
+                driver.destroy_domain(machine.domain)
+            driver.undefine_domain(machine.domain)

@@ -63,7 +63,7 @@ def present_problems(settings: Settings, record: LabRecord) -> list[str]:
         if n.startswith(f"{settings.prefix}{plan.lab}.")
     ]
     disks = plan.directory / "disks"
-    wanted_files = {m.overlay.name for m in plan.machines}
+    wanted_files = {overlay.name for m in plan.machines for _, overlay in m.layers}
     wanted_files |= {m.seed.name for m in plan.machines if m.seed is not None}
     have = {p.name for p in disks.iterdir()} if disks.is_dir() else set()
     problems += [f"missing disk file {f}" for f in sorted(wanted_files - have)]
@@ -84,8 +84,9 @@ def baseline_problems(record: LabRecord) -> list[str]:
         return [f"baseline generation {g} without a baseline in force" for g in on_disk]
     problems = []
     for m in plan.machines:
-        if not current.disk(plan, m.name).is_file():
-            problems.append(f"baseline {current.generation}: disk layer of {m.name} missing")
+        for layer, _ in m.layers:
+            if not current.disk(plan, layer).is_file():
+                problems.append(f"baseline {current.generation}: disk layer {layer} missing")
         if m.name in current.memory and not current.memory_state(plan, m.name).is_file():
             problems.append(f"baseline {current.generation}: memory state of {m.name} missing")
     # At most one other generation may stay: the one a machine still runs on until its

@@ -154,3 +154,52 @@ def test_the_admin_path_of_an_appliance_is_refused_with_a_hint() -> None:
     plan = plan_lab(profile, "a1", "hlt-", Path("/labs"), IPv4Network("10.250.9.0/24"))
     with pytest.raises(InvalidError, match="appliance"):
         admin_address(plan, plan.machine("box"))
+
+
+def test_a_multi_disk_appliance_runs_every_disk_on_its_bus_with_its_own_hardware() -> None:
+    from datetime import UTC, datetime
+
+    from lab.driver.domain_xml import domain_xml
+    from lab.driver.specs import CpuMode, VirtType
+    from lab.host.facts import AccelChoice, Ovmf
+    from lab.images.imports import ImportResult, profile_stanza
+    from lab.images.model import Boot, Image, Source, SourceKind
+    from lab.labs.driver_specs import domain_spec
+
+    def image(name: str) -> Image:
+        source = Source(kind=SourceKind.IMPORT, ref=f"{name}.vmdk", sha256="0" * 64)
+        return Image(
+            name=name,
+            digest=name * 4,
+            boot=Boot.BOOTLOADER,
+            virtual_size=2**30,
+            disk_size=2**20,
+            created=datetime.now(UTC),
+            source=source,
+        )
+
+    images = (image("box"), image("box-disk2"))
+    stanza = profile_stanza(ImportResult(images=images, hints=None), "box")
+    # The stanza `lab image import` printed, completed as its comments ask.
+    completed = stanza.replace("CHANGE-ME", "office", 1).replace("CHANGE-ME", "10.20.0.60")
+    full = (
+        BASE.split("machines:\n")[0]
+        + "machines:\n"
+        + "  - {name: ws, image: debian-12, memory: 512MiB, nics: [{network: office}]}\n"
+        + "\n".join("  " + line for line in completed.splitlines())
+        + "\n"
+    )
+    profile = load_profile_text(full, "t.yaml")
+    plan = plan_lab(profile, "a1", "hlt-", Path("/labs"), IPv4Network("10.250.9.0/24"))
+    box = plan.machine("box")
+    assert [(layer, img) for layer, img in box.images] == [
+        ("box", "box"),
+        ("box.disk2", "box-disk2"),
+    ]
+    accel = AccelChoice(virt_type=VirtType.QEMU, cpu=CpuMode.NEHALEM, reason="test")
+    ovmf = Ovmf(code=Path("/usr/share/OVMF/OVMF_CODE_4M.fd"), vars_template=Path("/v.fd"))
+    xml = domain_xml(domain_spec(plan, box, images[0], None, accel, ovmf=ovmf))  # type: ignore[arg-type]
+    assert "<seed" not in xml and "-seed.iso" not in xml  # no cloud-init for an appliance
+    for overlay, target in ((box.overlay, "sda"), (box.extra_disks[0].overlay, "sdb")):
+        assert f'file="{overlay}"' in xml and f'dev="{target}" bus="sata"' in xml
+    assert 'type="e1000e"' in xml and xml.count("<interface") == 1  # no management NIC
