@@ -80,7 +80,8 @@ def profile_stanza(result: ImportResult, name: str) -> str:
     buses = [d.bus for d in hints.disks] or [DEFAULT_BUS]
     nics = hints.nics or DEFAULT_HINTS.nics
     appliance: dict[str, Any] = {
-        "firmware": hints.firmware.value,
+        # What the disk itself says beats a descriptor (or the default when there is none).
+        "firmware": result.images[0].firmware or hints.firmware.value,
         "machine_type": "pc" if Bus.IDE in buses else "q35",
         "disk_bus": buses[0].value,
         "nic_model": nics[0].model.value,

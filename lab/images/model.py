@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,3 +50,6 @@ class Image(BaseModel):
     source: Source
     # For built images: the recipe's packages as installed, "name=version".
     packages: tuple[str, ...] = ()
+    # For imported disks: the only firmware that boots it, as its partition table says
+    # (lab/images/partitions.py); None when it does not say.
+    firmware: Literal["bios", "uefi"] | None = None

@@ -241,3 +241,28 @@ def file_digest(
             done += len(chunk)
             progress(done, total)
     return digest.hexdigest()
+
+
+def head(path: Path, fmt: str, dest: Path, sectors: int) -> bytes:
+    """The first `sectors` 512-byte sectors of the disk in `path`, as the guest sees them
+    (through its format), via a scratch file `dest`."""
+    dest.unlink(missing_ok=True)
+    run(
+        [
+            "qemu-img",
+            "dd",
+            "-f",
+            fmt,
+            "-O",
+            "raw",
+            "bs=512",
+            f"count={sectors}",
+            f"if={path}",
+            f"of={dest}",
+        ],
+        hint=_HINT,
+    )
+    try:
+        return dest.read_bytes()
+    finally:
+        dest.unlink(missing_ok=True)

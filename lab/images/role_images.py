@@ -128,6 +128,16 @@ def images_for(settings: Settings, profile: Profile) -> dict[str, Image]:
             ) from exc
     for machine in profile.machines:
         image = images[machine.image]
+        if machine.appliance is not None and image.firmware not in (
+            None,
+            machine.appliance.firmware.value,
+        ):
+            raise InvalidError(
+                f"appliance '{machine.name}' has firmware {machine.appliance.firmware}, but"
+                f" its image {machine.image} boots with {image.firmware} only (its partition"
+                " table says so)",
+                hint=f"give the machine `firmware: {image.firmware}` in the profile",
+            )
         if machine.appliance is not None and image.boot is not Boot.BOOTLOADER:
             raise InvalidError(
                 f"appliance '{machine.name}' needs a disk that boots by its own bootloader;"

@@ -32,6 +32,7 @@ from lab.images import package, qemu
 from lab.images.build import Progress
 from lab.images.imports import ImportResult, disk_names
 from lab.images.model import Boot, Image, Source, SourceKind
+from lab.images.partitions import HEAD_SECTORS, required_firmware
 from lab.images.recipe import NAME_PATTERN, Recipe, cache_key, load_recipe
 from lab.settings import Settings
 
@@ -151,8 +152,10 @@ class ImageStore:
             qemu.convert(disk, blob / DISK, src_format=fmt)
             digest = hashing.result()
         source = Source(kind=SourceKind.IMPORT, ref=ref, sha256=digest)
+        head = qemu.head(blob / DISK, "qcow2", blob.parent / f"{blob.name}.head", HEAD_SECTORS)
         progress(f"checksumming the disk of {name}")
-        return self._describe(blob, name, Boot.BOOTLOADER, source)
+        image = self._describe(blob, name, Boot.BOOTLOADER, source)
+        return image.model_copy(update={"firmware": required_firmware(head)})
 
     def _check_free(self, name: str) -> None:
         if self._name_file(name).exists():
