@@ -23,7 +23,7 @@ import pytest
 from lab.baselines import resets
 from lab.baselines.records import ResetMode
 from lab.errors import InvalidError
-from lab.images import ImageStore
+from lab.images import ImageStore, profile_stanza
 from lab.labs import consoles, deployment, guest, lifecycle
 from lab.settings import Settings
 from tests.appliances import vendor
@@ -140,6 +140,29 @@ def test_a_trainees_change_is_undone_by_a_memory_reset(settings: Settings, lab: 
     record = resets.reset(settings, lab)
     assert record.ok and record.mode is ResetMode.MEMORY, record
     assert note not in from_ws(settings, lab, "GET / HTTP/1.0\\r\\n\\r\\n")
+
+
+def test_the_ova_gives_the_hardware_and_the_same_disk(
+    settings: Settings, appliance: vendor.VendorAppliance, image_name: str
+) -> None:
+    store = ImageStore(settings)
+    name = f"docflow-ova-t{os.getpid()}"
+    result = store.import_file(appliance.ova, name, progress=print)
+    try:
+        hints = result.hints
+        assert hints is not None
+        assert (hints.vcpus, hints.memory, hints.firmware) == (1, 512 * 1024**2, "uefi")
+        assert [d.bus for d in hints.disks] == ["sata"]
+        assert [(n.model, n.mac) for n in hints.nics] == [("e1000e", appliance.mac)]
+        (image,) = result.images
+        # The same disk, content-addressed: the OVA's VMDK is the one imported before.
+        assert image.digest == store.get(image_name).digest
+        assert image.firmware == "uefi"  # its partition table says so too
+        stanza = profile_stanza(result, name)
+        assert "firmware: uefi" in stanza and "disk_bus: sata" in stanza
+        assert f'mac: "{appliance.mac}"' in stanza
+    finally:
+        store.remove(name, used_by=[])
 
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupt"])
