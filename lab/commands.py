@@ -11,7 +11,8 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lab.errors import CommandError, HostError, InvalidError
@@ -48,6 +49,31 @@ def run(
             hint=hint,
         )
     return proc
+
+
+def stream(
+    argv: Sequence[str | Path], on_output: Callable[[bytes], None], *, hint: str = ""
+) -> None:
+    """Run a command, handing its standard output to `on_output` as it comes (a progress
+    meter); raise CommandError on failure, with the last words of its standard error."""
+    args = _args(argv)
+    try:
+        proc = subprocess.Popen(  # an argv list, never a shell
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+    except FileNotFoundError as exc:
+        raise HostError(f"{args[0]} is not installed", hint=hint or "run `make setup`") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        errors = pool.submit(proc.stderr.read)  # drained beside, so neither pipe fills up
+        while chunk := os.read(proc.stdout.fileno(), 4096):
+            on_output(chunk)
+        stderr = errors.result()
+    if proc.wait() != 0:
+        raise CommandError(
+            f"`{_show(args)}` failed with exit code {proc.returncode}:\n{tail(stderr)}",
+            hint=hint,
+        )
 
 
 def complete(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lab.commands import complete, run, tail
+from lab.commands import complete, run, stream, tail
 from lab.errors import CommandError, HostError, InvalidError
 
 # qemu-img's names: "vpc" is VHD.
@@ -205,13 +205,19 @@ def _check_vdi(path: Path) -> None:
         )
 
 
-def convert(src: Path, dest: Path, src_format: str = "raw") -> None:
-    """Write `src` as a standalone qcow2 at `dest`."""
+def convert(
+    src: Path,
+    dest: Path,
+    src_format: str = "raw",
+    percent: Callable[[float], None] | None = None,
+) -> None:
+    """Write `src` as a standalone qcow2 at `dest`; `percent(p)` as qemu-img goes, if given."""
+    argv: list[str | Path] = ["qemu-img", "convert", "-f", src_format, "-O", "qcow2", src, dest]
     try:
-        run(
-            ["qemu-img", "convert", "-q", "-f", src_format, "-O", "qcow2", src, dest],
-            hint=_HINT,
-        )
+        if percent is None:
+            run([*argv[:2], "-q", *argv[2:]], hint=_HINT)
+        else:
+            stream([*argv[:2], "-p", *argv[2:]], _meter(percent), hint=_HINT)
     except CommandError as exc:
         words = _first_error(exc.message.encode()) or exc.message
         if "No space left" in words:
@@ -241,6 +247,23 @@ def file_digest(
             done += len(chunk)
             progress(done, total)
     return digest.hexdigest()
+
+
+_PERCENT = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
+
+
+def _meter(percent: Callable[[float], None]) -> Callable[[bytes], None]:
+    """qemu-img's `-p` meter (`    (12.50/100%)\r`, in pieces) as calls of `percent`."""
+    pending = [b""]
+
+    def feed(chunk: bytes) -> None:
+        text = pending[0] + chunk
+        found = _PERCENT.findall(text)
+        if found:
+            percent(float(found[-1]))
+        pending[0] = text[-32:]
+
+    return feed
 
 
 def head(path: Path, fmt: str, dest: Path, sectors: int) -> bytes:

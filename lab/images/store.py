@@ -30,7 +30,7 @@ from lab.errors import ConflictError, HostError, InvalidError, NotFoundError
 from lab.images import build as steps
 from lab.images import package, qemu
 from lab.images.build import Progress
-from lab.images.imports import ImportResult, disk_names
+from lab.images.imports import ImportResult, disk_names, percent_steps
 from lab.images.model import Boot, Image, Source, SourceKind
 from lab.images.partitions import HEAD_SECTORS, required_firmware
 from lab.images.recipe import NAME_PATTERN, Recipe, cache_key, load_recipe
@@ -146,10 +146,18 @@ class ImageStore:
         # The source's checksum is taken while qemu-img converts it: both read the same
         # file (the second read comes from the page cache) and hashing releases the GIL,
         # so an import costs little more than the conversion itself.
-        progress(f"converting {disk.name} ({qemu.shown(fmt)}) to qcow2, checksumming it")
+        label = f"converting {disk.name} ({qemu.shown(fmt)}) to qcow2"
+        progress(f"{label}, checksumming it")
+        size = disk.stat().st_size
+        steps = percent_steps(progress, label)  # a line per tenth, for large files
         with ThreadPoolExecutor(max_workers=1) as pool:
             hashing = pool.submit(qemu.sha256, disk)
-            qemu.convert(disk, blob / DISK, src_format=fmt)
+            qemu.convert(
+                disk,
+                blob / DISK,
+                src_format=fmt,
+                percent=lambda p: steps(int(size * p / 100), size),
+            )
             digest = hashing.result()
         source = Source(kind=SourceKind.IMPORT, ref=ref, sha256=digest)
         head = qemu.head(blob / DISK, "qcow2", blob.parent / f"{blob.name}.head", HEAD_SECTORS)

@@ -338,3 +338,22 @@ def test_result_is_frozen(store: ImageStore, tmp_path: Path) -> None:
     assert isinstance(result, ImportResult)
     with pytest.raises(ValueError, match="frozen"):
         result.hints = None  # type: ignore[misc]
+
+
+def test_a_large_conversion_reports_its_progress_by_tenths(tmp_path: Path) -> None:
+    """qemu-img's own meter, read as it goes: a line per tenth of a large disk."""
+    from lab.images import qemu
+    from lab.images.imports import percent_steps
+
+    raw = tmp_path / "big.raw"
+    with raw.open("wb") as f:
+        for _ in range(80):
+            f.write(os.urandom(1024 * 1024))  # 80 MiB of data (64 MiB and up is "large")
+    lines: list[str] = []
+    steps = percent_steps(lines.append, "converting big.raw")
+    size = raw.stat().st_size
+    qemu.convert(
+        raw, tmp_path / "big.qcow2", "raw", percent=lambda p: steps(int(size * p / 100), size)
+    )
+    assert lines[-1] == "converting big.raw: 100%", lines
+    assert len(lines) >= 3 and len(set(lines)) == len(lines), lines
