@@ -203,3 +203,50 @@ def test_a_multi_disk_appliance_runs_every_disk_on_its_bus_with_its_own_hardware
     for overlay, target in ((box.overlay, "sda"), (box.extra_disks[0].overlay, "sdb")):
         assert f'file="{overlay}"' in xml and f'dev="{target}" bus="sata"' in xml
     assert 'type="e1000e"' in xml and xml.count("<interface") == 1  # no management NIC
+
+
+def test_the_access_sheet_shows_an_appliances_logins_and_no_ssh_path(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from api.schemas import AccessSheetPublic
+    from lab.classes import access_sheet
+    from lab.labs.records import LabRecord, LabStatus
+
+    text = profile_text(
+        HARDWARE + "\n      logins: [{user: admin, password: docflow-admin, note: web UI}]"
+    )
+    profile = load_profile_text(text, "t.yaml")
+    plan = plan_lab(profile, "c-01", "hlt-", tmp_path, IPv4Network("10.250.9.0/24"))
+    at = datetime.now(UTC)
+    record = LabRecord(
+        name="c-01",
+        profile="t",
+        profile_path="t.yaml",
+        status=LabStatus.RUNNING,
+        plan=plan,
+        spec=profile,
+        created_at=at,
+        updated_at=at,
+    )
+    ws, box = access_sheet._machines(record, profile)
+    assert box.appliance_logins == ("admin / docflow-admin (web UI)",) and not box.managed
+    assert box.address == "10.20.0.50" and box.graphics
+    assert ws.managed and ws.appliance_logins == ()
+    sheet = access_sheet.AccessSheet(
+        class_name="c",
+        title="Т",
+        made_at=at,
+        made_by="trainer",
+        entries=(
+            access_sheet.SheetEntry(seat="c-01", login="c-01", password="p", machines=(ws, box)),
+        ),
+    )
+    public = AccessSheetPublic.from_sheet(sheet, "https://lab.example")
+    machines = public.entries[0].machines
+    assert machines[0].ssh_command == "lab ssh c-01 ws"
+    assert machines[1].ssh_command == "" and machines[1].appliance_logins == [
+        "admin / docflow-admin (web UI)"
+    ]
+    from api.sheet_pdf import render
+
+    assert render(public).startswith(b"%PDF")  # the printed sheet takes it too
