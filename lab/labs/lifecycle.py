@@ -202,7 +202,9 @@ def status(settings: Settings, name: str) -> LabReport:
                 state=power,
                 addresses=tuple((n.network, str(n.address)) for n in machine.all_nics),
                 reachable=running and _answers(driver, record.plan, machine, timeout=15),
-                agent=running and driver.qemu_agent_ping(machine.domain, timeout=2),
+                agent=running
+                and has_agent(machine)
+                and driver.qemu_agent_ping(machine.domain, timeout=2),
             )
 
         with ThreadPoolExecutor(max_workers=max(1, len(record.plan.machines))) as pool:
@@ -285,6 +287,12 @@ def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport
     for line in removed:
         progress("reconcile", f"removed {line}")
     return ReconcileReport(removed=tuple(removed), kept=tuple(kept), busy=tuple(busy))
+
+
+def has_agent(machine: MachinePlan) -> bool:
+    """Whether the machine has a guest agent channel: every managed machine, and an
+    appliance whose profile says it runs the agent."""
+    return machine.appliance is None or machine.appliance.guest_agent
 
 
 def _check_nic_filter(driver: Driver, nic_filter: NicFilter) -> None:
