@@ -1,6 +1,8 @@
 """The content-addressed image store under `settings.images_dir`.
 
-    blobs/<sha256 of disk.qcow2>/   disk.qcow2, vmlinuz, initrd.img, image.json (all 0444)
+    blobs/<digest>/                 disk.qcow2, vmlinuz, initrd.img, image.json (all 0444);
+                                    the digest is the sha256 of disk.qcow2 for a built
+                                    image, of the file handed over for an imported disk
     names/<name>.json               {"name", "digest"}: what `lab image ...` calls it
     cache/<recipe key>.json         {"digest"}: a recipe that was built already
     tmp/<pid>-<random>/             work directories of running builds and imports (an
@@ -143,9 +145,10 @@ class ImageStore:
         self, blob: Path, disk: Path, fmt: str, name: str, ref: str, progress: Progress
     ) -> Image:
         blob.mkdir()
-        # The source's checksum is taken while qemu-img converts it: both read the same
-        # file (the second read comes from the page cache) and hashing releases the GIL,
-        # so an import costs little more than the conversion itself.
+        # An imported disk is addressed by the checksum of the file handed over (the same
+        # file always converts to the same disk), taken while qemu-img converts it: both
+        # read the same file (the second read comes from the page cache) and hashing
+        # releases the GIL, so an import costs little more than the conversion itself.
         label = f"converting {disk.name} ({qemu.shown(fmt)}) to qcow2"
         progress(f"{label}, checksumming it")
         size = disk.stat().st_size
@@ -161,8 +164,7 @@ class ImageStore:
             digest = hashing.result()
         source = Source(kind=SourceKind.IMPORT, ref=ref, sha256=digest)
         head = qemu.head(blob / DISK, "qcow2", blob.parent / f"{blob.name}.head", HEAD_SECTORS)
-        progress(f"checksumming the disk of {name}")
-        image = self._describe(blob, name, Boot.BOOTLOADER, source)
+        image = self._describe(blob, name, Boot.BOOTLOADER, source, digest=digest)
         return image.model_copy(update={"firmware": required_firmware(head)})
 
     def _check_free(self, name: str) -> None:
@@ -220,11 +222,15 @@ class ImageStore:
             }
         )
 
-    def _describe(self, blob: Path, name: str, boot: Boot, source: Source) -> Image:
+    def _describe(
+        self, blob: Path, name: str, boot: Boot, source: Source, digest: str | None = None
+    ) -> Image:
+        """The image of the disk in `blob`, addressed by `digest` (default: the disk's own
+        sha256)."""
         disk = blob / DISK
         return Image(
             name=name,
-            digest=qemu.sha256(disk),
+            digest=digest or qemu.sha256(disk),
             boot=boot,
             virtual_size=int(qemu.info(disk)["virtual-size"]),
             disk_size=disk.stat().st_size,
