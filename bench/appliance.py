@@ -45,13 +45,13 @@ def main() -> None:
         size = vmdk.stat().st_size
         store = ImageStore(settings)
         plains, imports = [], []
-        for round in range(ROUNDS):  # side by side, in turns: the noise hits both alike
+        for turn in range(ROUNDS):  # side by side, in turns: the noise hits both alike
             t0 = time.perf_counter()
             argv = ["qemu-img", "convert", "-q", "-f", "vmdk", "-O", "qcow2"]
             run([*argv, vmdk, work / "plain.qcow2"])
             plains.append(time.perf_counter() - t0)
             (work / "plain.qcow2").unlink()
-            name = f"bench-grown-{os.getpid()}-{round}"
+            name = f"bench-grown-{os.getpid()}-{turn}"
             t0 = time.perf_counter()
             store.import_file(vmdk, name, progress=lambda _: None)
             imports.append(time.perf_counter() - t0)
