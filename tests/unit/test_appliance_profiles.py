@@ -422,3 +422,25 @@ def test_run_probes_groups_by_the_chosen_runner_and_logs_in_as_the_account(
     assert by_runner == {"10.0.0.1": ["smb", "ldap"], "10.0.0.2": ["tcp"]}
     smb = next(s for _, specs in ran for s in specs if s.kind.value == "smb")
     assert (smb.user, smb.password) == ("operator", "pw-op")
+
+
+def test_probe_checks_name_the_chosen_runner_and_carry_the_accounts_password(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from lab.software.verification import probe_checks
+
+    text = with_probe("{kind: tcp, port: 22}") + (
+        "tests:\n"
+        "  - {name: shares, machine: box, probe: {kind: smb, account: operator, runner: ws}}\n"
+        "  - {name: ssh, machine: box, probe: {kind: tcp, port: 22}}\n"
+    )
+    plan = plan_lab(
+        load_profile_text(text, "t.yaml"), "a1", "hlt-", tmp_path, IPv4Network("10.250.9.0/24")
+    )
+    plan.keys_dir.mkdir(parents=True)
+    (plan.keys_dir / "passwords.json").write_text(json.dumps({"operator": "pw-op"}))
+    shares, ssh = probe_checks(plan)
+    assert (shares["name"], shares["runner"], ssh["runner"]) == ("shares", "ws", "ws2")
+    assert (shares["spec"]["user"], shares["spec"]["password"]) == ("operator", "pw-op")
