@@ -1,31 +1,47 @@
 """An appliance's readiness and checks: its profile probes, run from the lab's side.
 
-An appliance is never logged into. Its probes (TCP, ICMP, HTTP(S)) run on a managed
-machine of the same lab that shares the probed NIC's network (the lab's networks are
-segments the host has no address on); an agent probe asks the guest agent through
-libvirt from the host.
+An appliance is never logged into. Its probes (TCP, ICMP, HTTP(S), SMB, LDAP, SQL) run on
+a managed machine of the same lab that shares the probed NIC's network (the probe's
+`runner`, else the first such machine; the lab's networks are segments the host has no
+address on); an agent probe asks the guest agent through libvirt from the host.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
+from types import MappingProxyType
 
 from lab.driver.connection import Driver
-from lab.errors import LabError
-from lab.labs import deployment
+from lab.errors import InvalidError, LabError
+from lab.labs import deployment, passwords
 from lab.labs.plan import LabPlan, MachinePlan
 from lab.probes import agent, remote, waiting
 from lab.probes.model import ProbeKind, ProbeResult, ProbeSpec
 from lab.profile.appliance import Probe
 
 _PROBE_TIMEOUT = 5.0
+_NO_PASSWORDS: Mapping[str, str] = MappingProxyType({})
 
 
-def spec_of(machine: MachinePlan, probe: Probe) -> ProbeSpec:
+def spec_of(
+    machine: MachinePlan, probe: Probe, passwords: Mapping[str, str] = _NO_PASSWORDS
+) -> ProbeSpec:
     """The probe as the probe runner takes it: the profile's NIC index becomes the
-    machine's address on it (pure)."""
+    machine's address on it, an `account` its name and the password the lab made for it
+    (`passwords`: `lab.labs.passwords.known_passwords`). Pure."""
     kind = ProbeKind(probe.kind.value)
+    user, password = probe.user, probe.password
+    if probe.account is not None:
+        user = probe.account
+        password = passwords.get(probe.account)
+        if password is None:
+            raise InvalidError(
+                f"a probe of machine '{machine.name}' logs in as account '{probe.account}',"
+                " which has no password in this lab yet",
+                hint="the lab makes its accounts' passwords when it is created: is the"
+                " account in the profile, and was the lab brought up?",
+            )
     return ProbeSpec(
         kind=kind,
         machine=machine.name,
@@ -35,6 +51,11 @@ def spec_of(machine: MachinePlan, probe: Probe) -> ProbeSpec:
         expect_status=probe.expect_status,
         expect_text=probe.expect_text,
         timeout=_PROBE_TIMEOUT,
+        user=user,
+        password=password,
+        share=probe.share,
+        database=probe.database,
+        query=probe.query,
     )
 
 
@@ -44,12 +65,13 @@ def run_probes(
     """Ask each probe once; a probe whose runner cannot be reached fails with that reason."""
     results: list[ProbeResult] = []
     remote_probes: list[tuple[str, MachinePlan, ProbeSpec]] = []
+    known = passwords.known_passwords(plan.keys_dir)
     for probe in probes:
-        spec = spec_of(machine, probe)
+        spec = spec_of(machine, probe, known)
         if spec.kind is ProbeKind.AGENT:
             results.append(agent.agent_probe(driver, machine.domain, spec))
         else:
-            runner = plan.probe_runner(machine, probe.nic)
+            runner = plan.probe_runner(machine, probe.nic, probe.runner)
             remote_probes.append((runner.name, runner, spec))
     remote_probes.sort(key=lambda item: item[0])
     for _, group in groupby(remote_probes, key=lambda item: item[0]):

@@ -126,13 +126,24 @@ class LabPlan(Frozen):
     def appliances(self) -> tuple[MachinePlan, ...]:
         return tuple(m for m in self.machines if not m.managed)
 
-    def probe_runner(self, machine: MachinePlan, nic: int) -> MachinePlan:
-        """The managed machine that probes `machine` on its NIC `nic`: the first one with a
-        NIC on the same network (the lab's networks are segments the host is not on)."""
+    def probe_runner(
+        self, machine: MachinePlan, nic: int, preferred: str | None = None
+    ) -> MachinePlan:
+        """The managed machine that probes `machine` on its NIC `nic`: `preferred` (the
+        probe's `runner`), else the first one with a NIC on the same network (the lab's
+        networks are segments the host is not on)."""
         network = machine.nics[nic].network
         for other in self.managed_machines:
+            if preferred is not None and other.name != preferred:
+                continue
             if any(n.network == network for n in other.nics):
                 return other
+        if preferred is not None:
+            raise InvalidError(
+                f"machine '{preferred}' of lab '{self.lab}' cannot run this probe of machine"
+                f" '{machine.name}': it is not a managed machine on network '{network}'",
+                hint="name a managed machine with a NIC on that network as the runner",
+            )
         raise InvalidError(
             f"no managed machine of lab '{self.lab}' is on network '{network}' to probe"
             f" machine '{machine.name}' from",

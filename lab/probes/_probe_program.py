@@ -13,6 +13,11 @@ It runs them at once (a thread each) and prints one JSON line, the answers in or
 the answer is the expected one (status, text) is judged by the host. `error` is one of
 ERRORS when it did not answer. The machine has no curl, ping or nc: sockets, http.client
 and ssl do it all; ICMP uses a raw socket, hence root.
+
+SMB, LDAP and SQL probes run the machine's own client (smbclient, ldapwhoami, psql) from
+an argument list, never a shell; passwords reach it through its environment or a 0600 file,
+never its command line. Their answer adds the client's `exit` code and `output` (the first
+64 KiB of its stdout); `message` is the last line of its stderr.
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ import contextlib
 import errno
 import http.client
 import json
+import math
+import os
 import random
 import socket
 import ssl
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,6 +44,7 @@ _MESSAGE_LIMIT = 200
 _PING_EVERY = 1.0  # a lost echo request (the first, while ARP resolves) is sent again
 _PAYLOAD = b"hromada-lab-probe"
 _ICMP_ECHO_REPLY, _ICMP_UNREACHABLE, _ICMP_ECHO = 0, 3, 8
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # What kept an address from answering.
 ERRORS = (
@@ -46,6 +56,7 @@ ERRORS = (
     "tls",  # HTTPS: the TLS handshake failed
     "not-http",  # the port answered, but not with HTTP
     "permission",  # the program may not open a raw socket (not root)
+    "no-client",  # SMB, LDAP, SQL: the machine has no such client (message: its name)
     "error",  # anything else: see the message
 )
 
@@ -73,6 +84,8 @@ def _run(probe: dict[str, Any], ident: int) -> Answer:
             return _ping(address, timeout, ident)
         if kind in ("http", "https"):
             return _http(kind, address, int(probe["port"]), probe["path"], timeout)
+        if kind in ("smb", "ldap", "sql"):
+            return _client(kind, probe, timeout)
         return _failure("error", f"unknown probe kind {kind!r}")
     # Every failure is an answer, and the other probes go on. ValueError and the like:
     # a probe the host should not have sent (it validates them), reported, not raised.
@@ -82,6 +95,63 @@ def _run(probe: dict[str, Any], ident: int) -> Answer:
 
 def _answer(status: int | None = None, body: str | None = None) -> Answer:
     return {"ok": True, "error": None, "message": "", "status": status, "body": body}
+
+
+def _client(kind: str, probe: dict[str, Any], timeout: float) -> Answer:
+    """Run the client a probe of `kind` needs; its exit code and output are the answer."""
+    env = {"PATH": os.environ.get("PATH") or _PATH, "LC_ALL": "C", "HOME": "/nonexistent"}
+    address, port = probe["address"], str(int(probe["port"]))
+    user, password = probe.get("user"), probe.get("password")
+    secret_file = None
+    if kind == "smb":
+        share = probe.get("share")
+        argv = ["smbclient"]
+        argv += [f"//{address}/{share}", "-c", "ls"] if share else ["-L", f"//{address}", "-g"]
+        argv += ["-p", port, "-m", "SMB3"]
+        if user:
+            argv += ["-U", user]
+            env["PASSWD"] = password or ""
+        else:
+            argv += ["-N"]
+    elif kind == "ldap":
+        argv = ["ldapwhoami", "-x", "-H", f"ldap://{address}:{port}"]
+        argv += ["-o", f"nettimeout={math.ceil(timeout)}"]
+        if user:
+            argv += ["-D", user]
+            if password is not None:
+                # ldapwhoami takes the whole file as the password: no newline is added.
+                fd, secret_file = tempfile.mkstemp(prefix="probe-")  # mode 0600
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(password)
+                argv += ["-y", secret_file]
+    else:
+        argv = ["psql", "-X", "-w", "-h", address, "-p", port, "-U", str(user), "-d"]
+        argv += [probe["database"], "-tA", "-v", "ON_ERROR_STOP=1", "-c", probe["query"]]
+        env["PGCONNECT_TIMEOUT"] = str(max(2, math.ceil(timeout)))
+        if password is not None:
+            env["PGPASSWORD"] = password
+    try:
+        done = subprocess.run(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        return _failure("no-client", argv[0])
+    except subprocess.TimeoutExpired:
+        return _failure("timeout", f"{argv[0]} did not finish")
+    finally:
+        if secret_file is not None:
+            os.unlink(secret_file)
+    errors = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+    answer = _answer()
+    answer["message"] = (errors[-1].strip() if errors else "")[:_MESSAGE_LIMIT]
+    answer["exit"] = done.returncode
+    answer["output"] = done.stdout[:BODY_LIMIT].decode("utf-8", errors="replace")
+    return answer
 
 
 def _failure(error: str, message: str) -> Answer:

@@ -1,16 +1,18 @@
-"""TCP, ICMP and HTTP(S) probes run from a managed machine of the lab, over SSH.
+"""TCP, ICMP, HTTP(S), SMB, LDAP and SQL probes run from a managed machine of the lab.
 
 The lab's networks are layer-2 segments the host has no address on, so the probes run on
 a machine of the lab: one fixed program (`PROGRAM`, the source of `_probe_program.py`)
 given its probes as a JSON argument. The command line is built by `probe_command` (pure,
 every piece quoted: nothing from a profile reaches the shell as code), what comes back is
 judged by `parse_output` (pure: statuses and expected text are compared here, not in the
-guest).
+guest). SMB, LDAP and SQL probes run the machine's client; the probe's password travels
+inside that same JSON argument and is never part of a result or an error.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from importlib import resources
@@ -21,7 +23,7 @@ from lab.base import Frozen
 from lab.errors import InvalidError, quote
 from lab.labs import guest
 from lab.labs.guest import GuestAddress
-from lab.probes.model import ProbeKind, ProbeResult, ProbeSpec
+from lab.probes.model import CLIENT_KINDS, ProbeKind, ProbeResult, ProbeSpec
 
 PROGRAM = resources.files("lab.probes").joinpath("_probe_program.py").read_text(encoding="utf-8")
 
@@ -30,6 +32,10 @@ PROBES_LIMIT = 100
 _SNIPPET = 60  # characters of a page quoted when the expected text is missing
 # OpenSSL's reasons when what came back was not TLS at all (plain HTTP, most often).
 _NOT_TLS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
+_CLIENT = {ProbeKind.SMB: "smbclient", ProbeKind.LDAP: "ldapwhoami", ProbeKind.SQL: "psql"}
+_PACKAGE = {"smbclient": "smbclient", "ldapwhoami": "ldap-utils", "psql": "postgresql-client"}
+# A line of `smbclient -c ls`: two spaces, the name, attributes, size, a date.
+_SMB_ENTRY = re.compile(r"^  (?P<name>\S.*?)\s+[A-Za-z]*\s+\d+\s+\w{3} \w{3} +\d+ ")
 
 
 class _Answer(Frozen):
@@ -40,6 +46,8 @@ class _Answer(Frozen):
     message: str
     status: int | None
     body: str | None
+    exit: int | None = None  # SMB, LDAP, SQL: the client's exit code
+    output: str | None = None  # and the first 64 KiB of what it printed
 
 
 class _Output(Frozen):
@@ -72,6 +80,11 @@ def _wire(spec: ProbeSpec) -> dict[str, object]:
         probe["port"] = spec.port
     if spec.kind in (ProbeKind.HTTP, ProbeKind.HTTPS):
         probe["path"] = spec.path
+    if spec.kind in CLIENT_KINDS:
+        for name in ("user", "password", "share", "database", "query"):
+            value = getattr(spec, name)
+            if value is not None:
+                probe[name] = value
     return probe
 
 
@@ -117,6 +130,8 @@ def run_probes(
 def _judge(spec: ProbeSpec, answer: _Answer) -> ProbeResult:
     if not answer.ok:
         return ProbeResult(spec=spec, ok=False, detail=_failure(spec, answer))
+    if spec.kind in CLIENT_KINDS:
+        return _judge_client(spec, answer)
     if spec.kind in (ProbeKind.TCP, ProbeKind.ICMP):
         said = "answered a ping" if spec.kind is ProbeKind.ICMP else f"port {spec.port} is open"
         return ProbeResult(spec=spec, ok=True, detail=said)
@@ -136,9 +151,71 @@ def _judge(spec: ProbeSpec, answer: _Answer) -> ProbeResult:
     return ProbeResult(spec=spec, ok=False, detail=detail)
 
 
+def _judge_client(spec: ProbeSpec, answer: _Answer) -> ProbeResult:
+    client, output = _CLIENT[spec.kind], answer.output or ""
+    said = answer.message or f"exit {answer.exit}"
+    if answer.exit != 0:
+        return ProbeResult(spec=spec, ok=False, detail=_refused(spec, said))
+    if spec.expect_text is not None:
+        if spec.expect_text in output:
+            detail = f"{client} succeeded and its output contains {quote(spec.expect_text)}"
+            return ProbeResult(spec=spec, ok=True, detail=detail)
+        begins = " ".join(output.split())
+        detail = f"{client} succeeded, but its output does not contain"
+        detail += f" {quote(spec.expect_text)}" + (
+            f" (it begins: {quote(begins, _SNIPPET)})" if begins else " (it printed nothing)"
+        )
+        return ProbeResult(spec=spec, ok=False, detail=detail)
+    lines = [line for line in output.splitlines() if line.strip()]
+    match spec.kind:
+        case ProbeKind.SMB if spec.share:
+            entries = [m for line in lines if (m := _SMB_ENTRY.match(line))]
+            count = sum(1 for m in entries if m["name"].strip() not in (".", ".."))
+            detail = f"the share //{spec.address}/{spec.share} holds {_count(count, 'entry')}"
+        case ProbeKind.SMB:
+            count = sum(1 for line in lines if line.startswith("Disk|"))
+            detail = f"listed {_count(count, 'share')} on //{spec.address}"
+        case ProbeKind.LDAP:
+            whoami = lines[0].strip() if lines else "anonymous"
+            who = f"as {spec.user}" if spec.user else "anonymous"
+            detail = f"LDAP bind {who} accepted (the server says: {quote(whoami, _SNIPPET)})"
+        case _:
+            if not lines:
+                return ProbeResult(spec=spec, ok=False, detail="the query returned no row")
+            detail = f"the query returned {_count(len(lines), 'row')}"
+            detail += f" (the first: {quote(lines[0], _SNIPPET)})"
+    return ProbeResult(spec=spec, ok=True, detail=detail)
+
+
+def _refused(spec: ProbeSpec, said: str) -> str:
+    said = said[:120]
+    match spec.kind:
+        case ProbeKind.SMB:
+            where = f"//{spec.address}" + (f"/{spec.share}" if spec.share else "")
+            who = f" as {spec.user}" if spec.user else " anonymously"
+            return f"smbclient could not list {where}{who}: {said}"
+        case ProbeKind.LDAP:
+            who = f"as {spec.user}" if spec.user else "anonymous"
+            return f"LDAP bind {who} refused: {said}"
+        case _:
+            return f"the query failed: {said}"
+
+
+def _count(n: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {noun if n == 1 else plural}"
+
+
 def _failure(spec: ProbeSpec, answer: _Answer) -> str:
     message = answer.message
     match answer.error:
+        case "no-client":
+            client = message or _CLIENT.get(spec.kind, "client")
+            package = _PACKAGE.get(client, client)
+            return (
+                f"the checking machine has no {client} (install {package} there, e.g. give"
+                " it the workstation role)"
+            )
         case "refused":
             return f"connection refused: nothing listens on port {spec.port}"
         case "timeout":

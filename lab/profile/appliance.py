@@ -16,7 +16,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from lab.profile.types import ImageName, PlainText, fail, shown
+from lab.profile.types import ImageName, MachineName, PlainText, PosixName, fail, shown
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,13 +61,17 @@ class VideoModel(StrEnum):
 
 
 class ProbeKind(StrEnum):
-    """What a probe asks: a TCP port open, an ICMP echo, an HTTP(S) page, the guest agent."""
+    """What a probe asks: a TCP port open, an ICMP echo, an HTTP(S) page, the guest agent,
+    or, with a client of the checking machine, an SMB listing, an LDAP bind, an SQL query."""
 
     TCP = "tcp"
     ICMP = "icmp"
     HTTP = "http"
     HTTPS = "https"
     AGENT = "agent"
+    SMB = "smb"
+    LDAP = "ldap"
+    SQL = "sql"
 
 
 _URL_PATH = re.compile(r"^/[\x21-\x7e]{0,199}$")
@@ -84,7 +88,30 @@ def _url_path(value: str) -> str:
 
 
 UrlPath = Annotated[str, AfterValidator(_url_path)]
-_DEFAULT_PORTS = {ProbeKind.HTTP: 80, ProbeKind.HTTPS: 443}
+_DEFAULT_PORTS = {
+    ProbeKind.HTTP: 80,
+    ProbeKind.HTTPS: 443,
+    ProbeKind.SMB: 445,
+    ProbeKind.LDAP: 389,
+    ProbeKind.SQL: 5432,
+}
+_CLIENTS = (ProbeKind.SMB, ProbeKind.LDAP, ProbeKind.SQL)
+
+
+def _one_line(value: str) -> str:
+    if not value.isprintable():
+        raise fail("text", "write it on one line, with printable characters only")
+    return value
+
+
+def _probe_user(value: str) -> str:
+    if value.startswith("-"):
+        raise fail("user", f"{shown(value)} cannot start with '-'")
+    return value
+
+
+OneLine = Annotated[PlainText, AfterValidator(_one_line)]
+ProbeUser = Annotated[OneLine, AfterValidator(_probe_user)]
 
 
 class Probe(BaseModel):
@@ -98,19 +125,82 @@ class Probe(BaseModel):
     path: UrlPath = Field(default="/", description="http/https: the page asked for")
     expect_status: int = Field(default=200, ge=100, le=599)
     expect_text: PlainText | None = Field(
-        default=None, max_length=200, description="http/https: text the page must contain"
+        default=None,
+        max_length=200,
+        description="http/https: text the page must contain; smb/ldap/sql: the client's output",
+    )
+    user: ProbeUser | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="smb/sql: the user; ldap: the DN to bind as (else an anonymous bind)",
+    )
+    password: OneLine | None = Field(
+        default=None, max_length=128, repr=False, description="smb/ldap/sql: the user's"
+    )
+    account: PosixName | None = Field(
+        default=None,
+        description="smb/ldap/sql: a lab account, with the password the lab made for it",
+    )
+    share: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._$-]{1,80}$",
+        description="smb: list this share (else the server's shares)",
+    )
+    database: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$", description="sql: required"
+    )
+    query: OneLine | None = Field(
+        default=None, min_length=1, max_length=500, description="sql: required, e.g. select 1"
+    )
+    runner: MachineName | None = Field(
+        default=None,
+        description="The managed machine that runs the probe (else the first on the network)",
     )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Self:
         web = self.kind in (ProbeKind.HTTP, ProbeKind.HTTPS)
+        client = self.kind in _CLIENTS
         if self.kind is ProbeKind.TCP and self.port is None:
             raise ValueError("a tcp probe needs a port")
         if self.kind in (ProbeKind.ICMP, ProbeKind.AGENT) and self.port is not None:
             raise ValueError(f"a {self.kind} probe has no port")
-        if not web and (self.path != "/" or self.expect_text is not None):
-            raise ValueError(f"path and expect_text belong to http/https probes, not {self.kind}")
+        if not web and self.path != "/":
+            raise ValueError(f"path belongs to http/https probes, not {self.kind}")
+        if not web and not client and self.expect_text is not None:
+            raise ValueError(f"expect_text belongs to http/https/smb/ldap/sql, not {self.kind}")
+        if self.kind is ProbeKind.AGENT and self.runner is not None:
+            raise ValueError("an agent probe is asked from the host: it has no runner")
+        self._fits_client(client)
         return self
+
+    def _fits_client(self, client: bool) -> None:
+        given = [
+            name
+            for name in ("user", "password", "account", "share", "database", "query")
+            if getattr(self, name) is not None
+        ]
+        if not client:
+            if given:
+                raise ValueError(f"{given[0]} belongs to smb/ldap/sql probes, not {self.kind}")
+            return
+        if self.account is not None and (self.user is not None or self.password is not None):
+            raise ValueError("give either account, or user and password: not both")
+        if self.password is not None and self.user is None:
+            raise ValueError("a password needs a user")
+        if self.kind is ProbeKind.SMB and self.user is not None and "%" in self.user:
+            raise ValueError("an SMB user cannot contain '%' (smbclient reads it as user%password)")
+        if self.share is not None and self.kind is not ProbeKind.SMB:
+            raise ValueError(f"share belongs to smb probes, not {self.kind}")
+        if self.kind is not ProbeKind.SQL and (self.database, self.query) != (None, None):
+            raise ValueError(f"database and query belong to sql probes, not {self.kind}")
+        if self.kind is ProbeKind.SQL and (
+            self.database is None
+            or self.query is None
+            or (self.user is None and self.account is None)
+        ):
+            raise ValueError("an sql probe needs a database, a query, and a user or an account")
 
     @property
     def effective_port(self) -> int | None:

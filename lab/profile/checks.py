@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -204,14 +205,16 @@ def _appliances(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
         m["name"]: m for _, m in _entries(data, "machines") if isinstance(m.get("name"), str)
     }
     appliances = {n for n, m in machines.items() if isinstance(m.get("appliance"), Mapping)}
-    managed_networks: set[str] = set()
-    for machine in machines.values():
+    managed: dict[str, set[str]] = {}  # a managed machine's networks
+    for name, machine in machines.items():
         if not isinstance(machine.get("appliance"), Mapping):
-            managed_networks |= {
+            managed[name] = {
                 n["network"]
                 for _, n in _entries(machine, "nics")
                 if isinstance(n.get("network"), str)
             }
+    accounts = {a["name"] for _, a in _entries(data, "accounts") if isinstance(a.get("name"), str)}
+    context = _ProbeContext(managed, accounts)
     macs: dict[str, str] = {}
     for i, machine in _entries(data, "machines"):
         for j, nic in _entries(machine, "nics"):
@@ -241,9 +244,7 @@ def _appliances(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
                     " (the lab does not configure an appliance)",
                 )
         for k, probe in _entries(appliance, "ready"):
-            yield from _probe(
-                ("machines", i, "appliance", "ready", k), probe, name, nics, managed_networks
-            )
+            yield from _probe(("machines", i, "appliance", "ready", k), probe, name, nics, context)
     for i, check in _entries(data, "tests"):
         target = check.get("machine")
         if not isinstance(target, str):
@@ -261,8 +262,14 @@ def _appliances(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
                 check_probe,
                 shown(target),
                 _entries(machines[target], "nics"),
-                managed_networks,
+                context,
             )
+
+
+@dataclass(frozen=True)
+class _ProbeContext:
+    managed: dict[str, set[str]]  # each managed machine's networks
+    accounts: set[str]
 
 
 def _probe(
@@ -270,8 +277,15 @@ def _probe(
     probe: Mapping[str, Any],
     machine: str,
     nics: list[tuple[int, Mapping[str, Any]]],
-    managed_networks: set[str],
+    context: _ProbeContext,
 ) -> Iterator[tuple[Loc, str]]:
+    account = probe.get("account")
+    if isinstance(account, str) and account not in context.accounts:
+        yield (
+            (*loc, "account"),
+            f"{shown(account)} is not an account of the profile: the probe logs in with the"
+            " password the lab makes for one of its accounts",
+        )
     if probe.get("kind") == "agent":
         return
     index = probe.get("nic", 0)
@@ -281,7 +295,23 @@ def _probe(
         yield (*loc, "nic"), f"machine {machine} has no NIC {index} (it has {len(nics)})"
         return
     network = nics[index][1].get("network")
-    if isinstance(network, str) and network not in managed_networks:
+    if not isinstance(network, str):
+        return
+    runner = probe.get("runner")
+    if isinstance(runner, str):
+        if runner not in context.managed:
+            why = f"{shown(runner)} is not a managed machine of the profile"
+        elif network not in context.managed[runner]:
+            why = f"machine {shown(runner)} has no NIC on network {shown(network)}"
+        else:
+            return
+        yield (
+            (*loc, "runner"),
+            f"{why}: it cannot run this probe of machine {machine}; name a managed machine"
+            f" on network {shown(network)}, or leave runner out",
+        )
+        return
+    if not any(network in networks for networks in context.managed.values()):
         yield (
             loc,
             f"no managed machine is on network {shown(network)} to run this probe of machine"

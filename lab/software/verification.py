@@ -176,14 +176,16 @@ def context(plan: LabPlan, profile: Profile, ssh_config: Path) -> dict[str, Any]
 
 def probe_checks(plan: LabPlan) -> list[dict[str, Any]]:
     """The profile's probe tests as the plugin runs them: on the managed machine that
-    reaches the probed one (`runner`), with the probe program's command line."""
+    reaches the probed one (`runner`), with the probe program's command line. A probe's
+    password is in its spec: the context file is the user's alone (0600)."""
     out = []
+    known = passwords.known_passwords(plan.keys_dir)
     for check in plan.checks:
         if check.probe is None or check.machine is None:
             continue
         machine = plan.machine(check.machine)
-        spec = appliances.spec_of(machine, check.probe)
-        runner = plan.probe_runner(machine, check.probe.nic)
+        spec = appliances.spec_of(machine, check.probe, known)
+        runner = plan.probe_runner(machine, check.probe.nic, check.probe.runner)
         out.append(
             {
                 "name": check.name,

@@ -250,3 +250,197 @@ def test_the_access_sheet_shows_an_appliances_logins_and_no_ssh_path(tmp_path: P
     from api.sheet_pdf import render
 
     assert render(public).startswith(b"%PDF")  # the printed sheet takes it too
+
+
+# -- probes with a client: smb, ldap, sql -----------------------------------------------
+
+ACCOUNTS = 'accounts:\n  - {name: operator, full_name: "Оператор", kind: staff}\n'
+WS2 = """\
+  - name: ws2
+    image: debian-12
+    memory: 512MiB
+    nics: [{network: office}]
+"""
+
+
+def with_probe(probe: str, extra: str = ACCOUNTS) -> str:
+    hardware = f"      ready: [{probe}]"
+    text = profile_text(hardware, extra=extra)
+    return text.replace("machines:\n", "machines:\n" + WS2, 1)
+
+
+@pytest.mark.parametrize(
+    ("probe", "words"),
+    [
+        ("{kind: sql, database: db, query: select 1}", "a user or an account"),
+        ("{kind: sql, user: op, query: select 1}", "needs a database"),
+        ("{kind: smb, account: operator, user: x}", "not both"),
+        ("{kind: smb, account: operator, password: x}", "not both"),
+        ("{kind: ldap, password: secret}", "needs a user"),
+        ("{kind: ldap, share: docs}", "share belongs to smb"),
+        ("{kind: smb, query: select 1}", "belong to sql"),
+        ("{kind: http, user: x}", "belongs to smb/ldap/sql"),
+        ("{kind: tcp, port: 22, account: operator}", "belongs to smb/ldap/sql"),
+        ("{kind: icmp, expect_text: x}", "expect_text belongs"),
+        ("{kind: smb, user: 'a%b'}", "'%'"),
+        ("{kind: tcp, port: 22, path: /x}", "path belongs"),
+    ],
+)
+def test_a_client_probe_that_cannot_work_is_located(probe: str, words: str) -> None:
+    found = problems(with_probe(probe))
+    assert any(p == "machines[2].appliance.ready[0]" and words in m for p, m in found), found
+
+
+@pytest.mark.parametrize(
+    ("probe", "field"),
+    [
+        ("{kind: smb, share: 'a b'}", "share"),
+        ("{kind: sql, user: op, database: 1db, query: select 1}", "database"),
+        ('{kind: ldap, user: "uid=a\\nb"}', "user"),
+        ("{kind: ldap, user: -x}", "user"),
+        ('{kind: sql, user: op, database: db, query: "select 1;\\nselect 2"}', "query"),
+        ('{kind: ldap, user: "cn=a", password: "a\\nb"}', "password"),
+        ("{kind: smb, account: Operator}", "account"),
+        ("{kind: smb, runner: WS}", "runner"),
+    ],
+)
+def test_a_bad_client_probe_field_is_located(probe: str, field: str) -> None:
+    found = problems(with_probe(probe))
+    assert any(p == f"machines[2].appliance.ready[0].{field}" for p, _ in found), found
+
+
+def test_a_password_is_never_in_a_probes_repr_or_a_problem() -> None:
+    found = problems(with_probe('{kind: ldap, user: "a\\nb", password: "s3cr3t-pw"}'))
+    assert found and not any("s3cr3t-pw" in m for _, m in found)
+    profile = load_profile_text(with_probe("{kind: smb, user: op, password: s3cr3t-pw}"), "t.yaml")
+    (probe,) = profile.machine("box").appliance.ready  # type: ignore[union-attr]
+    assert probe.password == "s3cr3t-pw" and "s3cr3t-pw" not in repr(probe)
+
+
+@pytest.mark.parametrize(
+    ("runner", "words"),
+    [
+        ("nope", "'nope' is not a managed machine"),
+        ("box", "'box' is not a managed machine"),
+    ],
+)
+def test_a_runner_must_be_a_managed_machine(runner: str, words: str) -> None:
+    found = problems(with_probe(f"{{kind: smb, runner: {runner}}}"))
+    assert any(p == "machines[2].appliance.ready[0].runner" and words in m for p, m in found), found
+
+
+def test_a_runner_must_be_on_the_probed_network() -> None:
+    text = with_probe("{kind: smb, runner: ws2}").replace(
+        "  - name: ws2\n    image: debian-12\n    memory: 512MiB\n    nics: [{network: office}]",
+        "  - name: ws2\n    image: debian-12\n    memory: 512MiB\n    nics: [{network: dmz}]",
+    )
+    found = problems(text)
+    assert any(
+        p == "machines[2].appliance.ready[0].runner" and "no NIC on network 'office'" in m
+        for p, m in found
+    ), found
+
+
+def test_a_probe_test_with_a_runner_is_checked_too() -> None:
+    text = with_probe("{kind: tcp, port: 22}") + (
+        "tests:\n  - {name: shares, machine: box, probe: {kind: smb, runner: nope}}\n"
+    )
+    found = problems(text)
+    assert any(p == "tests[0].probe.runner" and "nope" in m for p, m in found), found
+
+
+def test_an_account_must_be_an_account_of_the_profile() -> None:
+    found = problems(with_probe("{kind: ldap, account: nobody}"))
+    assert any(
+        p == "machines[2].appliance.ready[0].account" and "not an account" in m for p, m in found
+    ), found
+
+
+def test_the_runner_and_the_account_reach_the_probe_spec() -> None:
+    from lab.labs.appliances import spec_of
+
+    probe = "{kind: sql, account: operator, database: docflow, query: select 1, runner: ws2}"
+    profile = load_profile_text(with_probe(probe), "t.yaml")
+    plan = plan_lab(profile, "a1", "hlt-", Path("/labs"), IPv4Network("10.250.9.0/24"))
+    box = plan.machine("box")
+    assert box.appliance is not None
+    (ready,) = box.appliance.ready
+    assert plan.probe_runner(box, 0).name == "ws2"  # the first managed machine on office
+    assert plan.probe_runner(box, 0, "ws").name == "ws"
+    assert plan.probe_runner(box, 0, ready.runner).name == "ws2"
+    with pytest.raises(InvalidError, match="'nope'"):
+        plan.probe_runner(box, 0, "nope")
+    spec = spec_of(box, ready, {"operator": "pw-of-operator"})
+    assert (spec.user, spec.password, spec.port) == ("operator", "pw-of-operator", 5432)
+    assert (spec.database, spec.query) == ("docflow", "select 1")
+    assert spec.describe() == "SQL 'select 1' on postgres://operator@10.20.0.50:5432/docflow"
+    with pytest.raises(InvalidError, match="no password") as info:
+        spec_of(box, ready, {})
+    assert "pw-of-operator" not in str(info.value)
+
+
+def test_run_probes_groups_by_the_chosen_runner_and_logs_in_as_the_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    from collections.abc import Sequence
+    from typing import cast
+
+    from lab.driver.connection import Driver
+    from lab.labs import appliances, deployment
+    from lab.labs.guest import GuestAddress
+    from lab.probes import remote
+    from lab.probes.model import ProbeResult, ProbeSpec
+
+    probes = (
+        "{kind: tcp, port: 22}, {kind: smb, account: operator, runner: ws},"
+        " {kind: ldap, runner: ws}"
+    )
+    profile = load_profile_text(with_probe(probes), "t.yaml")
+    plan = plan_lab(profile, "a1", "hlt-", tmp_path, IPv4Network("10.250.9.0/24"))
+    plan.keys_dir.mkdir(parents=True)
+    (plan.keys_dir / "passwords.json").write_text(json.dumps({"operator": "pw-op"}))
+    box = plan.machine("box")
+    assert box.appliance is not None
+    ran: list[tuple[str, list[ProbeSpec]]] = []
+
+    def fake_address(_plan: object, machine: object) -> GuestAddress:
+        host = {"ws": "10.0.0.1", "ws2": "10.0.0.2"}[getattr(machine, "name", "")]
+        return GuestAddress(host=host, user="labadmin", key=Path("/nonexistent"))
+
+    def fake_run(
+        addr: GuestAddress, specs: Sequence[ProbeSpec], timeout: float
+    ) -> tuple[ProbeResult, ...]:
+        ran.append((addr.host, list(specs)))
+        return tuple(ProbeResult(spec=s, ok=True, detail="fine") for s in specs)
+
+    monkeypatch.setattr(deployment, "admin_address", fake_address)
+    monkeypatch.setattr(remote, "run_probes", fake_run)
+    results = appliances.run_probes(cast(Driver, None), plan, box, box.appliance.ready)
+    assert all(r.ok for r in results) and len(results) == 3
+    by_runner = {host: [s.kind.value for s in specs] for host, specs in ran}
+    assert by_runner == {"10.0.0.1": ["smb", "ldap"], "10.0.0.2": ["tcp"]}
+    smb = next(s for _, specs in ran for s in specs if s.kind.value == "smb")
+    assert (smb.user, smb.password) == ("operator", "pw-op")
+
+
+def test_probe_checks_name_the_chosen_runner_and_carry_the_accounts_password(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from lab.software.verification import probe_checks
+
+    text = with_probe("{kind: tcp, port: 22}") + (
+        "tests:\n"
+        "  - {name: shares, machine: box, probe: {kind: smb, account: operator, runner: ws}}\n"
+        "  - {name: ssh, machine: box, probe: {kind: tcp, port: 22}}\n"
+    )
+    plan = plan_lab(
+        load_profile_text(text, "t.yaml"), "a1", "hlt-", tmp_path, IPv4Network("10.250.9.0/24")
+    )
+    plan.keys_dir.mkdir(parents=True)
+    (plan.keys_dir / "passwords.json").write_text(json.dumps({"operator": "pw-op"}))
+    shares, ssh = probe_checks(plan)
+    assert (shares["name"], shares["runner"], ssh["runner"]) == ("shares", "ws", "ws2")
+    assert (shares["spec"]["user"], shares["spec"]["password"]) == ("operator", "pw-op")

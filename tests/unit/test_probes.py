@@ -64,6 +64,25 @@ def test_describe_says_what_is_probed() -> None:
     assert spec("agent").describe() == "guest agent"
 
 
+def test_describe_a_client_probe_without_its_password() -> None:
+    address = "10.0.0.5"
+    smb = spec("smb", address=address, share="share", user="operator", password="pw-1$")
+    assert smb.describe() == "SMB //10.0.0.5/share as operator"
+    assert spec("smb", address=address).describe() == "SMB //10.0.0.5 anonymously"
+    other_port = spec("smb", address=address, port=139)
+    assert other_port.describe() == "SMB //10.0.0.5 (port 139) anonymously"
+    dn = "uid=x,ou=people,dc=t"
+    ldap = spec("ldap", address=address, user=dn, password="pw-1$")
+    assert ldap.describe() == f"LDAP bind ldap://10.0.0.5:389 as {dn}"
+    assert spec("ldap", address=address).describe() == "LDAP anonymous bind ldap://10.0.0.5:389"
+    sql = spec(
+        "sql", address=address, user="operator", password="pw-1$", database="db", query="select 1"
+    )
+    assert sql.describe() == "SQL 'select 1' on postgres://operator@10.0.0.5:5432/db"
+    for s in (smb, ldap, sql):
+        assert "pw-1$" not in s.describe() + repr(s) + str(s)
+
+
 @pytest.mark.parametrize(
     ("kind", "fields", "words"),
     [
@@ -85,12 +104,43 @@ def test_describe_says_what_is_probed() -> None:
         ("http", {"expect_text": "two\nlines"}, "expected text"),
         ("http", {"timeout": 0}, "timeout"),
         ("http", {"timeout": 600}, "timeout"),
+        ("http", {"user": "x"}, "takes no user"),
+        ("tcp", {"port": 22, "password": "x"}, "takes no password"),
+        ("smb", {"path": "/x"}, "takes no path"),
+        ("smb", {"expect_text": "two\nlines"}, "expected text"),
+        ("smb", {"password": "pw"}, "a password but no user"),
+        ("smb", {"user": "a%b"}, "not a user name"),
+        ("smb", {"share": "a b"}, "not a share name"),
+        ("smb", {"database": "db"}, "takes no database"),
+        ("ldap", {"share": "docs"}, "takes no share"),
+        ("ldap", {"user": "uid=a\nb"}, "not a user name"),
+        ("ldap", {"user": "-x"}, "not a user name"),
+        ("ldap", {"user": "x" * 201}, "not a user name"),
+        ("ldap", {"user": "cn=a", "password": "line\nbreak"}, "password is too long or not"),
+        ("ldap", {"query": "select 1"}, "takes no database or query"),
+        ("sql", {"user": "op", "database": "db"}, "needs a user, a database and a query"),
+        ("sql", {"database": "db", "query": "select 1"}, "needs a user"),
+        ("sql", {"user": "op", "database": "1db", "query": "q"}, "not a database name"),
+        ("sql", {"user": "op", "database": "db", "query": "a\nb"}, "not one line"),
+        ("sql", {"user": "op", "database": "db", "query": "x" * 501}, "too long"),
+        ("sql", {"user": "op", "database": "db", "query": "  "}, "empty"),
     ],
 )
 def test_a_spec_that_cannot_work_is_refused(kind: str, fields: dict[str, Any], words: str) -> None:
     with pytest.raises(InvalidError, match=words) as caught:
         spec(kind, **fields)
     assert "docflow" in caught.value.message
+
+
+def test_a_refused_password_is_not_shown() -> None:
+    with pytest.raises(InvalidError) as caught:
+        spec("ldap", user="cn=a", password="s3cr3t\n-pw")
+    assert "s3cr3t" not in caught.value.message + caught.value.hint + str(caught.value)
+
+
+def test_client_probes_have_default_ports() -> None:
+    assert spec("smb").port == 445 and spec("ldap").port == 389
+    assert spec("sql", user="u", database="d", query="select 1").port == 5432
 
 
 def test_specs_are_frozen() -> None:
@@ -306,6 +356,246 @@ def test_the_command_refuses_what_it_cannot_run() -> None:
         probe_command(())
     with pytest.raises(InvalidError, match="between 1 and"):
         probe_command((spec("tcp", port=22),) * (remote.PROBES_LIMIT + 1))
+
+
+@BOUNDED
+@given(
+    user=hostile_text(60),
+    password=st.one_of(hostile_text(60), st.sampled_from(["'", '"', "$(reboot)", "a\nb", "`id`"])),
+    query=hostile_text(80),
+    share=st.one_of(st.none(), hostile_text(20)),
+)
+def test_hostile_client_values_stay_inside_the_json_argument(
+    user: str, password: str, query: str, share: str | None
+) -> None:
+    try:
+        sql = ProbeSpec(
+            kind=ProbeKind.SQL,
+            machine="db",
+            address="10.77.0.20",
+            user=user,
+            password=password,
+            database="docflow",
+            query=query,
+        )
+        smb = ProbeSpec(
+            kind=ProbeKind.SMB,
+            machine="fs",
+            address="10.77.0.21",
+            user=user,
+            password=password,
+            share=share,
+        )
+    except InvalidError as exc:
+        if len(password) >= 6 and password not in user + query + (share or ""):
+            assert password not in exc.message + exc.hint  # a secret is never shown
+        return  # refused with a message: nothing is run
+    argv = shlex.split(probe_command((sql, smb)))
+    assert argv[:-1] == ["sudo", "-n", "python3", "-c", PROGRAM]
+    sent = json.loads(argv[-1])
+    common = {"user": user, "password": password, "timeout": 5.0}
+    assert sent[0] == {
+        "kind": "sql",
+        "address": "10.77.0.20",
+        "port": 5432,
+        "database": "docflow",
+        "query": query,
+        **common,
+    }
+    assert sent[1] == {
+        "kind": "smb",
+        "address": "10.77.0.21",
+        "port": 445,
+        **({"share": share} if share is not None else {}),
+        **common,
+    }
+
+
+# -- client probes, with fake clients on PATH --------------------------------------------
+
+_FAKE = """\
+#!{python}
+import json, os, sys
+args = sys.argv[1:]
+record = {{"argv": args, "env": dict(os.environ)}}
+if "-y" in args:
+    path = args[args.index("-y") + 1]
+    record["file"] = {{"path": path, "mode": os.stat(path).st_mode & 0o777}}
+    with open(path, encoding="utf-8") as f:
+        record["file"]["text"] = f.read()
+with open({log!r}, "w", encoding="utf-8") as f:
+    json.dump(record, f)
+sys.stdout.write({stdout!r})
+sys.stderr.write({stderr!r})
+sys.exit({code})
+"""
+
+
+class FakeClients:
+    """Executables named like the real clients in a directory first on PATH: each records
+    its arguments, environment and -y file, prints what it is told and exits with `code`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def make(self, name: str, stdout: str = "", stderr: str = "", code: int = 0) -> None:
+        script = self.directory / name
+        log = str(self.directory / f"{name}.json")
+        script.write_text(
+            _FAKE.format(python=sys.executable, log=log, stdout=stdout, stderr=stderr, code=code),
+            encoding="utf-8",
+        )
+        script.chmod(0o755)
+
+    def seen(self, name: str) -> dict[str, Any]:
+        record: dict[str, Any] = json.loads(
+            (self.directory / f"{name}.json").read_text(encoding="utf-8")
+        )
+        return record
+
+
+@pytest.fixture
+def clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeClients:
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    monkeypatch.setenv("PATH", f"{directory}{os.pathsep}{os.environ.get('PATH', '')}")
+    return FakeClients(directory)
+
+
+SHARES = "Disk|cnap|ЦНАП\nDisk|finance|\nIPC|IPC$|IPC Service\nDisk|print$|Drivers\n"
+LS = """\
+  .                                   D        0  Mon Dec  1 10:00:00 2026
+  ..                                  D        0  Mon Dec  1 10:00:00 2026
+  заява.odt                           N    12345  Mon Dec  1 10:00:00 2026
+  reports                             D        0  Mon Dec  1 10:00:00 2026
+
+\t\t20511312 blocks of size 1024. 9123 blocks available
+"""
+
+
+def test_smb_lists_the_servers_shares_with_the_password_in_the_environment(
+    clients: FakeClients,
+) -> None:
+    clients.make("smbclient", stdout=SHARES)
+    s = spec("smb", user="operator", password="pw '$(id)'")
+    (result,) = probe_here(s)
+    assert result.ok and result.detail == "listed 3 shares on //127.0.0.1"
+    seen = clients.seen("smbclient")
+    assert seen["argv"] == ["-L", "//127.0.0.1", "-g", "-p", "445", "-m", "SMB3", "-U", "operator"]
+    assert seen["env"]["PASSWD"] == "pw '$(id)'"
+    assert not any("pw" in arg for arg in seen["argv"])
+
+
+def test_smb_lists_a_share_anonymously(clients: FakeClients) -> None:
+    clients.make("smbclient", stdout=LS)
+    (result,) = probe_here(spec("smb", share="cnap", port=4445))
+    assert result.ok and result.detail == "the share //127.0.0.1/cnap holds 2 entries"
+    seen = clients.seen("smbclient")
+    assert seen["argv"] == ["//127.0.0.1/cnap", "-c", "ls", "-p", "4445", "-m", "SMB3", "-N"]
+    assert "PASSWD" not in seen["env"]
+
+
+def test_smb_with_expected_text(clients: FakeClients) -> None:
+    clients.make("smbclient", stdout=LS)
+    (found,) = probe_here(spec("smb", share="cnap", expect_text="заява"))
+    assert found.ok and found.detail == "smbclient succeeded and its output contains 'заява'"
+    (missing,) = probe_here(spec("smb", share="cnap", expect_text="звіт"))
+    assert not missing.ok
+    assert missing.detail.startswith("smbclient succeeded, but its output does not contain '")
+
+
+def test_smb_refused(clients: FakeClients) -> None:
+    clients.make("smbclient", stderr="session setup failed: NT_STATUS_LOGON_FAILURE\n", code=1)
+    (result,) = probe_here(spec("smb", user="operator", password="wrong-pw"))
+    assert not result.ok
+    assert result.detail == (
+        "smbclient could not list //127.0.0.1 as operator:"
+        " session setup failed: NT_STATUS_LOGON_FAILURE"
+    )
+    assert "wrong-pw" not in result.detail
+
+
+def test_ldap_binds_with_the_password_in_a_private_file_removed_after(
+    clients: FakeClients,
+) -> None:
+    dn = "uid=operator,ou=people,dc=t,dc=lab"
+    clients.make("ldapwhoami", stdout=f"dn:{dn}\n")
+    (result,) = probe_here(spec("ldap", user=dn, password='pw"$(id)'))
+    assert result.ok and result.detail == f"LDAP bind as {dn} accepted (the server says: 'dn:{dn}')"
+    seen = clients.seen("ldapwhoami")
+    argv = seen["argv"]
+    assert argv[:6] == ["-x", "-H", "ldap://127.0.0.1:389", "-o", "nettimeout=5", "-D"]
+    assert argv[6] == dn and argv[7] == "-y" and len(argv) == 9
+    assert seen["file"]["text"] == 'pw"$(id)' and seen["file"]["mode"] == 0o600
+    assert not Path(seen["file"]["path"]).exists()
+    assert not any("pw" in arg for arg in argv)
+
+
+def test_ldap_anonymous_bind_and_refusal(clients: FakeClients) -> None:
+    clients.make("ldapwhoami", stdout="anonymous\n")
+    (result,) = probe_here(spec("ldap", port=1389))
+    assert result.ok and "anonymous" in result.detail
+    assert clients.seen("ldapwhoami")["argv"] == [
+        "-x", "-H", "ldap://127.0.0.1:1389", "-o", "nettimeout=5"
+    ]  # fmt: skip
+    clients.make("ldapwhoami", stderr="ldap_bind: Invalid credentials (49)\n", code=49)
+    (refused,) = probe_here(spec("ldap", user="uid=x", password="bad"))
+    assert not refused.ok
+    assert refused.detail == "LDAP bind as uid=x refused: ldap_bind: Invalid credentials (49)"
+
+
+def test_sql_runs_the_query_with_the_password_in_the_environment(clients: FakeClients) -> None:
+    clients.make("psql", stdout="1\n")
+    s = spec("sql", user="operator", password="pw;--", database="docflow", query="select 1")
+    (result,) = probe_here(s)
+    assert result.ok and result.detail == "the query returned 1 row (the first: '1')"
+    seen = clients.seen("psql")
+    assert seen["argv"] == [
+        "-X", "-w", "-h", "127.0.0.1", "-p", "5432", "-U", "operator", "-d", "docflow",
+        "-tA", "-v", "ON_ERROR_STOP=1", "-c", "select 1",
+    ]  # fmt: skip
+    assert seen["env"]["PGPASSWORD"] == "pw;--" and seen["env"]["PGCONNECT_TIMEOUT"] == "5"
+    assert not any("pw" in arg for arg in seen["argv"])
+
+
+def test_sql_judging(clients: FakeClients) -> None:
+    fields: dict[str, Any] = {"user": "op", "database": "db", "query": "select name from t"}
+    clients.make("psql", stdout="")
+    (empty,) = probe_here(spec("sql", **fields))
+    assert not empty.ok and empty.detail == "the query returned no row"
+    clients.make("psql", stdout="Docflow\nOther\n")
+    (text,) = probe_here(spec("sql", expect_text="Docflow", **fields))
+    assert text.ok and text.detail == "psql succeeded and its output contains 'Docflow'"
+    clients.make("psql", stderr='psql: error: FATAL:  database "db" does not exist\n', code=2)
+    (failed,) = probe_here(spec("sql", **fields))
+    assert not failed.ok
+    assert failed.detail == 'the query failed: psql: error: FATAL:  database "db" does not exist'
+
+
+def test_a_missing_client_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    results = probe_here(
+        spec("smb"), spec("ldap"), spec("sql", user="u", database="d", query="select 1")
+    )
+    assert [r.ok for r in results] == [False, False, False]
+    assert results[0].detail == (
+        "the checking machine has no smbclient (install smbclient there, e.g. give it the"
+        " workstation role)"
+    )
+    assert "no ldapwhoami (install ldap-utils" in results[1].detail
+    assert "no psql (install postgresql-client" in results[2].detail
+
+
+def test_a_client_that_hangs_times_out(clients: FakeClients) -> None:
+    clients.make("ldapwhoami")
+    script = clients.directory / "ldapwhoami"
+    script.write_text(script.read_text().replace("args = ", "import time; time.sleep(30)\nargs = "))
+    started = time.monotonic()
+    (result,) = probe_here(spec("ldap", timeout=1))
+    assert time.monotonic() - started < 10
+    assert not result.ok and result.detail == "no answer within 1 s"
 
 
 # -- judging output ---------------------------------------------------------------------
