@@ -12,7 +12,8 @@ import yaml
 
 from lab.base import Frozen
 from lab.images.model import Image
-from lab.images.ovf import Bus, Firmware, HardwareHints, NicHint, NicModel
+from lab.images.ovf import HardwareHints, NicHint
+from lab.profile.appliance import DiskBus, Firmware, NicModel
 
 # A machine imported from a bare disk: nothing says otherwise, so what most guests boot.
 DEFAULT_HINTS = HardwareHints(
@@ -22,7 +23,7 @@ DEFAULT_HINTS = HardwareHints(
     nics=(NicHint(model=NicModel.E1000E),),
     firmware=Firmware.BIOS,
 )
-DEFAULT_BUS = Bus.SATA
+DEFAULT_BUS = DiskBus.SATA
 _MiB, _GiB = 1024**2, 1024**3
 _LABEL_MAX = 63
 # Room for "-diskNN" after a name derived from a file.
@@ -82,7 +83,7 @@ def profile_stanza(result: ImportResult, name: str) -> str:
     appliance: dict[str, Any] = {
         # What the disk itself says beats a descriptor (or the default when there is none).
         "firmware": result.images[0].firmware or hints.firmware.value,
-        "machine_type": "pc" if Bus.IDE in buses else "q35",
+        "machine_type": "pc" if DiskBus.IDE in buses else "q35",
         "disk_bus": buses[0].value,
         "nic_model": nics[0].model.value,
     }

@@ -8,7 +8,6 @@ defusedxml's: a descriptor comes from outside and may carry entity bombs.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
@@ -16,29 +15,9 @@ from defusedxml.common import DefusedXmlException
 
 from lab.base import Frozen
 from lab.errors import InvalidError
+from lab.profile.appliance import DiskBus, Firmware, NicModel
 
 _HINT = "export the machine again as OVF 1.0 or 2.0 (VMware, VirtualBox), or import its disk"
-
-
-class Bus(StrEnum):
-    """The controller a disk hangs on, in the profile's words."""
-
-    VIRTIO = "virtio"
-    SATA = "sata"
-    SCSI = "scsi"
-    IDE = "ide"
-
-
-class NicModel(StrEnum):
-    VIRTIO = "virtio"
-    E1000E = "e1000e"
-    E1000 = "e1000"
-    RTL8139 = "rtl8139"
-
-
-class Firmware(StrEnum):
-    BIOS = "bios"
-    UEFI = "uefi"
 
 
 class FileRef(Frozen):
@@ -52,7 +31,7 @@ class FileRef(Frozen):
 class DiskHint(Frozen):
     file: str  # the disk's file name inside the package
     capacity: int  # bytes, as the descriptor says
-    bus: Bus
+    bus: DiskBus
 
 
 class NicHint(Frozen):
@@ -130,7 +109,7 @@ def _hints(
     }
     hrefs = {f.id: f.href for f in files}
     items = [e for e in system.iter() if _local(e.tag).endswith("Item")]
-    controllers: dict[str, Bus] = {}
+    controllers: dict[str, DiskBus] = {}
     vcpus, memory = 1, 1024**3
     nics: list[NicHint] = []
     attached: list[tuple[str, str]] = []  # (disk id, controller instance id)
@@ -163,7 +142,9 @@ def _hints(
         units = _attr(disk, "capacityAllocationUnits") or "byte"
         capacity = _int(_attr(disk, "capacity"), 0) * _unit(units, source)
         disks.append(
-            DiskHint(file=hrefs[file_id], capacity=capacity, bus=controllers.get(parent, Bus.SATA))
+            DiskHint(
+                file=hrefs[file_id], capacity=capacity, bus=controllers.get(parent, DiskBus.SATA)
+            )
         )
     if not disks:
         raise InvalidError(f"{source} describes a machine without a disk", _HINT)
@@ -195,18 +176,18 @@ def _file(element: Element, source: str) -> FileRef:
     return FileRef(id=file_id, href=href, size=_int(size, 0) if size else None)
 
 
-def _bus(kind: int, subtype: str, notes: list[str]) -> Bus:
+def _bus(kind: int, subtype: str, notes: list[str]) -> DiskBus:
     sub = subtype.lower()
     if kind == _IDE:
-        return Bus.IDE
+        return DiskBus.IDE
     if "virtio" in sub:
-        return Bus.VIRTIO
+        return DiskBus.VIRTIO
     if kind == _SCSI:
-        return Bus.SCSI
+        return DiskBus.SCSI
     if "ahci" in sub or "sata" in sub:
-        return Bus.SATA
+        return DiskBus.SATA
     notes.append(f"storage controller '{subtype or kind}' mapped to sata")
-    return Bus.SATA
+    return DiskBus.SATA
 
 
 def _nic(subtype: str, address: str | None, notes: list[str]) -> NicHint:

@@ -2,8 +2,9 @@
 with its disks beside it, or an OVA (a tar of descriptor, disks and maybe a manifest)
 unpacked into a work directory.
 
-An OVA comes from outside: only plain files the descriptor names are unpacked, through
-tarfile's "data" filter, each checked against the manifest when there is one.
+An OVA comes from outside: only plain files with plain names that the descriptor names
+are unpacked, as bytes (nothing of the archive's owners, modes or links), each checked
+against the manifest when there is one.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def _from_ova(path: Path, dest: Path, progress: Progress) -> Machine:
                 raise InvalidError(f"{path}: {member.name} is too large", hint=_HINT)
             progress(f"unpacking {member.name} ({member.size / 1024**2:.1f} MiB)")
             try:
-                tar.extract(member, dest, set_attrs=False, filter="data")
+                _unpack(tar, member, dest / member.name)
             except (tarfile.TarError, OSError) as exc:
                 raise InvalidError(
                     f"{path} is damaged: {member.name} could not be unpacked ({exc})", _HINT
@@ -185,6 +186,19 @@ def _plain(name: str, package: Path) -> str:
             hint="an appliance's files lie side by side; refusing paths, links and URLs",
         )
     return name
+
+
+def _unpack(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    """Copy one member (a plain file with a plain name: `_members` checked) out of the
+    archive as a new file. Its bytes only: no owner, mode, time or link of the archive's
+    is taken, which is what tarfile's "data" filter would do (Debian 12's Python has none)."""
+    source = tar.extractfile(member)
+    if source is None:
+        raise tarfile.ExtractError(f"{member.name} is not a file")
+    with source, target.open("xb") as out:
+        shutil.copyfileobj(source, out, 1024 * 1024)
+        if out.tell() != member.size:
+            raise tarfile.ExtractError(f"{member.name} ended after {out.tell()} bytes")
 
 
 def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> bytes:

@@ -14,7 +14,7 @@ import pytest
 
 from lab.errors import ConflictError, InvalidError, NotFoundError
 from lab.images import ImageStore, ImportResult
-from lab.images.ovf import Bus, Firmware, NicModel
+from lab.profile.appliance import DiskBus, Firmware, NicModel
 from lab.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ovf"
@@ -205,8 +205,8 @@ def test_multi_disk_ova_gives_name_and_name_disk2_with_hints(
     assert (hints.name, hints.vcpus, hints.memory) == ("Firewall Appliance", 2, 2 * 1024**3)
     assert hints.firmware is Firmware.UEFI and hints.os_type == "otherLinux64Guest"
     assert [(d.file, d.bus) for d in hints.disks] == [
-        ("fw-disk1.vmdk", Bus.SATA),
-        ("fw-disk2.vmdk", Bus.SCSI),
+        ("fw-disk1.vmdk", DiskBus.SATA),
+        ("fw-disk2.vmdk", DiskBus.SCSI),
     ]
     assert [(n.model, n.mac) for n in hints.nics] == [
         (NicModel.E1000E, "00:50:56:aa:bb:cc"),
@@ -305,7 +305,7 @@ def test_ovf_beside_its_disks_imports_with_virtualbox_hints(
     hints = result.hints
     assert hints is not None
     assert (hints.vcpus, hints.memory, hints.firmware) == (1, 1536 * MiB, Firmware.UEFI)
-    assert hints.disks[0].bus is Bus.IDE and hints.os_type == "Debian_64"
+    assert hints.disks[0].bus is DiskBus.IDE and hints.os_type == "Debian_64"
     assert [(n.model, n.mac) for n in hints.nics] == [
         (NicModel.VIRTIO, "08:00:27:12:34:56"),
         (NicModel.E1000E, None),

@@ -11,6 +11,7 @@ import yaml
 from lab.errors import InvalidError
 from lab.images import Boot, Image, ImportResult, Source, SourceKind, ovf, profile_stanza
 from lab.images.imports import dns_label, name_from_file
+from lab.profile.appliance import DiskBus, Firmware
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ovf"
 VMWARE = (FIXTURES / "vmware.ovf").read_text()
@@ -49,17 +50,17 @@ def minimal(file_attrs: str = "", systems: int = 1) -> str:
 def test_vmware_descriptor() -> None:
     hints = ovf.parse(VMWARE).hints
     assert hints.name == "Firewall Appliance"
-    assert (hints.vcpus, hints.memory, hints.firmware) == (2, 2 * GiB, ovf.Firmware.UEFI)
+    assert (hints.vcpus, hints.memory, hints.firmware) == (2, 2 * GiB, Firmware.UEFI)
     assert [(d.file, d.capacity, d.bus) for d in hints.disks] == [
-        ("fw-disk1.vmdk", 16 * 1024**2, ovf.Bus.SATA),
-        ("fw-disk2.vmdk", 8 * 1024**2, ovf.Bus.SCSI),
+        ("fw-disk1.vmdk", 16 * 1024**2, DiskBus.SATA),
+        ("fw-disk2.vmdk", 8 * 1024**2, DiskBus.SCSI),
     ]
 
 
 def test_a_descriptor_without_hardware_gets_defaults() -> None:
     hints = ovf.parse(minimal()).hints
     assert hints.name == "vm0" and hints.vcpus == 1 and hints.memory == GiB
-    assert hints.firmware is ovf.Firmware.BIOS and hints.nics == ()
+    assert hints.firmware is Firmware.BIOS and hints.nics == ()
     assert [(d.file, d.capacity, d.bus) for d in hints.disks] == [("a.vmdk", 2 * GiB, "sata")]
 
 
