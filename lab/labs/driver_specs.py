@@ -8,6 +8,8 @@ libvirt itself say which lab a domain belongs to.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lab.driver.specs import (
     DiskBus,
     DiskFormat,
@@ -66,13 +68,7 @@ def domain_spec(
             cmdline=image.cmdline or "",
         )
     return DomainSpec(
-        name=machine.domain,
-        title=f"{plan.lab}: {machine.name}",
-        description=f"Hromada Lab '{plan.lab}' (profile {plan.profile}), machine {machine.name}",
-        vcpus=machine.vcpus,
-        memory_mib=machine.memory_mib,
-        virt_type=accel.virt_type,
-        cpu=accel.cpu,
+        **_identity(plan, machine, image, accel, "machine"),
         disks=(
             DiskSpec(path=machine.overlay, format=DiskFormat.QCOW2, target="vda"),
             DiskSpec(path=machine.seed, format=DiskFormat.RAW, target="vdb", readonly=True),
@@ -87,10 +83,8 @@ def domain_spec(
             nic_spec(machine.management, NicFilter.NONE),
         ),
         boot=boot,
-        serial_log=machine.console_log,
         guest_agent=True,
         graphics=machine.graphics,
-        metadata=_metadata(plan, machine, image),
     )
 
 
@@ -118,13 +112,7 @@ def appliance_spec(
     bus = DiskBus(appliance.disk_bus.value)
     model = NicModel(appliance.nic_model.value)
     return DomainSpec(
-        name=machine.domain,
-        title=f"{plan.lab}: {machine.name}",
-        description=f"Hromada Lab '{plan.lab}' (profile {plan.profile}), appliance {machine.name}",
-        vcpus=machine.vcpus,
-        memory_mib=machine.memory_mib,
-        virt_type=accel.virt_type,
-        cpu=accel.cpu,
+        **_identity(plan, machine, image, accel, "appliance"),
         machine=MachineType(appliance.machine_type.value),
         uefi=uefi,
         disks=tuple(
@@ -133,7 +121,6 @@ def appliance_spec(
         ),
         nics=tuple(nic_spec(nic, nic_filter, model) for nic in machine.nics),
         boot=None,
-        serial_log=machine.console_log,
         guest_agent=appliance.guest_agent,
         graphics=True,
         video=VideoModel(appliance.video.value),
@@ -141,17 +128,30 @@ def appliance_spec(
         # virtio-rng only for a guest that has virtio drivers anyway (Windows without them
         # would show an unknown device).
         rng=bus is DiskBus.VIRTIO or model is NicModel.VIRTIO,
-        metadata=_metadata(plan, machine, image),
     )
 
 
-def _metadata(plan: LabPlan, machine: MachinePlan, image: Image) -> dict[str, str]:
+def _identity(
+    plan: LabPlan, machine: MachinePlan, image: Image, accel: AccelChoice, kind: str
+) -> dict[str, Any]:
+    """What every domain of a lab carries: its names, size, accelerator, console log and
+    the metadata that lets libvirt itself say which lab and machine it is."""
     return {
-        "lab": plan.lab,
-        "machine": machine.name,
-        "profile": plan.profile,
-        "image": image.name,
-        "image-digest": image.digest,
+        "name": machine.domain,
+        "title": f"{plan.lab}: {machine.name}",
+        "description": f"Hromada Lab '{plan.lab}' (profile {plan.profile}), {kind} {machine.name}",
+        "vcpus": machine.vcpus,
+        "memory_mib": machine.memory_mib,
+        "virt_type": accel.virt_type,
+        "cpu": accel.cpu,
+        "serial_log": machine.console_log,
+        "metadata": {
+            "lab": plan.lab,
+            "machine": machine.name,
+            "profile": plan.profile,
+            "image": image.name,
+            "image-digest": image.digest,
+        },
     }
 
 
