@@ -63,21 +63,42 @@ def run_probes(
     driver: Driver, plan: LabPlan, machine: MachinePlan, probes: Sequence[Probe]
 ) -> tuple[ProbeResult, ...]:
     """Ask each probe once; a probe whose runner cannot be reached fails with that reason."""
-    results: list[ProbeResult] = []
-    remote_probes: list[tuple[str, MachinePlan, ProbeSpec]] = []
+    return _ask(driver, plan, machine, _planned(plan, machine, probes))
+
+
+# A probe as asked: None (the host asks the guest agent) or the managed machine that runs it.
+_Planned = list[tuple[MachinePlan | None, ProbeSpec]]
+
+
+def _planned(plan: LabPlan, machine: MachinePlan, probes: Sequence[Probe]) -> _Planned:
+    """Each probe's spec and where it runs, worked out once (it reads the lab's passwords)."""
     known = passwords.known_passwords(plan.keys_dir)
+    planned: _Planned = []
     for probe in probes:
         spec = spec_of(machine, probe, known)
-        if spec.kind is ProbeKind.AGENT:
-            results.append(agent.agent_probe(driver, machine.domain, spec))
-        else:
+        runner = None
+        if spec.kind is not ProbeKind.AGENT:
             runner = plan.probe_runner(machine, probe.nic, probe.runner)
-            remote_probes.append((runner.name, runner, spec))
-    remote_probes.sort(key=lambda item: item[0])
-    for _, group in groupby(remote_probes, key=lambda item: item[0]):
+        planned.append((runner, spec))
+    return planned
+
+
+def _ask(
+    driver: Driver, plan: LabPlan, machine: MachinePlan, planned: _Planned
+) -> tuple[ProbeResult, ...]:
+    results = [
+        agent.agent_probe(driver, machine.domain, spec)
+        for runner, spec in planned
+        if runner is None
+    ]
+    remote_probes = sorted(
+        ((runner, spec) for runner, spec in planned if runner is not None),
+        key=lambda item: item[0].name,
+    )
+    for _, group in groupby(remote_probes, key=lambda item: item[0].name):
         items = list(group)
-        runner = items[0][1]
-        specs = [spec for _, _, spec in items]
+        runner = items[0][0]
+        specs = [spec for _, spec in items]
         try:
             results += remote.run_probes(
                 deployment.admin_address(plan, runner), specs, timeout=_PROBE_TIMEOUT * 4
@@ -100,7 +121,8 @@ def wait_ready(
     """Repeat the probes until all pass (ProbesFailedError naming those that did not)."""
     if not probes:
         return ()
-    return waiting.wait_until_ok(lambda: run_probes(driver, plan, machine, probes), deadline, note)
+    planned = _planned(plan, machine, probes)
+    return waiting.wait_until_ok(lambda: _ask(driver, plan, machine, planned), deadline, note)
 
 
 def ready_probes(plan: LabPlan, machine: MachinePlan, *, after_reset: bool) -> tuple[Probe, ...]:
