@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
@@ -24,3 +25,10 @@ class ResetRecord(BaseModel):
     seconds: float
     started_at: datetime
     note: str = ""  # e.g. why a memory reset fell back to cold
+
+
+# A checkpoint's name: a file name inside the lab's directory, and a word in URLs.
+CHECKPOINT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+CHECKPOINT_RULE = (
+    "use 1 to 40 lowercase letters, digits and hyphens, not starting or ending with one"
+)
