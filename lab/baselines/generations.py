@@ -7,6 +7,11 @@ generation in force; it is replaced atomically only once a capture is complete,
 so a failed or killed capture leaves the previous baseline in force and intact.
 Generation files are never written after capture: a reset only ever makes a fresh
 thin overlay over them.
+
+A *checkpoint* is a further generation of the same kind recorded under a name
+(`after-task-2`) in `checkpoints/NAME.json` instead of in `current.json`: a reset can go
+to it instead of to the baseline. Generations named by a checkpoint are kept like the one
+in force, and are never taken for what a killed capture left behind.
 """
 
 from __future__ import annotations
@@ -20,22 +25,25 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from lab.baselines.records import CHECKPOINT_NAME, CHECKPOINT_RULE
 from lab.commands import run
 from lab.driver.connection import DomainState, Driver
-from lab.errors import LabError
+from lab.errors import InvalidError, LabError, quote
 from lab.labs.plan import LabPlan, MachinePlan
 
 _CURRENT = "current.json"
+_CHECKPOINTS = "checkpoints"  # beside the generations: never one of them
 
 
 class Baseline(BaseModel):
-    """The generation in force for a lab."""
+    """A captured generation: the baseline in force (`name` None) or a named checkpoint."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     generation: str
     created_at: datetime
     memory: tuple[str, ...]  # machines whose memory state was captured
+    name: str | None = None  # the checkpoint's name; None for the baseline
 
     def directory(self, plan: LabPlan) -> Path:
         return baselines_dir(plan) / self.generation
@@ -57,6 +65,70 @@ def baselines_dir(plan: LabPlan) -> Path:
     return plan.directory / "baselines"
 
 
+def check_checkpoint_name(name: str) -> str:
+    """The name, or InvalidError: it becomes a file name and a word in URLs."""
+    if not CHECKPOINT_NAME.fullmatch(name):
+        raise InvalidError(f"{quote(name)} is not a checkpoint name", hint=CHECKPOINT_RULE)
+    return name
+
+
+def checkpoints(plan: LabPlan) -> dict[str, Baseline]:
+    """The lab's checkpoints by name, in name order."""
+    root = baselines_dir(plan) / _CHECKPOINTS
+    if not root.is_dir():
+        return {}
+    found = {}
+    for path in sorted(root.glob("*.json")):
+        if CHECKPOINT_NAME.fullmatch(path.stem):
+            found[path.stem] = Baseline.model_validate_json(path.read_text())
+    return found
+
+
+def checkpoint(plan: LabPlan, name: str) -> Baseline | None:
+    """The checkpoint `name` of the lab, or None when it has none of that name."""
+    path = baselines_dir(plan) / _CHECKPOINTS / f"{check_checkpoint_name(name)}.json"
+    if not path.exists():
+        return None
+    return Baseline.model_validate_json(path.read_text())
+
+
+def forget_checkpoint(plan: LabPlan, name: str) -> bool:
+    """Drop the checkpoint's name (its generation goes at the next prune, once no disk
+    sits on it); whether there was one."""
+    path = baselines_dir(plan) / _CHECKPOINTS / f"{check_checkpoint_name(name)}.json"
+    if not path.exists():
+        return False
+    path.unlink()
+    return True
+
+
+def size_on_disk(plan: LabPlan, baseline: Baseline) -> int:
+    """Bytes a generation takes on its file system (layers, memory states, NVRAM)."""
+    total = 0
+    for path in baseline.directory(plan).iterdir():
+        try:
+            total += path.stat().st_blocks * 512
+        except FileNotFoundError:  # pruned meanwhile
+            continue
+    return total
+
+
+def _generations(plan: LabPlan) -> list[Path]:
+    """Every generation directory of the lab (whatever names it, or nothing)."""
+    root = baselines_dir(plan)
+    if not root.is_dir():
+        return []
+    return [g for g in root.iterdir() if g.is_dir() and g.name != _CHECKPOINTS]
+
+
+def _named(plan: LabPlan) -> set[str]:
+    """The generations something names: the baseline in force and every checkpoint."""
+    named = {b.generation for b in checkpoints(plan).values()}
+    if (in_force := current(plan)) is not None:
+        named.add(in_force.generation)
+    return named
+
+
 def current(plan: LabPlan) -> Baseline | None:
     """The baseline in force, or None when the lab has none."""
     path = baselines_dir(plan) / _CURRENT
@@ -65,13 +137,22 @@ def current(plan: LabPlan) -> Baseline | None:
     return Baseline.model_validate_json(path.read_text())
 
 
-def capture(driver: Driver, plan: LabPlan, base_disks: dict[str, Path]) -> Baseline:
-    """Freeze every machine's disk and memory into a new generation, then put it in force.
+def capture(
+    driver: Driver,
+    plan: LabPlan,
+    base_disks: dict[str, Path],
+    *,
+    checkpoint: str | None = None,
+) -> Baseline:
+    """Freeze every machine's disk and memory into a new generation, then put it in force,
+    or (with `checkpoint`) record it under that name, replacing a checkpoint of that name.
 
     Each running machine is saved (it stops), its overlay becomes the frozen layer,
     a fresh overlay is made over it, and the machine is restored from the saved state:
     it runs on, unaware, from the very instant of the capture.
     """
+    if checkpoint is not None:
+        check_checkpoint_name(checkpoint)
     generation = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     gdir = baselines_dir(plan) / generation
     gdir.mkdir(parents=True)
@@ -85,9 +166,17 @@ def capture(driver: Driver, plan: LabPlan, base_disks: dict[str, Path]) -> Basel
         _resume_saved(driver, plan, gdir)
         prune(plan)  # the unfinished generation, unless a machine's disk now sits on it
         raise
-    baseline = Baseline(generation=generation, created_at=datetime.now(UTC), memory=tuple(memory))
-    _write_current(plan, baseline)
-    prune(plan)
+    baseline = Baseline(
+        generation=generation,
+        created_at=datetime.now(UTC),
+        memory=tuple(memory),
+        name=checkpoint,
+    )
+    if checkpoint is None:
+        _write_atomically(baselines_dir(plan) / _CURRENT, baseline)
+    else:
+        _write_atomically(baselines_dir(plan) / _CHECKPOINTS / f"{checkpoint}.json", baseline)
+    prune(plan)  # the generation a replaced checkpoint named, once no disk sits on it
     return baseline
 
 
@@ -175,8 +264,9 @@ def recover(driver: Driver, plan: LabPlan, *, running: bool) -> list[str]:
     by a reset, and a generation that never came into force. With `running` (the lab is
     recorded as running) every stopped machine runs again: resumed from the interrupted
     capture's saved state when its disk is still that state's, else restored to the
-    baseline in force, else booted. Generations neither in force nor under an overlay
-    go. Returns what was done, one line each.
+    baseline in force, else booted. A checkpoint's generation is never taken for an
+    interrupted capture. Generations neither in force, nor a checkpoint's, nor under an
+    overlay go. Returns what was done, one line each.
     """
     done: list[str] = []
     in_force = current(plan)
@@ -203,15 +293,15 @@ def recover(driver: Driver, plan: LabPlan, *, running: bool) -> list[str]:
 def _interrupted_generation(
     plan: LabPlan, machine: MachinePlan, in_force: Baseline | None
 ) -> Path | None:
-    """The newest generation not in force that holds something of `machine`."""
-    root = baselines_dir(plan)
-    if not root.is_dir():
-        return None
+    """The newest generation that nothing names (neither in force nor a checkpoint's)
+    and that holds something of `machine`: what a killed capture left."""
+    named = {b.generation for b in checkpoints(plan).values()}
+    if in_force is not None:
+        named.add(in_force.generation)
     found = [
         g
-        for g in root.iterdir()
-        if g.is_dir()
-        and (in_force is None or g.name != in_force.generation)
+        for g in _generations(plan)
+        if g.name not in named
         and any((g / f"{machine.name}{ext}").exists() for ext in (".sav", ".qcow2"))
     ]
     return max(found, key=lambda g: g.name) if found else None
@@ -266,26 +356,27 @@ def _disk_is_of(machine: MachinePlan, gdir: Path) -> bool:
     return not frozen.exists() or _backing(machine.overlay) == frozen
 
 
-def _write_current(plan: LabPlan, baseline: Baseline) -> None:
-    path = baselines_dir(plan) / _CURRENT
-    staged = path.with_name(_CURRENT + ".new")
+def _write_atomically(path: Path, baseline: Baseline) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(path.name + ".new")
     staged.write_text(baseline.model_dump_json())
     os.replace(staged, path)
 
 
 def prune(plan: LabPlan) -> list[str]:
-    """Delete generations that are neither in force nor under a machine's overlay."""
-    root = baselines_dir(plan)
-    if not root.is_dir():
+    """Delete generations that are neither in force, nor a checkpoint's, nor under a
+    machine's overlay."""
+    generations = _generations(plan)
+    if not generations:
         return []
-    keep = {b.generation} if (b := current(plan)) else set()
+    keep = _named(plan)
     for machine in plan.machines:
         for _, overlay in machine.layers:
             if overlay.exists() and (backing := _backing(overlay)) is not None:
                 keep.add(backing.parent.name)
     removed = []
-    for gdir in root.iterdir():
-        if gdir.is_dir() and gdir.name not in keep:
+    for gdir in generations:
+        if gdir.name not in keep:
             shutil.rmtree(gdir)
             removed.append(gdir.name)
     return removed

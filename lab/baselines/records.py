@@ -25,6 +25,7 @@ class ResetRecord(BaseModel):
     seconds: float
     started_at: datetime
     note: str = ""  # e.g. why a memory reset fell back to cold
+    to: str | None = None  # the checkpoint it went to; None: the baseline
 
 
 # A checkpoint's name: a file name inside the lab's directory, and a word in URLs.

@@ -1,8 +1,9 @@
-"""Use cases of a lab's clean state: capture a baseline, reset to it, verify it.
+"""Use cases of a lab's clean state: capture a baseline, reset to it, verify it; and
+its checkpoints: further named states (`after-task-2`) a reset can go to instead.
 
-A memory reset puts every machine back to the instant of its baseline: destroy,
-a fresh thin overlay over the frozen disk layer, restore the saved memory state,
-correct the guest's clock. When a lab has no memory baseline, or a restore fails,
+A memory reset puts every machine back to the instant of its baseline (or checkpoint):
+destroy, a fresh thin overlay over the frozen disk layer, restore the saved memory
+state, correct the guest's clock. When a lab has no memory baseline, or a restore fails,
 the reset falls back to cold (fresh overlay, boot) and says so. Either way the lab
 is reported ready only after it is verified: every machine answers on SSH and the
 profile's quick checks pass.
@@ -17,18 +18,18 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from lab.base import Progress, quiet
+from lab.base import Frozen, Progress, quiet
 from lab.baselines import generations
 from lab.baselines.records import ResetMode, ResetRecord
 from lab.driver.connection import DomainState, Driver
-from lab.errors import ConflictError, LabError
+from lab.errors import ConflictError, LabError, NotFoundError, quote
 from lab.host.space import space_guard
 from lab.images import ImageStore
 from lab.labs import appliances, deployment, guest
 from lab.labs.lifecycle import READY_PROBE
 from lab.labs.locks import lab_lock
 from lab.labs.plan import LabPlan, MachinePlan
-from lab.labs.records import LabRecord
+from lab.labs.records import LabRecord, LabStatus
 from lab.profile import Check
 from lab.settings import Settings
 from lab.software.stack import require_verified
@@ -44,6 +45,15 @@ class CheckFailure(BaseModel):
     machine: str
     check: str
     detail: str
+
+
+class CheckpointInfo(Frozen):
+    """A checkpoint of a lab as its list shows it."""
+
+    name: str
+    created_at: datetime
+    memory: tuple[str, ...]  # machines whose memory state it holds
+    size: int  # bytes on disk: its frozen layers, memory states and NVRAM
 
 
 def baseline(settings: Settings, name: str, progress: Progress = quiet) -> generations.Baseline:
@@ -68,26 +78,35 @@ def baseline(settings: Settings, name: str, progress: Progress = quiet) -> gener
 
 
 def reset(
-    settings: Settings, name: str, *, cold: bool = False, progress: Progress = quiet
+    settings: Settings,
+    name: str,
+    *,
+    cold: bool = False,
+    to: str | None = None,
+    progress: Progress = quiet,
 ) -> ResetRecord:
-    """Put a lab back to its baseline and verify it; refused while another operation runs."""
+    """Put a lab back to its baseline (or to its checkpoint `to`) and verify it; refused
+    while another operation runs."""
     state = StateStore.open(settings)
     with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
         record = state.get_lab(name)
+        target = reset_target(record.plan, to)
         started_at = datetime.now(UTC)
         started = time.monotonic()
-        mode, note = choose_mode(record.plan, cold)
+        mode, note = choose_mode(record.plan, cold, target)
         try:
             if mode is ResetMode.MEMORY:
+                assert target is not None  # choose_mode checked it
                 try:
                     deployment.parallel(
-                        lambda m: _memory_reset(driver, record.plan, m), record.plan.machines
+                        lambda m: _memory_reset(driver, record.plan, m, target),
+                        record.plan.machines,
                     )
                 except LabError as exc:
                     mode, note = ResetMode.COLD, f"memory restore failed ({exc.message}): cold"
                     progress(name, note)
             if mode is ResetMode.COLD:
-                _cold_reset(settings, driver, record, progress)
+                _cold_reset(settings, driver, record, target, progress)
             deadline = settings.boot_timeout if mode is ResetMode.COLD else _RESTORED_DEADLINE
             _verify(
                 settings,
@@ -105,6 +124,7 @@ def reset(
                 seconds=time.monotonic() - started,
                 started_at=started_at,
                 note=(note + "; " if note else "") + _describe(exc),
+                to=to,
             )
             state.add_reset(failed)
             raise
@@ -115,11 +135,89 @@ def reset(
             seconds=time.monotonic() - started,
             started_at=started_at,
             note=note,
+            to=to,
         )
         state.add_reset(done)
         generations.prune(record.plan)
-    progress(name, f"ready ({mode} reset, verified) in {done.seconds:.1f} s")
+    where = f" to checkpoint {to}" if to else ""
+    progress(name, f"ready ({mode} reset{where}, verified) in {done.seconds:.1f} s")
     return done
+
+
+def checkpoint(
+    settings: Settings, name: str, checkpoint: str, progress: Progress = quiet
+) -> generations.Baseline:
+    """Capture the lab's state as it is now under the name `checkpoint` (replacing one of
+    that name), then verify the lab. Unlike a baseline the lab need not have passed its
+    tests (a trainee's changes are the point), but it must be running."""
+    generations.check_checkpoint_name(checkpoint)
+    state = StateStore.open(settings)
+    with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
+        record = state.get_lab(name)
+        if record.status is not LabStatus.RUNNING:
+            raise ConflictError(
+                f"lab '{name}' is {record.status}: a checkpoint is taken of a running lab",
+                hint=f"start it first: lab start {name}",
+            )
+        started = time.monotonic()
+        with space_guard(
+            settings.home,
+            f"capturing checkpoint {checkpoint} of lab '{name}'",
+            "the baseline and the checkpoints are unchanged and the lab runs on",
+        ):
+            result = generations.capture(
+                driver, record.plan, base_disks(settings, record), checkpoint=checkpoint
+            )
+        progress(name, f"checkpoint {checkpoint} captured in {time.monotonic() - started:.1f} s")
+        _verify(settings, driver, record.plan, _RESTORED_DEADLINE, progress, fix_clock=True)
+    return result
+
+
+def checkpoints(settings: Settings, name: str) -> list[CheckpointInfo]:
+    """The lab's checkpoints, by name."""
+    plan = StateStore.open(settings).get_lab(name).plan
+    return [
+        CheckpointInfo(
+            name=key,
+            created_at=found.created_at,
+            memory=found.memory,
+            size=generations.size_on_disk(plan, found),
+        )
+        for key, found in generations.checkpoints(plan).items()
+    ]
+
+
+def delete_checkpoint(settings: Settings, name: str, checkpoint: str) -> None:
+    """Forget the lab's checkpoint; its files go once no machine's disk sits on them (at
+    once, or after the next reset). NotFoundError when the lab has no such checkpoint."""
+    generations.check_checkpoint_name(checkpoint)
+    state = StateStore.open(settings)
+    with lab_lock(settings, name):
+        plan = state.get_lab(name).plan
+        if not generations.forget_checkpoint(plan, checkpoint):
+            raise _no_checkpoint(plan, name, checkpoint)
+        generations.prune(plan)
+
+
+def reset_target(plan: LabPlan, to: str | None) -> generations.Baseline | None:
+    """What a reset goes back to: the checkpoint `to` (NotFoundError, listing the lab's
+    checkpoints, when it has none of that name), else the baseline in force (None: none)."""
+    if to is None:
+        return generations.current(plan)
+    found = generations.checkpoint(plan, to)
+    if found is None:
+        raise _no_checkpoint(plan, plan.lab, to)
+    return found
+
+
+def _no_checkpoint(plan: LabPlan, lab: str, checkpoint: str) -> NotFoundError:
+    names = list(generations.checkpoints(plan))
+    return NotFoundError(
+        f"lab '{lab}' has no checkpoint {quote(checkpoint)}",
+        hint=f"its checkpoints: {', '.join(names)}"
+        if names
+        else f"it has none; take one with `lab checkpoint {lab} NAME`",
+    )
 
 
 def base_disks(settings: Settings, record: LabRecord) -> dict[str, Path]:
@@ -127,40 +225,48 @@ def base_disks(settings: Settings, record: LabRecord) -> dict[str, Path]:
     return {m: store.disk_of(digest) for m, digest in record.image_digests.items()}
 
 
-def choose_mode(plan: LabPlan, cold: bool) -> tuple[ResetMode, str]:
-    """How a reset of the lab goes, and why: from memory when the baseline in force holds
-    every machine's memory state (and no cold reset was asked for), else a cold boot."""
+def choose_mode(
+    plan: LabPlan, cold: bool, target: generations.Baseline | None
+) -> tuple[ResetMode, str]:
+    """How a reset of the lab to `target` (the baseline in force or a checkpoint, see
+    `reset_target`) goes, and why: from memory when it holds every machine's memory state
+    (and no cold reset was asked for), else a cold boot."""
     if cold:
         return ResetMode.COLD, "cold reset as asked"
-    current = generations.current(plan)
-    if current is None:
+    if target is None:
         return ResetMode.COLD, "no baseline yet: cold reset (take one with `lab baseline`)"
-    missing = [m.name for m in plan.machines if m.name not in current.memory]
+    missing = [m.name for m in plan.machines if m.name not in target.memory]
     if missing:
-        return ResetMode.COLD, f"no memory state for {', '.join(missing)}: cold reset"
+        of = f" in checkpoint {target.name}" if target.name else ""
+        return ResetMode.COLD, f"no memory state for {', '.join(missing)}{of}: cold reset"
     return ResetMode.MEMORY, ""
 
 
-def _memory_reset(driver: Driver, plan: LabPlan, machine: MachinePlan) -> None:
-    current = generations.current(plan)
-    assert current is not None  # choose_mode checked it
+def _memory_reset(
+    driver: Driver, plan: LabPlan, machine: MachinePlan, target: generations.Baseline
+) -> None:
     _power_off(driver, machine)
-    generations.fresh_overlays(plan, machine, current)
-    generations.restore_nvram(plan, machine, current)
-    driver.restore_domain(current.memory_state(plan, machine.name))
+    generations.fresh_overlays(plan, machine, target)
+    generations.restore_nvram(plan, machine, target)
+    driver.restore_domain(target.memory_state(plan, machine.name))
 
 
-def _cold_reset(settings: Settings, driver: Driver, record: LabRecord, progress: Progress) -> None:
+def _cold_reset(
+    settings: Settings,
+    driver: Driver,
+    record: LabRecord,
+    target: generations.Baseline | None,
+    progress: Progress,
+) -> None:
     plan = record.plan
-    current = generations.current(plan)
     bases = base_disks(settings, record)
 
     def one(machine: MachinePlan) -> None:
         _power_off(driver, machine)
         for layer, overlay in machine.layers:
-            backing = current.disk(plan, layer) if current else bases[layer]
+            backing = target.disk(plan, layer) if target else bases[layer]
             generations.new_overlay(backing, overlay)
-        generations.restore_nvram(plan, machine, current)
+        generations.restore_nvram(plan, machine, target)
         driver.start_domain(machine.domain)
         progress(machine.name, "booting (cold reset)")
 

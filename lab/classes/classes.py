@@ -165,13 +165,35 @@ def baseline(settings: Settings, name: str, progress: Progress = quiet) -> list[
 
 
 def reset(
-    settings: Settings, name: str, *, cold: bool = False, progress: Progress = quiet
+    settings: Settings,
+    name: str,
+    *,
+    cold: bool = False,
+    to: str | None = None,
+    progress: Progress = quiet,
 ) -> list[SeatOutcome]:
+    """Reset every seat to its baseline, or to its checkpoint `to` (a seat without one
+    fails, the others go on)."""
+    if to is not None:
+        generations.check_checkpoint_name(to)
     klass = get_class(settings, name)
     return _each(
         settings,
         klass.seats,
-        lambda seat: resets.reset(settings, seat, cold=cold, progress=progress),
+        lambda seat: resets.reset(settings, seat, cold=cold, to=to, progress=progress),
+    )
+
+
+def checkpoint(
+    settings: Settings, name: str, checkpoint: str, progress: Progress = quiet
+) -> list[SeatOutcome]:
+    """Capture checkpoint `checkpoint` of every seat (each seat's own state)."""
+    generations.check_checkpoint_name(checkpoint)
+    klass = get_class(settings, name)
+    return _each(
+        settings,
+        klass.seats,
+        lambda seat: resets.checkpoint(settings, seat, checkpoint, _prefixed(progress, seat)),
     )
 
 

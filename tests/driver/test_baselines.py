@@ -17,7 +17,7 @@ import pytest
 
 from lab.baselines import generations
 from lab.baselines.records import ResetMode
-from lab.baselines.resets import choose_mode
+from lab.baselines.resets import choose_mode, reset_target
 from lab.driver.connection import DomainState, Driver
 from lab.driver.domain_xml import domain_xml
 from lab.labs.plan import LabPlan, plan_lab
@@ -87,7 +87,7 @@ def test_capture_freezes_disks_and_memory_then_puts_the_generation_in_force(
         assert backing(machine.overlay) == frozen  # a fresh, empty layer over it
         assert taken.memory_state(plan, machine.name).is_file()
         assert driver.domain_state(machine.domain) is DomainState.RUNNING
-    assert choose_mode(plan, cold=False) == (ResetMode.MEMORY, "")
+    assert choose_mode(plan, False, reset_target(plan, None)) == (ResetMode.MEMORY, "")
 
 
 def test_a_second_generation_stands_alone_and_the_first_goes(
@@ -104,14 +104,17 @@ def test_a_second_generation_stands_alone_and_the_first_goes(
 def test_reset_mode_follows_what_the_baseline_holds(
     driver: Driver, plan: LabPlan, base: Path
 ) -> None:
-    mode, note = choose_mode(plan, cold=False)
+    mode, note = choose_mode(plan, False, reset_target(plan, None))
     assert mode is ResetMode.COLD and "no baseline yet" in note
     driver.destroy_domain(plan.machines[1].domain)  # b is stopped: no memory to save
     taken = generations.capture(driver, plan, bases(plan, base))
     assert taken.memory == ("a",)
-    mode, note = choose_mode(plan, cold=False)
+    mode, note = choose_mode(plan, False, reset_target(plan, None))
     assert mode is ResetMode.COLD and "no memory state for b" in note
-    assert choose_mode(plan, cold=True) == (ResetMode.COLD, "cold reset as asked")
+    assert choose_mode(plan, True, reset_target(plan, None)) == (
+        ResetMode.COLD,
+        "cold reset as asked",
+    )
 
 
 def test_recover_resumes_a_machine_a_killed_capture_left_saved(

@@ -75,11 +75,13 @@ def present_problems(settings: Settings, record: LabRecord) -> list[str]:
 
 
 def baseline_problems(record: LabRecord) -> list[str]:
-    """The baseline in force is whole, and no generation lingers that nothing uses."""
+    """The baseline in force is whole, and no generation lingers that nothing uses (a
+    checkpoint's generation is named by it)."""
     plan = record.plan
     current = generations.current(plan)
     root = generations.baselines_dir(plan)
     on_disk = {g.name for g in root.iterdir() if g.is_dir()} if root.is_dir() else set()
+    on_disk -= {"checkpoints"} | {c.generation for c in generations.checkpoints(plan).values()}
     if current is None:
         return [f"baseline generation {g} without a baseline in force" for g in on_disk]
     problems = []
