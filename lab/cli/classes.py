@@ -1,9 +1,9 @@
-"""`lab class ...`, `lab baseline`, `lab reset`: the trainer's commands."""
+"""`lab class ...`, `lab baseline`, `lab checkpoint`, `lab reset`: the trainer's commands."""
 
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +24,10 @@ from lab.store.state import StateStore
 class_app = typer.Typer(help="Classes: one lab per trainee seat.", no_args_is_help=True)
 
 ClassOption = Annotated[str | None, typer.Option("--class", help="Every seat of this class")]
+ColdOption = Annotated[bool, typer.Option("--cold", help="Boot from the disk layer")]
+ToOption = Annotated[
+    str | None, typer.Option("--to", help="To this checkpoint instead of the baseline")
+]
 
 
 @class_app.command("create")
@@ -128,18 +132,90 @@ def baseline(
 def reset(
     name: Annotated[str | None, typer.Argument(help="Lab")] = None,
     klass: ClassOption = None,
-    cold: Annotated[bool, typer.Option("--cold", help="Boot from the disk layer")] = False,
+    cold: ColdOption = False,
+    to: ToOption = None,
 ) -> None:
-    """Put a lab (or every seat of a class) back to its baseline, verified."""
+    """Put a lab (or every seat of a class) back to its baseline, or to a checkpoint,
+    verified."""
     settings = get_settings()
     target = _one_target(name, klass)
     if klass:
-        outcomes = classes.reset(settings, klass, cold=cold, progress=progress_printer())
-        _report(outcomes, f"class {klass} reset")
+        class_reset(klass, cold=cold, to=to)
     else:
-        done = resets.reset(settings, target, cold=cold, progress=progress_printer())
+        done = resets.reset(settings, target, cold=cold, to=to, progress=progress_printer())
         note = f" ({done.note})" if done.note else ""
-        out.print(f"lab {target}: ready, {done.mode} reset in {done.seconds:.1f} s{note}")
+        where = f" to checkpoint {done.to}" if done.to else ""
+        out.print(f"lab {target}: ready, {done.mode} reset{where} in {done.seconds:.1f} s{note}")
+
+
+@class_app.command("reset")
+def class_reset(
+    name: Annotated[str, typer.Argument(help="Class")],
+    cold: ColdOption = False,
+    to: ToOption = None,
+) -> None:
+    """Put every seat back to its baseline, or to its checkpoint, verified."""
+    outcomes = classes.reset(get_settings(), name, cold=cold, to=to, progress=progress_printer())
+    _report(outcomes, f"class {name} reset" + (f" to checkpoint {to}" if to else ""))
+
+
+def checkpoint(
+    name: Annotated[str, typer.Argument(help="Lab")],
+    checkpoint: Annotated[str | None, typer.Argument(help="Checkpoint name")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="The lab's checkpoints")] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the checkpoint")] = False,
+) -> None:
+    """Capture a lab's state now (disk + memory) as a named checkpoint a reset can go to
+    (`lab reset LAB --to NAME`); list or delete its checkpoints."""
+    settings = get_settings()
+    if list_:
+        if checkpoint is not None or delete:
+            raise LabError("--list takes only the lab", hint="lab checkpoint LAB --list")
+        _list_checkpoints(resets.checkpoints(settings, name))
+    elif checkpoint is None:
+        raise LabError(
+            "name the checkpoint, or give --list",
+            hint="lab checkpoint LAB NAME | LAB --list | LAB NAME --delete",
+        )
+    elif delete:
+        resets.delete_checkpoint(settings, name, checkpoint)
+        out.print(f"lab {name}: checkpoint {checkpoint} deleted")
+    else:
+        taken = resets.checkpoint(settings, name, checkpoint, progress_printer())
+        memory = f" ({', '.join(taken.memory)})" if taken.memory else ""
+        out.print(f"lab {name}: checkpoint {checkpoint}{memory}")
+
+
+@class_app.command("checkpoint")
+def class_checkpoint(
+    name: Annotated[str, typer.Argument(help="Class")],
+    checkpoint: Annotated[str, typer.Argument(help="Checkpoint name")],
+) -> None:
+    """Capture every seat's state now as the named checkpoint (each seat its own)."""
+    outcomes = classes.checkpoint(get_settings(), name, checkpoint, progress_printer())
+    _report(outcomes, f"class {name}: checkpoint {checkpoint} of every seat")
+
+
+def _list_checkpoints(found: list[resets.CheckpointInfo]) -> None:
+    table = Table("checkpoint", "age", "memory", "size")
+    moment = datetime.now(UTC)
+    for c in found:
+        table.add_row(
+            c.name,
+            age(c.created_at, moment),
+            ", ".join(c.memory) or "-",
+            f"{c.size / 2**20:.0f} MiB",
+        )
+    out.print(table)
+
+
+def age(then: datetime, moment: datetime) -> str:
+    """How long ago, in the largest whole unit: `45 s`, `12 min`, `3 h`, `2 d`."""
+    seconds = max(0, int((moment - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def _one_target(name: str | None, klass: str | None) -> str:
@@ -173,4 +249,5 @@ def _report(outcomes: list[SeatOutcome], summary: str) -> None:
 def register(app: typer.Typer) -> None:
     app.add_typer(class_app, name="class")
     app.command()(baseline)
+    app.command()(checkpoint)
     app.command()(reset)
