@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from lab.access.users import Role
+from lab.baselines.records import CHECKPOINT_NAME, CHECKPOINT_RULE
 from lab.classes.access_sheet import AccessSheet
 from lab.classes.classes import MAX_SEATS
 from lab.classes.schedules import ScheduleStatus
@@ -157,6 +158,24 @@ class LabPower(_In):
 
 class ResetRequest(_In):
     cold: bool = Field(default=False, description="Boot from the disk layer, not memory")
+    to: str | None = Field(
+        default=None,
+        pattern=CHECKPOINT_NAME.pattern,
+        description="A checkpoint to go back to instead of the baseline",
+    )
+
+
+class CheckpointCreate(_In):
+    name: str = Field(
+        pattern=CHECKPOINT_NAME.pattern, description=f"The checkpoint's name: {CHECKPOINT_RULE}"
+    )
+
+
+class CheckpointPublic(_Out):
+    name: str
+    created_at: datetime
+    memory: list[str]  # machines whose memory state it holds (the others boot)
+    size: int  # bytes on the server's disk
 
 
 class ClassCreate(_In):
@@ -211,6 +230,7 @@ class ResetPublic(_Out):
     seconds: float
     started_at: datetime
     note: str
+    to: str | None = None  # the checkpoint it went back to; null: the baseline
 
 
 class AuditPublic(_Out):

@@ -8,6 +8,7 @@ from api.auth import STAFF, Action, CurrentUser, check_class, require
 from api.deps import RunnerDep, SettingsDep
 from api.routes._common import ACCEPTED, accepted, start_on_class
 from api.schemas import (
+    CheckpointCreate,
     ClassCreate,
     ClassPublic,
     ClassStatusPublic,
@@ -84,11 +85,13 @@ def reset_class(
     runner: RunnerDep,
     body: ResetRequest | None = None,
 ) -> OperationPublic:
-    """Reset every seat, verified; each seat's outcome is in the operation's result."""
+    """Reset every seat (to its baseline, or to its checkpoint `to`), verified; each
+    seat's outcome is in the operation's result."""
     cold = body.cold if body else False
+    to = body.to if body else None
 
     def work(progress: Progress) -> list[SeatOutcome]:
-        return classes.reset(settings, name, cold=cold, progress=progress)
+        return classes.reset(settings, name, cold=cold, to=to, progress=progress)
 
     return start_on_class(
         response,
@@ -118,6 +121,32 @@ def baseline_class(
         klass=name,
         action=Action.BASELINE,
         kind="class-baseline",
+        work=work,
+    )
+
+
+@router.post("/{name}/checkpoints", status_code=202, responses=ACCEPTED)
+def checkpoint_class(
+    name: str,
+    body: CheckpointCreate,
+    response: Response,
+    user: CurrentUser,
+    settings: SettingsDep,
+    runner: RunnerDep,
+) -> OperationPublic:
+    """Capture every seat's state now as the named checkpoint (each seat its own)."""
+
+    def work(progress: Progress) -> list[SeatOutcome]:
+        return classes.checkpoint(settings, name, body.name, progress)
+
+    return start_on_class(
+        response,
+        runner,
+        settings,
+        user,
+        klass=name,
+        action=Action.BASELINE,
+        kind="class-checkpoint",
         work=work,
     )
 

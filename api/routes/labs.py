@@ -1,4 +1,4 @@
-"""Labs: create from a profile, list, get, delete, power, baseline, reset."""
+"""Labs: create from a profile, list, get, delete, power, baseline, checkpoints, reset."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from api.deps import RunnerDep, SettingsDep, Stores, StoresDep
 from api.rendering import json_list, json_response, lab_json, rendered_lab
 from api.routes._common import ACCEPTED, accepted, start_on_lab
 from api.schemas import (
+    CheckpointCreate,
+    CheckpointPublic,
     LabCreate,
     LabPower,
     LabPublic,
@@ -191,12 +193,59 @@ def reset(
     runner: RunnerDep,
     body: ResetRequest | None = None,
 ) -> OperationPublic:
-    """Put the lab back to its baseline, verified. 409 while another operation holds it."""
+    """Put the lab back to its baseline (or to its checkpoint `to`), verified. 409 while
+    another operation holds it."""
     cold = body.cold if body else False
+    to = body.to if body else None
 
     def work(progress: Progress) -> ResetPublic:
-        return ResetPublic.of(resets.reset(settings, name, cold=cold, progress=progress))
+        return ResetPublic.of(resets.reset(settings, name, cold=cold, to=to, progress=progress))
 
     return start_on_lab(
         response, runner, settings, user, lab=name, action=Action.RESET, kind="reset", work=work
     )
+
+
+@router.post("/{name}/checkpoints", status_code=202, responses=ACCEPTED)
+def add_checkpoint(
+    name: str,
+    body: CheckpointCreate,
+    response: Response,
+    user: CurrentUser,
+    settings: SettingsDep,
+    runner: RunnerDep,
+) -> OperationPublic:
+    """Capture the lab's state now (disk layers + memory) as a named checkpoint, replacing
+    one of that name, and verify the lab. A reset can then go to it (`to`)."""
+
+    def work(progress: Progress) -> object:
+        return resets.checkpoint(settings, name, body.name, progress)
+
+    return start_on_lab(
+        response,
+        runner,
+        settings,
+        user,
+        lab=name,
+        action=Action.BASELINE,
+        kind="checkpoint",
+        work=work,
+    )
+
+
+@router.get("/{name}/checkpoints")
+def list_checkpoints(name: str, user: CurrentUser, settings: SettingsDep) -> list[CheckpointPublic]:
+    """The lab's checkpoints, by name: when taken, which machines' memory, size on disk."""
+    check_lab(settings, user, name, Action.READ)
+    return [CheckpointPublic.of(c) for c in resets.checkpoints(settings, name)]
+
+
+@router.delete("/{name}/checkpoints/{checkpoint}", status_code=204)
+def delete_checkpoint(
+    name: str, checkpoint: str, user: CurrentUser, settings: SettingsDep
+) -> Response:
+    """Delete a checkpoint of the lab (404 when it has none of that name; 409 while an
+    operation holds the lab)."""
+    check_lab(settings, user, name, Action.BASELINE)
+    resets.delete_checkpoint(settings, name, checkpoint)
+    return Response(status_code=204)

@@ -40,6 +40,9 @@ LAB_OPS: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/labs/{lab}/power", {"action": "stop"}),
     ("POST", "/api/v1/labs/{lab}/reset", None),
     ("POST", "/api/v1/labs/{lab}/baseline", None),
+    ("POST", "/api/v1/labs/{lab}/checkpoints", {"name": "t1"}),
+    ("GET", "/api/v1/labs/{lab}/checkpoints", None),
+    ("DELETE", "/api/v1/labs/{lab}/checkpoints/t1", None),
     ("POST", "/api/v1/labs/{lab}/provision", None),
     ("POST", "/api/v1/labs/{lab}/apply?kind=playbook&filename=p.yml", b"- hosts: all\n"),
     ("POST", "/api/v1/labs/{lab}/test", None),
@@ -81,6 +84,22 @@ LAB_EXPECTED = {
         "c1-01": "401 401 403 403 202 202 202",
         "mine": "401 401 403 202 403 202 202",
         "other": "401 401 403 403 403 202 202",
+    },
+    "POST /{lab}/checkpoints": {
+        "c1-01": "401 401 403 403 202 202 202",
+        "mine": "401 401 403 202 403 202 202",
+        "other": "401 401 403 403 403 202 202",
+    },
+    "GET /{lab}/checkpoints": {
+        "c1-01": "401 401 200 403 200 200 200",
+        "mine": "401 401 403 200 403 200 200",
+        "other": "401 401 403 403 403 200 200",
+    },
+    # 404: allowed, and the lab has no checkpoint t1
+    "DELETE /{lab}/checkpoints/t1": {
+        "c1-01": "401 401 403 403 404 404 404",
+        "mine": "401 401 403 404 403 404 404",
+        "other": "401 401 403 403 403 404 404",
     },
     "POST /{lab}/provision": {
         "c1-01": "401 401 403 403 403 202 202",
@@ -124,6 +143,7 @@ CLASS_OPS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/classes/{klass}/status", None),
     ("POST", "/api/v1/classes/{klass}/reset", None),
     ("POST", "/api/v1/classes/{klass}/baseline", None),
+    ("POST", "/api/v1/classes/{klass}/checkpoints", {"name": "t1"}),
     ("POST", "/api/v1/classes/{klass}/schedules", {"at": "FUTURE"}),
     ("GET", "/api/v1/classes/{klass}/schedules", None),
     ("DELETE", "/api/v1/classes/{klass}/schedules/SCHEDULE", None),
@@ -143,6 +163,10 @@ CLASS_EXPECTED = {
         "c2": "401 401 403 403 403 202 202",
     },
     "POST /{klass}/baseline": {
+        "c1": "401 401 403 403 202 202 202",
+        "c2": "401 401 403 403 403 202 202",
+    },
+    "POST /{klass}/checkpoints": {
         "c1": "401 401 403 403 202 202 202",
         "c2": "401 401 403 403 403 202 202",
     },
@@ -323,5 +347,6 @@ def test_the_matrix_covers_every_route(app: FastAPI) -> None:
         path = re.sub(r"/classes/c[12]", "/classes/{name}", path)
         path = path.replace("/profiles/tiny", "/profiles/{name}")
         path = path.replace("/m1/", "/{machine}/").replace("SCHEDULE", "{schedule_id}")
+        path = path.replace("/checkpoints/t1", "/checkpoints/{checkpoint}")
         covered.add((method, path.replace("/OP", "/{op_id}")))
     assert set(_routes(app)) == covered
