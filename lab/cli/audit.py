@@ -59,10 +59,15 @@ def command_words(argv: Sequence[str]) -> tuple[str, ...]:
     return (argv[0],)
 
 
+# Commands that only read when given this option (`lab checkpoint LAB --list`).
+READ_OPTIONS: dict[tuple[str, ...], str] = {("checkpoint",): "--list"}
+
+
 def is_action(argv: Sequence[str]) -> bool:
     """Whether a command line acts (and so goes into the audit log)."""
     words = command_words(argv)
-    return bool(words) and words not in READS and "--help" not in argv
+    reads = words in READS or READ_OPTIONS.get(words, "--help") in argv
+    return bool(words) and not reads and "--help" not in argv
 
 
 def parameters(argv: Sequence[str]) -> dict[str, Any]:
