@@ -197,6 +197,9 @@ def reset(
     another operation holds it."""
     cold = body.cold if body else False
     to = body.to if body else None
+    if to is not None:  # an unknown checkpoint: 404 at once, naming the lab's checkpoints
+        check_lab(settings, user, name, Action.RESET)
+        resets.reset_target(lifecycle.get_lab(settings, name).plan, to)
 
     def work(progress: Progress) -> ResetPublic:
         return ResetPublic.of(resets.reset(settings, name, cold=cold, to=to, progress=progress))

@@ -105,11 +105,11 @@ def forget_checkpoint(plan: LabPlan, name: str) -> bool:
 def size_on_disk(plan: LabPlan, baseline: Baseline) -> int:
     """Bytes a generation takes on its file system (layers, memory states, NVRAM)."""
     total = 0
-    for path in baseline.directory(plan).iterdir():
-        try:
+    try:
+        for path in baseline.directory(plan).iterdir():
             total += path.stat().st_blocks * 512
-        except FileNotFoundError:  # pruned meanwhile
-            continue
+    except FileNotFoundError:  # pruned meanwhile
+        return 0
     return total
 
 

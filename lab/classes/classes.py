@@ -193,7 +193,7 @@ def checkpoint(
     return _each(
         settings,
         klass.seats,
-        lambda seat: resets.checkpoint(settings, seat, checkpoint, _prefixed(progress, seat)),
+        lambda seat: resets.checkpoint(settings, seat, checkpoint, progress),
     )
 
 

@@ -1,5 +1,5 @@
 """A lab's checkpoints through the API: listed, deleted, refused by name; a reset to a
-checkpoint the lab lacks fails, naming the ones it has. (Capturing one needs machines:
+checkpoint the lab lacks is refused, naming the ones it has. (Capturing one needs machines:
 tests/driver/test_checkpoints.py.)"""
 
 from __future__ import annotations
@@ -71,15 +71,31 @@ def test_checkpoint_names_are_checked(client: TestClient, headers: Headers) -> N
     assert bad.status_code == 422
 
 
-def test_a_reset_to_a_checkpoint_the_lab_lacks_fails_naming_those_it_has(
-    client: TestClient, headers: Headers, settings: Settings, wait_op: WaitOp
+def test_a_reset_to_a_checkpoint_the_lab_lacks_is_refused_naming_those_it_has(
+    client: TestClient, headers: Headers, settings: Settings
 ) -> None:
     _checkpoint(_mine(settings), "after-task-1", "20261201T090000-aaaaaa")
-    started = client.post(
+    refused = client.post(
         "/api/v1/labs/mine/reset", json={"to": "after-task-9"}, headers=headers["tester"]
     )
+    assert refused.status_code == 404, refused.text
+    assert "no checkpoint 'after-task-9'" in refused.json()["error"]
+    assert refused.json()["hint"] == "its checkpoints: after-task-1"
+    forbidden = client.post(
+        "/api/v1/labs/other/reset", json={"to": "after-task-1"}, headers=headers["tester"]
+    )
+    assert forbidden.status_code == 403
+
+
+def test_a_class_reset_to_a_checkpoint_a_seat_lacks_fails_that_seat(
+    client: TestClient, headers: Headers, settings: Settings, wait_op: WaitOp
+) -> None:
+    started = client.post(
+        "/api/v1/classes/c1/reset", json={"to": "after-task-1"}, headers=headers["trainer"]
+    )
     assert started.status_code == 202, started.text
-    done = wait_op(started.json()["url"], headers["tester"])
+    done = wait_op(started.json()["url"], headers["trainer"])
     assert done["status"] == "failed"
-    assert "no checkpoint 'after-task-9'" in done["error"]
-    assert done["hint"] == "its checkpoints: after-task-1"
+    seats = {seat["seat"]: seat for seat in done["result"]}
+    assert set(seats) == {"c1-01", "c1-02"}
+    assert all("no checkpoint 'after-task-1'" in seat["error"] for seat in seats.values())
