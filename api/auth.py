@@ -7,10 +7,10 @@ to least:
 
 - admin: everything;
 - engineer: images, profiles, labs, classes, operations, audit, metrics;
-- trainer: the classes assigned to them and their seats: status, reset, baseline,
-  access sheet, consoles;
-- tester: the labs they created: create, status, power, reset, baseline, delete,
-  consoles;
+- trainer: the classes assigned to them and their seats: status, reset, baseline (and
+  checkpoints), access sheet, consoles;
+- tester: the labs they created: create, status, power, reset, baseline (and
+  checkpoints), delete, consoles;
 - trainee: their own seat (a lab assigned to them): status, power, reset, console.
 """
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.baselines import resets
+from lab.baselines.records import ResetRecord
 from lab.classes import classes
 from lab.classes.classes import SeatOutcome
 from lab.classes.schedules import ScheduleStore
@@ -65,7 +66,7 @@ def status(name: str) -> None:
             seat.status,
             verified,
             f"{seat.baseline_at:%H:%M:%S}" if seat.baseline_at else "none",
-            f"{last.started_at:%H:%M:%S} ({last.mode})" if last else "-",
+            f"{last.started_at:%H:%M:%S} ({_how(last)})" if last else "-",
             ("ready" if last.ok else "FAILED") if last else "-",
             f"{last.seconds:.1f} s" if last else "-",
         )
@@ -218,6 +219,11 @@ def age(then: datetime, moment: datetime) -> str:
     return f"{seconds} s"
 
 
+def _how(done: ResetRecord) -> str:
+    """A reset's mode, and the checkpoint it went to: `memory`, `memory to after-task-2`."""
+    return f"{done.mode} to {done.to}" if done.to else str(done.mode)
+
+
 def _one_target(name: str | None, klass: str | None) -> str:
     if (name is None) == (klass is None):
         raise LabError("name one lab, or give --class", hint="lab reset NAME | --class CLASS")
@@ -231,7 +237,7 @@ def _report(outcomes: list[SeatOutcome], summary: str) -> None:
         table.add_row(
             o.seat,
             "ok" if o.ok else "[red]FAILED[/]",
-            r.mode if r else "",
+            _how(r) if r else "",
             f"{r.seconds:.1f} s" if r else "",
             escape(r.note if r else o.error),
         )

@@ -54,7 +54,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
 
     def class_reset(_s: object, name: str, **kwargs: Any) -> list[SeatOutcome]:
         calls.append(("class-reset", (name, kwargs["cold"], kwargs["to"])))
-        return [SeatOutcome(seat=f"{name}-01", ok=True)]
+        return [SeatOutcome(seat=f"{name}-01", ok=True, reset=reset(_s, f"{name}-01", **kwargs))]
 
     def class_checkpoint(_s: object, name: str, checkpoint: str, _p: object) -> list[SeatOutcome]:
         calls.append(("class-checkpoint", (name, checkpoint)))
@@ -117,15 +117,15 @@ def test_reset_to_a_checkpoint(app: typer.Typer, asked: list[tuple[str, Any]]) -
     code, out, _ = invoke(app, "reset", "--class", "c1", "--to", "t2", "--cold")
     assert code == 0 and "class c1 reset to checkpoint t2" in out
     code, out, _ = invoke(app, "class", "reset", "c1", "--to", "t2")
-    assert code == 0 and "class c1 reset to checkpoint t2" in out
+    assert code == 0 and "class c1 reset to checkpoint t2" in out and "memory to t2" in out
     code, out, _ = invoke(app, "class", "reset", "c1")
     assert code == 0 and out.rstrip().endswith("class c1 reset")
-    assert asked == [
-        ("reset", ("s-01", False, "after-task-1")),
+    assert [a for a in asked if a[0] == "class-reset"] == [
         ("class-reset", ("c1", True, "t2")),
         ("class-reset", ("c1", False, "t2")),
         ("class-reset", ("c1", False, None)),
     ]
+    assert asked[0] == ("reset", ("s-01", False, "after-task-1"))
 
 
 def test_a_class_checkpoint_reports_every_seat(
