@@ -9,6 +9,7 @@ verification stubbed: it needs guests that answer on SSH, which the test driver 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from ipaddress import IPv4Network
@@ -271,3 +272,20 @@ def test_a_checkpoint_is_taken_of_a_running_lab_only(
     with pytest.raises(ConflictError) as stopped:
         resets.checkpoint(settings, LAB, "x")
     assert stopped.value.hint == f"start it first: lab start {LAB}"
+
+
+def test_a_killed_capture_of_a_checkpoint_leaves_the_old_one_whole(
+    driver: Driver, plan: LabPlan, base: Path
+) -> None:
+    old = generations.capture(driver, plan, bases(plan, base), checkpoint="step")
+    # Killed while replacing it, right after a was saved and its overlay moved away.
+    a = plan.machines[0]
+    gdir = generations.baselines_dir(plan) / "20991231T000000-killed"
+    gdir.mkdir()
+    driver.save_domain(a.domain, gdir / "a.sav")
+    os.replace(a.overlay, gdir / "a.qcow2")
+    done = generations.recover(driver, plan, running=True)
+    assert "a: resumed from the interrupted baseline capture" in done, done
+    assert generations.checkpoints(plan) == {"step": old}
+    assert old.directory(plan).is_dir() and gdir.is_dir()  # b and a run on them
+    assert driver.domain_state(a.domain) is DomainState.RUNNING
