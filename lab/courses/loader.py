@@ -209,6 +209,13 @@ def _problem(tree: Located, loc: Loc, text: str, *, at_key: bool = False) -> Pro
 def course_json_schema() -> dict[str, Any]:
     """The JSON Schema of a course file, for editors (yaml-language-server and the like)."""
     schema = Course.model_json_schema(by_alias=True)
+    defs = schema.get("$defs", {})
+    for name in ("Text", "Markdown"):  # a plain string is the Ukrainian alone
+        if name in defs:
+            words = defs[name]
+            plain = {"type": "string", **words["properties"]["uk"]}
+            plain.pop("title", None)
+            defs[name] = {"description": words.get("description", ""), "anyOf": [plain, words]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Hromada Lab course",
