@@ -166,7 +166,7 @@ _MODELS: dict[str, type[BaseCheck]] = {
 
 
 def _in_check(loc: Loc) -> bool:
-    return len(loc) == 6 and loc[2] == "checks" and isinstance(loc[3], int)
+    return len(loc) == 5 and loc[2] == "checks" and isinstance(loc[3], int)
 
 
 def _node(raw: Any, loc: Loc) -> Any:

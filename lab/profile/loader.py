@@ -50,9 +50,10 @@ def read_profile_file(path: Path) -> bytes:
         raise
     except OSError as exc:
         raise Unreadable(f"cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a directory
+        os.close(fd)
+        raise Unreadable("is not a regular file")
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise Unreadable("is not a regular file")
         try:
             data = f.read(MAX_PROFILE_BYTES + 1)
         except OSError as exc:
