@@ -4,6 +4,7 @@ located problems (right line, key path, words), never a traceback."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,9 @@ from lab.courses.loader import CourseError, course_json_schema, course_problems,
 from lab.courses.model import CheckKind, Course, FileCheck, ShareCheck
 from lab.courses.words import describe_check
 from lab.errors import InvalidError, NotFoundError
+from lab.labs import deployment
+from lab.labs.keys import KeyPair
+from lab.labs.plan import plan_lab
 from lab.profile import Problem, load_profile
 from lab.settings import Settings, get_settings
 
@@ -425,3 +429,18 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "ok.yaml"
     path.write_text(text)
     return path
+
+
+def test_an_account_with_sudo_gets_it_in_the_seed(tmp_path: Path) -> None:
+    """The trainee of a sample profile administers the machines (a course asks it to);
+    the staff do not."""
+    profile = load_profile(PROFILES / "rural-hromada.yaml")
+    plan = plan_lab(profile, "demo", "hl-", tmp_path, IPv4Network("10.250.0.0/24"))
+    private = tmp_path / "key"
+    private.write_text(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+    )
+    key = KeyPair(private=private, public=tmp_path / "key.pub", public_text="ssh-ed25519 AAAA k")
+    spec = deployment.seed_spec(plan, plan.machines[0], profile, key, key)
+    sudo = {a.name: a.sudo for a in spec.accounts}
+    assert sudo == {"centre-admin": True, "operator": False, "starosta": False, "trainee": True}
