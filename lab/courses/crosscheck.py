@@ -102,7 +102,7 @@ def _check(
 def _network_check(
     loc: Loc, kind: CheckKind, check: Mapping[str, Any], machine: Machine, profile: Profile
 ) -> Iterator[tuple[Loc, str]]:
-    if not _addresses(machine):
+    if not machine.managed and not _addresses(machine):  # a managed one gets one from the plan
         yield (
             (*loc, kind.value),
             f"a {kind.value} check asks {machine.name!r} over the network, but it has no"

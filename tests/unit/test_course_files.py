@@ -167,6 +167,7 @@ community: {name: t, title: "Т", oblast: "К", kind: rural}
 networks:
   - {name: office, cidr: 10.20.0.0/24}
   - {name: other, cidr: 10.21.0.0/24}
+  - {name: island, cidr: 10.22.0.0/24}
 machines:
   - name: ws
     image: debian-12
@@ -180,6 +181,11 @@ machines:
     image: vendor-nas
     memory: 512MiB
     nics: [{network: office, address: 10.20.0.30}]
+    appliance: {firmware: bios}
+  - name: lone
+    image: vendor-box
+    memory: 512MiB
+    nics: [{network: island, address: 10.22.0.30}]
     appliance: {firmware: bios}
 accounts:
   - {name: clerk, kind: staff}
@@ -222,6 +228,13 @@ def test_from_a_machine_on_another_network(tmp_path: Path, profiles: Path) -> No
     line, column, path, message = only(text, tmp_path, profiles)
     assert (line, column, path) == (11, 15, "tasks[0].checks[0].from")
     assert message == "'far' shares no network with 'nas' (it is on other; 'nas' on office)"
+
+
+def test_no_machine_to_ask_from(tmp_path: Path, profiles: Path) -> None:
+    text = ON_APPLIANCE.replace("machine: nas", "machine: lone")
+    line, _, path, message = only(text, tmp_path, profiles)
+    assert (line, path) == (10, "tasks[0].checks[0].port")
+    assert message == "no managed machine shares a network with 'lone' to ask it from"
 
 
 def test_from_an_appliance(tmp_path: Path, profiles: Path) -> None:
