@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from lab.courses.loader import course_json_schema as _schema
 from lab.courses.loader import load_course
 from lab.courses.model import Course
-from lab.errors import LabError, NotFoundError
-from lab.labs.naming import check_lab_name
+from lab.errors import InvalidError, LabError, NotFoundError, quote
+from lab.labs.naming import valid_lab_name
 from lab.settings import Settings
 
 
@@ -36,7 +36,11 @@ class CourseSummary(BaseModel):
 
 def course_path(settings: Settings, name: str) -> Path:
     """The catalogue file of course `name`; NotFoundError if there is none."""
-    check_lab_name(name)  # no '/' or '..': the name never leaves the catalogue
+    if not valid_lab_name(name):  # no '/' or '..': the name never leaves the catalogue
+        raise InvalidError(
+            f"{quote(name)} is not a course name",
+            hint="a course is named by its file name without .yaml; `lab course list` lists them",
+        )
     path = settings.courses_dir / f"{name}.yaml"
     if not path.is_file():
         raise NotFoundError(f"no course named '{name}'", hint="`lab course list` lists the courses")

@@ -392,7 +392,8 @@ def test_catalogue_lists_every_course_and_the_broken_one(settings: Settings) -> 
 def test_course_names_never_leave_the_catalogue(settings: Settings, name: str) -> None:
     with pytest.raises((NotFoundError, InvalidError)) as info:
         course_path(settings, name)
-    assert info.value.hint
+    assert info.value.hint and "lab course list" in info.value.hint
+    assert "lab name" not in info.value.message
 
 
 def test_default_catalogue_is_the_repository_s() -> None:
