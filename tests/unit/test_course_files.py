@@ -416,7 +416,7 @@ def test_cli_list_and_show(settings: Settings, cli: typer.Typer) -> None:
     assert "1. lesson-page: A lesson page on the portal (on edu-srv, 3 points, 2 hints)" in (
         shown.stdout
     )
-    assert "http://edu-srv/index.php/Informatyka_7A answers 200" in shown.stdout
+    assert "http://edu-srv/index.php?title=Informatyka_7A answers 200" in shown.stdout
     missing = CliRunner().invoke(cli, ["course", "show", "nothing"])
     assert missing.exit_code == 1 and "no course named 'nothing'" in missing.stderr
 
