@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 
 from api.schemas import ErrorPublic, ProblemPublic
 from lab.errors import ConflictError, InvalidError, LabError, NotFoundError, ThrottledError
-from lab.profile import ProfileError
+from lab.profile.problems import LocatedError
 from lab.redact import path_redactor
 
 log = logging.getLogger("hromada.api")
@@ -85,7 +85,7 @@ def install(app: FastAPI) -> None:
             log.error("request failed: %s", exc.message)
         redact = path_redactor(request.app.state.settings)  # no server paths in answers
         problems = None
-        if isinstance(exc, ProfileError):
+        if isinstance(exc, LocatedError):  # a profile's or a course's
             problems = [
                 ProblemPublic(
                     file=redact(p.file),

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     labs_per_user: int = Field(default=3, ge=0, le=1000)
     # The profile catalogue the API lists and creates labs from.
     profiles_dir: Path = Field(default_factory=_default_profiles)
+    # The course catalogue (courses/NAME.yaml): what a class may run (lab.courses).
+    courses_dir: Path = Field(default_factory=lambda: _repo_dir("courses"))
     # How often `lab serve` looks for scheduled class resets that are due (seconds).
     schedule_poll: float = Field(default=10.0, gt=0)
     # Image recipes (images/*.yaml): `lab prepare` bakes roles' packages onto them.

@@ -34,6 +34,7 @@ def report(error: LabError) -> None:
 def _register() -> None:
     # Imported here so that every group module can import `app`, `out` and `err`.
     import lab.cli.classes
+    import lab.cli.course
     import lab.cli.host
     import lab.cli.image
     import lab.cli.labs
@@ -49,6 +50,7 @@ def _register() -> None:
         lab.cli.labs,
         lab.cli.software,
         lab.cli.classes,
+        lab.cli.course,
         lab.cli.users,
         lab.cli.serve,
     ):

@@ -187,7 +187,7 @@ def seed_spec(
             name=account.name,
             full_name=account.full_name,
             groups=account.groups,
-            sudo=account.kind is AccountKind.ADMIN,
+            sudo=account.kind is AccountKind.ADMIN or account.sudo,
             password_hash=(password_hashes or {}).get(account.name),
             ssh_keys=(lab_key.public_text,),
         )

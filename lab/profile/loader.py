@@ -33,14 +33,14 @@ MAX_PROFILE_BYTES = 1 << 20
 BASE_SUFFIXES = (".yaml", ".yml")
 
 
-class _Unreadable(Exception):
+class Unreadable(Exception):
     """A profile file that is not to be read: why, in words for a problem's message."""
 
 
 def read_profile_file(path: Path) -> bytes:
     """The bytes of a regular file of at most MAX_PROFILE_BYTES.
 
-    FileNotFoundError when it is missing; _Unreadable when it is not a regular file
+    FileNotFoundError when it is missing; Unreadable when it is not a regular file
     (a device, a FIFO, a directory: checked on the opened file, and opening does not
     wait for a FIFO's writer), too large, or not readable.
     """
@@ -49,16 +49,17 @@ def read_profile_file(path: Path) -> bytes:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise _Unreadable(f"cannot be read: {exc.strerror}") from None
+        raise Unreadable(f"cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a directory
+        os.close(fd)
+        raise Unreadable("is not a regular file")
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _Unreadable("is not a regular file")
         try:
             data = f.read(MAX_PROFILE_BYTES + 1)
         except OSError as exc:
-            raise _Unreadable(f"cannot be read: {exc.strerror}") from None
+            raise Unreadable(f"cannot be read: {exc.strerror}") from None
     if len(data) > MAX_PROFILE_BYTES:
-        raise _Unreadable(f"is larger than {MAX_PROFILE_BYTES >> 20} MiB: not a profile")
+        raise Unreadable(f"is larger than {MAX_PROFILE_BYTES >> 20} MiB: not a profile")
     return data
 
 
@@ -77,7 +78,7 @@ def load_profile(path: str | Path, roles: Collection[str] | None = None) -> Prof
             f"profile {quote(str(path), 200)} does not exist",
             hint="check the path; samples are in profiles/",
         ) from None
-    except _Unreadable as exc:
+    except Unreadable as exc:
         raise InvalidError(f"profile {quote(str(path), 200)} {exc}") from None
     display = str(path)
     chain = ((path.resolve(), display),)
@@ -183,7 +184,7 @@ def _resolve(
     except FileNotFoundError:
         stop(f"base profile {base_display} does not exist")
         return None
-    except _Unreadable as exc:
+    except Unreadable as exc:
         stop(f"base profile {base_display} {exc}")
         return None
     chain = (*chain, (resolved, base_display))

@@ -135,6 +135,11 @@ class Account(BaseModel):
     department: PosixName | None = Field(
         default=None, description="Staff department: one file-server share per department"
     )
+    sudo: bool = Field(
+        default=False,
+        description="May run commands as root with sudo (an admin account always may);"
+        " a course's trainee who administers the machines needs it",
+    )
 
 
 class Check(BaseModel):

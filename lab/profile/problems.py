@@ -1,4 +1,4 @@
-"""Located problems of a profile file, and the error that carries them."""
+"""Located problems of a YAML file (a profile, a course), and the errors that carry them."""
 
 from __future__ import annotations
 
@@ -40,8 +40,12 @@ class Problem:
         return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ProfileError(InvalidError):
-    """A profile is not valid. Holds every problem found, in file order."""
+class LocatedError(InvalidError):
+    """A file is not valid. Holds every problem found, in file order; `what` names the
+    sort of file in the heading ("invalid profile x.yaml (2 problems):")."""
+
+    what = "file"
+    schema_hint = SCHEMA_HINT
 
     def __init__(
         self, problems: tuple[Problem, ...] | list[Problem], source: str = "", hint: str = ""
@@ -59,6 +63,12 @@ class ProfileError(InvalidError):
         if source and elsewhere:
             some = "some " if any(p.file == source for p in ordered) else ""
             count += f", {some}in {', '.join(elsewhere)}"
-        head = f"invalid profile {source or ', '.join(elsewhere)} ({count}):"
-        super().__init__("\n".join([head, *(f"  {p}" for p in ordered)]), hint or SCHEMA_HINT)
+        head = f"invalid {self.what} {source or ', '.join(elsewhere)} ({count}):"
+        super().__init__("\n".join([head, *(f"  {p}" for p in ordered)]), hint or self.schema_hint)
         self.problems = ordered
+
+
+class ProfileError(LocatedError):
+    """A profile is not valid."""
+
+    what = "profile"

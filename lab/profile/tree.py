@@ -92,8 +92,13 @@ class Located:
         return self.node_at(loc).mark
 
 
-def read(data: bytes, file: str) -> tuple[Located | None, list[Problem]]:
-    """Parse one file. Returns (tree, problems); tree is None if nothing usable was read."""
+def read(
+    data: bytes, file: str, *, what: str = "profile", top_keys: str = ""
+) -> tuple[Located | None, list[Problem]]:
+    """Parse one file. Returns (tree, problems); tree is None if nothing usable was read.
+    `what` and `top_keys` name the sort of file and its keys in the messages about a file
+    that holds no mapping (a profile's by default; a course file's, lab.courses.loader)."""
+    keys = top_keys or _TOP_KEYS
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -113,21 +118,21 @@ def read(data: bytes, file: str) -> tuple[Located | None, list[Problem]]:
     except yaml.YAMLError as exc:
         return None, [Problem(file, 1, 1, "", f"not valid YAML: {exc}")]
     if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
-        return None, [Problem(file, 1, 1, "", _EMPTY)]
+        return None, [Problem(file, 1, 1, "", _empty(what, keys))]
     if _too_many(node):
         message = f"the file expands to more than {MAX_VALUES} values (through aliases?)"
         return None, [Problem(file, 1, 1, "", message)]
     builder = _Builder(file)
     tree = builder.build(node, ())
     if not isinstance(tree.value, dict):
-        what = "a list" if isinstance(tree.value, list) else f"the value {shown(tree.value)}"
+        held = "a list" if isinstance(tree.value, list) else f"the value {shown(tree.value)}"
         builder.problems.append(
             Problem(
                 file,
                 tree.mark.line,
                 tree.mark.column,
                 "",
-                f"a profile is a mapping of keys ({_TOP_KEYS}), but the file holds {what}",
+                f"a {what} is a mapping of keys ({keys}), but the file holds {held}",
             )
         )
         return None, builder.problems
@@ -173,7 +178,10 @@ def _too_many(root: Node) -> bool:
 
 
 _TOP_KEYS = "extends, abstract, community, networks, machines, accounts, tests"
-_EMPTY = f"the file is empty; a profile is a mapping with the keys {_TOP_KEYS}"
+
+
+def _empty(what: str, keys: str) -> str:
+    return f"the file is empty; a {what} is a mapping with the keys {keys}"
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
