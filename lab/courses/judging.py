@@ -225,7 +225,7 @@ def judge_file(check: FileCheck, machine: str, facts: FileFacts) -> CheckOutcome
                 check,
                 machine,
                 True,
-                f"{path} немає, як і треба.",
+                f"Немає {path}, як і треба.",
                 f"There is no {path}, as required.",
             )
         uk, en = {

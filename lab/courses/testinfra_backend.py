@@ -53,22 +53,29 @@ class LabBackend(BaseBackend):  # type: ignore[misc]
 
     def get_command(self, command: str, *args: str) -> str:
         command = self.quote(command, *args)
-        seconds = max(1, math.floor(self.deadline - time.monotonic()))
+        seconds = self._guest_seconds()
         return shlex.join(
             ["sudo", "-n", "timeout", "-k", "1", str(seconds), "/bin/sh", "-c", command]
         )
 
     def run(self, command: str, *args: str, **kwargs: Any) -> CommandResult:
-        line = self.get_command(command, *args)
-        left = self.deadline - time.monotonic()
+        started = time.monotonic()
+        left = self.deadline - started
         if left <= 0:
             raise CheckTimeoutError(f"no time left to run a command on {self.hostname}")
+        seconds = self._guest_seconds()
+        line = self.get_command(command, *args)
         result = guest.run_on(
             self.client, self.addr, line, timeout=left + _MARGIN, limit=OUTPUT_LIMIT
         )
-        if result.exit_code == 124 and time.monotonic() >= self.deadline - 0.5:
+        # `timeout` ends the command with 124 when its time is up (a command may exit 124
+        # by itself, but not only just as its time runs out).
+        if result.exit_code == 124 and time.monotonic() - started >= seconds - 0.2:
             raise CheckTimeoutError(f"a command on {self.hostname} did not finish in time")
         return self.result(result.exit_code, self.encode(line), result.stdout, result.stderr)
+
+    def _guest_seconds(self) -> int:
+        return max(1, math.floor(self.deadline - time.monotonic()))
 
     def run_local(self, command: str, *args: str) -> CommandResult:
         raise LabError(

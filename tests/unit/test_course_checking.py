@@ -520,3 +520,42 @@ def test_the_backend_never_runs_on_the_host() -> None:
     backend = LabBackend("m", None, None)  # type: ignore[arg-type]
     with pytest.raises(LabError, match="on the host"):
         backend.run_local("id")
+
+
+def test_an_unforeseen_failure_is_a_failed_check_and_the_round_goes_on(
+    record: LabRecord, lab: FakeLab, pool: SessionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = lab.run_on
+
+    def odd(client: Any, addr: Any, command: str, **kw: Any) -> CommandResult:
+        if "boom" in command:
+            raise TypeError("something nobody foresaw")
+        return real(client, addr, command, **kw)
+
+    monkeypatch.setattr(guest, "run_on", odd)
+    out = run(
+        record, pool, {"machine": "file-srv", "checks": [{"command": "boom"}, {"command": "true"}]}
+    )
+    assert words(out) == [
+        (
+            False,
+            "Не вдалося перевірити на машині file-srv: перевірка несподівано не вдалася;"
+            " спробуйте ще раз або покличте тренера.",
+        ),
+        (True, "Команда завершилася з кодом 0."),
+    ]
+
+
+def test_a_command_that_exits_124_by_itself_is_judged_not_timed_out(
+    record: LabRecord, lab: FakeLab, pool: SessionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = lab.run_on
+
+    def exits_124(client: Any, addr: Any, command: str, **kw: Any) -> CommandResult:
+        if "exit 124" in command:
+            return _result(124)
+        return real(client, addr, command, **kw)
+
+    monkeypatch.setattr(guest, "run_on", exits_124)
+    out = run(record, pool, {"machine": "file-srv", "checks": [{"command": "exit 124"}]})
+    assert words(out) == [(False, "Команда завершилася з кодом 124 (очікували 0).")]
