@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from pydantic import ValidationError
 
 from lab.courses import checking, sessions
-from lab.courses.model import Course
+from lab.courses.model import Course, FileCheck
 from lab.courses.sessions import SessionPool
 from lab.errors import LabError
 from lab.labs import guest, passwords
@@ -27,6 +30,7 @@ from lab.labs.plan import plan_lab
 from lab.labs.records import LabRecord, LabStatus
 from lab.profile.loader import load_profile_text
 from lab.settings import Settings
+from tests.hostile import BOUNDED, hostile_text
 
 PROFILE = """
 community: {name: cnap, title: "ЦНАП", oblast: "Київська", kind: settlement}
@@ -559,3 +563,42 @@ def test_a_command_that_exits_124_by_itself_is_judged_not_timed_out(
     monkeypatch.setattr(guest, "run_on", exits_124)
     out = run(record, pool, {"machine": "file-srv", "checks": [{"command": "exit 124"}]})
     assert words(out) == [(False, "Команда завершилася з кодом 124 (очікували 0).")]
+
+
+def _shell_words(inner: str) -> list[str]:
+    """What a real POSIX shell makes of `inner` (its first word replaced by a printer)."""
+    program, _, rest = inner.partition(" ")
+    done = subprocess.run(
+        ["/bin/sh", "-c", "printf '%s\\0' " + rest],
+        capture_output=True,
+        check=True,
+        timeout=10,
+    )
+    return [program, *done.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]]
+
+
+@BOUNDED
+@given(path=hostile_text(60), text=hostile_text(60))
+def test_any_path_and_text_a_course_accepts_stay_one_argument_each(
+    record: LabRecord, lab: FakeLab, path: str, text: str
+) -> None:
+    try:
+        check = FileCheck.model_validate({"file": "/" + path.lstrip("/"), "contains": text})
+    except ValidationError:
+        return
+    box = lab["file-srv"]
+    box.files[check.file] = FakeFile(content="")
+    box.inner.clear()
+    box.lines.clear()
+    pool = SessionPool(idle=0)
+    run(
+        record,
+        pool,
+        {"machine": "file-srv", "checks": [check.model_dump(by_alias=True, exclude_none=True)]},
+    )
+    assert check.contains is not None
+    assert ["grep", "-F", "-q", "--", check.contains, check.file] in box.inner
+    # The same command line, parsed by a real shell: the values arrive whole, nothing runs.
+    grep = next(line for line in box.lines if "grep" in line)
+    inner = shlex.split(grep)[8]
+    assert _shell_words(inner) == ["grep", "-F", "-q", "--", check.contains, check.file]
