@@ -116,8 +116,9 @@ def check_tasks(
     tasks: Sequence[Task],
     pool: SessionPool = POOL,
 ) -> tuple[TaskOutcome, ...]:
-    """One round: every check of `tasks` on the seat `record`, one outcome per task in the
-    order given. Never raises for what a guest does or does not do."""
+    """One round: every check of `tasks` (of `course`) on the seat `record`, one outcome
+    per task in the order given. Never raises for what a guest does or does not do.
+    `pool`: where sessions are kept between rounds (a test or a bench may give its own)."""
     at = datetime.now(UTC)
     state = _Round()
     jobs = _place(record, tasks, state)
@@ -306,7 +307,7 @@ def _run_machine(
         except LabError as exc:
             why = clean(exc.message, 160)
             dead = lambda check, machine: judging.could_not_run(  # noqa: E731
-                check, name, f"{why}.", f"{why}."
+                check, machine, f"{why}.", f"{why}.", where=name
             )
         return None
 
@@ -498,9 +499,10 @@ def _ask(session: Session, jobs: list[_Job]) -> list[tuple[_Job, CheckOutcome]]:
                 job,
                 judging.could_not_run(
                     job.check,
-                    session.machine,
+                    job.machine,
                     f"програма перевірки не спрацювала («{why}»).",
                     f"the checking program failed (“{why}”).",
+                    where=session.machine,
                 ),
             )
             for job in jobs

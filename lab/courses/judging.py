@@ -200,13 +200,16 @@ def too_slow(check: BaseCheck, machine: str, seconds: float) -> CheckOutcome:
     )
 
 
-def could_not_run(check: BaseCheck, machine: str, uk: str, en: str) -> CheckOutcome:
-    """Any other reason the check could not be made (`uk`, `en`: why, a sentence each)."""
+def could_not_run(
+    check: BaseCheck, machine: str, uk: str, en: str, where: str | None = None
+) -> CheckOutcome:
+    """Any other reason the check of `machine` could not be made (`uk`, `en`: why, a
+    sentence each), on `where` (the machine that asks; default `machine` itself)."""
     return _failed(
         check,
         machine,
-        f"Не вдалося перевірити на машині {machine}: {uk}",
-        f"Could not check on the machine {machine}: {en}",
+        f"Не вдалося перевірити на машині {where or machine}: {uk}",
+        f"Could not check on the machine {where or machine}: {en}",
     )
 
 
@@ -617,16 +620,18 @@ def _probe_broken(check: BaseCheck, machine: str, facts: ProbeFacts) -> CheckOut
         client = shown(facts.message or "smbclient")
         return could_not_run(
             check,
-            facts.runner,
+            machine,
             f"на ній немає {client}, щоб запитати машину {machine}.",
             f"it has no {client} to ask the machine {machine}.",
+            where=facts.runner,
         )
     if facts.error == "permission":
         return could_not_run(
             check,
-            facts.runner,
+            machine,
             "програма перевірки не має прав root.",
             "the checking program has no root rights.",
+            where=facts.runner,
         )
     return None
 

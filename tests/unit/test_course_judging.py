@@ -290,7 +290,11 @@ def test_a_share_that_does_not_hold_the_file() -> None:
     no_client = judging.judge_share(
         c, "file-srv", probe(answered=False, error="no-client", message="smbclient")
     )
-    assert no_client.machine == "cnap-ws" and "немає smbclient" in said(no_client)[0]
+    assert no_client.machine == "file-srv"
+    assert said(no_client)[0] == (
+        "Не вдалося перевірити на машині cnap-ws: на ній немає smbclient, щоб запитати"
+        " машину file-srv."
+    )
 
 
 # -- what could not run, `say`, hostile values ----------------------------------------
