@@ -68,9 +68,9 @@ class LabBackend(BaseBackend):  # type: ignore[misc]
         result = guest.run_on(
             self.client, self.addr, line, timeout=left + _MARGIN, limit=OUTPUT_LIMIT
         )
-        # `timeout` ends the command with 124 when its time is up (a command may exit 124
-        # by itself, but not only just as its time runs out).
-        if result.exit_code == 124 and time.monotonic() - started >= seconds - 0.2:
+        # `timeout` ends the command with 124 when its time is up, 137 when it had to kill
+        # it a second later (a command may exit so by itself, but not just as time runs out).
+        if result.exit_code in (124, 137) and time.monotonic() - started >= seconds - 0.2:
             raise CheckTimeoutError(f"a command on {self.hostname} did not finish in time")
         return self.result(result.exit_code, self.encode(line), result.stdout, result.stderr)
 
