@@ -201,15 +201,18 @@ def run_on(
     command: str,
     timeout: float = 60.0,
     on_stdout: Callable[[bytes], None] | None = None,
+    limit: int | None = None,
 ) -> CommandResult:
     """Run `command` over an open connection (from `connect` or `wait_connected`).
 
     With `on_stdout`, the command's output goes to it chunk by chunk as it arrives (and
     the result's `stdout` stays empty): for long commands whose output is progress, and
-    whose whole output need not be held in memory.
+    whose whole output need not be held in memory. With `limit`, only the first `limit`
+    bytes of stdout and of stderr are kept (the rest is read and dropped): for commands
+    whose output someone else controls, such as a trainee.
     """
     started = time.monotonic()
-    return _execute(client, addr, command, started + timeout, started, on_stdout)
+    return _execute(client, addr, command, started + timeout, started, on_stdout, limit)
 
 
 def put_file(
@@ -292,10 +295,12 @@ def _execute(
     deadline: float,
     started: float,
     on_stdout: Callable[[bytes], None] | None = None,
+    limit: int | None = None,
 ) -> CommandResult:
     # stdout and stderr are drained together: reading one to its end first can stall
     # a chatty command once the other fills the channel's window.
     out, err = bytearray(), bytearray()
+    keep = limit if limit is not None else -1
     try:
         transport = client.get_transport()
         if transport is None:
@@ -306,13 +311,15 @@ def _execute(
             busy = False
             while channel.recv_ready():
                 chunk = channel.recv(_READ_CHUNK)
-                if on_stdout is None:
-                    out += chunk
-                else:
+                if on_stdout is not None:
                     on_stdout(chunk)
+                elif keep < 0 or len(out) < keep:
+                    out += chunk if keep < 0 else chunk[: keep - len(out)]
                 busy = True
             while channel.recv_stderr_ready():
-                err += channel.recv_stderr(_READ_CHUNK)
+                chunk = channel.recv_stderr(_READ_CHUNK)
+                if keep < 0 or len(err) < keep:
+                    err += chunk if keep < 0 else chunk[: keep - len(err)]
                 busy = True
             if channel.exit_status_ready() and not (
                 channel.recv_ready() or channel.recv_stderr_ready()

@@ -38,8 +38,10 @@ _PACKAGE = {"smbclient": "smbclient", "ldapwhoami": "ldap-utils", "psql": "postg
 _SMB_ENTRY = re.compile(r"^  (?P<name>\S.*?)\s+[A-Za-z]*\s+\d+\s+\w{3} \w{3} +\d+ ")
 
 
-class _Answer(Frozen):
-    """One answer of the probe program (see its docstring)."""
+class Answer(Frozen):
+    """One answer of the probe program (see its docstring): what the guest said, not yet
+    judged (lab.courses.judging judges it in a trainee's words, `parse_output` in a
+    trainer's)."""
 
     ok: bool
     error: str | None
@@ -51,7 +53,7 @@ class _Answer(Frozen):
 
 
 class _Output(Frozen):
-    answers: tuple[_Answer, ...]
+    answers: tuple[Answer, ...]
 
 
 def probe_command(specs: Sequence[ProbeSpec]) -> str:
@@ -91,16 +93,30 @@ def _wire(spec: ProbeSpec) -> dict[str, object]:
 def parse_output(stdout: str, specs: Sequence[ProbeSpec]) -> tuple[ProbeResult, ...]:
     """Judge the program's output: one result per spec, in order. Output that is not the
     program's answer (it failed, or something else printed) fails every probe."""
+    try:
+        answers = read_answers(stdout, len(specs))
+    except ValueError as exc:
+        return program_failed(specs, str(exc))
+    return tuple(_judge(spec, a) for spec, a in zip(specs, answers, strict=True))
+
+
+def read_answers(stdout: str, count: int) -> tuple[Answer, ...]:
+    """The program's `count` answers, in the order asked; ValueError saying why when its
+    output is not that (it failed, or something else printed)."""
     lines = stdout.strip().splitlines()
     try:
         output = _Output.model_validate_json(lines[-1] if lines else "")
     except ValidationError:
-        return program_failed(specs, _first_line(stdout) or "it printed nothing")
-    if len(output.answers) != len(specs):
-        return program_failed(
-            specs, f"it answered {len(output.answers)} probes of {len(specs)} asked"
-        )
-    return tuple(_judge(spec, a) for spec, a in zip(specs, output.answers, strict=True))
+        raise ValueError(_first_line(stdout) or "it printed nothing") from None
+    if len(output.answers) != count:
+        raise ValueError(f"it answered {len(output.answers)} probes of {count} asked")
+    return output.answers
+
+
+def smb_entries(output: str) -> tuple[str, ...]:
+    """The names `smbclient -c ls` listed at a share's top (without `.` and `..`)."""
+    found = (m["name"].strip() for line in output.splitlines() if (m := _SMB_ENTRY.match(line)))
+    return tuple(name for name in found if name not in (".", ".."))
 
 
 def program_failed(specs: Sequence[ProbeSpec], why: str) -> tuple[ProbeResult, ...]:
@@ -127,7 +143,7 @@ def run_probes(
     return parse_output(result.stdout, specs)
 
 
-def _judge(spec: ProbeSpec, answer: _Answer) -> ProbeResult:
+def _judge(spec: ProbeSpec, answer: Answer) -> ProbeResult:
     if not answer.ok:
         return ProbeResult(spec=spec, ok=False, detail=_failure(spec, answer))
     if spec.kind in CLIENT_KINDS:
@@ -151,7 +167,7 @@ def _judge(spec: ProbeSpec, answer: _Answer) -> ProbeResult:
     return ProbeResult(spec=spec, ok=False, detail=detail)
 
 
-def _judge_client(spec: ProbeSpec, answer: _Answer) -> ProbeResult:
+def _judge_client(spec: ProbeSpec, answer: Answer) -> ProbeResult:
     client, output = _CLIENT[spec.kind], answer.output or ""
     said = answer.message or f"exit {answer.exit}"
     if answer.exit != 0:
@@ -169,8 +185,7 @@ def _judge_client(spec: ProbeSpec, answer: _Answer) -> ProbeResult:
     lines = [line for line in output.splitlines() if line.strip()]
     match spec.kind:
         case ProbeKind.SMB if spec.share:
-            entries = [m for line in lines if (m := _SMB_ENTRY.match(line))]
-            count = sum(1 for m in entries if m["name"].strip() not in (".", ".."))
+            count = len(smb_entries(output))
             detail = f"the share //{spec.address}/{spec.share} holds {_count(count, 'entry')}"
         case ProbeKind.SMB:
             count = sum(1 for line in lines if line.startswith("Disk|"))
@@ -206,7 +221,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else plural}"
 
 
-def _failure(spec: ProbeSpec, answer: _Answer) -> str:
+def _failure(spec: ProbeSpec, answer: Answer) -> str:
     message = answer.message
     match answer.error:
         case "no-client":

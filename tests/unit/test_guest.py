@@ -226,6 +226,20 @@ def test_stderr_and_stdout_are_drained_together(
     assert result.stdout == "done\n" and len(result.stderr) == 3_000_000
 
 
+def test_a_limit_keeps_the_first_bytes_of_each_stream_and_drains_the_rest(
+    sshd: tuple[int, keys.KeyPair, keys.KeyPair],
+) -> None:
+    port, client, host = sshd
+    addr = _addr(port, client, host.public_text)
+    ssh = guest.connect(addr)
+    try:
+        result = guest.run_on(ssh, addr, "chatty", timeout=20, limit=1000)
+    finally:
+        ssh.close()
+    assert result.exit_code == 3
+    assert result.stdout == "done\n" and result.stderr == "e" * 1000
+
+
 def test_a_command_over_its_timeout_is_an_error(
     sshd: tuple[int, keys.KeyPair, keys.KeyPair],
 ) -> None:
