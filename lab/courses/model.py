@@ -248,6 +248,8 @@ def check_kind_of(data: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     found = [k for k in _KINDS if k in data]
+    if found == [CheckKind.PORT, CheckKind.HTTP]:
+        return CheckKind.HTTP  # `port` is also an option of a page's check
     return found[0] if len(found) == 1 else None
 
 

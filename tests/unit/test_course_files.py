@@ -458,3 +458,19 @@ def test_an_account_with_sudo_gets_it_in_the_seed(tmp_path: Path) -> None:
     spec = deployment.seed_spec(plan, plan.machines[0], profile, key, key)
     sudo = {a.name: a.sudo for a in spec.accounts}
     assert sudo == {"centre-admin": True, "operator": False, "starosta": False, "trainee": True}
+
+
+def test_a_page_on_another_port_is_a_page_check_not_a_port_check() -> None:
+    from lab.courses.model import HttpCheck, Task
+
+    task = Task.model_validate(
+        {
+            "id": "page",
+            "title": "Сторінка",
+            "machine": "m1",
+            "instructions": "Опублікуйте сторінку.",
+            "checks": [{"http": "/", "port": 8080, "shows": "Вітаємо"}],
+        }
+    )
+    (check,) = task.checks
+    assert isinstance(check, HttpCheck) and check.port == 8080
