@@ -21,6 +21,7 @@ from lab.base import Progress, quiet
 from lab.baselines import generations, resets
 from lab.baselines.records import ResetRecord
 from lab.classes.records import ClassRecord
+from lab.courses import catalogue, runs
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.labs import lifecycle
 from lab.labs.locks import NAMES, lab_lock
@@ -126,16 +127,22 @@ def create(
     name: str,
     seats: int,
     progress: Progress = quiet,
+    course: str | None = None,
 ) -> tuple[ClassRecord, list[SeatOutcome]]:
-    """Bring up `seats` labs of the profile; the class is recorded even if a seat fails."""
+    """Bring up `seats` labs of the profile; the class is recorded even if a seat fails.
+    With `course`, the class runs that course (lab.courses.runs): it must load and be
+    written for this profile."""
     check_new(settings, name, seats)
     profile = load_profile(profile_path)  # fail on a bad profile before recording anything
+    if course is not None:
+        check_course(settings, course, profile_path, profile_name(profile))
     record = ClassRecord(
         name=name,
         profile=profile_name(profile),
         profile_path=str(profile_path),
         seats=seat_names(name, seats),
         created_at=now(),
+        course=course,
     )
     # Checked and recorded under the names lock: a lab asked for meanwhile by the seat's
     # name is either there before (refused here) or refused as a seat after.
@@ -149,6 +156,19 @@ def create(
         lambda seat: lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat)),
     )
     return record, outcomes
+
+
+def check_course(settings: Settings, course: str, profile_path: Path, profile: str) -> None:
+    """InvalidError (or the loader's error) unless course `course` loads and runs on the
+    profile at `profile_path` (its catalogue name, or its community's name `profile`)."""
+    found = catalogue.get_course(settings, course)
+    if found.profile not in {profile_path.stem, profile}:
+        raise InvalidError(
+            f"course {quote(course)} is written for profile {quote(found.profile)},"
+            f" not for the class's profile {quote(profile_path.stem)}",
+            hint=f"create the class from profile {found.profile}, or pick another course"
+            " (`lab course list`)",
+        )
 
 
 def list_classes(settings: Settings) -> list[ClassRecord]:
@@ -199,11 +219,13 @@ def checkpoint(
 
 def delete(settings: Settings, name: str, progress: Progress = quiet) -> list[SeatOutcome]:
     """Take every seat down (with the assignments to it), then forget the class, the
-    assignments to it and the trainee users made for its seats (lab.access.ownership). All is
+    assignments to it and the trainee users made for its seats (lab.access.ownership), and
+    its course results, once written out as CSV (lab.courses.runs.forget_class). All is
     kept if a seat could not be removed, so that it can be retried."""
     klass = get_class(settings, name)
     outcomes = _each(settings, klass.seats, lambda seat: lifecycle.down(settings, seat, progress))
     if all(o.ok for o in outcomes):
+        runs.forget_class(settings, klass, progress)
         StateStore.open(settings).delete_class(name)
         for user in ownership.forget_class(settings, klass):
             progress(name, f"access of user {user} to the class ended")

@@ -17,3 +17,4 @@ class ClassRecord(BaseModel):
     profile_path: str
     seats: tuple[str, ...]
     created_at: datetime
+    course: str | None = None  # the course (courses/NAME.yaml) the class runs, if any
