@@ -25,6 +25,12 @@ from lab.baselines.records import CHECKPOINT_NAME, CHECKPOINT_RULE
 from lab.classes.access_sheet import AccessSheet
 from lab.classes.classes import MAX_SEATS
 from lab.classes.schedules import ScheduleStatus
+from lab.courses.markdown import to_html
+from lab.courses.model import Course, Task
+from lab.courses.model import Text as CourseText
+from lab.courses.outcomes import CheckOutcome
+from lab.courses.results import AttemptRecord
+from lab.courses.runs import Attempt, Board, RevealedHint, SeatCourse
 from lab.images.ovf import HardwareHints
 from lab.images.recipe import NAME_PATTERN as IMAGE_NAME
 from lab.labs.records import LabStatus
@@ -182,6 +188,9 @@ class ClassCreate(_In):
     profile: str = Field(pattern=NAME)
     name: str = Field(pattern=NAME, max_length=29)
     seats: int = Field(ge=1, le=MAX_SEATS)
+    course: str | None = Field(
+        default=None, pattern=NAME, description="A course of the catalogue for this profile"
+    )
 
 
 class ClassPublic(_Out):
@@ -189,6 +198,7 @@ class ClassPublic(_Out):
     profile: str
     seats: list[str]
     created_at: datetime
+    course: str | None = None  # the course the class runs
 
 
 class OperationPublic(_Out):
@@ -404,4 +414,270 @@ class AccessSheetPublic(_In):
                 )
                 for e in sheet.entries
             ],
+        )
+
+
+# Courses: a class's ordered tasks (lab.courses). Words a trainee reads come as
+# {uk, en}; `en` is the Ukrainian when the course gives no English.
+
+
+class WordsPublic(_Out):
+    uk: str
+    en: str
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        assert isinstance(source, CourseText)
+        return cls(uk=source.get("uk"), en=source.get("en"))
+
+
+class CourseTaskBrief(_Out):
+    id: str
+    title: WordsPublic
+    machine: str
+    points: int
+    hints: int  # how many the task has
+    checkpoint: str | None
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        assert isinstance(source, Task)
+        return cls(
+            id=source.id,
+            title=WordsPublic.of(source.title),
+            machine=source.machine,
+            points=source.points,
+            hints=len(source.hints),
+            checkpoint=source.checkpoint,
+        )
+
+
+class CoursePublic(_Out):
+    name: str
+    title: WordsPublic
+    audience: WordsPublic
+    description: WordsPublic | None
+    profile: str
+    points: int
+    tasks: list[CourseTaskBrief]
+
+    @classmethod
+    def of_course(cls, name: str, course: Course) -> Self:
+        return cls(
+            name=name,
+            title=WordsPublic.of(course.title),
+            audience=WordsPublic.of(course.audience),
+            description=WordsPublic.of(course.description) if course.description else None,
+            profile=course.profile,
+            points=course.points,
+            tasks=[CourseTaskBrief.of(t) for t in course.tasks],
+        )
+
+
+class CheckOutcomePublic(_Out):
+    kind: str
+    machine: str
+    ok: bool
+    message: WordsPublic
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        assert isinstance(source, CheckOutcome)
+        return cls(
+            kind=str(source.kind),
+            machine=source.machine,
+            ok=source.ok,
+            message=WordsPublic.of(source.message),
+        )
+
+
+class LastAttemptPublic(_Out):
+    at: datetime
+    ok: bool
+    seconds: float
+    checks: list[CheckOutcomePublic]
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        assert isinstance(source, AttemptRecord)
+        return cls(
+            at=source.at,
+            ok=source.ok,
+            seconds=source.seconds,
+            checks=[CheckOutcomePublic.of(c) for c in source.checks],
+        )
+
+
+class SeatTaskPublic(_Out):
+    id: str
+    title: WordsPublic
+    machine: str
+    points: int
+    state: str  # done | failing | not-started
+    attempts: int
+    hints_taken: int
+    hints_total: int
+    passed_at: datetime | None
+    last: LastAttemptPublic | None
+
+
+class CurrentTaskPublic(_Out):
+    id: str
+    number: int  # 1-based
+    title: WordsPublic
+    machine: str
+    points: int
+    instructions_html: WordsPublic  # rendered without raw HTML; links to http(s) only
+    hints: list[WordsPublic]  # revealed so far
+    hints_left: int
+    started_at: datetime
+
+
+class SeatCoursePublic(_Out):
+    """A seat's course as its trainee sees it: every task's state, and the current one."""
+
+    class_name: str
+    seat: str
+    course: str
+    title: WordsPublic
+    points: int
+    earned: int
+    current: str | None  # null: every task done
+    tasks: list[SeatTaskPublic]
+    task: CurrentTaskPublic | None
+
+    @classmethod
+    def of_seat(cls, seat: SeatCourse) -> Self:
+        course = seat.course
+        current = seat.current
+        task = None
+        if current is not None:
+            task = CurrentTaskPublic(
+                id=current.id,
+                number=seat.index + 1,
+                title=WordsPublic.of(current.title),
+                machine=current.machine,
+                points=current.points,
+                instructions_html=WordsPublic(
+                    uk=to_html(current.instructions.get("uk")),
+                    en=to_html(current.instructions.get("en")),
+                ),
+                hints=[WordsPublic.of(h) for h in seat.hints],
+                hints_left=len(current.hints) - len(seat.hints),
+                started_at=seat.started_at,
+            )
+        return cls(
+            class_name=seat.class_name,
+            seat=seat.seat,
+            course=seat.name,
+            title=WordsPublic.of(course.title),
+            points=course.points,
+            earned=seat.earned,
+            current=current.id if current else None,
+            tasks=[
+                SeatTaskPublic(
+                    id=t.id,
+                    title=WordsPublic.of(t.title),
+                    machine=t.machine,
+                    points=t.points,
+                    state=str(c.state),
+                    attempts=c.attempts,
+                    hints_taken=c.hints_taken,
+                    hints_total=len(t.hints),
+                    passed_at=c.passed_at,
+                    last=LastAttemptPublic.of(c.last) if c.last else None,
+                )
+                for t, c in zip(course.tasks, seat.cells, strict=True)
+            ],
+            task=task,
+        )
+
+
+class AttemptPublic(_Out):
+    task: str
+    ok: bool
+    at: datetime
+    seconds: float
+    checks: list[CheckOutcomePublic]
+    advanced_to: str | None  # the task the seat is on now, after a pass
+    note: str
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        assert isinstance(source, Attempt)
+        return cls(
+            task=source.task,
+            ok=source.ok,
+            at=source.at,
+            seconds=source.seconds,
+            checks=[CheckOutcomePublic.of(c) for c in source.checks],
+            advanced_to=source.advanced_to,
+            note=source.note,
+        )
+
+
+class HintPublic(_Out):
+    task: str
+    number: int
+    hint: WordsPublic
+    hints_left: int
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        assert isinstance(source, RevealedHint)
+        return cls(
+            task=source.task,
+            number=source.number,
+            hint=WordsPublic.of(source.hint),
+            hints_left=source.hints_left,
+        )
+
+
+class BoardTaskPublic(_Out):
+    id: str
+    title: WordsPublic
+    points: int
+
+
+class BoardCellPublic(_Out):
+    id: str
+    state: str
+    attempts: int
+    hints_taken: int
+    first_at: datetime | None
+    passed_at: datetime | None
+    seconds_on_task: float | None
+
+
+class BoardSeatPublic(_Out):
+    seat: str
+    trainees: list[str]
+    current: str | None
+    task_started_at: datetime | None
+    earned: int
+    tasks: list[BoardCellPublic] = Field(validation_alias="cells")
+
+
+class BoardPublic(_Out):
+    """Seats x tasks of a class's course: the trainer's board."""
+
+    class_name: str
+    course: str
+    title: WordsPublic
+    points: int
+    tasks: list[BoardTaskPublic]
+    seats: list[BoardSeatPublic]
+
+    @classmethod
+    def of_board(cls, board: Board) -> Self:
+        return cls(
+            class_name=board.class_name,
+            course=board.name,
+            title=WordsPublic.of(board.course.title),
+            points=board.course.points,
+            tasks=[
+                BoardTaskPublic(id=t.id, title=WordsPublic.of(t.title), points=t.points)
+                for t in board.course.tasks
+            ],
+            seats=[BoardSeatPublic.of(s) for s in board.seats],
         )

@@ -44,13 +44,18 @@ def create_class(
     settings: SettingsDep,
     runner: RunnerDep,
 ) -> OperationPublic:
-    """Bring up one lab per seat (an operation: 202); the class is recorded even if a seat fails."""
+    """Bring up one lab per seat (an operation: 202); the class is recorded even if a seat
+    fails. With `course`, the class runs that course (one written for this profile)."""
     require(user, *STAFF)
     path = catalogue.profile_path(settings, body.profile)
     classes.check_new(settings, body.name, body.seats)  # 409 at once for a taken name
+    if body.course is not None:  # 404 or 422 at once for a course that will not do
+        classes.check_course(settings, body.course, path, body.profile)
 
     def work(progress: Progress) -> tuple[ClassPublic, list[SeatOutcome]]:
-        record, outcomes = classes.create(settings, path, body.name, body.seats, progress)
+        record, outcomes = classes.create(
+            settings, path, body.name, body.seats, progress, course=body.course
+        )
         return ClassPublic.of(record), outcomes
 
     op = runner.submit("class-create", f"class/{body.name}", user.name, work)

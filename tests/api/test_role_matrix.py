@@ -23,14 +23,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.routes import courses as course_routes
 from lab.classes.records import ClassRecord
 from lab.classes.schedules import ScheduleStore
+from lab.courses.results import ResultsStore
 from lab.operations.runner import Runner
 from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
 from lab.store.state import StateStore, now
 from tests.api.conftest import PROFILES, users_and_labs
 from tests.api.test_auth import _routes
+from tests.course_fakes import course_settings, install_fakes
 
 CALLERS = ("-", "bad", "trainee", "tester", "trainer", "engineer", "admin")
 LAB_OPS: list[tuple[str, str, Any]] = [
@@ -49,6 +52,10 @@ LAB_OPS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/labs/{lab}/tests/latest", None),
     ("GET", "/api/v1/labs/{lab}/tests/latest/junit", None),
     ("POST", "/api/v1/labs/{lab}/machines/m1/console-ticket", None),
+    ("GET", "/api/v1/labs/{lab}/course", None),
+    ("POST", "/api/v1/labs/{lab}/course/check", None),
+    ("POST", "/api/v1/labs/{lab}/course/hint", None),
+    ("POST", "/api/v1/labs/{lab}/course/restart", None),
     ("DELETE", "/api/v1/labs/{lab}", None),
 ]
 # Expected status per caller, in the order of CALLERS, for a lab op on each lab.
@@ -132,6 +139,27 @@ LAB_EXPECTED = {
         "mine": "401 401 403 201 403 201 201",
         "other": "401 401 403 403 403 201 201",
     },
+    # Class c1 runs a course; mine and other are no seat of one (404 when allowed).
+    "GET /{lab}/course": {
+        "c1-01": "401 401 200 403 200 200 200",
+        "mine": "401 401 403 404 403 404 404",
+        "other": "401 401 403 403 403 404 404",
+    },
+    "POST /{lab}/course/check": {
+        "c1-01": "401 401 200 403 200 200 200",
+        "mine": "401 401 403 404 403 404 404",
+        "other": "401 401 403 403 403 404 404",
+    },
+    "POST /{lab}/course/hint": {
+        "c1-01": "401 401 200 403 200 200 200",
+        "mine": "401 401 403 404 403 404 404",
+        "other": "401 401 403 403 403 404 404",
+    },
+    "POST /{lab}/course/restart": {
+        "c1-01": "401 401 202 403 202 202 202",
+        "mine": "401 401 403 404 403 404 404",
+        "other": "401 401 403 403 403 404 404",
+    },
     "DELETE /{lab}": {
         "c1-01": "401 401 403 403 403 202 202",
         "mine": "401 401 403 202 403 202 202",
@@ -149,6 +177,10 @@ CLASS_OPS: list[tuple[str, str, Any]] = [
     ("DELETE", "/api/v1/classes/{klass}/schedules/SCHEDULE", None),
     ("POST", "/api/v1/classes/{klass}/access-sheet", None),
     ("POST", "/api/v1/classes/{klass}/access-sheet/pdf", "SHEET"),
+    ("GET", "/api/v1/classes/{klass}/board", None),
+    ("GET", "/api/v1/classes/{klass}/board/events", None),
+    ("GET", "/api/v1/classes/{klass}/results.csv", None),
+    ("GET", "/api/v1/classes/{klass}/results.pdf?lang=en", None),
     ("DELETE", "/api/v1/classes/{klass}", None),
 ]
 # c1: the trainer's class; c2: nobody's.
@@ -190,6 +222,23 @@ CLASS_EXPECTED = {
         "c1": "401 401 403 403 200 200 200",
         "c2": "401 401 403 403 403 200 200",
     },
+    # c1 runs a course, c2 none (404 when allowed)
+    "GET /{klass}/board": {
+        "c1": "401 401 403 403 200 200 200",
+        "c2": "401 401 403 403 403 404 404",
+    },
+    "GET /{klass}/board/events": {
+        "c1": "401 401 403 403 200 200 200",
+        "c2": "401 401 403 403 403 404 404",
+    },
+    "GET /{klass}/results.csv": {
+        "c1": "401 401 403 403 200 200 200",
+        "c2": "401 401 403 403 403 404 404",
+    },
+    "GET /{klass}/results.pdf": {
+        "c1": "401 401 403 403 200 200 200",
+        "c2": "401 401 403 403 403 404 404",
+    },
     "DELETE /{klass}": {
         "c1": "401 401 403 403 403 202 202",
         "c2": "401 401 403 403 403 202 202",
@@ -214,6 +263,8 @@ OTHER: list[tuple[str, str, Any, str]] = [
     ("GET", "/api/v1/labs", None, "401 401 200 200 200 200 200"),
     ("POST", "/api/v1/labs", {"profile": "tiny", "name": "n1"}, "401 401 403 202 403 202 202"),
     ("GET", "/api/v1/classes", None, "401 401 403 403 200 200 200"),
+    ("GET", "/api/v1/courses", None, "401 401 403 403 200 200 200"),
+    ("GET", "/api/v1/courses/share", None, "401 401 403 403 200 200 200"),
     (
         "POST",
         "/api/v1/classes",
@@ -235,7 +286,7 @@ def _cells() -> Iterator[tuple[str, str, Any, str, int]]:
             for caller, status in zip(CALLERS, row.split(), strict=True):
                 yield method, path.format(lab=lab), body, caller, int(status)
     for method, path, body in CLASS_OPS:
-        key = f"{method} {path.removeprefix('/api/v1/classes')}"
+        key = f"{method} {path.removeprefix('/api/v1/classes').split('?')[0]}"
         for klass, row in CLASS_EXPECTED[key].items():
             for caller, status in zip(CALLERS, row.split(), strict=True):
                 yield method, path.format(klass=klass), body, caller, int(status)
@@ -257,6 +308,10 @@ class World:
         self.client = client
         self.tokens = tokens
         state = StateStore.open(settings)
+        c1 = state.get_class("c1")
+        state.delete_class("c1")
+        state.add_class(c1.model_copy(update={"course": "share"}))
+        self.results = ResultsStore(state)
         self.ops = OperationStore(state)
         self.schedules = ScheduleStore(state)
         state.add_class(
@@ -277,6 +332,8 @@ class World:
         """The cell's url and body with its placeholders filled in."""
         klass = next((k for k in ("c1", "c2") if f"/classes/{k}" in url), "")
         url = url.replace("OP", self.op)
+        if url.endswith("/course/hint"):
+            self.results.delete_class("c1")  # every caller gets the first hint
         if "SCHEDULE" in url:
             made = self.schedules.add(klass, self.future, "admin")
             url = url.replace("SCHEDULE", str(made.id))
@@ -301,14 +358,13 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    settings = Settings(
-        home=tmp_path_factory.mktemp("matrix") / "home",
-        libvirt_uri="test:///default",
-        profiles_dir=PROFILES,
-        prefix="hlt-",
-    )
+    settings = course_settings(tmp_path_factory.mktemp("matrix"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Runner, "_run", lambda _self, _op, _work: None)
+        # A check is answered at once (no guest is asked); a board stream ends after
+        # its first event.
+        install_fakes(patch).passes = False
+        patch.setattr(course_routes, "STREAM_SECONDS", 0.0)
         tokens = users_and_labs(settings)
         with TestClient(create_app(settings)) as client:
             yield World(settings, client, tokens)
@@ -346,6 +402,7 @@ def test_the_matrix_covers_every_route(app: FastAPI) -> None:
         path = re.sub(r"/labs/(c1-01|mine|other)", "/labs/{name}", path)
         path = re.sub(r"/classes/c[12]", "/classes/{name}", path)
         path = path.replace("/profiles/tiny", "/profiles/{name}")
+        path = path.replace("/courses/share", "/courses/{name}")
         path = path.replace("/m1/", "/{machine}/").replace("SCHEDULE", "{schedule_id}")
         path = path.replace("/checkpoints/t1", "/checkpoints/{checkpoint}")
         covered.add((method, path.replace("/OP", "/{op_id}")))
