@@ -18,6 +18,8 @@ from lab.classes.classes import SeatOutcome
 from lab.classes.schedules import ScheduleStore
 from lab.cli import err, out
 from lab.cli.labs import progress_printer
+from lab.courses import runs
+from lab.courses.runs import TaskState
 from lab.errors import LabError
 from lab.settings import get_settings
 from lab.store.state import StateStore
@@ -36,18 +38,27 @@ def create(
     profile: Annotated[Path, typer.Argument(help="Profile YAML file")],
     name: Annotated[str, typer.Option(help="Class name; seats are NAME-01 ...")],
     seats: Annotated[int, typer.Option(help="Number of seats (labs)")],
+    course: Annotated[
+        str | None, typer.Option(help="A course of the catalogue (`lab course list`) to run")
+    ] = None,
 ) -> None:
     """Bring up one lab per seat, several at once (LAB_PARALLEL)."""
-    record, outcomes = classes.create(get_settings(), profile, name, seats, progress_printer())
-    _report(outcomes, f"class {record.name}: {len(record.seats)} seats of {record.profile}")
+    record, outcomes = classes.create(
+        get_settings(), profile, name, seats, progress_printer(), course=course
+    )
+    running = f", running course {record.course}" if record.course else ""
+    _report(
+        outcomes, f"class {record.name}: {len(record.seats)} seats of {record.profile}{running}"
+    )
 
 
 @class_app.command("list")
 def list_() -> None:
     """The classes that exist."""
-    table = Table("class", "profile", "seats", "created")
+    table = Table("class", "profile", "seats", "course", "created")
     for k in classes.list_classes(get_settings()):
-        table.add_row(k.name, k.profile, str(len(k.seats)), k.created_at.strftime("%Y-%m-%d %H:%M"))
+        created = k.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(k.name, k.profile, str(len(k.seats)), k.course or "-", created)
     out.print(table)
 
 
@@ -115,6 +126,96 @@ def schedules(name: Annotated[str, typer.Argument(help="Class")]) -> None:
 def delete(name: str) -> None:
     """Take every seat down and forget the class."""
     _report(classes.delete(get_settings(), name, progress_printer()), f"class {name} deleted")
+
+
+@class_app.command("board")
+def board(
+    name: Annotated[str, typer.Argument(help="Class")],
+    as_json: Annotated[bool, typer.Option("--json", help="The board as JSON")] = False,
+) -> None:
+    """The class's course: per seat, its current task, points and each task's state."""
+    made = runs.board(get_settings(), name)
+    if as_json:
+        out.print_json(made.model_dump_json(exclude={"course"}))
+        return
+    marks = {TaskState.DONE: "[green]✓[/]", TaskState.FAILING: "[red]✗[/]"}
+    table = Table("seat", "trainees", "current", "points", *(t.id for t in made.course.tasks))
+    for seat in made.seats:
+        table.add_row(
+            seat.seat,
+            escape(", ".join(seat.trainees)),
+            seat.current or "all done",
+            f"{seat.earned}/{made.course.points}",
+            *(
+                f"{marks.get(c.state, '·')} {c.attempts}"
+                + (f" h{c.hints_taken}" if c.hints_taken else "")
+                for c in seat.cells
+            ),
+        )
+    out.print(table)
+    out.print(f"course {made.name}: ✓ done, ✗ failing, · not started; attempts, hN: hints")
+
+
+@class_app.command("results")
+def results(
+    name: Annotated[str, typer.Argument(help="Class")],
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the CSV here")] = None,
+    pdf_file: Annotated[Path | None, typer.Option("--pdf", help="Write the PDF here")] = None,
+    lang: Annotated[str, typer.Option(help="The PDF's language: uk or en")] = "uk",
+) -> None:
+    """The class's course results, as CSV (one row per seat and task) or a PDF to print."""
+    if (csv_file is None) == (pdf_file is None) or lang not in ("uk", "en"):
+        raise LabError(
+            "give one of --csv FILE or --pdf FILE (and --lang uk or en)",
+            hint=f"lab class results {name} --csv {name}.csv",
+        )
+    made = runs.board(get_settings(), name)
+    if csv_file is not None:
+        csv_file.write_text(runs.results_csv(made), encoding="utf-8", newline="")
+        out.print(f"class {name}: results written to {csv_file}")
+        return
+    from api import results_pdf  # the API's renderer; the CLI needs it only here
+
+    assert pdf_file is not None
+    pdf_file.write_bytes(results_pdf.render(made, "en" if lang == "en" else "uk"))
+    out.print(f"class {name}: results written to {pdf_file}")
+
+
+@class_app.command("check")
+def check(seat: Annotated[str, typer.Argument(help="A seat of a class running a course")]) -> None:
+    """Run the seat's current task's checks and record the attempt (exit 1: not passed)."""
+    attempt = runs.check(get_settings(), seat)
+    for c in attempt.checks:
+        mark = "[green]ok[/]" if c.ok else "[red]FAILED[/]"
+        out.print(f"{mark} {c.kind} on {escape(c.machine)}: {escape(c.message.get('uk'))}")
+    verdict = "passed" if attempt.ok else "[red]not passed[/]"
+    out.print(f"task {attempt.task}: {verdict} ({attempt.seconds:.1f} s)")
+    if attempt.advanced_to:
+        out.print(f"next task: {attempt.advanced_to}")
+    if attempt.note:
+        err.print(f"note: {escape(attempt.note)}")
+    if not attempt.ok:
+        raise typer.Exit(1)
+
+
+@class_app.command("hint")
+def hint(seat: Annotated[str, typer.Argument(help="A seat of a class running a course")]) -> None:
+    """Reveal the next hint of the seat's current task (the board counts it)."""
+    found = runs.hint(get_settings(), seat)
+    out.print(f"hint {found.number} of task {found.task}: {escape(found.hint.get('uk'))}")
+    if found.hint.en:
+        out.print(f"  ({escape(found.hint.en)})")
+    out.print(f"{found.hints_left} left")
+
+
+@class_app.command("restart-task")
+def restart_task(
+    seat: Annotated[str, typer.Argument(help="A seat of a class running a course")],
+) -> None:
+    """Put the seat's lab back to the start of its current task (results are kept)."""
+    done = runs.restart_task(get_settings(), seat, progress_printer())
+    where = f"checkpoint {done.to}" if done.to else "the baseline"
+    out.print(f"lab {seat}: back at {where}, {done.mode} reset in {done.seconds:.1f} s")
 
 
 def baseline(
