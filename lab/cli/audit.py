@@ -35,6 +35,8 @@ READS = frozenset(
         ("class", "list"),
         ("class", "status"),
         ("class", "schedules"),
+        ("class", "board"),
+        ("class", "results"),  # writes a file of what it read; changes nothing
         ("image", "list"),
         ("image", "show"),
         ("profile", "show"),
