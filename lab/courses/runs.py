@@ -30,7 +30,13 @@ from lab.classes.records import ClassRecord
 from lab.courses import catalogue, checking
 from lab.courses.model import Course, Task, Text
 from lab.courses.outcomes import CheckOutcome
-from lab.courses.results import AttemptRecord, ClassResults, ResultsStore, SeatProgress
+from lab.courses.results import (
+    COUNTER,
+    AttemptRecord,
+    ClassResults,
+    ResultsStore,
+    SeatProgress,
+)
 from lab.errors import ConflictError, LabError, NotFoundError, quote
 from lab.labs.naming import check_lab_name
 from lab.settings import Settings
@@ -123,6 +129,27 @@ class Board(Frozen):
     made_at: datetime
 
 
+def board_generation(settings: Settings) -> tuple[int, ...]:
+    """A value that changes whenever anything a board shows may have: the results, the
+    labs, the classes or the users (who sits where). Four counter reads: cheap to poll."""
+    state = StateStore.open(settings)
+    ResultsStore(state)  # its tables and counter exist
+    counters = (COUNTER, "labs", "classes", "users")
+    with state.transaction() as db:
+        found = dict(
+            db.execute(
+                "SELECT name, value FROM counters WHERE name IN (?, ?, ?, ?)", counters
+            ).fetchall()
+        )
+    return tuple(int(found.get(c, 0)) for c in counters)
+
+
+def course_of_seat(settings: Settings, seat: str) -> str:
+    """The name of the course the seat's class runs; NotFoundError when there is none."""
+    klass, _, _ = _run_of(settings, seat)
+    return klass.course or ""
+
+
 def auto_checkpoint(number: int) -> str:
     """The automatic checkpoint at the start of task `number` (1-based): task-02 ..."""
     return f"task-{number:02d}"
@@ -190,7 +217,8 @@ def check(settings: Settings, seat: str) -> Attempt:
         following = progress.index + 1
         if following >= len(course.tasks):
             store.start(klass.name, seat, following, None)
-            return attempt.model_copy(update={"note": "every task of the course is done"})
+            done = "усі завдання курсу виконано (every task of the course is done)"
+            return attempt.model_copy(update={"note": done})
         store.start(klass.name, seat, following, course.tasks[following].id)
         note = _save_start(settings, seat, following + 1)
         return attempt.model_copy(update={"advanced_to": course.tasks[following].id, "note": note})
@@ -420,8 +448,9 @@ def _save_start(settings: Settings, seat: str, number: int) -> str:
         resets.checkpoint(settings, seat, auto_checkpoint(number))
     except LabError as exc:
         return (
-            f"the start of task {number} was not saved ({exc.message}): starting it again"
-            " goes back to an earlier point"
+            f"початок завдання {number} не збережено: почати його знову поверне до"
+            f" ранішої точки (the start of task {number} was not saved: {exc.message};"
+            " starting it again goes back to an earlier point)"
         )
     with suppress(LabError):  # task-01 is never made, or it is gone already
         resets.delete_checkpoint(settings, seat, auto_checkpoint(number - 1))
