@@ -38,6 +38,7 @@ from lab.courses.results import (
     SeatProgress,
 )
 from lab.errors import ConflictError, LabError, NotFoundError, quote
+from lab.labs.locks import is_locked
 from lab.labs.naming import check_lab_name
 from lab.settings import Settings
 from lab.store.state import StateStore, now
@@ -187,11 +188,17 @@ def seat_course(settings: Settings, seat: str) -> SeatCourse:
 
 def check(settings: Settings, seat: str) -> Attempt:
     """Run the current task's checks and record the attempt; a pass moves the seat on and
-    saves the next task's start. ConflictError while another check of the seat runs."""
+    saves the next task's start. ConflictError while another check of the seat runs, or
+    while the lab is busy with an operation (a reset, a restart of the task)."""
     with _seat_lock(settings, seat):
         klass, course, store = _run_of(settings, seat)
         progress = store.begin(klass.name, seat, course.tasks[0].id)
         task = _current(course, progress)
+        if is_locked(settings, seat):  # a reset or a restart of the task: checks would fail
+            raise ConflictError(
+                f"лабораторія {seat} зараз зайнята (lab {seat} is busy: being reset or saved)",
+                hint="перевірте, коли вона знову готова (check once it is ready again)",
+            )
         record = StateStore.open(settings).get_lab(seat)
         outcome = checking.check_task(settings, record, course, task)
         store.add_attempt(

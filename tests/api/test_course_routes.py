@@ -110,7 +110,7 @@ def test_restart_is_an_operation(
     assert answer.json()["kind"] == "task-restart" and answer.json()["target"] == "lab/c1-01"
     op = wait_op(answer.json()["url"], headers["trainee"])
     assert op["status"] == "succeeded", op
-    assert fakes.reset_to == ["own-start"]
+    assert fakes.reset_to == ["own-start"] and op["result"]["to"] == "own-start"
     other = client.post("/api/v1/labs/mine/course/restart", headers=headers["tester"])
     assert other.status_code == 404
 

@@ -15,6 +15,7 @@ from lab.courses import checking, runs
 from lab.courses.outcomes import TaskOutcome
 from lab.courses.results import AttemptRecord, ResultsStore
 from lab.errors import ConflictError, InvalidError, NotFoundError
+from lab.labs.locks import lab_lock
 from lab.labs.records import LabRecord
 from lab.settings import Settings
 from lab.store.state import StateStore, now
@@ -167,6 +168,13 @@ def test_a_second_check_of_a_seat_is_refused_while_one_runs(
     runs.check(settings, "k-01")
     assert inside == ["k-01", "k-02"]
     runs.check(settings, "k-01")  # free again
+
+
+def test_no_check_while_the_lab_is_busy(settings: Settings, fakes: Fakes) -> None:
+    with lab_lock(settings, "k-01"), pytest.raises(ConflictError, match="busy"):
+        runs.check(settings, "k-01")
+    assert fakes.calls == []
+    assert runs.check(settings, "k-01").ok
 
 
 def test_no_course_is_not_found(settings: Settings, fakes: Fakes) -> None:
