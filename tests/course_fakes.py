@@ -15,7 +15,7 @@ from lab.classes.records import ClassRecord
 from lab.courses import checking
 from lab.courses.model import CheckKind, Course, Task, Text
 from lab.courses.outcomes import CheckOutcome, TaskOutcome
-from lab.errors import LabError
+from lab.errors import LabError, NotFoundError
 from lab.labs.records import LabRecord
 from lab.settings import Settings
 from lab.store.state import StateStore, now
@@ -126,11 +126,14 @@ class Fakes:
     def delete_checkpoint(self, settings: Settings, lab: str, name: str) -> None:
         self.calls.append(f"delete {lab} {name}")
         if name not in self.saved:
-            raise LabError(f"no checkpoint {name}")
+            raise NotFoundError(f"no checkpoint {name}")
         self.saved.discard(name)
 
     def checkpoints(self, settings: Settings, lab: str) -> list[resets.CheckpointInfo]:
-        return [resets.CheckpointInfo(name=n, created_at=now()) for n in sorted(self.saved)]
+        return [
+            resets.CheckpointInfo(name=n, created_at=now(), memory=(), size=0)
+            for n in sorted(self.saved)
+        ]
 
     def reset(
         self,

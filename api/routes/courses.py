@@ -44,8 +44,9 @@ def list_courses(user: CurrentUser, settings: SettingsDep) -> list[CoursePublic]
     """The courses of the catalogue (LAB_COURSES_DIR), for staff and trainers."""
     require(user, *STAFF, Role.TRAINER)
     return [
-        CoursePublic.of_course(name, catalogue.get_course(settings, name))
-        for name in catalogue.list_courses(settings)
+        CoursePublic.of_course(found.name, catalogue.get_course(settings, found.name))
+        for found in catalogue.list_courses(settings)
+        if found.valid  # `lab course list` shows the broken ones, with their problems
     ]
 
 

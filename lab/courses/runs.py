@@ -5,9 +5,11 @@ A seat works through the course's tasks in order. `check` runs the current task'
 from the host (lab.courses.checking) and records the attempt; a pass moves the seat to the
 next task and saves the lab as it is then as the checkpoint `task-NN` (NN: the next task's
 number), so that `restart_task` can put the seat back to the start of the task it is on
-(the task's own checkpoint first, else that automatic one, else the baseline). Only the
-latest automatic checkpoint is kept: a memory state per machine per seat is all the disk
-it costs. Results (lab.courses.results) belong to the class and outlive every reset.
+(the task's own checkpoint first, else that automatic one, else the baseline) — or back
+to the start of an earlier task, which the trainer picks on the board. So every automatic
+checkpoint of a seat is kept while its class runs: a memory state per running machine per
+task (about the RAM the guests use) is the disk a seat's course costs; they go with the
+lab. Results (lab.courses.results) belong to the class and outlive every reset.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import fcntl
 import io
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -262,17 +264,42 @@ def restart_point(course: Course, index: int, saved: set[str]) -> str | None:
     return None
 
 
-def restart_task(settings: Settings, seat: str, progress: Progress = quiet) -> ResetRecord:
-    """Put the seat's lab back to the start of its current task. Results stay, and the
-    task's timer runs on."""
+def restart_task(
+    settings: Settings, seat: str, progress: Progress = quiet, *, task: str | None = None
+) -> ResetRecord:
+    """Put the seat's lab back to the start of its current task, or of task `task` (one it
+    has reached: the current one or an earlier one), which becomes its current task again.
+    Results stay (an earlier pass still counts), and the task's timer runs on."""
     klass, course, store = _run_of(settings, seat)
     at = store.begin(klass.name, seat, course.tasks[0].id)
-    task = _current(course, at)
+    index = at.index if task is None else _reached(course, at, task)
+    if index >= len(course.tasks):
+        _current(course, at)  # every task done: says so
+    chosen = course.tasks[index]
     saved = {c.name for c in resets.checkpoints(settings, seat)}
-    to = restart_point(course, at.index, saved)
+    to = restart_point(course, index, saved)
     where = f"checkpoint {to}" if to else "the baseline"
-    progress(seat, f"task {at.index + 1} ({task.id}) starts again from {where}")
-    return resets.reset(settings, seat, to=to, progress=progress)
+    progress(seat, f"task {index + 1} ({chosen.id}) starts again from {where}")
+    record = resets.reset(settings, seat, to=to, progress=progress)
+    if index != at.index:
+        store.start(klass.name, seat, index, chosen.id)
+    return record
+
+
+def _reached(course: Course, at: SeatProgress, task: str) -> int:
+    """The index of task `task`, which the seat must have reached."""
+    ids = [t.id for t in course.tasks]
+    if task not in ids:
+        raise NotFoundError(
+            f"the course has no task {quote(task)}", hint=f"its tasks: {', '.join(ids)}"
+        )
+    index = ids.index(task)
+    if index > at.index:
+        raise ConflictError(
+            f"the seat has not reached task {index + 1} ({task}) yet",
+            hint="a seat goes back to a task it has reached; it reaches the next by passing",
+        )
+    return index
 
 
 def board(settings: Settings, class_name: str) -> Board:
@@ -449,8 +476,8 @@ def _cells(
 
 
 def _save_start(settings: Settings, seat: str, number: int) -> str:
-    """Save the lab as the start of task `number` (1-based), then drop the automatic
-    checkpoint before it; what the trainee is told when saving failed ("" when it worked)."""
+    """Save the lab as the start of task `number` (1-based); what the trainee is told when
+    saving failed ("" when it worked)."""
     try:
         resets.checkpoint(settings, seat, auto_checkpoint(number))
     except LabError as exc:
@@ -459,8 +486,6 @@ def _save_start(settings: Settings, seat: str, number: int) -> str:
             f" ранішої точки (the start of task {number} was not saved: {exc.message};"
             " starting it again goes back to an earlier point)"
         )
-    with suppress(LabError):  # task-01 is never made, or it is gone already
-        resets.delete_checkpoint(settings, seat, auto_checkpoint(number - 1))
     return ""
 
 

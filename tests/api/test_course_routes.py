@@ -161,7 +161,10 @@ def test_a_class_is_created_with_a_course_of_its_profile(
 ) -> None:
     other = settings.courses_dir / "paired.yaml"
     other.write_text(
-        (settings.courses_dir / "share.yaml").read_text().replace("profile: tiny", "profile: pair"),
+        (settings.courses_dir / "share.yaml")
+        .read_text()
+        .replace("profile: tiny", "profile: pair")
+        .replace("machine: m1", "machine: a"),  # pair's first machine
         encoding="utf-8",
     )
     body = {"profile": "tiny", "name": "c9", "seats": 1}

@@ -70,19 +70,35 @@ def test_results_store_keeps_progress_attempts_and_hints(settings: Settings) -> 
 
 
 def test_a_pass_advances_and_saves_the_next_start(settings: Settings, fakes: Fakes) -> None:
-    fakes.saved.add("task-01")
     attempt = runs.check(settings, "k-01")
     assert attempt.ok and attempt.advanced_to == "own-folder" and attempt.note == ""
-    assert fakes.calls == [
-        "check k-01 make-folder",
-        "checkpoint k-01 task-02",
-        "delete k-01 task-01",
-    ]
-    assert fakes.saved == {"task-02"}
+    assert fakes.calls == ["check k-01 make-folder", "checkpoint k-01 task-02"]
+    runs.check(settings, "k-01")
+    # Every task's start is kept: the trainer may put the seat back to an earlier one.
+    assert fakes.saved == {"task-02", "task-03"}
+    runs.restart_task(settings, "k-01")  # to reload the seat below: it is on task 3
+    seat = runs.seat_course(settings, "k-01")
+    assert seat.current is not None and seat.index == 2
+    assert [c.state for c in seat.cells] == ["done", "done", "not-started"]
+    assert seat.earned == 2 + 3
+
+
+def test_a_seat_goes_back_to_an_earlier_task_it_has_reached(
+    settings: Settings, fakes: Fakes
+) -> None:
+    runs.check(settings, "k-01")
+    runs.check(settings, "k-01")  # on task 3; task-02 and task-03 saved
+    with pytest.raises(NotFoundError):
+        runs.restart_task(settings, "k-01", task="no-such-task")
+    runs.restart_task(settings, "k-01", task="own-folder")
+    assert fakes.reset_to[-1] == "task-02"
     seat = runs.seat_course(settings, "k-01")
     assert seat.current is not None and seat.current.id == "own-folder"
-    assert [c.state for c in seat.cells] == ["done", "not-started", "not-started"]
-    assert seat.earned == 2
+    assert seat.cells[1].state == "done"  # the earlier pass still counts
+    runs.restart_task(settings, "k-01", task="make-folder")
+    assert fakes.reset_to[-1] is None  # the first task starts from the baseline
+    with pytest.raises(ConflictError):  # not reached (again) yet
+        runs.restart_task(settings, "k-01", task="own-folder")
 
 
 def test_a_failed_check_is_recorded_and_stays(settings: Settings, fakes: Fakes) -> None:
@@ -226,7 +242,10 @@ def test_board_and_csv(settings: Settings, fakes: Fakes) -> None:
 def test_create_refuses_a_course_of_another_profile(settings: Settings) -> None:
     other = settings.courses_dir / "elsewhere.yaml"
     other.write_text(
-        (settings.courses_dir / "share.yaml").read_text().replace("profile: tiny", "profile: pair"),
+        (settings.courses_dir / "share.yaml")
+        .read_text()
+        .replace("profile: tiny", "profile: pair")
+        .replace("machine: m1", "machine: a"),  # pair's first machine
         encoding="utf-8",
     )
     with pytest.raises(InvalidError, match=r"'pair'.*'tiny'"):
