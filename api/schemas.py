@@ -162,6 +162,14 @@ class LabPower(_In):
     action: Literal["start", "stop"]
 
 
+class TaskRestartRequest(_In):
+    task: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$",
+        description="A task the seat has reached (default: its current task)",
+    )
+
+
 class ResetRequest(_In):
     cold: bool = Field(default=False, description="Boot from the disk layer, not memory")
     to: str | None = Field(

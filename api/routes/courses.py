@@ -25,6 +25,7 @@ from api.schemas import (
     OperationPublic,
     ResetPublic,
     SeatCoursePublic,
+    TaskRestartRequest,
 )
 from lab.access.users import Role
 from lab.base import Progress
@@ -81,15 +82,22 @@ def hint(name: str, user: CurrentUser, settings: SettingsDep) -> HintPublic:
 
 @router.post("/api/v1/labs/{name}/course/restart", status_code=202, responses=ACCEPTED)
 def restart_task(
-    name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
+    name: str,
+    response: Response,
+    user: CurrentUser,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    body: TaskRestartRequest | None = None,
 ) -> OperationPublic:
-    """Put the seat's lab back to the start of its current task (an operation, like a
-    reset): its checkpoint, else the one saved when the task began, else the baseline."""
+    """Put the seat's lab back to the start of its current task, or of an earlier task it
+    has reached (`task`), which becomes current again (an operation, like a reset): the
+    task's checkpoint, else the one saved when the task began, else the baseline."""
     check_lab(settings, user, name, Action.RESET)
     runs.course_of_seat(settings, name)  # 404 at once for a seat without a course
+    task = body.task if body else None
 
     def work(progress: Progress) -> ResetPublic:
-        return ResetPublic.of(runs.restart_task(settings, name, progress))
+        return ResetPublic.of(runs.restart_task(settings, name, progress, task=task))
 
     return start_on_lab(
         response,

@@ -211,9 +211,13 @@ def hint(seat: Annotated[str, typer.Argument(help="A seat of a class running a c
 @class_app.command("restart-task")
 def restart_task(
     seat: Annotated[str, typer.Argument(help="A seat of a class running a course")],
+    task: Annotated[
+        str | None, typer.Option(help="An earlier task the seat has reached (its id)")
+    ] = None,
 ) -> None:
-    """Put the seat's lab back to the start of its current task (results are kept)."""
-    done = runs.restart_task(get_settings(), seat, progress_printer())
+    """Put the seat's lab back to the start of its current task, or of an earlier one it
+    has reached, which becomes current again (results are kept)."""
+    done = runs.restart_task(get_settings(), seat, progress_printer(), task=task)
     where = f"checkpoint {done.to}" if done.to else "the baseline"
     out.print(f"lab {seat}: back at {where}, {done.mode} reset in {done.seconds:.1f} s")
 

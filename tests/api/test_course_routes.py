@@ -111,6 +111,16 @@ def test_restart_is_an_operation(
     op = wait_op(answer.json()["url"], headers["trainee"])
     assert op["status"] == "succeeded", op
     assert fakes.reset_to == ["own-start"] and op["result"]["to"] == "own-start"
+    # Back to the first task, which the seat has passed: from the baseline.
+    back = client.post(
+        "/api/v1/labs/c1-01/course/restart",
+        json={"task": "make-folder"},
+        headers=headers["trainee"],
+    )
+    assert wait_op(back.json()["url"], headers["trainee"])["status"] == "succeeded"
+    assert fakes.reset_to == ["own-start", None]
+    seat = client.get("/api/v1/labs/c1-01/course", headers=headers["trainee"]).json()
+    assert seat["current"] == "make-folder" and seat["tasks"][0]["state"] == "done"
     other = client.post("/api/v1/labs/mine/course/restart", headers=headers["tester"])
     assert other.status_code == 404
 
