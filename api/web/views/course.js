@@ -173,6 +173,7 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
     result.dataset.ok = String(outcome.ok);
     result.dataset.task = outcome.task;
     result.hidden = false;
+    // (replaceChildren would write a null as the word "null": only elements go in)
     result.replaceChildren(
       h("p", { class: "check-summary" }, outcome.ok ? "✓ " : "✗ ", summary),
       h(
@@ -189,7 +190,7 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
           ),
         ),
       ),
-      note ? h("p", { class: "muted" }, note) : null,
+      ...(note ? [h("p", { class: "muted" }, note)] : []),
       h("p", { class: "muted small" }, t("checkedAt", { at: when(outcome.at), took: seconds(outcome.seconds) })),
     );
   }
