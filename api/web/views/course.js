@@ -225,10 +225,13 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
     result.replaceChildren();
     try {
       const op = await api(`${url}/restart`, { method: "POST" });
+      // The progress panel is below the machines: say here too that it runs.
+      message.replaceChildren(h("p", { class: "muted" }, t("restartRunning")));
       const ended = await progress.track(op);
       if (!context.current()) return;
       await reload();
-      if (ended && ended.status === "succeeded") message.replaceChildren(h("p", { class: "ok" }, t("restartDone")));
+      const ok = ended && ended.status === "succeeded";
+      message.replaceChildren(h("p", { class: ok ? "ok" : "warn" }, t(ok ? "restartDone" : "restartFailed")));
       onRestarted();
     } catch (error) {
       message.replaceChildren(errorBox(error));
