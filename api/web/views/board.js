@@ -18,7 +18,11 @@ export function courseBoard(context, name, first, { progress }) {
   context.leave(() => controller.abort());
 
   const title = h("h2", { id: "board-title" });
-  const live = h("span", { class: "live", id: "board-live", role: "status", dataset: { state: "connecting" } }, t("boardConnecting"));
+  const live = h(
+    "span",
+    { class: "live", id: "board-live", role: "status", dataset: { state: "connecting" } },
+    t("boardConnecting"),
+  );
   // The table scrolls sideways inside its box (a phone, a long course); the box takes
   // keyboard focus so that it can be scrolled without a mouse.
   const wrap = h("div", { class: "board-wrap", tabindex: "0", role: "region", "aria-labelledby": "board-title" });
@@ -31,7 +35,10 @@ export function courseBoard(context, name, first, { progress }) {
     title.replaceChildren(t("boardTitle"), ": ", h("span", { lang: pickLang(board.title) }, pick(board.title)));
     wrap.replaceChildren(boardTable(board, busy, restart));
     wrap.scrollLeft = left;
-    if (seat) [...wrap.querySelectorAll("tr[data-seat]")].find((row) => row.dataset.seat === seat)?.querySelector("button.restart-task")?.focus();
+    if (seat) {
+      const row = [...wrap.querySelectorAll("tr[data-seat]")].find((found) => found.dataset.seat === seat);
+      row?.querySelector("button.restart-task")?.focus();
+    }
     tick();
   }
 
@@ -69,7 +76,8 @@ export function courseBoard(context, name, first, { progress }) {
     message.replaceChildren();
     control.setAttribute("aria-busy", "true");
     try {
-      const path = which === "csv" ? `/api/v1/classes/${name}/results.csv` : `/api/v1/classes/${name}/results.pdf?lang=${lang()}`;
+      const path =
+        which === "csv" ? `/api/v1/classes/${name}/results.csv` : `/api/v1/classes/${name}/results.pdf?lang=${lang()}`;
       await download(path, `results-${name}.${which}`, { signal: controller.signal });
     } catch (error) {
       if (!controller.signal.aborted) message.replaceChildren(errorBox(error));
@@ -140,7 +148,11 @@ function boardTable(board, busy, restart) {
         "td",
         { class: "on-task" },
         seat.current && seat.task_started_at
-          ? h("time", { datetime: seat.task_started_at, title: when(seat.task_started_at), dataset: { since: seat.task_started_at } })
+          ? h("time", {
+              datetime: seat.task_started_at,
+              title: when(seat.task_started_at),
+              dataset: { since: seat.task_started_at },
+            })
           : "—",
       ),
       board.tasks.map((task) => cell(task, done.get(task.id), task.id === seat.current)),
@@ -160,14 +172,18 @@ function boardTable(board, busy, restart) {
 
 function cell(task, entry, current) {
   const state = entry ? entry.state : "not-started";
-  const dataset = current ? { task: task.id, state, current: "true" } : { task: task.id, state };
+  const dataset = { task: task.id, state, ...(current ? { current: "true" } : {}) };
   const facts = [];
   if (entry && entry.attempts) facts.push(t("attempts", { n: entry.attempts }));
   if (entry && entry.hints_taken) facts.push(t("hintsTaken", { n: entry.hints_taken }));
   if (entry && state === "done" && entry.seconds_on_task != null) facts.push(clock(entry.seconds_on_task));
   return h(
     "td",
-    { class: `cell state-${state}`, dataset, title: entry && entry.passed_at ? t("passedAt", { at: when(entry.passed_at) }) : null },
+    {
+      class: `cell state-${state}`,
+      dataset,
+      title: entry && entry.passed_at ? t("passedAt", { at: when(entry.passed_at) }) : null,
+    },
     h("span", { class: "cell-state" }, SYMBOL[state] || "?", " ", t(STATE_WORDS[state] || "taskNotStarted")),
     current ? h("div", { class: "cell-current" }, "▶ ", t("taskCurrent")) : null,
     facts.length ? h("div", { class: "cell-facts" }, facts.join(" · ")) : null,

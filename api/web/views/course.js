@@ -34,13 +34,18 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
   let hintsList = null;
 
   function draw() {
-    const focused = document.activeElement && element.contains(document.activeElement) ? document.activeElement.id : "";
+    const active = document.activeElement;
+    const focused = active && element.contains(active) ? active.id : "";
     element.dataset.course = data.course;
     element.dataset.current = data.current || "";
     element.replaceChildren(
       h("div", { class: "course-head" },
         h("h2", { id: "course-title" }, pick(data.title)),
-        h("p", { class: "course-points", id: "course-points" }, t("coursePoints", { earned: data.earned, points: data.points })),
+        h(
+          "p",
+          { class: "course-points", id: "course-points" },
+          t("coursePoints", { earned: data.earned, points: data.points }),
+        ),
       ),
       taskList(data),
       data.task ? taskBox(data.task) : finished(data),
@@ -118,7 +123,12 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
       { class: "course-end" },
       result,
       all
-        ? h("p", { class: "course-done", id: "course-done" }, "★ ", t("courseDone", { earned: course.earned, points: course.points }))
+        ? h(
+            "p",
+            { class: "course-done", id: "course-done" },
+            "★ ",
+            t("courseDone", { earned: course.earned, points: course.points }),
+          )
         : h("p", { class: "muted" }, t("courseNoTask")),
     );
   }
@@ -259,7 +269,7 @@ function taskList(course) {
     { class: "course-tasks", id: "course-tasks", "aria-label": t("courseTasks") },
     course.tasks.map((task) => {
       const current = task.id === course.current;
-      const dataset = current ? { task: task.id, state: task.state, current: "true" } : { task: task.id, state: task.state };
+      const dataset = { task: task.id, state: task.state, ...(current ? { current: "true" } : {}) };
       return h(
         "li",
         { dataset, "aria-current": current ? "step" : null },
@@ -281,12 +291,20 @@ export function stateWords(task) {
 // Elements and attributes the instructions may keep: what Markdown makes, nothing that
 // runs, loads, styles or submits.
 const KEEP = new Set(
-  "p br hr h1 h2 h3 h4 h5 h6 ul ol li strong em b i u s del code pre kbd samp blockquote a table thead tbody tr th td span div img dl dt dd sup sub".split(" "),
+  ("p br hr h1 h2 h3 h4 h5 h6 ul ol li dl dt dd strong em b i u s del sup sub code pre kbd samp " +
+    "blockquote a img table thead tbody tr th td span div").split(" "),
 );
 const SKIP = new Set(
-  "script style iframe frame object embed template svg math form input button textarea select link meta base noscript audio video canvas".split(" "),
+  ("script style iframe frame object embed template svg math form input button textarea select " +
+    "link meta base noscript audio video canvas").split(" "),
 );
-const ATTRIBUTES = { a: ["href", "title"], img: ["src", "alt", "title"], th: ["colspan", "rowspan"], td: ["colspan", "rowspan"], ol: ["start"] };
+const ATTRIBUTES = {
+  a: ["href", "title"],
+  img: ["src", "alt", "title"],
+  th: ["colspan", "rowspan"],
+  td: ["colspan", "rowspan"],
+  ol: ["start"],
+};
 
 /**
  * The one piece of HTML the page shows that it did not build itself: a task's
