@@ -114,6 +114,10 @@ def test_a_trainee_works_through_the_course(page: Page, shot: Shot) -> None:
     expect(page.locator("#restart-confirm")).to_be_focused()
     page.click("#restart-cancel")
     expect(page.locator("#restart-task")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")  # so does Escape
+    expect(page.locator("#restart-box")).to_be_hidden()
+    expect(page.locator("#restart-task")).to_be_focused()
     page.click("#restart-task")
     page.click("#restart-confirm")
     expect(page.locator("#progress .op-status.succeeded")).to_have_count(1)

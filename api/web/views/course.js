@@ -60,24 +60,32 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
     hint.dataset.left = String(task.hints_left);
     const restart = button(t("restartTask"), () => {
       if (busy) return;
-      confirm.hidden = false;
-      confirm.querySelector("#restart-confirm").focus();
+      asking.hidden = false;
+      asking.querySelector("#restart-confirm").focus();
     }, { id: "restart-task", class: "course-action ghost" });
-    const confirm = h(
+    const cancel = () => {
+      asking.hidden = true;
+      restart.focus();
+    };
+    const asking = h(
       "div",
-      { class: "confirm", id: "restart-box", role: "group", "aria-labelledby": "restart-question", hidden: true },
+      {
+        class: "confirm",
+        id: "restart-box",
+        role: "group",
+        "aria-labelledby": "restart-question",
+        hidden: true,
+        onkeydown: (event) => event.key === "Escape" && cancel(),
+      },
       h("p", { id: "restart-question" }, t("restartConfirm")),
       h(
         "div",
         { class: "toolbar" },
         button(t("restartYes"), () => {
-          confirm.hidden = true;
+          asking.hidden = true;
           restartTask();
         }, { id: "restart-confirm", class: "primary" }),
-        button(t("cancel"), () => {
-          confirm.hidden = true;
-          restart.focus();
-        }, { id: "restart-cancel" }),
+        button(t("cancel"), cancel, { id: "restart-cancel" }),
       ),
     );
     hintsList = h(
@@ -109,7 +117,7 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
         hint,
         restart,
       ),
-      confirm,
+      asking,
       result,
       h("h4", { class: "hints-title", hidden: task.hints.length === 0 }, t("hintsTitle")),
       hintsList,
@@ -134,10 +142,10 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
   }
 
   // While a check, a hint or a restart runs the buttons stay where they are (so that
-  // keyboard focus does not jump) but say so and do nothing.
+  // keyboard focus does not jump) but say so and do nothing. (No aria-busy on the
+  // panel: it would hold back what its live regions say meanwhile.)
   function setBusy(on, doing) {
     busy = on;
-    element.setAttribute("aria-busy", String(on));
     for (const action of element.querySelectorAll(".course-action")) {
       const off = on || (action.id === "hint-button" && Number(action.dataset.left) <= 0);
       action.setAttribute("aria-disabled", String(off));
