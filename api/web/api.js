@@ -152,7 +152,6 @@ export async function watch(url, { onEvent, onState = () => {}, signal }) {
         throw failure;
       }
       onState("live");
-      pause = 1000;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -164,7 +163,9 @@ export async function watch(url, { onEvent, onState = () => {}, signal }) {
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
           const event = parseEvent(buffer.slice(0, cut));
           buffer = buffer.slice(cut + 2);
-          if (event.data) onEvent(event);
+          if (!event.data) continue;
+          pause = 1000; // it works again: a later drop starts from a short pause
+          onEvent(event);
         }
       }
     } catch {
@@ -176,8 +177,13 @@ export async function watch(url, { onEvent, onState = () => {}, signal }) {
     if (signal.aborted) return;
     onState("reconnecting");
     await new Promise((resolve) => {
-      const timer = setTimeout(resolve, pause);
-      signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+      const wake = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, pause);
+      signal.addEventListener("abort", wake);
     });
     pause = Math.min(pause * 2, 30000);
   }
