@@ -35,11 +35,13 @@ export function courseBoard(context, name, first, { progress }) {
     title.replaceChildren(t("boardTitle"), ": ", h("span", { lang: pickLang(board.title) }, pick(board.title)));
     wrap.replaceChildren(boardTable(board, busy, restart));
     wrap.scrollLeft = left;
-    if (seat) {
-      const row = [...wrap.querySelectorAll("tr[data-seat]")].find((found) => found.dataset.seat === seat);
-      row?.querySelector("button.restart-task")?.focus();
-    }
+    if (seat) focusSeat(seat);
     tick();
+  }
+
+  function focusSeat(seat) {
+    const row = [...wrap.querySelectorAll("tr[data-seat]")].find((found) => found.dataset.seat === seat);
+    row?.querySelector("button.restart-task")?.focus();
   }
 
   function tick() {
@@ -68,7 +70,11 @@ export function courseBoard(context, name, first, { progress }) {
       message.replaceChildren(errorBox(error));
     } finally {
       busy.delete(seat);
-      if (context.current()) draw();
+      if (context.current()) {
+        draw();
+        // Its button was disabled meanwhile, which lost the keyboard's place: back to it.
+        if (document.activeElement === document.body) focusSeat(seat);
+      }
     }
   }
 
