@@ -75,8 +75,9 @@ def test_a_trainee_works_through_the_course(page: Page, shot: Shot) -> None:
     # The instructions keep their markup but nothing that runs, loads or styles.
     expect(page.locator("#task-instructions pre code")).to_contain_text("mkdir -p")
     assert page.evaluate("window.PWNED") is None
-    hostile = "script, style, img[src], [onerror], a[href^='javascript']"
+    hostile = "script, style, img, [onerror], a[href^='javascript']"
     expect(page.locator("#task-instructions").locator(hostile)).to_have_count(0)
+    expect(page.locator("#task-instructions")).to_contain_text("a bad link")  # its words stay
     shot(page, "course-trainee")
 
     page.focus("#check-task")
@@ -126,6 +127,9 @@ def test_a_trainee_works_through_the_course(page: Page, shot: Shot) -> None:
     page.click("#lang")  # English, with the Ukrainian where the course has no English
     expect(page.locator("#check-task")).to_have_text("Check")
     expect(page.locator("#task-title")).to_have_text("Task 2. Користувач")
+    link = page.locator("#task-instructions a[href='https://example.org/']")
+    expect(link).to_have_attribute("target", "_blank")  # the page stays open
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
     page.set_viewport_size(PHONE)
     shot(page, "course-trainee-phone-en")
     page.click("#lang")

@@ -340,16 +340,20 @@ function copyChildren(node) {
       out.push(...copyChildren(child)); // unknown markup: its text stays
       continue;
     }
-    const el = document.createElement(tag);
+    const kept = {};
     for (const name of ATTRIBUTES[tag] || []) {
       const value = child.getAttribute(name);
       if (value === null) continue;
       if ((name === "href" || name === "src") && !safeUrl(value, name)) continue;
-      el.setAttribute(name, value);
+      kept[name] = value;
     }
-    if (tag === "a" && el.hasAttribute("href")) {
+    if (tag === "img" && !kept.src) continue; // a picture from elsewhere: not shown
+    // A link that lost its address is only its words.
+    const el = document.createElement(tag === "a" && !kept.href ? "span" : tag);
+    for (const [name, value] of Object.entries(kept)) el.setAttribute(name, value);
+    if (el.localName === "a") {
       el.setAttribute("rel", "noopener noreferrer");
-      if (/^https?:/i.test(el.getAttribute("href"))) el.setAttribute("target", "_blank");
+      if (/^https?:/i.test(kept.href)) el.setAttribute("target", "_blank");
     }
     el.append(...copyChildren(child));
     out.push(el);
