@@ -32,7 +32,7 @@ TASKS: list[dict[str, Any]] = [
 POINTS = {"share": 10, "user": 20, "web": 10}
 HINTS = [{"uk": "Подивіться на mkdir -p", "en": "Look at mkdir -p"}, {"uk": "І chmod", "en": None}]
 HOSTILE = (
-    "<script>window.PWNED = 1</script><img src=x onerror='window.PWNED = 2'>"
+    "<script>window.PWNED = 1</script><img src=x onerror='window.PWNED = 2' alt='a picture'>"
     '<a href="javascript:window.PWNED = 3">a bad link</a><style>body { display: none }</style>'
 )
 INSTRUCTIONS = {
@@ -149,6 +149,7 @@ class Course:
             "class_name": "c1",
             "course": "intro",
             "title": mine["title"],
+            "points": mine["points"],
             "tasks": [
                 {"id": t["id"], "title": t["title"], "points": POINTS[t["id"]]} for t in TASKS
             ],

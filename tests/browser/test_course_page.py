@@ -78,6 +78,7 @@ def test_a_trainee_works_through_the_course(page: Page, shot: Shot) -> None:
     hostile = "script, style, img, [onerror], a[href^='javascript']"
     expect(page.locator("#task-instructions").locator(hostile)).to_have_count(0)
     expect(page.locator("#task-instructions")).to_contain_text("a bad link")  # its words stay
+    expect(page.locator("#task-instructions")).to_contain_text("a picture")
     shot(page, "course-trainee")
 
     page.focus("#check-task")

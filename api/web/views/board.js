@@ -122,7 +122,7 @@ export function courseBoard(context, name, first, { progress }) {
 }
 
 function boardTable(board, busy, restart) {
-  const total = board.tasks.reduce((sum, task) => sum + task.points, 0);
+  const total = board.points ?? board.tasks.reduce((sum, task) => sum + task.points, 0);
   const head = h(
     "tr",
     {},

@@ -347,7 +347,11 @@ function copyChildren(node) {
       if ((name === "href" || name === "src") && !safeUrl(value, name)) continue;
       kept[name] = value;
     }
-    if (tag === "img" && !kept.src) continue; // a picture from elsewhere: not shown
+    if (tag === "img" && !kept.src) {
+      // A picture from elsewhere would not load (the page's policy): its words stay.
+      if (kept.alt) out.push(document.createTextNode(kept.alt));
+      continue;
+    }
     // A link that lost its address is only its words.
     const el = document.createElement(tag === "a" && !kept.href ? "span" : tag);
     for (const [name, value] of Object.entries(kept)) el.setAttribute(name, value);
