@@ -397,9 +397,13 @@ export function pick(text) {
   return (lang() === "en" && text.en) || text.uk || "";
 }
 
-/** The language `pick(text)` shows (for the lang attribute of what holds it). */
+/**
+ * The language `pick(text)` shows (for the lang attribute of what holds it): an English
+ * that is the Ukrainian again (the API's fallback) is Ukrainian.
+ */
 export function pickLang(text) {
-  return lang() === "en" && text && typeof text === "object" && text.en ? "en" : "uk";
+  const english = lang() === "en" && text && typeof text === "object" && text.en && text.en !== text.uk;
+  return english ? "en" : "uk";
 }
 
 /** A duration as a clock: 4:05, 1:02:09. */
