@@ -36,7 +36,7 @@ HOSTILE = (
     '<a href="javascript:window.PWNED = 3">a bad link</a><style>body { display: none }</style>'
 )
 INSTRUCTIONS = {
-    "uk": "<p>Створіть теку <code>/srv/shares/cnap</code>.</p>"
+    "uk": "<h1>Тека</h1><p>Створіть теку <code>/srv/shares/cnap</code>.</p>"
     "<pre><code>mkdir -p /srv/shares/cnap\n</code></pre>" + HOSTILE,
     "en": "<p>Make the folder <code>/srv/shares/cnap</code>.</p>"
     '<p><a href="https://example.org/">more</a></p>',

@@ -74,6 +74,7 @@ def test_a_trainee_works_through_the_course(page: Page, shot: Shot) -> None:
     expect(page.locator("#course-points")).to_have_text("Бали: 0 з 40")
     # The instructions keep their markup but nothing that runs, loads or styles.
     expect(page.locator("#task-instructions pre code")).to_contain_text("mkdir -p")
+    expect(page.locator("#task-instructions h4")).to_have_text("Тека")  # under the task's h3
     assert page.evaluate("window.PWNED") is None
     hostile = "script, style, img, [onerror], a[href^='javascript']"
     expect(page.locator("#task-instructions").locator(hostile)).to_have_count(0)

@@ -352,8 +352,10 @@ function copyChildren(node) {
       if (kept.alt) out.push(document.createTextNode(kept.alt));
       continue;
     }
-    // A link that lost its address is only its words.
-    const el = document.createElement(tag === "a" && !kept.href ? "span" : tag);
+    // A link that lost its address is only its words; the instructions' headings sit
+    // under the task's own (h3): `#` is an h4.
+    const heading = /^h[1-6]$/.test(tag) ? `h${Math.min(6, Number(tag[1]) + 3)}` : null;
+    const el = document.createElement(heading || (tag === "a" && !kept.href ? "span" : tag));
     for (const [name, value] of Object.entries(kept)) el.setAttribute(name, value);
     if (el.localName === "a") {
       el.setAttribute("rel", "noopener noreferrer");
