@@ -111,6 +111,100 @@ export async function follow(operation, onEvent, signal) {
   return api(operation.url, { signal });
 }
 
+/**
+ * Watch a stream of server-sent events that does not end (a class's live board), read
+ * through fetch for the token. Calls onEvent(event) for each event with data, and
+ * onState("live" | "reconnecting" | "failed", error) as the connection comes and goes.
+ * A dropped or silent stream (no byte, heartbeats included, for a minute) is opened
+ * again after a pause that doubles from 1 s up to 30 s; an answer the server means
+ * (401, 403, 404) ends the watch. Ends when `signal` aborts (the view is left).
+ */
+export async function watch(url, { onEvent, onState = () => {}, signal }) {
+  let pause = 1000;
+  while (!signal.aborted) {
+    const connection = new AbortController();
+    const stop = () => connection.abort();
+    signal.addEventListener("abort", stop);
+    let stall;
+    const awake = () => {
+      clearTimeout(stall);
+      stall = setTimeout(stop, 60000);
+    };
+    try {
+      awake();
+      const response = await fetch(url, { headers: headers(), signal: connection.signal });
+      if (!response.ok) {
+        let error = response.statusText;
+        let hint = "";
+        try {
+          const envelope = await response.json();
+          error = envelope.error || error;
+          hint = envelope.hint || "";
+        } catch {
+          // not the API's envelope: keep the status text
+        }
+        const failure = new ApiError(response.status, error, hint);
+        if (response.status === 401) onUnauthorized();
+        if (response.status < 500 && response.status !== 408 && response.status !== 429) {
+          onState("failed", failure);
+          return;
+        }
+        throw failure;
+      }
+      onState("live");
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        awake();
+        buffer = (buffer + value).replace(/\r\n/g, "\n");
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const event = parseEvent(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+          if (!event.data) continue;
+          pause = 1000; // it works again: a later drop starts from a short pause
+          onEvent(event);
+        }
+      }
+    } catch {
+      // dropped, silent or refused for now: try again after the pause
+    } finally {
+      clearTimeout(stall);
+      signal.removeEventListener("abort", stop);
+    }
+    if (signal.aborted) return;
+    onState("reconnecting");
+    await new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, pause);
+      signal.addEventListener("abort", wake);
+    });
+    pause = Math.min(pause * 2, 30000);
+  }
+}
+
+/**
+ * Fetch a file with the token and save it as `filename` (a link cannot carry the
+ * header): the class's results as CSV or PDF.
+ */
+export async function download(path, filename, { signal } = {}) {
+  const response = await api(path, { raw: true, signal });
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 function parseEvent(block) {
   const event = { name: "message", data: "", id: "" };
   for (const line of block.split("\n")) {

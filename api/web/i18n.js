@@ -132,6 +132,55 @@ const STRINGS = {
     sched_refused: "відхилено",
     sched_missed: "пропущено",
     sched_canceled: "скасовано",
+    courseTasks: "Завдання курсу",
+    coursePoints: "Бали: {earned} з {points}",
+    pointsShort: "{n} б.",
+    pointsOf: "{earned} з {points}",
+    taskDone: "виконано",
+    taskFailing: "не пройдено",
+    taskNotStarted: "не почато",
+    taskCurrent: "поточне",
+    attempts: "спроб: {n}",
+    hintsTaken: "підказок: {n}",
+    passedAt: "Виконано {at}",
+    taskHeading: "Завдання {n}. {title}",
+    taskMachine: "Машина: {machine}",
+    taskStarted: "почато {at}",
+    checkTask: "Перевірити",
+    checking: "Перевіряю…",
+    checkingLong: "Перевіряю ваші машини, це займе кілька секунд…",
+    checkPassed: "Завдання виконано.",
+    checkPassedNext: "Завдання виконано! Далі: {title}",
+    checkPassedAll: "Завдання виконано — це було останнє.",
+    checkFailed: "Ще не все: подивіться, що не так, виправте і перевірте знову.",
+    checkedAt: "Перевірено {at}, тривало {took}",
+    hintButton: "Підказка (ще {n})",
+    hintNone: "Підказок більше немає",
+    hintsTitle: "Підказки",
+    restartTask: "Почати завдання спочатку",
+    restartConfirm: "Машини повернуться до стану на початку цього завдання: усе, що ви змінили відтоді, зникне. Почати спочатку?",
+    restartYes: "Так, почати спочатку",
+    restartDone: "Завдання почато спочатку: машини такі, як на його початку.",
+    restartRunning: "Повертаю машини до початку завдання… (перебіг — нижче, під машинами)",
+    restartFailed: "Не вдалося почати завдання спочатку: що сталося, видно в перебігу нижче.",
+    cancel: "Скасувати",
+    courseDone: "Вітаємо! Ви виконали всі завдання курсу й набрали {earned} з {points} балів.",
+    courseNoTask: "Зараз немає завдання для виконання. Зверніться до тренера.",
+    boardTitle: "Курс",
+    boardConnecting: "… з'єднання",
+    boardLive: "● наживо",
+    boardReconnecting: "↻ зв'язок втрачено, під'єднуюся знову…",
+    boardFailed: "✘ оновлення зупинено",
+    boardTrainees: "Слухачі",
+    boardPoints: "Бали",
+    boardOnTask: "На завданні",
+    boardRestart: "На початок завдання",
+    boardRestarting: "… повертається",
+    boardRestartSeat: "На початок завдання: {seat}",
+    boardRestartConfirm: "Повернути робоче місце {seat} до початку поточного завдання? Усе, що слухач змінив відтоді, зникне.",
+    resultsCsv: "Результати (CSV)",
+    resultsPdf: "Результати (PDF)",
+    seatsTitle: "Робочі місця",
   },
   en: {
     brand: "Community IT profile",
@@ -263,6 +312,55 @@ const STRINGS = {
     sched_refused: "refused",
     sched_missed: "missed",
     sched_canceled: "canceled",
+    courseTasks: "The course's tasks",
+    coursePoints: "Points: {earned} of {points}",
+    pointsShort: "{n} pt",
+    pointsOf: "{earned} of {points}",
+    taskDone: "done",
+    taskFailing: "not passed",
+    taskNotStarted: "not started",
+    taskCurrent: "current",
+    attempts: "attempts: {n}",
+    hintsTaken: "hints: {n}",
+    passedAt: "Done {at}",
+    taskHeading: "Task {n}. {title}",
+    taskMachine: "Machine: {machine}",
+    taskStarted: "started {at}",
+    checkTask: "Check",
+    checking: "Checking…",
+    checkingLong: "Checking your machines, this takes a few seconds…",
+    checkPassed: "Task done.",
+    checkPassedNext: "Task done! Next: {title}",
+    checkPassedAll: "Task done — that was the last one.",
+    checkFailed: "Not yet: see what is wrong, fix it and check again.",
+    checkedAt: "Checked {at}, took {took}",
+    hintButton: "Hint ({n} left)",
+    hintNone: "No hints left",
+    hintsTitle: "Hints",
+    restartTask: "Start the task again",
+    restartConfirm: "The machines return to how they were when this task began: everything you changed since goes. Start again?",
+    restartYes: "Yes, start again",
+    restartDone: "The task starts again: the machines are as they were when it began.",
+    restartRunning: "Taking the machines back to the task's start… (progress below the machines)",
+    restartFailed: "The task could not start again: the progress below says what happened.",
+    cancel: "Cancel",
+    courseDone: "Congratulations! You have done every task of the course and earned {earned} of {points} points.",
+    courseNoTask: "There is no task to do now. Ask your trainer.",
+    boardTitle: "Course",
+    boardConnecting: "… connecting",
+    boardLive: "● live",
+    boardReconnecting: "↻ connection lost, reconnecting…",
+    boardFailed: "✘ updates stopped",
+    boardTrainees: "Trainees",
+    boardPoints: "Points",
+    boardOnTask: "On task",
+    boardRestart: "Back to task start",
+    boardRestarting: "… going back",
+    boardRestartSeat: "Back to task start: {seat}",
+    boardRestartConfirm: "Take seat {seat} back to the start of its current task? Everything the trainee changed since goes.",
+    resultsCsv: "Results (CSV)",
+    resultsPdf: "Results (PDF)",
+    seatsTitle: "Seats",
   },
 };
 
@@ -290,6 +388,30 @@ export function translate(root = document) {
     el.title = t(el.dataset.i18nTitle);
     el.setAttribute("aria-label", el.title);
   }
+}
+
+/** A text the API gives in both languages ({uk, en}; en may be null): the page's one. */
+export function pick(text) {
+  if (!text) return "";
+  if (typeof text === "string") return text;
+  return (lang() === "en" && text.en) || text.uk || "";
+}
+
+/**
+ * The language `pick(text)` shows (for the lang attribute of what holds it): an English
+ * that is the Ukrainian again (the API's fallback) is Ukrainian.
+ */
+export function pickLang(text) {
+  const english = lang() === "en" && text && typeof text === "object" && text.en && text.en !== text.uk;
+  return english ? "en" : "uk";
+}
+
+/** A duration as a clock: 4:05, 1:02:09. */
+export function clock(value) {
+  const total = Math.max(0, Math.floor(Number(value) || 0));
+  const pad = (n) => String(n).padStart(2, "0");
+  const [hours, minutes, secs] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
+  return hours ? `${hours}:${pad(minutes)}:${pad(secs)}` : `${minutes}:${pad(secs)}`;
 }
 
 export function locale() {

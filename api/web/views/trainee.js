@@ -1,9 +1,11 @@
 // A trainee's own seat (and, for the other roles, any lab they may see): its machines
-// with their consoles, its state and last reset, and a reset with live progress.
+// with their consoles, its state and last reset, and a reset with live progress. When
+// the seat's class runs a course, its task panel comes first (views/course.js).
 
 import { api } from "../api.js";
 import { seconds, t, when } from "../i18n.js";
 import { button, errorBox, h, link } from "../ui.js";
+import { coursePanel } from "./course.js";
 import { progressPanel } from "./progress.js";
 
 export async function seatsView(context) {
@@ -19,21 +21,26 @@ export async function seatsView(context) {
 }
 
 export async function labView(context, name) {
-  const [lab, resets] = await Promise.all([
-    api(`/api/v1/labs/${name}`),
-    api(`/api/v1/labs/${name}/resets`),
-  ]);
   const progress = progressPanel(context);
   const message = h("div", { "aria-live": "polite" });
+  const [lab, resets, course] = await Promise.all([
+    api(`/api/v1/labs/${name}`),
+    api(`/api/v1/labs/${name}/resets`),
+    coursePanel(context, name, { progress, onRestarted: () => refreshFacts().catch(() => {}) }),
+  ]);
   const summary = h("div", { id: "seat-summary" }, facts(lab, resets[0]));
+  async function refreshFacts() {
+    const [fresh, latest] = await Promise.all([api(`/api/v1/labs/${name}`), api(`/api/v1/labs/${name}/resets`)]);
+    if (context.current()) summary.replaceChildren(facts(fresh, latest[0]));
+  }
   const reset = button(t("resetMine"), async () => {
     reset.disabled = true;
     message.replaceChildren();
     try {
       const op = await api(`/api/v1/labs/${name}/reset`, { method: "POST" });
       await progress.track(op);
-      const [fresh, latest] = await Promise.all([api(`/api/v1/labs/${name}`), api(`/api/v1/labs/${name}/resets`)]);
-      if (context.current()) summary.replaceChildren(facts(fresh, latest[0]));
+      await refreshFacts();
+      if (course && context.current()) await course.reload();
     } catch (error) {
       message.append(errorBox(error));
     } finally {
@@ -46,6 +53,7 @@ export async function labView(context, name) {
     { class: "seat-view", dataset: { lab: name } },
     h("h1", {}, role === "trainee" ? t("seatTitle", { name }) : name),
     summary,
+    course ? course.element : null,
     h("h2", {}, t("machines")),
     h(
       "ul",

@@ -1,10 +1,12 @@
 // The trainer's view: their classes; per seat its state, whether it is verified ready,
 // the last reset and how long it took; resetting a seat or the whole class with live
-// progress; scheduling a class reset; the access sheet.
+// progress; scheduling a class reset; the access sheet; and, when the class runs a
+// course, its live board (views/board.js).
 
 import { api } from "../api.js";
 import { seconds, t, when } from "../i18n.js";
 import { button, errorBox, h, link, table } from "../ui.js";
+import { courseBoard } from "./board.js";
 import { progressPanel } from "./progress.js";
 
 const REFRESH_MS = 15000;
@@ -26,12 +28,22 @@ export async function classesView() {
 }
 
 export async function classView(context, name) {
-  const [status, schedules] = await Promise.all([
+  const [status, schedules, klass] = await Promise.all([
     api(`/api/v1/classes/${name}/status`),
     api(`/api/v1/classes/${name}/schedules`),
+    api(`/api/v1/classes/${name}`),
   ]);
   const busy = new Set(); // seats with a reset of ours running
   const progress = progressPanel(context);
+  // The board when the class runs a course; the rest of the view works without it.
+  let board = null;
+  if (klass.course) {
+    try {
+      board = courseBoard(context, name, await api(`/api/v1/classes/${name}/board`), { progress });
+    } catch (error) {
+      board = h("section", { class: "board", id: "board" }, errorBox(error));
+    }
+  }
   const seatsBox = h("div", { id: "seats" });
   const scheduleBox = h("div", { id: "schedules" });
   const message = h("div", { "aria-live": "polite" });
@@ -134,6 +146,8 @@ export async function classView(context, name) {
       button(t("refresh"), refresh, { class: "ghost" }),
     ),
     message,
+    board,
+    board ? h("h2", {}, t("seatsTitle")) : null,
     seatsBox,
     progress.element,
     scheduleForm(name, scheduleBox),
