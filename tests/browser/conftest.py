@@ -1,13 +1,14 @@
 """Browser tests: the web page in a real headless Chromium (Debian's `chromium`, driven
 by Playwright), against the app serving real TCG guests.
 
-They are integration tests: `make test` runs them inside the test namespace. One class
-of two seats (`wb-01`, `wb-02`) of a small profile with a trainee account and a VNC
-display, baselined once, serves every test of a module (and is gone after it, before
-other integration tests run). The app runs in this process (uvicorn
-in a thread on 127.0.0.1, a free port) with its own LAB_HOME under LAB_TEST_ROOT
-(default /var/lib/hromada-lab-test) and libvirt prefix LAB_TEST_PREFIX (default `hlt-`,
-like the other integration tests; a developer sharing a namespace picks their own).
+They are integration tests: `make test` runs them inside the test namespace. One class of
+two seats (`wb-01`, `wb-02`) of a small profile with a trainee account and a VNC display,
+running a short course (courses/first-steps.yaml), baselined once, serves every test of a
+module (and is gone after it, before other integration tests run). The app runs in this
+process (uvicorn in a thread on 127.0.0.1, a free port) with its own LAB_HOME under
+LAB_TEST_ROOT (default /var/lib/hromada-lab-test) and libvirt prefix LAB_TEST_PREFIX
+(default `hlt-`, like the other integration tests; a developer sharing a namespace picks
+their own).
 Screenshots of every view land in artifacts/screenshots/.
 """
 
@@ -36,6 +37,7 @@ from tests.homes import fresh_home
 PREFIX = os.environ.get("LAB_TEST_PREFIX", "hlt-")
 CHROMIUM = os.environ.get("LAB_CHROMIUM", "/usr/bin/chromium")
 PROFILE = Path(__file__).parent / "profiles" / "classroom.yaml"
+COURSE = "first-steps"  # courses/first-steps.yaml: the class runs it
 SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 CLASS = "wb"
 TRAINER = ("olena", "trainer-pass-1")
@@ -45,7 +47,14 @@ ENGINEER = ("taras", "engineer-pass-1")
 @pytest.fixture(scope="module")
 def web_settings() -> Iterator[Settings]:
     with fresh_home("web") as home:
-        settings = Settings(home=home, prefix=PREFIX, accel="auto", boot_timeout=900)
+        settings = Settings(
+            home=home,
+            prefix=PREFIX,
+            accel="auto",
+            boot_timeout=900,
+            profiles_dir=PROFILE.parent,
+            courses_dir=Path(__file__).parent / "courses",
+        )
         yield settings
         # Whatever a failed test left behind goes. Not `reconcile`: with a prefix other runs
         # may share, it would take their labs for orphans.
@@ -55,8 +64,8 @@ def web_settings() -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def klass(web_settings: Settings) -> Iterator[tuple[str, ...]]:
-    """The class, up, verified and baselined: its seats."""
-    record, outcomes = classes.create(web_settings, PROFILE, CLASS, 2)
+    """The class, up, verified and baselined, running the course: its seats."""
+    record, outcomes = classes.create(web_settings, PROFILE, CLASS, 2, course=COURSE)
     assert all(o.ok for o in outcomes), outcomes
     baselined = classes.baseline(web_settings, CLASS)
     assert all(o.ok for o in baselined), baselined

@@ -151,7 +151,7 @@ def test_a_trainer_watches_the_live_board(page: Page, shot: Shot, course: Course
     board = page.locator("#board")
     expect(board).to_have_attribute("data-course", "intro")
     expect(page.locator("#board-live")).to_have_attribute("data-state", "live")
-    row = board.locator(f"tr[data-seat='{OTHER}']")
+    row = board.locator(f"tr[data-board-seat='{OTHER}']")
     cell = row.locator("td[data-task='share']")
     expect(cell).to_have_attribute("data-current", "true")
     expect(cell).to_contain_text("поточне")

@@ -1,10 +1,14 @@
 """The web page in a real headless Chromium against real guests: a trainer resets a seat
 and sees it ready; the access sheet prints and downloads; a trainee logs in on the
 serial console and runs a command; a trainee cannot open another seat's console, by the
-page or by URL; the engineer's views. Every view is saved as a screenshot."""
+page or by URL; the engineer's views; the class's course: a trainee checks a task and sees
+what the check found, the trainer's board follows a seat live, the results download. Every
+view is saved as a screenshot."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -15,7 +19,9 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from lab.labs.lifecycle import get_lab
+from lab.courses import runs
+from lab.labs import guest
+from lab.labs.lifecycle import get_lab, guest_address
 from lab.labs.passwords import known_passwords
 from lab.settings import Settings
 
@@ -299,3 +305,85 @@ def test_engineer_sees_labs_images_operations_and_the_audit_log(
     expect(audit).to_contain_text(f"POST /api/v1/labs/{klass[1]}/reset")  # the request
     expect(audit.locator("tr").first).to_contain_text("succeeded")  # the operation's end
     shot(page, "engineer-audit")
+
+
+def as_trainee(settings: Settings, seat: str, command: str) -> None:
+    """What a trainee does at their seat: `command` on m1, logged in as `trainee` over SSH."""
+    addr = guest_address(settings, seat, "m1").model_copy(update={"user": "trainee"})
+    client = guest.connect(addr)
+    try:
+        result = guest.run_on(client, addr, command, 60)
+    finally:
+        client.close()
+    assert result.exit_code == 0, result
+
+
+def test_trainee_checks_the_task_and_sees_what_it_found(
+    page: Page, shot: Shot, trainee: tuple[str, str]
+) -> None:
+    seat, password = trainee
+    log_in(page, seat, password)
+    course = page.locator("#course")
+    expect(course).to_have_attribute("data-current", "report", timeout=FIRST_LOAD)
+    expect(page.locator("#task-instructions")).to_contain_text("Бюджет 2027")
+    shot(page, "trainee-course")
+    page.click("#check-task")
+    result = page.locator("#check-result")
+    # The check runs on the guest, from the host side: what it found, in Ukrainian.
+    expect(result).to_have_attribute("data-ok", "false", timeout=SLOW)
+    expect(result).to_contain_text("/home/trainee/zvity/plan.txt")
+    page.click("#hint-button")
+    expect(page.locator("#hints li")).to_have_count(1)
+    expect(page.locator("#hints")).to_contain_text("mkdir zvity")
+    shot(page, "trainee-course-checked")
+    page.set_viewport_size(PHONE)
+    expect(page.locator("#check-task")).to_be_visible()
+    shot(page, "trainee-course-phone")
+
+
+def test_trainer_board_follows_a_seat_without_reloading(
+    page: Page, shot: Shot, web_settings: Settings, klass: tuple[str, ...], accounts: Accounts
+) -> None:
+    other = klass[1]
+    log_in(page, *accounts["trainer"], where=f"/#/classes/{accounts['class'][0]}")
+    row = page.locator(f"#board tr[data-board-seat='{other}']")
+    cell = row.locator("td[data-task='report']")
+    expect(cell).to_have_attribute("data-state", "not-started", timeout=FIRST_LOAD)
+    expect(page.locator("#board-live")).to_have_attribute("data-state", "live")
+    page.evaluate("window.stayedOnThePage = true")
+    shot(page, "trainer-board-before")
+
+    # The second seat's trainee tries, fails, does the task, passes (its checks and its
+    # pass are what the seat's own page would run: the same use case).
+    runs.check(web_settings, other)
+    expect(cell).to_have_attribute("data-state", "failing", timeout=30_000)
+    as_trainee(web_settings, other, "mkdir -p zvity && echo 'Бюджет 2027' > zvity/plan.txt")
+    assert runs.check(web_settings, other).ok
+    expect(cell).to_have_attribute("data-state", "done", timeout=30_000)
+    expect(row).to_have_attribute("data-current", "share-folder")
+    assert page.evaluate("window.stayedOnThePage") is True  # never reloaded
+    shot(page, "trainer-board-after")
+
+
+def test_results_download_with_a_row_per_seat_and_task(
+    page: Page, screenshots: Path, klass: tuple[str, ...], accounts: Accounts
+) -> None:
+    log_in(page, *accounts["trainer"], where=f"/#/classes/{accounts['class'][0]}")
+    expect(page.locator("#results-csv")).to_be_visible(timeout=FIRST_LOAD)
+    with page.expect_download() as download:
+        page.click("#results-csv")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    download.value.save_as(screenshots / "course-results.csv")
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header[:3] == ["Клас", "Курс", "Робоче місце"], header
+    cells = {(r[2], r[5]): r for r in rows}
+    assert set(cells) == {(s, t) for s in klass for t in ("report", "share-folder", "nightly-copy")}
+    first, second = cells[(klass[0], "report")], cells[(klass[1], "report")]
+    assert first[7] == "не пройдено" and int(first[8]) >= 1 and first[9] == "1", first
+    assert second[7] == "виконано" and second[8] == "2" and second[13] == "10", second
+    assert cells[(klass[1], "share-folder")][7] == "не розпочато"
+    assert klass[0] in first[3]  # the seat's trainee, by name, as on the access sheet
+    with page.expect_download() as pdf:
+        page.click("#results-pdf")
+    assert Path(pdf.value.path()).read_bytes().startswith(b"%PDF")
+    pdf.value.save_as(screenshots / "course-results.pdf")

@@ -30,7 +30,7 @@ export function courseBoard(context, name, first, { progress }) {
 
   function draw() {
     const focused = document.activeElement;
-    const seat = focused && focused !== wrap && wrap.contains(focused) ? focused.closest("tr")?.dataset.seat : null;
+    const seat = focused && focused !== wrap && wrap.contains(focused) ? focused.closest("tr")?.dataset.boardSeat : null;
     const left = wrap.scrollLeft;
     title.replaceChildren(t("boardTitle"), ": ", h("span", { lang: pickLang(board.title) }, pick(board.title)));
     wrap.replaceChildren(boardTable(board, busy, restart));
@@ -40,7 +40,7 @@ export function courseBoard(context, name, first, { progress }) {
   }
 
   function focusSeat(seat) {
-    const row = [...wrap.querySelectorAll("tr[data-seat]")].find((found) => found.dataset.seat === seat);
+    const row = [...wrap.querySelectorAll("tr[data-board-seat]")].find((found) => found.dataset.boardSeat === seat);
     row?.querySelector("button.restart-task")?.focus();
   }
 
@@ -146,7 +146,8 @@ function boardTable(board, busy, restart) {
     const running = busy.has(seat.seat);
     return h(
       "tr",
-      { dataset: { seat: seat.seat, current: seat.current || "" } },
+      // Not data-seat: the class's seats table above has rows by that name.
+      { dataset: { boardSeat: seat.seat, current: seat.current || "" } },
       h("th", { scope: "row" }, seat.seat),
       h("td", { class: "trainees" }, seat.trainees.length ? seat.trainees.join(", ") : "—"),
       h("td", { class: "earned" }, t("pointsOf", { earned: seat.earned, points: total })),
