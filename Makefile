@@ -12,7 +12,7 @@ NS ?= hromada
 PORT ?= 8080
 DEMO_PROFILE ?= profiles/rural-hromada.yaml
 # The profiles whose role images the integration tests boot.
-TEST_PROFILES := profiles/stack.yaml profiles/role-sets.yaml
+TEST_PROFILES := profiles/stack.yaml profiles/role-sets.yaml profiles/rural-hromada.yaml
 export LAB_HOME ?= /var/lib/hromada-lab
 
 .PHONY: setup server image test-images lint unit test demo demo-down
