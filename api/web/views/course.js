@@ -91,7 +91,7 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
     hintsList = h(
       "ol",
       { id: "hints", class: "hints", "aria-live": "polite", "aria-label": t("hintsTitle") },
-      task.hints.map((text) => h("li", { lang: pickLang(text) }, pick(text))),
+      task.hints.map((text) => h("li", { lang: pickLang(text) }, withCode(pick(text)))),
     );
     return h(
       "article",
@@ -223,7 +223,7 @@ export async function coursePanel(context, name, { progress, onRestarted = () =>
       if (!context.current() || !data.task || data.task.id !== got.task) return;
       task.hints = [...task.hints, got.hint];
       task.hints_left = got.hints_left;
-      hintsList.append(h("li", { lang: pickLang(got.hint) }, pick(got.hint)));
+      hintsList.append(h("li", { lang: pickLang(got.hint) }, withCode(pick(got.hint))));
       element.querySelector(".hints-title").hidden = false;
       const hint = element.querySelector("#hint-button");
       hint.dataset.left = String(got.hints_left);
@@ -372,4 +372,12 @@ function safeUrl(value, name) {
   const url = value.replace(/[\u0000-\u0020\u007f]/g, "");
   if (name === "src") return /^(data:image\/(png|gif|jpeg|webp);|\/(?!\/))/i.test(url);
   return /^(https?:|mailto:|#|\/(?!\/))/i.test(url) || !/^[a-z][a-z0-9+.-]*:/i.test(url);
+}
+
+// A hint is plain text in which `backticks` mark a command: those parts are set as code
+// (as text nodes: nothing in a hint is read as markup).
+function withCode(text) {
+  return String(text)
+    .split("`")
+    .map((part, i) => (i % 2 ? h("code", {}, part) : part));
 }
