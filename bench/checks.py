@@ -17,11 +17,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-
 from bench._home import bench_settings
 from lab.classes import classes
 from lab.courses import checking
+from lab.courses.loader import load_course as load_course_file
 from lab.courses.model import Course
 from lab.courses.outcomes import TaskOutcome
 from lab.courses.sessions import POOL
@@ -36,7 +35,7 @@ ROUNDS = 5
 
 
 def load_course() -> Course:
-    return Course.model_validate(yaml.safe_load(COURSE.read_text(encoding="utf-8")))
+    return load_course_file(COURSE, PROFILES)  # located problems, checked against tiny.yaml
 
 
 def one_round(settings: Settings, record: LabRecord, course: Course) -> tuple[TaskOutcome, ...]:
