@@ -357,10 +357,11 @@ CSV_HEADER = (
 
 def results_csv(board: Board) -> str:
     """The board as CSV, one row per seat and task: UTF-8 text starting with a byte order
-    mark (spreadsheet programs then read Cyrillic right), header in Ukrainian."""
+    mark (spreadsheet programs then read Cyrillic right), header in Ukrainian. A text cell
+    that a spreadsheet would take for a formula (`=`, `+`, `-`, `@` first) starts with `'`."""
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = _SafeWriter(out)
     writer.writerow(CSV_HEADER)
     for seat in board.seats:
         for number, (task, cell) in enumerate(zip(board.course.tasks, seat.cells, strict=True), 1):
@@ -384,6 +385,21 @@ def results_csv(board: Board) -> str:
                 )
             )
     return out.getvalue()
+
+
+_FORMULA_MARKS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _SafeWriter:
+    """csv.writer whose text cells never start a spreadsheet formula."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self.writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(self, row: tuple[object, ...]) -> None:
+        self.writer.writerow(
+            f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_MARKS) else v for v in row
+        )
 
 
 def forget_class(settings: Settings, klass: ClassRecord, progress: Progress = quiet) -> Path | None:
@@ -411,7 +427,7 @@ def forget_class(settings: Settings, klass: ClassRecord, progress: Progress = qu
 def _raw_csv(results: ClassResults) -> str:
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = _SafeWriter(out)
     writer.writerow(("Клас", "Робоче місце", "Завдання", "Час", "Пройдено", "Секунд"))
     for a in results.attempts:
         writer.writerow(

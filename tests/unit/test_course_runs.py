@@ -266,3 +266,46 @@ def test_deleting_the_class_keeps_its_results_as_csv(settings: Settings, fakes: 
     assert "make-folder" in path.read_text(encoding="utf-8") and str(path) in said[0]
     assert ResultsStore(StateStore.open(settings)).results("k").attempts == ()
     assert now()
+
+
+def test_results_csv_never_starts_a_spreadsheet_formula() -> None:
+    from lab.courses.model import Course
+
+    course = Course.model_validate(
+        {
+            "title": "Курс",
+            "audience": "Усі",
+            "profile": "tiny",
+            "tasks": [
+                {
+                    "id": "t1",
+                    "title": '=HYPERLINK("http://example.invalid","клац")',
+                    "machine": "m1",
+                    "instructions": "Зробіть.",
+                    "checks": [{"file": "/tmp/x"}],
+                }
+            ],
+        }
+    )
+    cell = runs.TaskCell(
+        id="t1",
+        state=runs.TaskState.NOT_STARTED,
+        attempts=0,
+        hints_taken=0,
+        first_at=None,
+        passed_at=None,
+        seconds_on_task=None,
+        last=None,
+        earned=0,
+    )
+    seat = runs.BoardSeat(
+        seat="k-01",
+        trainees=("@olena",),
+        current="t1",
+        task_started_at=None,
+        earned=0,
+        cells=(cell,),
+    )
+    board = runs.Board(class_name="k", name="c", course=course, seats=(seat,), made_at=now())
+    (_, row) = list(csv.reader(io.StringIO(runs.results_csv(board).lstrip("\ufeff"))))
+    assert row[6].startswith("'=HYPERLINK") and row[3] == "'@olena"
