@@ -7,15 +7,14 @@ Ukrainian (default) or English.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fpdf import FPDF
 
-from api.sheet_pdf import _fonts
+from api.pdf import NEXT, document
 from lab.courses.runs import STATE_WORDS, Board, BoardSeat
 
 Lang = Literal["uk", "en"]
-_NEXT: dict[str, Any] = {"new_x": "LMARGIN", "new_y": "NEXT"}
 _WIDTHS = (10, 80, 30, 20, 20, 20)  # №, task, state, attempts, hints, points (mm)
 
 LABELS: dict[Lang, dict[str, str]] = {
@@ -52,18 +51,13 @@ LABELS: dict[Lang, dict[str, str]] = {
 
 def render(board: Board, lang: Lang = "uk") -> bytes:
     labels = LABELS[lang]
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"{labels['title']}: {board.class_name}")
-    pdf.set_creator("Hromada Lab")
-    _fonts(pdf)
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_page()
-    pdf.set_font("DejaVu", "B", 16)
-    pdf.multi_cell(0, 8, f"{labels['title']}: {board.course.title.get(lang)}", **_NEXT)
-    pdf.set_font("DejaVu", "", 10)
-    pdf.multi_cell(0, 5, f"{labels['class']}: {board.class_name}", **_NEXT)
-    pdf.multi_cell(0, 5, f"{labels['course']}: {board.name}", **_NEXT)
-    pdf.multi_cell(0, 5, f"{labels['date']}: {board.made_at:%Y-%m-%d %H:%M %Z}", **_NEXT)
+    pdf = document(
+        f"{labels['title']}: {board.class_name}",
+        f"{labels['title']}: {board.course.title.get(lang)}",
+    )
+    pdf.multi_cell(0, 5, f"{labels['class']}: {board.class_name}", **NEXT)
+    pdf.multi_cell(0, 5, f"{labels['course']}: {board.name}", **NEXT)
+    pdf.multi_cell(0, 5, f"{labels['date']}: {board.made_at:%Y-%m-%d %H:%M %Z}", **NEXT)
     pdf.ln(3)
     for seat in board.seats:
         if pdf.get_y() + 20 + 6 * len(seat.cells) > pdf.page_break_trigger:
@@ -75,10 +69,10 @@ def render(board: Board, lang: Lang = "uk") -> bytes:
 
 def _seat(pdf: FPDF, board: Board, seat: BoardSeat, lang: Lang, labels: dict[str, str]) -> None:
     pdf.set_font("DejaVu", "B", 12)
-    pdf.cell(0, 7, f"{labels['seat']}: {seat.seat}", **_NEXT)
+    pdf.cell(0, 7, f"{labels['seat']}: {seat.seat}", **NEXT)
     pdf.set_font("DejaVu", "", 10)
     trainees = ", ".join(seat.trainees) or labels["nobody"]
-    pdf.multi_cell(0, 5, f"{labels['trainees']}: {trainees}", **_NEXT)
+    pdf.multi_cell(0, 5, f"{labels['trainees']}: {trainees}", **NEXT)
     pdf.set_font("DejaVu", "B", 9)
     for width, heading in zip(_WIDTHS, labels["columns"].split("|"), strict=True):
         pdf.cell(width, 6, heading, border=1)
@@ -107,9 +101,9 @@ def _totals(pdf: FPDF, board: Board, labels: dict[str, str]) -> None:
     done = sum(1 for s in board.seats for c in s.cells if c.earned or c.passed_at)
     average = sum(s.earned for s in board.seats) / seats
     pdf.set_font("DejaVu", "B", 12)
-    pdf.cell(0, 7, labels["totals"], **_NEXT)
+    pdf.cell(0, 7, labels["totals"], **NEXT)
     pdf.set_font("DejaVu", "", 10)
     pdf.multi_cell(
-        0, 5, f"{labels['done']}: {done} / {len(board.seats) * len(board.course.tasks)}", **_NEXT
+        0, 5, f"{labels['done']}: {done} / {len(board.seats) * len(board.course.tasks)}", **NEXT
     )
-    pdf.multi_cell(0, 5, f"{labels['average']}: {average:.1f} / {board.course.points}", **_NEXT)
+    pdf.multi_cell(0, 5, f"{labels['average']}: {average:.1f} / {board.course.points}", **NEXT)

@@ -7,17 +7,14 @@ Cyrillic, and names, titles and labels here are Ukrainian. Labels come in Ukrain
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fpdf import FPDF
 
+from api.pdf import NEXT, document
 from api.schemas import AccessSheetPublic, SheetEntryPublic
-from lab.errors import HostError
 
-FONTS = Path("/usr/share/fonts/truetype/dejavu")
 Lang = Literal["uk", "en"]
-_NEXT: dict[str, Any] = {"new_x": "LMARGIN", "new_y": "NEXT"}  # after a cell: the next line
 
 LABELS: dict[Lang, dict[str, str]] = {
     "uk": {
@@ -57,18 +54,13 @@ LABELS: dict[Lang, dict[str, str]] = {
 
 def render(sheet: AccessSheetPublic, lang: Lang = "uk") -> bytes:
     labels = LABELS[lang]
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"{labels['title']}: {sheet.class_name}")
-    pdf.set_creator("Hromada Lab")
-    _fonts(pdf)
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_page()
-    pdf.set_font("DejaVu", "B", 16)
-    pdf.multi_cell(0, 8, f"{labels['title']}: {labels['class']} {sheet.class_name}", **_NEXT)
-    pdf.set_font("DejaVu", "", 10)
+    pdf = document(
+        f"{labels['title']}: {sheet.class_name}",
+        f"{labels['title']}: {labels['class']} {sheet.class_name}",
+    )
     made = sheet.made_at.strftime("%Y-%m-%d %H:%M %Z")
-    pdf.multi_cell(0, 5, f"{sheet.title} · {labels['made']}: {made} ({sheet.made_by})", **_NEXT)
-    pdf.multi_cell(0, 5, labels["note"], **_NEXT)
+    pdf.multi_cell(0, 5, f"{sheet.title} · {labels['made']}: {made} ({sheet.made_by})", **NEXT)
+    pdf.multi_cell(0, 5, labels["note"], **NEXT)
     pdf.ln(3)
     for entry in sheet.entries:
         # A card is never split over two pages (each row takes one line of 6 mm).
@@ -76,23 +68,6 @@ def render(sheet: AccessSheetPublic, lang: Lang = "uk") -> bytes:
             pdf.add_page()
         _card(pdf, entry, sheet.web_url, labels)
     return bytes(pdf.output())
-
-
-def _fonts(pdf: FPDF) -> None:
-    faces = {
-        ("DejaVu", ""): "DejaVuSans.ttf",
-        ("DejaVu", "B"): "DejaVuSans-Bold.ttf",
-        ("DejaVuMono", ""): "DejaVuSansMono.ttf",
-        ("DejaVuMono", "B"): "DejaVuSansMono-Bold.ttf",
-    }
-    for (family, style), file in faces.items():
-        path = FONTS / file
-        if not path.is_file():
-            raise HostError(
-                f"the font {path} is missing: the PDF needs it for Cyrillic text",
-                hint="install Debian's fonts-dejavu-core (make setup does)",
-            )
-        pdf.add_font(family, style, str(path))
 
 
 def _card(pdf: FPDF, entry: SheetEntryPublic, web_url: str, labels: dict[str, str]) -> None:
@@ -128,4 +103,4 @@ def _row(pdf: FPDF, label: str, value: str, *, mono: bool = False, small: bool =
     pdf.set_font("DejaVu", "", 9)
     pdf.cell(52, 6, label)
     pdf.set_font("DejaVuMono" if mono else "DejaVu", "B" if mono else "", 8 if small else 11)
-    pdf.multi_cell(0, 6, value, **_NEXT)
+    pdf.multi_cell(0, 6, value, **NEXT)
