@@ -56,6 +56,12 @@ def plan(driver: Driver, unique: str, tmp_path: Path, base: Path) -> Iterator[La
     made = plan_lab(
         load_profile(PROFILE), "bl", f"hl-t{unique}-", tmp_path, IPv4Network("10.251.10.0/24")
     )
+    yield from running(driver, made, base)
+
+
+def running(driver: Driver, made: LabPlan, base: Path) -> Iterator[LabPlan]:
+    """The lab's machines running on the test driver, each overlay a real qcow2 layer over
+    `base`, while the caller holds it; gone after."""
     for machine in made.machines:
         machine.overlay.parent.mkdir(parents=True, exist_ok=True)
         generations.new_overlay(base, machine.overlay)

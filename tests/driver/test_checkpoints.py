@@ -21,7 +21,6 @@ from lab.baselines import generations, resets
 from lab.baselines.records import CHECKPOINT_RULE, ResetMode
 from lab.baselines.resets import choose_mode, reset_target
 from lab.driver.connection import DomainState, Driver
-from lab.driver.domain_xml import domain_xml
 from lab.errors import ConflictError, InvalidError, NotFoundError
 from lab.images import ImageStore
 from lab.labs.plan import LabPlan, plan_lab
@@ -29,8 +28,7 @@ from lab.labs.records import LabRecord, LabStatus
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
-from tests.driver.test_baselines import PROFILE, backing
-from tests.driver.test_connection import spec
+from tests.driver.test_baselines import PROFILE, backing, running
 
 pytestmark = pytest.mark.driver
 
@@ -76,17 +74,7 @@ def plan(driver: Driver, settings: Settings, base: Path) -> Iterator[LabPlan]:
             updated_at=stamp,
         )
     )
-    for machine in made.machines:
-        machine.overlay.parent.mkdir(parents=True, exist_ok=True)
-        generations.new_overlay(base, machine.overlay)
-        driver.define_domain(domain_xml(spec(machine.domain)))
-        driver.start_domain(machine.domain)
-    yield made
-    for machine in made.machines:
-        if driver.domain_exists(machine.domain):
-            if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
-                driver.destroy_domain(machine.domain)
-            driver.undefine_domain(machine.domain)
+    yield from running(driver, made, base)
 
 
 @pytest.fixture
