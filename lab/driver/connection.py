@@ -7,7 +7,9 @@ for the operation), else `DriverError`. Results are plain values or frozen model
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -23,6 +25,7 @@ import libvirt
 import libvirt_qemu
 from pydantic import BaseModel, ConfigDict
 
+from lab.driver import saved_state
 from lab.driver.domain_xml import has_nvram, metadata_values, vnc_endpoint
 from lab.driver.network_xml import ipv4_subnets
 from lab.driver.specs import METADATA_NS
@@ -415,6 +418,74 @@ class Driver:
         with self._errors(f"restore a domain from {path}"):
             self._conn.restoreFlags(str(path), xml, 0)
 
+    def restore_domain_as(self, path: Path, xml: str, scratch: Path) -> None:
+        """Restore the memory state in `path` into the domain `xml` describes, whatever
+        domain it was saved from (lab.driver.saved_state): its header and XML are made
+        for `xml`, and QEMU's stream is sent after them from `path` through a pipe made
+        in the directory `scratch`, so nothing of the state is copied on disk."""
+        with path.open("rb") as source:
+            head = source.read(saved_state.HEADER_SIZE)
+            head += source.read(saved_state.header_length(head) - len(head))
+        saved = saved_state.parse(head)
+        header = saved_state.restore_header(saved, xml)
+        fifo = scratch / f".restore-{os.getpid()}-{threading.get_ident()}.fifo"
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo, 0o600)
+        feeder = _Feeder(fifo, header, path, saved.stream_offset)
+        feeder.start()
+        try:
+            with self._errors(f"restore a domain from {path}"):
+                self._conn.restoreFlags(str(fifo), None, 0)
+        finally:
+            feeder.stop()
+            fifo.unlink(missing_ok=True)
+        if feeder.error is not None:
+            raise DriverError(
+                f"the memory state {path} could not be read: {feeder.error}",
+                hint="the template's files may be damaged: `lab template list`",
+            )
+
+    def guest_exec(
+        self, name: str, argv: list[str], stdin: bytes = b"", timeout: float = 30.0
+    ) -> tuple[int, bytes, bytes]:
+        """Run `argv` in the guest through its agent (no network needed): (exit code,
+        stdout, stderr). `stdin` reaches the program on its standard input, never on a
+        command line. DriverError when the agent does not run it or it outlives `timeout`."""
+        dom = self._domain(name)
+        arguments: dict[str, Any] = {"path": argv[0], "arg": argv[1:], "capture-output": True}
+        if stdin:
+            arguments["input-data"] = base64.b64encode(stdin).decode()
+        hint = "is the guest agent running in the machine?"
+        with self._errors(f"run {argv[0]} in {name} through its guest agent", hint):
+            started = json.loads(
+                libvirt_qemu.qemuAgentCommand(
+                    dom, json.dumps({"execute": "guest-exec", "arguments": arguments}), 10, 0
+                )
+            )
+            pid = started["return"]["pid"]
+            deadline = time.monotonic() + timeout
+            while True:
+                status = json.loads(
+                    libvirt_qemu.qemuAgentCommand(
+                        dom,
+                        json.dumps({"execute": "guest-exec-status", "arguments": {"pid": pid}}),
+                        10,
+                        0,
+                    )
+                )["return"]
+                if status.get("exited"):
+                    break
+                if time.monotonic() > deadline:
+                    raise DriverError(
+                        f"{argv[0]} in {name} did not finish within {timeout:.0f} s", hint=hint
+                    )
+                time.sleep(0.05)
+        return (
+            int(status.get("exitcode", -1)),
+            base64.b64decode(status.get("out-data", "")),
+            base64.b64decode(status.get("err-data", "")),
+        )
+
     # -- networks -----------------------------------------------------------------------
 
     def _network(self, name: str) -> Any:
@@ -492,3 +563,49 @@ class Driver:
             )
             for lease in leases
         ]
+
+
+class _Feeder(threading.Thread):
+    """Writes a save image's new header, then its stream from `source` at `offset`, into
+    the pipe libvirt restores from. Gives up when nobody opens the pipe in 30 s (libvirt
+    failed before reading) or `stop` is called."""
+
+    def __init__(self, fifo: Path, header: bytes, source: Path, offset: int) -> None:
+        super().__init__(daemon=True, name=f"restore-feeder:{fifo.name}")
+        self.fifo, self.header, self.source, self.offset = fifo, header, source, offset
+        self.error: str | None = None
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=30)
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:  # ENXIO: no reader yet
+                if self._stopped.is_set() or time.monotonic() > deadline:
+                    return
+                time.sleep(0.005)
+        try:
+            os.set_blocking(fd, True)
+            view = memoryview(self.header)
+            while view:
+                view = view[os.write(fd, view) :]
+            with self.source.open("rb") as source:
+                size = os.fstat(source.fileno()).st_size
+                at = self.offset
+                while at < size:
+                    sent = os.sendfile(fd, source.fileno(), at, min(1 << 22, size - at))
+                    if sent == 0:
+                        break
+                    at += sent
+        except BrokenPipeError:
+            pass  # libvirt stopped reading: its own error says why
+        except OSError as exc:
+            self.error = exc.strerror or str(exc)
+        finally:
+            os.close(fd)

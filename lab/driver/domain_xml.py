@@ -77,6 +77,63 @@ def has_nvram(domain_xml: str) -> bool:
     return ET.fromstring(domain_xml).find("os/nvram") is not None
 
 
+def clone_domain_xml(
+    saved: str,
+    *,
+    name: str,
+    uuid: str,
+    title: str,
+    description: str,
+    lab: str,
+    paths: Mapping[str, str],
+    networks: Mapping[str, str],
+) -> str:
+    """The domain of a clone, from the domain XML a template's memory state was saved with.
+
+    Everything the guest sees (devices, their PCI slots, MAC addresses, CPU model) stays
+    as saved: the clone resumes that very memory. What names the domain and what it uses
+    on the host changes: name, UUID, title, the lab in its metadata, every file in `paths`
+    (overlays, seed, console log, NVRAM: old path -> new path) and every network in
+    `networks` (old libvirt name -> new). What libvirt fills in at run time (interface
+    devices and bridges, aliases, dynamic security labels) goes; libvirt fills it anew.
+    """
+    root = ET.fromstring(saved)
+    _set_text(root, "name", name)
+    _set_text(root, "uuid", uuid)
+    _set_text(root, "title", title)
+    _set_text(root, "description", description)
+    for element in root.iter():
+        namespace, local = _split_tag(element.tag)
+        if namespace == METADATA_NS and local == "lab" and len(element) == 0:
+            element.text = lab  # the lab's name (the container `<hl:lab>` has children)
+        for attribute in ("file", "path"):
+            value = element.get(attribute)
+            if value is not None and value in paths:
+                element.set(attribute, paths[value])
+        if local in ("kernel", "initrd", "loader", "nvram") and element.text in paths:
+            element.text = paths[element.text or ""]
+    for interface in root.iterfind("devices/interface"):
+        source = interface.find("source")
+        if source is not None and source.get("network") in networks:
+            source.set("network", networks[source.get("network") or ""])
+            for runtime in ("bridge", "portid"):
+                source.attrib.pop(runtime, None)
+        for target in interface.findall("target"):
+            interface.remove(target)
+    for parent in root.iter():
+        for child in list(parent):
+            if child.tag == "alias" or (child.tag == "seclabel" and child.get("type") == "dynamic"):
+                parent.remove(child)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _set_text(root: ET.Element, tag: str, text: str) -> None:
+    element = root.find(tag)
+    if element is None:
+        element = ET.SubElement(root, tag)
+    element.text = text
+
+
 def metadata_values(lab: ET.Element) -> dict[str, str]:
     """Children of an `<hl:lab>` element as a dict.
 
