@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         return self.home / "labs"
 
     @property
+    def templates_dir(self) -> Path:
+        return self.home / "templates"
+
+    @property
     def state_db(self) -> Path:
         return self.home / "state.db"
 
