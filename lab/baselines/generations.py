@@ -44,6 +44,10 @@ class Baseline(BaseModel):
     created_at: datetime
     memory: tuple[str, ...]  # machines whose memory state was captured
     name: str | None = None  # the checkpoint's name; None for the baseline
+    # The template whose state this is (a lab cloned from it, before its own baseline):
+    # its files are the template's, and a machine restored from them takes the lab's own
+    # address, keys and passwords at once (lab.templates.identity).
+    template: str | None = None
 
     def directory(self, plan: LabPlan) -> Path:
         return baselines_dir(plan) / self.generation
@@ -177,6 +181,31 @@ def capture(
     else:
         _write_atomically(baselines_dir(plan) / _CHECKPOINTS / f"{checkpoint}.json", baseline)
     prune(plan)  # the generation a replaced checkpoint named, once no disk sits on it
+    return baseline
+
+
+def from_template(
+    plan: LabPlan,
+    template: str,
+    files: dict[str, Path],
+    memory: tuple[str, ...],
+    created_at: datetime,
+) -> Baseline:
+    """Put a template's state in force as the baseline of a lab cloned from it: a
+    generation whose files (`files`: file name in the generation -> the template's file)
+    are links to the template's, so resetting the clone goes back to the template's state."""
+    generation = f"template-{template}"
+    gdir = baselines_dir(plan) / generation
+    gdir.mkdir(parents=True, exist_ok=True)
+    gdir.chmod(0o755)
+    for name, target in files.items():
+        link = gdir / name
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    baseline = Baseline(
+        generation=generation, created_at=created_at, memory=memory, template=template
+    )
+    _write_atomically(baselines_dir(plan) / _CURRENT, baseline)
     return baseline
 
 

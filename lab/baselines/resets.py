@@ -32,8 +32,9 @@ from lab.labs.plan import LabPlan, MachinePlan
 from lab.labs.records import LabRecord, LabStatus
 from lab.profile import Check
 from lab.settings import Settings
-from lab.software.stack import require_verified
+from lab.software.stack import require_verified, spec_of
 from lab.store.state import StateStore
+from lab.templates import restore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.
 _RESTORED_DEADLINE = 60.0
@@ -99,7 +100,7 @@ def reset(
                 assert target is not None  # choose_mode checked it
                 try:
                     deployment.parallel(
-                        lambda m: _memory_reset(driver, record.plan, m, target),
+                        lambda m: _memory_reset(settings, driver, record, m, target),
                         record.plan.machines,
                     )
                 except LabError as exc:
@@ -243,12 +244,20 @@ def choose_mode(
 
 
 def _memory_reset(
-    driver: Driver, plan: LabPlan, machine: MachinePlan, target: generations.Baseline
+    settings: Settings,
+    driver: Driver,
+    record: LabRecord,
+    machine: MachinePlan,
+    target: generations.Baseline,
 ) -> None:
-    _power_off(driver, machine)
+    plan = record.plan
+    power_off(driver, machine)
     generations.fresh_overlays(plan, machine, target)
     generations.restore_nvram(plan, machine, target)
-    driver.restore_domain(target.memory_state(plan, machine.name))
+    if target.template is not None:  # a clone at its template's state: its identity too
+        restore.restore(settings, driver, plan, machine, target, spec_of(record))
+    else:
+        driver.restore_domain(target.memory_state(plan, machine.name))
 
 
 def _cold_reset(
@@ -262,18 +271,21 @@ def _cold_reset(
     bases = base_disks(settings, record)
 
     def one(machine: MachinePlan) -> None:
-        _power_off(driver, machine)
+        power_off(driver, machine)
         for layer, overlay in machine.layers:
             backing = target.disk(plan, layer) if target else bases[layer]
             generations.new_overlay(backing, overlay)
         generations.restore_nvram(plan, machine, target)
-        driver.start_domain(machine.domain)
+        if target is not None and target.template is not None:
+            restore.boot(settings, driver, plan, machine, spec_of(record))
+        else:
+            driver.start_domain(machine.domain)
         progress(machine.name, "booting (cold reset)")
 
     deployment.parallel(one, plan.machines)
 
 
-def _power_off(driver: Driver, machine: MachinePlan) -> None:
+def power_off(driver: Driver, machine: MachinePlan) -> None:
     """Stop the machine, whatever it is doing.
 
     A reset killed half-way can leave libvirt finishing its restore job: the domain
@@ -291,6 +303,18 @@ def _power_off(driver: Driver, machine: MachinePlan) -> None:
         f"machine '{machine.name}' could not be stopped for the reset",
         hint="try again in a minute; `lab status` shows its state",
     )
+
+
+def verify(
+    settings: Settings,
+    driver: Driver,
+    plan: LabPlan,
+    progress: Progress,
+    *,
+    fix_clock: bool = False,
+) -> None:
+    """Every machine of a just restored (or booted) lab is ready: see `_verify`."""
+    _verify(settings, driver, plan, _RESTORED_DEADLINE, progress, fix_clock=fix_clock)
 
 
 def _verify(

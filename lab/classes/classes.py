@@ -31,6 +31,8 @@ from lab.labs.records import LabStatus
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
+from lab.templates import clones
+from lab.templates.store import TemplateStore
 
 MAX_SEATS = 50
 T = TypeVar("T")
@@ -123,26 +125,42 @@ def check_new(settings: Settings, name: str, seats: int) -> None:
 
 def create(
     settings: Settings,
-    profile_path: Path,
+    profile_path: Path | None,
     name: str,
     seats: int,
     progress: Progress = quiet,
     course: str | None = None,
+    *,
+    template: str | None = None,
 ) -> tuple[ClassRecord, list[SeatOutcome]]:
-    """Bring up `seats` labs of the profile; the class is recorded even if a seat fails.
-    With `course`, the class runs that course (lab.courses.runs): it must load and be
-    written for this profile."""
+    """Bring up `seats` labs of the profile, or (`template`, then `profile_path` is None)
+    clone them from a template; the class is recorded even if a seat fails. With
+    `course`, the class runs that course (lab.courses.runs): it must load and be written
+    for this profile."""
     check_new(settings, name, seats)
-    profile = load_profile(profile_path)  # fail on a bad profile before recording anything
+    if (profile_path is None) == (template is None):
+        raise InvalidError(
+            "a class is made from a profile or from a template, not both or neither",
+            hint="give the profile, or --template T",
+        )
+    if template is not None:
+        found = TemplateStore(settings).get(template)
+        profile, profile_path = found.spec, Path(found.profile_path)
+        community = found.profile
+    else:
+        assert profile_path is not None
+        profile = load_profile(profile_path)  # fail on a bad profile before recording
+        community = profile_name(profile)
     if course is not None:
-        check_course(settings, course, profile_path, profile_name(profile))
+        check_course(settings, course, profile_path, community)
     record = ClassRecord(
         name=name,
-        profile=profile_name(profile),
+        profile=community,
         profile_path=str(profile_path),
         seats=seat_names(name, seats),
         created_at=now(),
         course=course,
+        template=template,
     )
     # Checked and recorded under the names lock: a lab asked for meanwhile by the seat's
     # name is either there before (refused here) or refused as a seat after.
@@ -150,12 +168,14 @@ def create(
     with lab_lock(settings, NAMES, wait=60):
         check_new(settings, name, seats)
         state.add_class(record)
-    outcomes = _each(
-        settings,
-        record.seats,
-        lambda seat: lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat)),
-    )
-    return record, outcomes
+
+    def seat_up(seat: str) -> object:
+        if template is not None:
+            return clones.clone(settings, template, seat, _prefixed(progress, seat))
+        assert profile_path is not None
+        return lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat))
+
+    return record, _each(settings, record.seats, seat_up)
 
 
 def check_course(settings: Settings, course: str, profile_path: Path, profile: str) -> None:

@@ -18,3 +18,4 @@ class ClassRecord(BaseModel):
     seats: tuple[str, ...]
     created_at: datetime
     course: str | None = None  # the course (courses/NAME.yaml) the class runs, if any
+    template: str | None = None  # the template its seats were cloned from, if any

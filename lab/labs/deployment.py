@@ -67,10 +67,7 @@ def create(
         name: seed.hash_password(password)
         for name, password in passwords.account_passwords(plan.keys_dir, profile).items()
     }
-    for net in plan.all_networks:
-        driver.define_network(network_xml(network_spec(net)))
-        driver.start_network(net.libvirt_name)
-        progress("lab", f"network {net.name} ({net.cidr}) is up")
+    create_networks(driver, plan, progress)
     ovmf = find_ovmf() if any(m.nvram is not None for m in plan.machines) else None
     if ovmf is not None:
         (plan.directory / "nvram").mkdir(mode=0o755, exist_ok=True)
@@ -95,6 +92,14 @@ def create(
         progress(machine.name, f"defined ({kind}{machine.vcpus} vCPU, {machine.memory_mib} MiB)")
     # Pinned host keys for `lab ssh`: the guests' keys are ours, made before they booted.
     plan.known_hosts.write_text("".join(line + "\n" for line in known_hosts))
+
+
+def create_networks(driver: Driver, plan: LabPlan, progress: Progress) -> None:
+    """Define and start every network of the plan."""
+    for net in plan.all_networks:
+        driver.define_network(network_xml(network_spec(net)))
+        driver.start_network(net.libvirt_name)
+        progress("lab", f"network {net.name} ({net.cidr}) is up")
 
 
 def boot_slots(setting: int, virt_type: VirtType, cores: int | None = None) -> int:

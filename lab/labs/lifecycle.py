@@ -97,7 +97,7 @@ def _up(
     store = ImageStore(settings)
     state = StateStore.open(settings)
     with lab_lock(settings, lab), Driver.open(settings.libvirt_uri) as driver:
-        _check_nic_filter(driver, settings.nic_filter)
+        check_nic_filter(driver, settings.nic_filter)
         # Choosing a management subnet and recording the lab is one step for all labs,
         # so that labs brought up side by side (a class) never pick the same subnet, and
         # the ownership rules hold against classes and labs asked for meanwhile.
@@ -295,7 +295,7 @@ def has_agent(machine: MachinePlan) -> bool:
     return machine.appliance is None or machine.appliance.guest_agent
 
 
-def _check_nic_filter(driver: Driver, nic_filter: NicFilter) -> None:
+def check_nic_filter(driver: Driver, nic_filter: NicFilter) -> None:
     """The lab NICs' filter exists in libvirt: ours is defined on first use."""
     if nic_filter is NicFilter.NONE or driver.nwfilter_exists(nic_filter.value):
         return

@@ -213,15 +213,15 @@ def test_test_driver_has_no_network_filters(driver: Driver) -> None:
 
 def test_up_refuses_a_nic_filter_libvirt_lacks_and_says_how_to_go_on(driver: Driver) -> None:
     with pytest.raises(HostError) as info:
-        lifecycle._check_nic_filter(driver, NicFilter.CLEAN_TRAFFIC)
+        lifecycle.check_nic_filter(driver, NicFilter.CLEAN_TRAFFIC)
     assert "clean-traffic" in info.value.message
     assert "LAB_NIC_FILTER=none" in info.value.hint
-    lifecycle._check_nic_filter(driver, NicFilter.NONE)  # nothing to check
+    lifecycle.check_nic_filter(driver, NicFilter.NONE)  # nothing to check
 
 
 def test_our_nic_filter_needs_the_nwfilter_driver_and_says_so(driver: Driver) -> None:
     with pytest.raises(DriverError) as info:
-        lifecycle._check_nic_filter(driver, NicFilter.LAB)
+        lifecycle.check_nic_filter(driver, NicFilter.LAB)
     assert "LAB_NIC_FILTER=none" in info.value.hint
 
 
