@@ -127,6 +127,29 @@ def connect(addr: GuestAddress, timeout: float = _CONNECT_TIMEOUT) -> paramiko.S
     return client
 
 
+def wait_listening(addr: GuestAddress, deadline_s: float) -> float:
+    """Wait until the machine's SSH server answers a connection with its banner; how long
+    it took. No handshake: after a memory restore the server is the one that passed
+    before, and a key exchange in an emulated CPU costs a second; this proves the address,
+    the path to it and the server answering. `GuestUnreachableError` at the deadline."""
+    started = time.monotonic()
+    last = "no attempt finished"
+    while (now := time.monotonic()) < started + deadline_s:
+        try:
+            with socket.create_connection((addr.host, addr.port), timeout=2.0) as conn:
+                conn.settimeout(max(0.5, min(5.0, started + deadline_s - now)))
+                if conn.recv(64).startswith(b"SSH-"):
+                    return time.monotonic() - started
+                last = "it answered, but not as an SSH server"
+        except OSError as exc:
+            last = _describe(exc)
+        time.sleep(0.05)
+    raise GuestUnreachableError(
+        f"{addr.host}:{addr.port} did not answer on SSH within {deadline_s:.0f} s (last: {last})",
+        hint="look at the machine's console: is it running, and its network up?",
+    )
+
+
 def run(addr: GuestAddress, command: str, timeout: float = 60.0) -> CommandResult:
     """Run `command` in the guest's shell and wait for it, for `timeout` seconds in all."""
     started = time.monotonic()

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.baselines import generations
+from lab.baselines import generations, resets
 from lab.classes import classes
 from lab.labs import lifecycle
+from lab.labs.records import LabRecord
 from lab.settings import Settings
+from lab.templates import templates
 from tests.homes import fresh_home
 
 PREFIX = os.environ.get("LAB_TEST_PREFIX", "hlt-")
@@ -85,6 +87,27 @@ def baselined_class(settings: Settings, tiny_class: tuple[str, ...]) -> tuple[st
 
 
 DebBuilder = Callable[[str, str], Path]
+
+
+STACK_LAB = "st1"
+STACK_TEMPLATE = "stack"
+
+
+@pytest.fixture(scope="session")
+def stack_lab(settings: Settings) -> Iterator[LabRecord]:
+    """Lab `st1` of profiles/stack.yaml (four roles on one machine), provisioned and
+    verified by `up`, shared by the software-stack and template modules. The template
+    `stack` is taken from it at once (see `stack_template`), before any test changes it."""
+    lines: list[str] = []
+    record = lifecycle.up(
+        settings, PROFILES / "stack.yaml", STACK_LAB, lambda s, m: lines.append(f"{s}: {m}")
+    )
+    # `up` provisioned the roles: their changed tasks were reported as progress.
+    assert any("web-portal:" in line and "(changed)" in line for line in lines), lines
+    resets.baseline(settings, STACK_LAB)
+    templates.create(settings, STACK_LAB, STACK_TEMPLATE)
+    yield record
+    lifecycle.down(settings, STACK_LAB)
 
 
 @pytest.fixture

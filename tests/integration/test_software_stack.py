@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,21 +28,14 @@ from lab.software.provisioning import ProvisionError
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 LAB = [sys.executable, "-m", "lab.cli"]
-NAME = "st1"
+NAME = "st1"  # the session's stack lab (conftest: stack_lab)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
-def stack(settings: Settings) -> Iterator[LabRecord]:
-    lines: list[str] = []
-    record = lifecycle.up(
-        settings, PROFILES / "stack.yaml", NAME, lambda s, m: lines.append(f"{s}: {m}")
-    )
-    # `up` provisioned the roles: their changed tasks were reported as progress.
-    assert any("web-portal:" in line and "(changed)" in line for line in lines), lines
-    yield record
-    lifecycle.down(settings, NAME)
+def stack(stack_lab: LabRecord) -> LabRecord:
+    return stack_lab  # up, provisioned and verified once for the session (conftest)
 
 
 def in_guest(settings: Settings, command: str) -> guest.CommandResult:

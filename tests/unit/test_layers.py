@@ -38,6 +38,8 @@ PURE = {
     "lab/driver/domain_xml.py",
     "lab/driver/network_xml.py",
     "lab/driver/nwfilter_xml.py",
+    "lab/driver/saved_state.py",
+    "lab/templates/plan.py",
     "lab/images/imports.py",
     "lab/images/ovf.py",
     "lab/profile/models.py",
