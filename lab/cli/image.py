@@ -149,9 +149,12 @@ def show(
 def rm(name: Annotated[str, typer.Argument(help="Image name")]) -> None:
     """Remove an image name (and its disk when no other name uses it). Refused while in use."""
     from lab.store.state import labs_using_image
+    from lab.templates.templates import templates_using_image
 
     settings = get_settings()
-    ImageStore(settings).remove(name, used_by=labs_using_image(settings, name))
+    used_by = [f"lab {lab}" for lab in labs_using_image(settings, name)]
+    used_by += [f"template {t}" for t in templates_using_image(settings, name)]
+    ImageStore(settings).remove(name, used_by=used_by)
     out.print(f"removed {escape(name)}")
 
 

@@ -179,8 +179,9 @@ class ImageStore:
         image = self.get(name)
         if used_by:
             raise ConflictError(
-                f"image '{name}' is in use by lab(s): {', '.join(used_by)}",
-                hint="take those labs down first: lab down LAB",
+                f"image '{name}' is in use by {', '.join(used_by)}",
+                hint="take those labs down first (lab down LAB); delete those templates"
+                " (lab template delete T)",
             )
         with self._lock():
             self._name_file(name).unlink()
