@@ -364,6 +364,16 @@ def _bring_back(
         if saved is not None and saved.exists() and _disk_is_of(machine, saved.parent):
             driver.restore_domain(saved)
             return "resumed from the interrupted baseline capture"
+        if in_force is not None and in_force.template is not None:
+            # A clone at its template's state: that memory is another domain's, restored
+            # only with the clone's identity (lab.templates), which a reset gives.
+            fresh_overlays(plan, machine, in_force)
+            restore_nvram(plan, machine, in_force)
+            driver.start_domain(machine.domain)
+            return (
+                f"booted from template {in_force.template}'s disk; reset the lab to give it"
+                " its own passwords and keys again"
+            )
         if in_force is not None and machine.name in in_force.memory:
             fresh_overlays(plan, machine, in_force)
             restore_nvram(plan, machine, in_force)

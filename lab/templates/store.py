@@ -102,19 +102,20 @@ class TemplateStore:
         return digest
 
     def put_manifest(self, template: Template) -> None:
-        """Record the template (its blobs are in place); ConflictError if the name is taken."""
+        """Record the template (its blobs are in place); ConflictError if the name is taken.
+        Called under `lock`, which the whole making of a template holds (a `remove` meanwhile
+        would take its blobs, not yet named by any manifest, for leftovers)."""
         self._ensure_layout()
         path = self._manifest(template.name)
-        with self.lock():
-            if path.exists():
-                raise ConflictError(
-                    f"a template named {quote(template.name)} exists already",
-                    hint="choose another --name, or delete it first: lab template delete"
-                    f" {template.name}",
-                )
-            staged = path.with_name(path.name + ".new")
-            staged.write_text(template.model_dump_json())
-            os.replace(staged, path)
+        if path.exists():
+            raise ConflictError(
+                f"a template named {quote(template.name)} exists already",
+                hint="choose another --name, or delete it first: lab template delete"
+                f" {template.name}",
+            )
+        staged = path.with_name(path.name + ".new")
+        staged.write_text(template.model_dump_json())
+        os.replace(staged, path)
 
     def remove(self, name: str) -> None:
         """Forget the template and delete every blob no other template holds."""

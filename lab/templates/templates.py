@@ -29,7 +29,8 @@ def create(settings: Settings, lab: str, name: str, progress: Progress = quiet) 
     store = TemplateStore(settings)
     _check_free(store, name)
     state = StateStore.open(settings)
-    with lab_lock(settings, lab):
+    with lab_lock(settings, lab), store.lock():
+        _check_free(store, name)
         record = state.get_lab(lab)
         baseline = _baseline_of(record)
         plan = record.plan
