@@ -167,6 +167,10 @@ class LabPublic(_Out):
     status: LabStatus
     machines: list[MachinePublic] = Field(validation_alias=AliasPath("plan", "machines"))
     template: str | None = None  # the template it was cloned from
+    # Its last verification passed (None: not verified yet): one a template may be made of.
+    verified: bool | None = Field(
+        default=None, validation_alias=AliasPath("verification", "passed")
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from lab.classes import classes
 from lab.classes.classes import SeatOutcome
 from lab.classes.records import ClassRecord
+from lab.labs.records import VerificationSummary
 from lab.settings import Settings
 from lab.store.state import StateStore, now
 from tests.api.conftest import WaitOp
@@ -143,13 +144,16 @@ def test_a_clone_that_cannot_be_made_is_refused_at_once(
 def test_a_lab_shows_the_template_it_was_cloned_from(
     client: TestClient, headers: Headers, settings: Settings, fakes: TemplateFakes
 ) -> None:
-    StateStore.open(settings).add_lab(fakes.clone(settings, "t1", "n1"))
+    verified = VerificationSummary(passed=True, at=now(), total=1)
+    cloned = fakes.clone(settings, "t1", "n1").model_copy(update={"verification": verified})
+    StateStore.open(settings).add_lab(cloned)
     lab = client.get("/api/v1/labs/n1", headers=headers["admin"]).json()
-    assert lab["template"] == "t1"
+    assert lab["template"] == "t1" and lab["verified"] is True
     listed = {
         lab["name"]: lab for lab in client.get("/api/v1/labs", headers=headers["admin"]).json()
     }
     assert listed["n1"]["template"] == "t1" and listed["other"]["template"] is None
+    assert listed["other"]["verified"] is None  # not verified yet: no template of it
 
 
 def test_a_class_cloned_from_a_template(
