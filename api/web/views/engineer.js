@@ -112,6 +112,15 @@ export async function labsView(context) {
   }
 
   await refresh();
+  // Templates being made and labs being cloned, started before we came here: followed too.
+  api("/api/v1/operations")
+    .then((ops) => {
+      for (const op of ops) {
+        if (!["template", "clone"].includes(op.kind) || !["pending", "running"].includes(op.status)) continue;
+        progress.track(op).then(() => context.current() && refresh().catch(() => {}));
+      }
+    })
+    .catch(() => {});
   return h(
     "section",
     {},
