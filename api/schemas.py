@@ -266,6 +266,7 @@ class ClassPublic(_Out):
     seats: list[str]
     created_at: datetime
     course: str | None = None  # the course the class runs
+    template: str | None = None  # the template its seats were cloned from
 
 
 class OperationPublic(_Out):

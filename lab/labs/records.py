@@ -47,7 +47,8 @@ class LabRecord(BaseModel):
     # new digest, but a lab stays on the disk its overlays sit on.
     image_digests: dict[str, str] = {}
     class_name: str | None = None
-    template: str | None = None  # the template the lab was cloned from (lab.templates)
+    # The template the lab was cloned from (lab.templates); None: built from its profile.
+    template: str | None = None
     # The user who asked for the lab through the API (None: an engineer at the host, or
     # a class's seat). Recorded with the lab, before it exists, so that a per-user limit
     # counts the labs still being made.
