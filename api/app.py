@@ -31,6 +31,7 @@ from api.routes import (
     profiles,
     sessions,
     software,
+    templates,
     web,
 )
 from api.routes import (
@@ -47,7 +48,12 @@ from lab.settings import Settings
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OPERATIONS = "/api/v1/operations/"
-_TARGETS = {"labs": "lab", "classes": "class", "operations": "operation"}
+_TARGETS = {
+    "labs": "lab",
+    "classes": "class",
+    "operations": "operation",
+    "templates": "template",
+}
 MAX_ACTION = 200  # characters of a request's path kept in its audit entry
 
 
@@ -103,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
         health,
         profiles,
         images,
+        templates,
         software,
         classes,
         courses,

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     computed_field,
+    model_validator,
 )
 
 from lab.access.users import Role
@@ -35,6 +36,7 @@ from lab.images.ovf import HardwareHints
 from lab.images.recipe import NAME_PATTERN as IMAGE_NAME
 from lab.labs.records import LabStatus
 from lab.operations.store import OpStatus
+from lab.templates.model import TEMPLATE_NAME, TEMPLATE_RULE
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 
@@ -53,6 +55,8 @@ Sorted = Annotated[list[str], BeforeValidator(sorted)]
 Shown = Annotated[str, BeforeValidator(str)]
 Count = Annotated[int, BeforeValidator(lambda v: v if isinstance(v, int) else len(v))]
 Pairs = Annotated[dict[str, str], BeforeValidator(dict)]
+# Names of things given as names or as objects with a name (a template's machines).
+Names = Annotated[list[str], BeforeValidator(lambda v: [getattr(x, "name", x) for x in v])]
 
 
 class _In(BaseModel):
@@ -123,8 +127,29 @@ class ImportPublic(_Out):
 
 
 class LabCreate(_In):
-    profile: str = Field(pattern=NAME, description="A profile of the catalogue, by name")
-    name: str | None = Field(default=None, pattern=NAME, description="Default: the community's")
+    """From a catalogue profile, or cloned from a template (then `name` is needed)."""
+
+    profile: str | None = Field(
+        default=None, pattern=NAME, description="A profile of the catalogue, by name"
+    )
+    template: str | None = Field(
+        default=None, pattern=TEMPLATE_NAME.pattern, description="A template, by name"
+    )
+    name: str | None = Field(
+        default=None, pattern=NAME, description="Default: the community's (a profile's lab)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        _one_of(self.profile, self.template)
+        if self.template is not None and self.name is None:
+            raise ValueError("a lab cloned from a template needs a name")
+        return self
+
+
+def _one_of(profile: str | None, template: str | None) -> None:
+    if (profile is None) == (template is None):
+        raise ValueError("give either `profile` or `template`, not both and not neither")
 
 
 class MachinePublic(_Out):
@@ -141,8 +166,32 @@ class LabPublic(_Out):
     profile: str
     status: LabStatus
     machines: list[MachinePublic] = Field(validation_alias=AliasPath("plan", "machines"))
+    template: str | None = None  # the template it was cloned from
+    # Its last verification passed (None: not verified yet): one a template may be made of.
+    verified: bool | None = Field(
+        default=None, validation_alias=AliasPath("verification", "passed")
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class TemplatePublic(_Out):
+    """A template: a verified lab's frozen state, to clone labs from."""
+
+    name: str
+    digest: str
+    profile: str
+    source_lab: str
+    created_at: datetime
+    machines: Names
+    memory: list[str]  # machines whose memory state it holds (the others boot)
+    size: int  # bytes on the server's disk
+    used_by: list[str] = []  # labs cloned from it
+
+
+class TemplateCreate(_In):
+    lab: str = Field(pattern=NAME, description="A verified lab with a baseline")
+    name: str = Field(pattern=TEMPLATE_NAME.pattern, description=TEMPLATE_RULE)
 
 
 class MachineStatusPublic(_Out):
@@ -193,12 +242,22 @@ class CheckpointPublic(_Out):
 
 
 class ClassCreate(_In):
-    profile: str = Field(pattern=NAME)
+    """Seats of a catalogue profile, or cloned from a template: give one of the two."""
+
+    profile: str | None = Field(default=None, pattern=NAME)
+    template: str | None = Field(
+        default=None, pattern=TEMPLATE_NAME.pattern, description="Clone every seat from it"
+    )
     name: str = Field(pattern=NAME, max_length=29)
     seats: int = Field(ge=1, le=MAX_SEATS)
     course: str | None = Field(
         default=None, pattern=NAME, description="A course of the catalogue for this profile"
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        _one_of(self.profile, self.template)
+        return self
 
 
 class ClassPublic(_Out):
@@ -207,6 +266,7 @@ class ClassPublic(_Out):
     seats: list[str]
     created_at: datetime
     course: str | None = None  # the course the class runs
+    template: str | None = None  # the template its seats were cloned from
 
 
 class OperationPublic(_Out):

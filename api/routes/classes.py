@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 from fastapi import APIRouter, Response
 
 from api.auth import STAFF, Action, CurrentUser, check_class, require
@@ -20,7 +23,9 @@ from lab.access.users import Role
 from lab.base import Progress
 from lab.classes import classes
 from lab.classes.classes import SeatOutcome
+from lab.classes.records import ClassRecord
 from lab.profile import catalogue
+from lab.templates import templates
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes"])
 
@@ -44,17 +49,23 @@ def create_class(
     settings: SettingsDep,
     runner: RunnerDep,
 ) -> OperationPublic:
-    """Bring up one lab per seat (an operation: 202); the class is recorded even if a seat
-    fails. With `course`, the class runs that course (one written for this profile)."""
+    """Bring up one lab per seat (an operation: 202), or clone every seat from a template;
+    the class is recorded even if a seat fails. With `course`, the class runs that course
+    (one written for the profile)."""
     require(user, *STAFF)
-    path = catalogue.profile_path(settings, body.profile)
+    path = None if body.profile is None else catalogue.profile_path(settings, body.profile)
+    if body.template is not None:  # 404 at once for no such template
+        templates.get_template(settings, body.template)
     classes.check_new(settings, body.name, body.seats)  # 409 at once for a taken name
-    if body.course is not None:  # 404 or 422 at once for a course that will not do
-        classes.check_course(settings, body.course, path, body.profile)
+    if body.course is not None and path is not None:  # 404 or 422 at once for a bad course
+        classes.check_course(settings, body.course, path, body.profile or "")
+    # `template=` (and no profile file with it) is the use case's newer signature.
+    create = cast(Callable[..., tuple[ClassRecord, list[SeatOutcome]]], classes.create)
+    extra = {} if body.template is None else {"template": body.template}
 
     def work(progress: Progress) -> tuple[ClassPublic, list[SeatOutcome]]:
-        record, outcomes = classes.create(
-            settings, path, body.name, body.seats, progress, course=body.course
+        record, outcomes = create(
+            settings, path, body.name, body.seats, progress, course=body.course, **extra
         )
         return ClassPublic.of(record), outcomes
 

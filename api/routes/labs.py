@@ -1,4 +1,4 @@
-"""Labs: create from a profile, list, get, delete, power, baseline, checkpoints, reset."""
+"""Labs: create (from a profile or a template), list, get, delete, power, baseline, reset."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from lab.access.users import Role, User
 from lab.base import Progress
 from lab.baselines import resets
 from lab.labs import lifecycle
+from lab.operations.runner import Runner
 from lab.profile import catalogue
 from lab.settings import Settings
+from lab.templates import clones
 
 router = APIRouter(prefix="/api/v1/labs", tags=["labs"])
 
@@ -72,15 +74,28 @@ def create_lab(
     settings: SettingsDep,
     runner: RunnerDep,
 ) -> OperationPublic:
-    """Bring a catalogue profile up as a lab (an operation: 202). The lab is the
-    tester's once its machines are up (lab.access.ownership)."""
+    """Bring a catalogue profile up as a lab, or clone one from a template (an operation:
+    202). The lab is the tester's once its machines are up (lab.access.ownership)."""
     require(user, *STAFF, Role.TESTER)
-    path, name = catalogue.new_lab(settings, body.profile, body.name, user)
+    if body.template is not None:
+        return _clone(body.template, body.name or "", response, user, settings, runner)
+    path, name = catalogue.new_lab(settings, body.profile or "", body.name, user)
 
     def work(progress: Progress) -> LabPublic:
         return LabPublic.of(lifecycle.up(settings, path, name, progress, owner=user))
 
     return accepted(response, runner.submit("up", f"lab/{name}", user.name, work, lock=name))
+
+
+def _clone(
+    template: str, name: str, response: Response, user: User, settings: Settings, runner: Runner
+) -> OperationPublic:
+    clones.check_new_clone(settings, template, name, user)  # 404, 409, 422 or 403 at once
+
+    def work(progress: Progress) -> LabPublic:
+        return LabPublic.of(clones.clone(settings, template, name, progress, owner=user))
+
+    return accepted(response, runner.submit("clone", f"lab/{name}", user.name, work, lock=name))
 
 
 @router.get("/{name}", response_model=LabPublic)

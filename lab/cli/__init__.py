@@ -41,6 +41,7 @@ def _register() -> None:
     import lab.cli.profile
     import lab.cli.serve
     import lab.cli.software
+    import lab.cli.templates
     import lab.cli.users
 
     for module in (
@@ -48,6 +49,7 @@ def _register() -> None:
         lab.cli.image,
         lab.cli.host,
         lab.cli.labs,
+        lab.cli.templates,
         lab.cli.software,
         lab.cli.classes,
         lab.cli.course,

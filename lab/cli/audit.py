@@ -24,7 +24,7 @@ from lab.errors import LabError
 from lab.settings import get_settings
 
 # Command groups whose commands are two words (`lab class reset`, `lab user add`).
-GROUPS = frozenset({"class", "image", "host", "profile", "user", "token"})
+GROUPS = frozenset({"class", "image", "host", "profile", "user", "token", "template"})
 # Commands that only read or describe: not recorded (nothing happened).
 READS = frozenset(
     {
@@ -39,13 +39,21 @@ READS = frozenset(
         ("class", "results"),  # writes a file of what it read; changes nothing
         ("image", "list"),
         ("image", "show"),
+        ("template", "list"),
+        ("template", "show"),
         ("profile", "show"),
         ("profile", "schema"),
         ("host", "check"),
         ("user", "list"),
     }
 )
-_KIND_OF_GROUP = {"class": "class", "user": "user", "token": "user", "image": "image"}
+_KIND_OF_GROUP = {
+    "class": "class",
+    "user": "user",
+    "token": "user",
+    "image": "image",
+    "template": "template",
+}
 MAX_ACTION = 200
 MAX_DETAIL = 300
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -15,6 +16,7 @@ from lab.baselines import resets
 from lab.baselines.records import ResetRecord
 from lab.classes import classes
 from lab.classes.classes import SeatOutcome
+from lab.classes.records import ClassRecord
 from lab.classes.schedules import ScheduleStore
 from lab.cli import err, out
 from lab.cli.labs import progress_printer
@@ -35,16 +37,32 @@ ToOption = Annotated[
 
 @class_app.command("create")
 def create(
-    profile: Annotated[Path, typer.Argument(help="Profile YAML file")],
     name: Annotated[str, typer.Option(help="Class name; seats are NAME-01 ...")],
     seats: Annotated[int, typer.Option(help="Number of seats (labs)")],
+    profile: Annotated[
+        Path | None, typer.Argument(help="Profile YAML file (not with --template)")
+    ] = None,
     course: Annotated[
         str | None, typer.Option(help="A course of the catalogue (`lab course list`) to run")
     ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(help="Clone every seat from this template instead (`lab template list`)"),
+    ] = None,
 ) -> None:
-    """Bring up one lab per seat, several at once (LAB_PARALLEL)."""
-    record, outcomes = classes.create(
-        get_settings(), profile, name, seats, progress_printer(), course=course
+    """Bring up one lab per seat, several at once (LAB_PARALLEL); with --template, every
+    seat is cloned from the template."""
+    if (profile is None) == (template is None):
+        raise LabError(
+            "give either a profile or --template, not both and not neither",
+            hint="lab class create PROFILE --name C --seats N"
+            " | lab class create --template T --name C --seats N",
+        )
+    # `template=` (and no profile file with it) is the use case's newer signature.
+    create_class = cast(Callable[..., tuple[ClassRecord, list[SeatOutcome]]], classes.create)
+    extra = {} if template is None else {"template": template}
+    record, outcomes = create_class(
+        get_settings(), profile, name, seats, progress_printer(), course=course, **extra
     )
     running = f", running course {record.course}" if record.course else ""
     _report(

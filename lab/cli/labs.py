@@ -16,6 +16,7 @@ from lab.commands import interactive
 from lab.errors import LabError
 from lab.labs import lifecycle
 from lab.settings import get_settings
+from lab.templates import clones
 
 
 def progress_printer() -> Progress:
@@ -30,14 +31,35 @@ def progress_printer() -> Progress:
 
 
 def up(
-    profile: Annotated[Path, typer.Argument(help="Profile YAML file")],
+    profile: Annotated[
+        Path | None, typer.Argument(help="Profile YAML file (not with --template)")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Lab name (default: the community's)")] = None,
     provision: Annotated[
         bool, typer.Option(help="Apply the roles and run the tests once the machines answer")
     ] = True,
+    template: Annotated[
+        str | None,
+        typer.Option(help="Clone the lab from this template instead (`lab template list`)"),
+    ] = None,
 ) -> None:
-    """Bring a profile up as a lab: machines answering on SSH, roles applied, tests passed."""
-    record = lifecycle.up(get_settings(), profile, name, progress_printer(), provision=provision)
+    """Bring a profile up as a lab: machines answering on SSH, roles applied, tests passed.
+    Or clone one from a template: verified in seconds."""
+    if profile is not None and template is None:
+        settings, shown = get_settings(), progress_printer()
+        record = lifecycle.up(settings, profile, name, shown, provision=provision)
+    elif template is not None and profile is None and name is not None:
+        record = clones.clone(get_settings(), template, name, progress_printer())
+    elif template is not None and profile is None:
+        raise LabError(
+            "a lab cloned from a template needs --name",
+            hint=f"lab up --template {template} --name NAME",
+        )
+    else:
+        raise LabError(
+            "give either a profile or --template, not both and not neither",
+            hint="lab up PROFILE [--name NAME] | lab up --template T --name NAME",
+        )
     out.print(f"lab [bold]{record.name}[/] is up:")
     for machine in record.plan.machines:
         out.print(
@@ -48,13 +70,14 @@ def up(
 
 def list_() -> None:
     """The labs that exist."""
-    table = Table("lab", "profile", "status", "machines", "created")
+    table = Table("lab", "profile", "status", "machines", "template", "created")
     for lab in lifecycle.list_labs(get_settings()):
         table.add_row(
             lab.name,
             lab.profile,
             lab.status,
             str(len(lab.plan.machines)),
+            lab.template or "-",
             lab.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     out.print(table)
@@ -63,7 +86,9 @@ def list_() -> None:
 def status(name: str) -> None:
     """Per machine: power state, addresses, whether SSH and the guest agent answer."""
     report = lifecycle.status(get_settings(), name)
-    out.print(f"lab [bold]{report.lab.name}[/] ({report.lab.profile}): {report.lab.status}")
+    lab = report.lab
+    cloned = f", cloned from template {lab.template}" if lab.template else ""
+    out.print(f"lab [bold]{lab.name}[/] ({lab.profile}{cloned}): {lab.status}")
     table = Table("machine", "state", "addresses", "ssh", "agent")
     for m in report.machines:
         table.add_row(

@@ -34,6 +34,7 @@ from lab.store.state import StateStore, now
 from tests.api.conftest import PROFILES, users_and_labs
 from tests.api.test_auth import _routes
 from tests.course_fakes import course_settings, install_fakes
+from tests.template_fakes import install_template_fakes
 
 CALLERS = ("-", "bad", "trainee", "tester", "trainer", "engineer", "admin")
 LAB_OPS: list[tuple[str, str, Any]] = [
@@ -257,6 +258,14 @@ OTHER: list[tuple[str, str, Any, str]] = [
     ("GET", "/api/v1/images", None, "401 401 403 200 403 200 200"),
     # 404 for staff: allowed, and no such file in the import directory
     ("POST", "/api/v1/images/import", {"file": "x.ova"}, "401 401 403 403 403 404 404"),
+    # Templates (faked: t1 is used by labs, t2 by none): staff make and delete them, a
+    # tester reads them and clones labs from them.
+    ("GET", "/api/v1/templates", None, "401 401 403 200 403 200 200"),
+    ("GET", "/api/v1/templates/t1", None, "401 401 403 200 403 200 200"),
+    ("POST", "/api/v1/templates", {"lab": "other", "name": "t3"}, "401 401 403 403 403 202 202"),
+    # 409 for staff: allowed, and the template is in use
+    ("DELETE", "/api/v1/templates/t1", None, "401 401 403 403 403 409 409"),
+    ("POST", "/api/v1/labs", {"template": "t1", "name": "n2"}, "401 401 403 202 403 202 202"),
     ("GET", "/api/v1/profiles", None, "401 401 403 200 403 200 200"),
     ("GET", "/api/v1/profiles/tiny", None, "401 401 403 200 403 200 200"),
     ("POST", "/api/v1/profiles/validate", b"community: {}\n", "401 401 403 422 403 422 422"),
@@ -364,6 +373,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # A check is answered at once (no guest is asked); a board stream ends after
         # its first event.
         install_fakes(patch).passes = False
+        install_template_fakes(patch, settings)
         patch.setattr(course_routes, "STREAM_SECONDS", 0.0)
         tokens = users_and_labs(settings)
         with TestClient(create_app(settings)) as client:
@@ -405,5 +415,6 @@ def test_the_matrix_covers_every_route(app: FastAPI) -> None:
         path = path.replace("/courses/share", "/courses/{name}")
         path = path.replace("/m1/", "/{machine}/").replace("SCHEDULE", "{schedule_id}")
         path = path.replace("/checkpoints/t1", "/checkpoints/{checkpoint}")
+        path = path.replace("/templates/t1", "/templates/{name}")
         covered.add((method, path.replace("/OP", "/{op_id}")))
     assert set(_routes(app)) == covered

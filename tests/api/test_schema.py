@@ -9,7 +9,8 @@ operations, schedules), so that the 2xx paths are reached too, not only 404s.
 Slow actions answer 202 and run in the app's worker threads against libvirt's test
 driver, where they fail at once (no domains, no images). The two that would start
 subprocesses for seconds (a test run with pytest+testinfra, an apply with Ansible) are
-replaced by stand-ins that fail at once: their HTTP side is what is checked here.
+replaced by stand-ins that fail at once: their HTTP side is what is checked here. The
+templates' use cases are faked over two templates (tests/template_fakes.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from lab.errors import InvalidError
 from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
 from lab.software import stack
+from tests.template_fakes import install_template_fakes
 
 CHECKS = [
     not_a_server_error,
@@ -60,7 +62,12 @@ EXAMPLES = hypothesis_settings(
 )
 # What exists, by the resource a path names: the conftest's `tokens` fixture records
 # these labs and class (and users of every role); the profile is the catalogue's.
-NAMES = {"labs": ("c1-01", "c1-02", "mine", "other"), "classes": ("c1",), "profiles": ("tiny",)}
+NAMES = {
+    "labs": ("c1-01", "c1-02", "mine", "other"),
+    "classes": ("c1",),
+    "profiles": ("tiny",),
+    "templates": ("t1", "t2"),  # the fakes' (tests/template_fakes.py)
+}
 # A valid profile (schemathesis sends a YAML body as the YAML dump of what it holds).
 TINY = yaml.safe_load((Path(__file__).parents[2] / "profiles" / "tiny.yaml").read_text())
 
@@ -78,6 +85,7 @@ def api_schema(
 ) -> Iterator[OpenApiSchema]:
     monkeypatch.setattr(stack, "test", _not_here)
     monkeypatch.setattr(stack, "apply", _not_here)
+    install_template_fakes(monkeypatch, settings)
     operations = OperationStore.open(settings)
     finished = []
     for status in (OpStatus.SUCCEEDED, OpStatus.FAILED):
@@ -111,6 +119,8 @@ def api_schema(
         validate: sometimes a valid one."""
         if isinstance(body, dict) and "profile" in body:
             return st.sampled_from([body, *({**body, "profile": p} for p in NAMES["profiles"])])
+        if isinstance(body, dict) and "template" in body:
+            return st.sampled_from([body, *({**body, "template": t} for t in NAMES["templates"])])
         if context.operation is not None and context.operation.path.endswith("/validate"):
             return st.sampled_from([body, TINY])
         return st.just(body)

@@ -1,30 +1,141 @@
-// The engineer's views: labs, images, operations with their progress, the audit log.
+// The engineer's views: labs and templates, images, operations with their progress, the
+// audit log. A tester sees the labs and templates too: they clone labs from templates.
 
 import { api } from "../api.js";
 import { bytes, t, when } from "../i18n.js";
-import { errorBox, h, link, table } from "../ui.js";
+import { button, errorBox, h, link, table } from "../ui.js";
 import { progressPanel } from "./progress.js";
 
-export async function labsView() {
-  const labs = await api("/api/v1/labs");
+const STAFF = ["admin", "engineer"];
+
+export async function labsView(context) {
+  const staff = STAFF.includes(context.user.role);
+  const cloning = staff || context.user.role === "tester"; // who may see templates
+  const progress = progressPanel(context);
+  const message = h("div", { "aria-live": "polite", id: "labs-message" });
+  const labsBox = h("div", { id: "labs" });
+  const templatesBox = h("div", { id: "templates-list" });
+
+  async function refresh() {
+    const [labs, templates] = await Promise.all([
+      api("/api/v1/labs"),
+      cloning ? api("/api/v1/templates") : [],
+    ]);
+    if (!context.current()) return;
+    labsBox.replaceChildren(labsTable(labs));
+    templatesBox.replaceChildren(templatesTable(templates));
+  }
+
+  // Start an operation (a template, a clone), follow it, then show the lists anew.
+  async function run(request, body) {
+    message.replaceChildren();
+    try {
+      const op = await api(request, { method: "POST", body });
+      await progress.track(op);
+    } catch (error) {
+      message.replaceChildren(errorBox(error));
+    }
+    if (context.current()) await refresh().catch((error) => message.replaceChildren(errorBox(error)));
+  }
+
+  function makeTemplate(lab) {
+    const name = askName(t("templateMakeAsk", { lab: lab.name }), `${lab.name}-tpl`);
+    if (name) run("/api/v1/templates", { lab: lab.name, name });
+  }
+
+  function cloneTemplate(template) {
+    const name = askName(t("templateCloneAsk", { name: template.name }), "");
+    if (name) run("/api/v1/labs", { template: template.name, name });
+  }
+
+  async function deleteTemplate(template) {
+    if (!window.confirm(t("templateDeleteConfirm", { name: template.name }))) return;
+    message.replaceChildren();
+    try {
+      await api(`/api/v1/templates/${template.name}`, { method: "DELETE" });
+      message.append(h("p", { class: "ok" }, t("templateDeleted", { name: template.name })));
+    } catch (error) {
+      message.append(errorBox(error)); // in use (409): which labs, and what to do
+    }
+    if (context.current()) await refresh().catch((error) => message.replaceChildren(errorBox(error)));
+  }
+
+  function labsTable(labs) {
+    if (!labs.length) return h("p", {}, t("nothing"));
+    return table(
+      [
+        { label: "Lab", cell: (l) => link(l.name, `#/labs/${l.name}`) },
+        { label: t("profile"), cell: (l) => l.profile },
+        { label: t("state"), cell: (l) => t(`lab_${l.status}`) },
+        { label: t("machines"), cell: (l) => l.machines.map((m) => `${m.name} (${m.address})`).join(", ") },
+        { label: t("templateOf"), cell: (l) => l.template || "—" },
+        { label: t("created"), cell: (l) => when(l.created_at) },
+        {
+          label: t("actions"),
+          cell: (l) =>
+            staff && l.verified
+              ? button(t("templateMake"), () => makeTemplate(l), { class: "template-make" })
+              : null,
+        },
+      ],
+      labs,
+      { rowAttrs: (l) => ({ dataset: { lab: l.name } }) },
+    );
+  }
+
+  function templatesTable(templates) {
+    if (!templates.length) return h("p", { class: "muted" }, t("templatesNone"));
+    return table(
+      [
+        { label: t("name"), cell: (tp) => h("strong", {}, tp.name) },
+        { label: t("profile"), cell: (tp) => tp.profile },
+        { label: t("templateSourceLab"), cell: (tp) => tp.source_lab },
+        { label: t("size"), cell: (tp) => bytes(tp.size) },
+        { label: t("templateUsedBy"), cell: (tp) => tp.used_by.join(", ") || "—" },
+        { label: t("created"), cell: (tp) => when(tp.created_at) },
+        {
+          label: t("actions"),
+          cell: (tp) =>
+            h(
+              "span",
+              { class: "actions" },
+              button(t("templateClone"), () => cloneTemplate(tp), { class: "template-clone" }),
+              staff
+                ? button(t("templateDelete"), () => deleteTemplate(tp), { class: "template-delete ghost" })
+                : null,
+            ),
+        },
+      ],
+      templates,
+      { rowAttrs: (tp) => ({ dataset: { template: tp.name } }) },
+    );
+  }
+
+  await refresh();
+  // Templates being made and labs being cloned, started before we came here: followed too.
+  api("/api/v1/operations")
+    .then((ops) => {
+      for (const op of ops) {
+        if (!["template", "clone"].includes(op.kind) || !["pending", "running"].includes(op.status)) continue;
+        progress.track(op).then(() => context.current() && refresh().catch(() => {}));
+      }
+    })
+    .catch(() => {});
   return h(
     "section",
     {},
     h("h1", {}, t("labsTitle")),
-    labs.length
-      ? table(
-          [
-            { label: "Lab", cell: (l) => link(l.name, `#/labs/${l.name}`) },
-            { label: t("profile"), cell: (l) => l.profile },
-            { label: t("state"), cell: (l) => t(`lab_${l.status}`) },
-            { label: t("machines"), cell: (l) => l.machines.map((m) => `${m.name} (${m.address})`).join(", ") },
-            { label: t("created"), cell: (l) => when(l.created_at) },
-          ],
-          labs,
-          { rowAttrs: (l) => ({ dataset: { lab: l.name } }) },
-        )
-      : h("p", {}, t("nothing")),
+    message,
+    labsBox,
+    progress.element,
+    cloning ? h("section", { id: "templates" }, h("h2", {}, t("templatesTitle")), templatesBox) : null,
   );
+}
+
+// A name for what is to be made (a template, a lab): lowercase letters, digits, '-'.
+function askName(question, proposed) {
+  const answer = window.prompt(question, proposed);
+  return answer ? answer.trim().toLowerCase() : "";
 }
 
 export async function imagesView() {
