@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import cast
-
 from fastapi import APIRouter, Response
 
 from api.auth import STAFF, Action, CurrentUser, check_class, require
@@ -23,7 +20,6 @@ from lab.access.users import Role
 from lab.base import Progress
 from lab.classes import classes
 from lab.classes.classes import SeatOutcome
-from lab.classes.records import ClassRecord
 from lab.profile import catalogue
 from lab.templates import templates
 
@@ -59,13 +55,16 @@ def create_class(
     classes.check_new(settings, body.name, body.seats)  # 409 at once for a taken name
     if body.course is not None and path is not None:  # 404 or 422 at once for a bad course
         classes.check_course(settings, body.course, path, body.profile or "")
-    # `template=` (and no profile file with it) is the use case's newer signature.
-    create = cast(Callable[..., tuple[ClassRecord, list[SeatOutcome]]], classes.create)
-    extra = {} if body.template is None else {"template": body.template}
 
     def work(progress: Progress) -> tuple[ClassPublic, list[SeatOutcome]]:
-        record, outcomes = create(
-            settings, path, body.name, body.seats, progress, course=body.course, **extra
+        record, outcomes = classes.create(
+            settings,
+            path,
+            body.name,
+            body.seats,
+            progress,
+            course=body.course,
+            template=body.template,
         )
         return ClassPublic.of(record), outcomes
 

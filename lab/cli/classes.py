@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -16,7 +15,6 @@ from lab.baselines import resets
 from lab.baselines.records import ResetRecord
 from lab.classes import classes
 from lab.classes.classes import SeatOutcome
-from lab.classes.records import ClassRecord
 from lab.classes.schedules import ScheduleStore
 from lab.cli import err, out
 from lab.cli.labs import progress_printer
@@ -58,11 +56,8 @@ def create(
             hint="lab class create PROFILE --name C --seats N"
             " | lab class create --template T --name C --seats N",
         )
-    # `template=` (and no profile file with it) is the use case's newer signature.
-    create_class = cast(Callable[..., tuple[ClassRecord, list[SeatOutcome]]], classes.create)
-    extra = {} if template is None else {"template": template}
-    record, outcomes = create_class(
-        get_settings(), profile, name, seats, progress_printer(), course=course, **extra
+    record, outcomes = classes.create(
+        get_settings(), profile, name, seats, progress_printer(), course=course, template=template
     )
     running = f", running course {record.course}" if record.course else ""
     _report(
@@ -73,10 +68,12 @@ def create(
 @class_app.command("list")
 def list_() -> None:
     """The classes that exist."""
-    table = Table("class", "profile", "seats", "course", "created")
+    table = Table("class", "profile", "seats", "course", "template", "created")
     for k in classes.list_classes(get_settings()):
         created = k.created_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(k.name, k.profile, str(len(k.seats)), k.course or "-", created)
+        table.add_row(
+            k.name, k.profile, str(len(k.seats)), k.course or "-", k.template or "-", created
+        )
     out.print(table)
 
 

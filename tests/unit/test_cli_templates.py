@@ -129,7 +129,7 @@ def test_a_class_from_a_template(
     assert code == 0
     assert asked == [
         (None, "k", 2, {"course": None, "template": "t1"}),
-        (Path("p.yaml"), "k", 1, {"course": None}),
+        (Path("p.yaml"), "k", 1, {"course": None, "template": None}),
     ]
     for args in (("p.yaml", "--template", "t1"), ()):
         _, _, error = invoke(app, "class", "create", *args, "--name", "k", "--seats", "1")
