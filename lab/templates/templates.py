@@ -29,7 +29,9 @@ def create(settings: Settings, lab: str, name: str, progress: Progress = quiet) 
     store = TemplateStore(settings)
     _check_free(store, name)
     state = StateStore.open(settings)
-    with lab_lock(settings, lab):
+    # Under the store's lock too: a template deleted meanwhile collects unreferenced
+    # blobs, which this one's are until its manifest is written.
+    with lab_lock(settings, lab), store.lock():
         record = state.get_lab(lab)
         baseline = _baseline_of(record)
         plan = record.plan

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from datetime import UTC, datetime
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -23,7 +24,7 @@ from lab.settings import Settings
 from lab.store.state import StateStore, now
 from lab.templates import templates
 from lab.templates.model import TEMPLATE_RULE, Template, TemplateLayer, TemplateMachine
-from lab.templates.store import TemplateStore, check_template_name
+from lab.templates.store import TemplateStore, check_template_name, digests_of
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "pair.yaml"
 STAMP = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -331,3 +332,30 @@ def test_a_class_is_made_from_a_profile_or_a_template(
     assert "profile or from a template" in raised.value.message
     assert raised.value.hint
     assert classes.list_classes(settings) == []
+
+
+def test_a_template_deleted_meanwhile_takes_none_of_a_new_ones_files(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Deleting a template collects unreferenced blobs: a template still being made
+    (its files stored, its manifest not yet written) must not lose them."""
+    store = TemplateStore(settings)
+    old = store.put_file(_file(tmp_path / "old", b"old"))
+    store.put_manifest(_template(settings, "old", {"a": old}))
+    record = _add_lab(settings)
+    _baseline(record.plan, ("a", "b"))
+    deleting: list[threading.Thread] = []
+
+    def meanwhile(machine: str, message: str) -> None:
+        if not deleting:  # once machine a's files are stored
+            deleting.append(threading.Thread(target=templates.delete, args=(settings, "old")))
+            deleting[0].start()
+            deleting[0].join(0.5)
+
+    made = templates.create(settings, "src", "new", meanwhile)
+    deleting[0].join(10)
+    assert not deleting[0].is_alive()
+    assert [t.name for t in store.templates()] == ["new"]
+    for digest in digests_of(made.machines):
+        assert store.blob(digest).exists()
+    assert not store.blob(old).exists()
