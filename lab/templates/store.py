@@ -38,6 +38,7 @@ def check_template_name(name: str) -> str:
 class TemplateStore:
     def __init__(self, settings: Settings) -> None:
         self.root = settings.templates_dir
+        self._held = 0  # how deep this store holds its lock (`lock` nests)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -138,12 +139,23 @@ class TemplateStore:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
+        """The store's lock; held again through the same store, it nests (a `create`
+        holds it from its first blob to its manifest, so no `remove` collects its blobs)."""
+        if self._held:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
         self._ensure_layout()
         fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._held = 1
             yield
         finally:
+            self._held = 0
             os.close(fd)
 
     def _manifest(self, name: str) -> Path:

@@ -29,6 +29,8 @@ def create(settings: Settings, lab: str, name: str, progress: Progress = quiet) 
     store = TemplateStore(settings)
     _check_free(store, name)
     state = StateStore.open(settings)
+    # Under the store's lock too: a template deleted meanwhile collects unreferenced
+    # blobs, which this one's are until its manifest is written.
     with lab_lock(settings, lab), store.lock():
         _check_free(store, name)
         record = state.get_lab(lab)
