@@ -15,14 +15,10 @@ Screenshots of every view land in artifacts/screenshots/.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.app import create_app
@@ -32,6 +28,7 @@ from lab.classes import classes
 from lab.labs import lifecycle
 from lab.settings import Settings
 from lab.store.state import StateStore
+from tests.browser.serving import serve
 from tests.homes import fresh_home
 
 PREFIX = os.environ.get("LAB_TEST_PREFIX", "hlt-")
@@ -103,21 +100,8 @@ def trainee(logins: LoginStore, klass: tuple[str, ...]) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def base_url(web_settings: Settings, logins: LoginStore) -> Iterator[str]:
     """The app, served by uvicorn in a thread on a free port of 127.0.0.1."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(web_settings), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serve(create_app(web_settings), lifespan="on") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

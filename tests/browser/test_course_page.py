@@ -6,17 +6,14 @@ the view is left, and downloads the results. Every view is saved as a screenshot
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.course_stub import OTHER, Course, stub_app
+from tests.browser.serving import serve
 
 Shot = Callable[[Page, str], Path]
 PHONE = ViewportSize(width=390, height=844)
@@ -32,20 +29,8 @@ def course() -> Course:
 @pytest.fixture
 def stub(course: Course) -> Iterator[str]:
     """The stand-in, served by uvicorn in a thread on a free port of 127.0.0.1."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(stub_app(course), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the stand-in did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serve(stub_app(course)) as url:
+        yield url
 
 
 @pytest.fixture

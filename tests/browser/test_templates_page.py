@@ -6,14 +6,11 @@ clone, not make or delete. Every view is saved as a screenshot."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
 from api.app import create_app
@@ -25,6 +22,7 @@ from lab.settings import Settings
 from lab.store.state import StateStore, now
 from lab.templates import clones
 from tests.api.conftest import PROFILES, _make_lab
+from tests.browser.serving import serve
 from tests.template_fakes import TemplateFakes, install_template_fakes
 
 Shot = Callable[[Page, str], Path]
@@ -73,21 +71,8 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TemplateFakes:
 
 @pytest.fixture
 def served(fakes: TemplateFakes) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(fakes.settings), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serve(create_app(fakes.settings), lifespan="on") as url:
+        yield url
 
 
 @pytest.fixture
