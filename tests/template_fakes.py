@@ -17,6 +17,9 @@ import pytest
 
 from lab.access.users import User
 from lab.base import Progress, quiet
+from lab.classes import classes
+from lab.classes.classes import SeatOutcome
+from lab.classes.records import ClassRecord
 from lab.errors import ConflictError, NotFoundError
 from lab.labs.plan import LabPlan, plan_lab
 from lab.labs.records import LabRecord, LabStatus, VerificationSummary
@@ -145,3 +148,27 @@ def install_template_fakes(monkeypatch: pytest.MonkeyPatch, settings: Settings) 
     for use_case in ("clone", "check_new_clone"):
         monkeypatch.setattr(clones, use_case, getattr(fakes, use_case))
     return fakes
+
+
+def fake_class_create(
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[tuple[Path | None, str, int, dict[str, Any]]]:
+    """`classes.create` records how it was called and makes the class at once (every seat
+    fine); the calls, as (profile path, name, seats, keywords)."""
+    asked: list[tuple[Path | None, str, int, dict[str, Any]]] = []
+
+    def create(
+        _s: object, profile: Path | None, name: str, seats: int, _p: object = None, **kw: Any
+    ) -> tuple[ClassRecord, list[SeatOutcome]]:
+        asked.append((profile, name, seats, kw))
+        made = ClassRecord(
+            name=name,
+            profile="tiny",
+            profile_path="",
+            seats=tuple(f"{name}-{i:02}" for i in range(1, seats + 1)),
+            created_at=now(),
+        )
+        return made, [SeatOutcome(seat=s, ok=True) for s in made.seats]
+
+    monkeypatch.setattr(classes, "create", create)
+    return asked

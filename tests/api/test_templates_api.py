@@ -3,20 +3,16 @@ use cases faked (tests/template_fakes.py: t1 is used by labs, t2 by none)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from lab.classes import classes
-from lab.classes.classes import SeatOutcome
-from lab.classes.records import ClassRecord
 from lab.labs.records import VerificationSummary
 from lab.settings import Settings
 from lab.store.state import StateStore, now
 from tests.api.conftest import WaitOp
-from tests.template_fakes import TemplateFakes, install_template_fakes
+from tests.template_fakes import TemplateFakes, fake_class_create, install_template_fakes
 
 Headers = dict[str, dict[str, str]]
 URL = "/api/v1/templates"
@@ -163,18 +159,7 @@ def test_a_class_cloned_from_a_template(
     wait_op: WaitOp,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    asked: list[tuple[Any, ...]] = []
-
-    def create(
-        _s: object, profile: Path | None, name: str, seats: int, _p: object, **kw: Any
-    ) -> tuple[ClassRecord, list[SeatOutcome]]:
-        asked.append((profile, name, seats, kw))
-        made = ClassRecord(
-            name=name, profile="tiny", profile_path="", seats=(f"{name}-01",), created_at=now()
-        )
-        return made, [SeatOutcome(seat=f"{name}-01", ok=True)]
-
-    monkeypatch.setattr(classes, "create", create)
+    asked = fake_class_create(monkeypatch)
     body = {"template": "t1", "name": "k", "seats": 1}
     answer = client.post("/api/v1/classes", json=body, headers=headers["engineer"])
     assert answer.status_code == 202, answer.text

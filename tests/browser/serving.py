@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from playwright.sync_api import Browser, Page
 
 
 @contextmanager
@@ -31,3 +32,16 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@contextmanager
+def open_page(browser: Browser, base_url: str, **context: Any) -> Iterator[Page]:
+    """A fresh browser context (nothing remembered) and page; no uncaught script error
+    may happen on it."""
+    opened_context = browser.new_context(base_url=base_url, locale="uk-UA", **context)
+    opened = opened_context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    opened_context.close()
+    assert not errors, errors

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.course_stub import OTHER, Course, stub_app
-from tests.browser.serving import serve
+from tests.browser.serving import open_page, serve
 
 Shot = Callable[[Page, str], Path]
 PHONE = ViewportSize(width=390, height=844)
@@ -35,13 +35,8 @@ def stub(course: Course) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser, stub: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=stub, accept_downloads=True, locale="uk-UA")
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, errors
+    with open_page(browser, stub, accept_downloads=True) as opened:
+        yield opened
 
 
 def log_in(page: Page, name: str) -> None:

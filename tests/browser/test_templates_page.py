@@ -22,7 +22,7 @@ from lab.settings import Settings
 from lab.store.state import StateStore, now
 from lab.templates import clones
 from tests.api.conftest import PROFILES, _make_lab
-from tests.browser.serving import serve
+from tests.browser.serving import open_page, serve
 from tests.template_fakes import TemplateFakes, install_template_fakes
 
 Shot = Callable[[Page, str], Path]
@@ -77,13 +77,8 @@ def served(fakes: TemplateFakes) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser, served: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=served, locale="uk-UA")
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, errors
+    with open_page(browser, served) as opened:
+        yield opened
 
 
 def log_in(page: Page, name: str, password: str) -> None:

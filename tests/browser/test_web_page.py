@@ -24,6 +24,7 @@ from lab.labs import guest
 from lab.labs.lifecycle import get_lab, guest_address
 from lab.labs.passwords import known_passwords
 from lab.settings import Settings
+from tests.browser.serving import open_page
 
 Shot = Callable[[Page, str], Path]
 Accounts = dict[str, tuple[str, str]]
@@ -42,15 +43,8 @@ DESKTOP = ViewportSize(width=1280, height=800)
 def page(browser: Browser, base_url: str) -> Iterator[Page]:
     """A fresh browser context (nothing remembered) and page; no uncaught script error
     may happen on it."""
-    context = browser.new_context(
-        viewport=DESKTOP, base_url=base_url, accept_downloads=True, locale="uk-UA"
-    )
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, errors
+    with open_page(browser, base_url, viewport=DESKTOP, accept_downloads=True) as opened:
+        yield opened
 
 
 def log_in(page: Page, name: str, password: str, where: str = "/") -> None:

@@ -5,23 +5,18 @@ asked (tests/template_fakes.py)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from lab.classes import classes
-from lab.classes.classes import SeatOutcome
-from lab.classes.records import ClassRecord
 from lab.cli import classes as classes_cli
 from lab.cli import labs as labs_cli
 from lab.cli import templates as templates_cli
 from lab.errors import ConflictError, LabError, NotFoundError
 from lab.labs import lifecycle
 from lab.settings import Settings
-from lab.store.state import now
-from tests.template_fakes import TemplateFakes, install_template_fakes
+from tests.template_fakes import TemplateFakes, fake_class_create, install_template_fakes
 
 
 @pytest.fixture
@@ -107,22 +102,7 @@ def test_up_needs_a_profile_or_a_template_and_a_name(
 def test_a_class_from_a_template(
     app: typer.Typer, fakes: TemplateFakes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[tuple[Any, ...]] = []
-
-    def create(
-        _s: object, profile: Path | None, name: str, seats: int, _p: object, **kw: Any
-    ) -> tuple[ClassRecord, list[SeatOutcome]]:
-        asked.append((profile, name, seats, kw))
-        made = ClassRecord(
-            name=name,
-            profile="tiny",
-            profile_path="",
-            seats=tuple(f"{name}-{i:02}" for i in range(1, seats + 1)),
-            created_at=now(),
-        )
-        return made, [SeatOutcome(seat=s, ok=True) for s in made.seats]
-
-    monkeypatch.setattr(classes, "create", create)
+    asked = fake_class_create(monkeypatch)
     code, out, _ = invoke(app, "class", "create", "--template", "t1", "--name", "k", "--seats", "2")
     assert code == 0 and "class k: 2 seats of tiny" in out
     code, _, _ = invoke(app, "class", "create", "p.yaml", "--name", "k", "--seats", "1")
