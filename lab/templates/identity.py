@@ -91,7 +91,7 @@ def script(identity: Identity) -> bytes:
         for text in identity.rekey_scripts:
             lines.append(f"printf '%s\\n' {q(staff)} | (\n{text.strip()}\n)")
     # sshd takes the new host key for new connections; a session in progress lives on.
-    lines.append('systemctl reload ssh.service || kill -HUP "$(cat /run/sshd.pid)"')
+    lines.append('kill -HUP "$(cat /run/sshd.pid)" 2>/dev/null || systemctl reload ssh.service')
     lines.append('echo "identity set"')
     return ("\n".join(lines) + "\n").encode()
 

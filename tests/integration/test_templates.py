@@ -90,7 +90,9 @@ def test_each_clone_has_its_own_host_key_lab_key_and_passwords(
     host_keys = {}
     for name, record in labs.items():
         pinned = keys.host_keypair(record.plan.keys_dir, "srv").public_text.split()[1]
-        served = in_lab(settings, name, "cat /etc/ssh/ssh_host_*_key.pub").stdout.split()
+        served = in_lab(
+            settings, name, "sudo -n sh -c 'cat /etc/ssh/ssh_host_*_key.pub'"
+        ).stdout.split()
         assert served[1] == pinned and served.count("ssh-ed25519") == 1, served
         host_keys[name] = pinned
         lab_key = keys.ensure_keypair(record.plan.keys_dir, "").public_text.split()[1]
