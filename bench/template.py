@@ -3,6 +3,7 @@ eight seats from it against one seat, the disk a clone takes, and the reset of t
 README's sample lab, all measured in one run on this machine.
 
     scripts/labns run .venv/bin/python -m bench.template
+    scripts/labns run .venv/bin/python -m bench.template --classes   # the class ratio only
 
 Every time is to verified-ready (the lab answers and passes its quick checks; `up` from
 scratch also provisions and runs the whole verification). Targets: a clone at least 20x
@@ -13,6 +14,7 @@ disk under 5% of the template's; the sample lab's reset at most 3 s.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +31,9 @@ RESETS = 5
 
 
 def main() -> None:
+    if "--classes" in sys.argv[1:]:
+        classes_only()
+        return
     with bench_settings(parallel=8) as settings:
         started = time.monotonic()
         lifecycle.up(settings, PROFILES / "stack.yaml", "bs")
@@ -76,6 +81,20 @@ def main() -> None:
         f"rural-hromada reset to verified-ready:           {reset:8.2f} s (median of {RESETS}:"
         f" {', '.join(f'{s:.2f}' for s in sample)}; target <= 3 s)"
     )
+
+
+def classes_only() -> None:
+    """A class of eight seats from the template against one seat, and nothing else."""
+    with bench_settings(parallel=8) as settings:
+        lifecycle.up(settings, PROFILES / "stack.yaml", "bs")
+        resets.baseline(settings, "bs")
+        templates.create(settings, "bs", "bench-stack")
+        lifecycle.down(settings, "bs")
+        one = _class(settings, "bk1", 1)
+        eight = _class(settings, "bk8", 8)
+    print(f"class from the template, 1 seat:                 {one:8.1f} s")
+    print(f"class from the template, 8 seats:                {eight:8.1f} s")
+    print(f"ratio 8 seats / 1 seat:                          {eight / one:8.2f}x (target <= 3x)")
 
 
 def _class(settings: Settings, name: str, seats: int) -> float:
