@@ -424,9 +424,7 @@ class Driver:
         for `xml`, and QEMU's stream is sent after them from `path` through a pipe made
         in the directory `scratch`, so nothing of the state is copied on disk."""
         with path.open("rb") as source:
-            head = source.read(saved_state.HEADER_SIZE)
-            head += source.read(saved_state.header_length(head) - len(head))
-        saved = saved_state.parse(head)
+            saved = saved_state.read(source)
         header = saved_state.restore_header(saved, xml)
         fifo = scratch / f".restore-{os.getpid()}-{threading.get_ident()}.fifo"
         fifo.unlink(missing_ok=True)

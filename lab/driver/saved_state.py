@@ -16,6 +16,7 @@ cannot check that here, since the state it reads names the clone's domain only.
 from __future__ import annotations
 
 import struct
+from typing import BinaryIO
 
 from pydantic import BaseModel, ConfigDict
 
@@ -70,6 +71,14 @@ def parse(head: bytes) -> SavedState:
         compressed=int(compressed),
         stream_offset=HEADER_SIZE + int(data_len),
     )
+
+
+def read(stream: BinaryIO) -> SavedState:
+    """The header of the save image `stream` is at the start of (it is read up to the
+    stream; the stream is left there)."""
+    head = stream.read(HEADER_SIZE)
+    head += stream.read(header_length(head) - len(head))
+    return parse(head)
 
 
 def restore_header(saved: SavedState, xml: str) -> bytes:

@@ -265,6 +265,4 @@ def _saved_xml(store: TemplateStore, machine: TemplateMachine) -> str:
             hint="make the template from a lab whose every machine runs",
         )
     with store.blob(machine.memory).open("rb") as f:
-        head = f.read(saved_state.HEADER_SIZE)
-        head += f.read(saved_state.header_length(head) - len(head))
-    return saved_state.parse(head).xml
+        return saved_state.read(f).xml
