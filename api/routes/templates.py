@@ -16,9 +16,7 @@ from api.routes._common import ACCEPTED, accepted
 from api.schemas import OperationPublic, TemplateCreate, TemplatePublic
 from lab.access.users import Role
 from lab.base import Progress
-from lab.errors import ConflictError, NotFoundError
 from lab.labs import lifecycle
-from lab.settings import Settings
 from lab.templates import templates
 from lab.templates.model import TEMPLATE_NAME
 
@@ -47,7 +45,7 @@ def create_template(
     operation: 202). 404 at once for no such lab, 409 for a taken template name."""
     require(user, *STAFF)
     lifecycle.get_lab(settings, body.lab)
-    _check_free(settings, body.name)
+    templates.check_free(settings, body.name)
 
     def work(progress: Progress) -> TemplatePublic:
         return TemplatePublic.of(templates.create(settings, body.lab, body.name, progress))
@@ -68,14 +66,3 @@ def delete_template(name: TemplateName, user: CurrentUser, settings: SettingsDep
     require(user, *STAFF)
     templates.delete(settings, name)
     return Response(status_code=204)
-
-
-def _check_free(settings: Settings, name: str) -> None:
-    try:
-        templates.get_template(settings, name)
-    except NotFoundError:
-        return
-    raise ConflictError(
-        f"a template named '{name}' exists already",
-        hint="pick another name, or delete that template first",
-    )

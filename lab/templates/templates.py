@@ -13,7 +13,7 @@ import json
 
 from lab.base import Progress, quiet
 from lab.baselines import generations
-from lab.errors import ConflictError
+from lab.errors import ConflictError, NotFoundError
 from lab.labs.locks import NAMES, lab_lock
 from lab.labs.records import LabRecord
 from lab.settings import Settings
@@ -119,6 +119,18 @@ def templates_using_image(settings: Settings, image: str) -> list[str]:
         for t in TemplateStore(settings).templates()
         if any(i == image for m in t.plan.machines for _, i in m.images)
     ]
+
+
+def check_free(settings: Settings, name: str) -> None:
+    """ConflictError when a template of that name exists (an API answers it at once)."""
+    try:
+        get_template(settings, name)
+    except NotFoundError:
+        return
+    raise ConflictError(
+        f"a template named {name} exists already",
+        hint=f"choose another name, or delete it first: lab template delete {name}",
+    )
 
 
 def _check_free(store: TemplateStore, name: str) -> None:
