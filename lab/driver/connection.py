@@ -545,7 +545,16 @@ class Driver:
     def network_subnets(self) -> set[IPv4Network]:
         """Every IPv4 subnet any libvirt network on this host uses (ours or not)."""
         with self._errors("list networks"):
-            xmls = [str(n.XMLDesc(0)) for n in self._conn.listAllNetworks(0)]
+            networks = self._conn.listAllNetworks(0)
+        xmls = []
+        for net in networks:
+            # Another lab (another process) may take its networks down between the listing
+            # and this read: a network that is gone uses no subnet.
+            try:
+                xmls.append(str(net.XMLDesc(0)))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_NETWORK:
+                    raise self._translate(exc, "list networks", "") from exc
         return {subnet for xml in xmls for subnet in ipv4_subnets(xml)}
 
     def dhcp_leases(self, network: str) -> list[DhcpLease]:

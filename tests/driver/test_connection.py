@@ -231,3 +231,21 @@ def test_wait_state_answers_at_once_or_gives_up_at_the_deadline(
     driver.start_domain(domain)
     assert driver.wait_state(domain, {DomainState.RUNNING}, seconds=5)
     assert not driver.wait_state(domain, {DomainState.SHUTOFF}, seconds=0.6)
+
+
+def test_a_network_gone_between_listing_and_reading_uses_no_subnet(
+    driver: Driver, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another lab may take its network down while this one picks its subnets."""
+    name = f"hl-test-{unique}"
+    spec = NetworkSpec(
+        name=name,
+        bridge=naming.bridge_name(unique),
+        host_address=IPv4Interface("10.78.0.1/24"),
+        dhcp_hosts=(),
+    )
+    driver.define_network(network_xml(spec))
+    listed = driver._conn.listAllNetworks(0)
+    driver.undefine_network(name)
+    monkeypatch.setattr(driver._conn, "listAllNetworks", lambda _flags: listed)
+    assert IPv4Interface("10.78.0.1/24").network not in driver.network_subnets()
