@@ -17,6 +17,7 @@ from lab.driver.specs import (
     DiskSpec,
     DomainSpec,
     NicSpec,
+    VirtType,
 )
 
 _AGENT_CHANNEL = "org.qemu.guest_agent.0"
@@ -40,6 +41,9 @@ def domain_xml(spec: DomainSpec) -> str:
     features = ET.SubElement(root, "features")
     ET.SubElement(features, "acpi")  # ACPI lets `shutdown` reach the guest as a power button
     ET.SubElement(features, "apic")
+    if spec.virt_type is VirtType.QEMU and spec.tb_cache_mib is not None:
+        tcg = ET.SubElement(features, "tcg")
+        _text(tcg, "tb-cache", str(spec.tb_cache_mib), unit="MiB")
     _cpu(root, spec.cpu)
     ET.SubElement(root, "clock", offset="utc")
     _text(root, "on_poweroff", "destroy")

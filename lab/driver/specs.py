@@ -252,6 +252,8 @@ class DomainSpec(_Frozen):
     graphics: bool = False
     video: VideoModel = VideoModel.VGA  # the adapter, when `graphics` is on
     tablet: bool = False  # a USB tablet: an absolute pointer, so a VNC mouse tracks
+    # Under TCG, QEMU's translated-code cache (None: QEMU's own size, 1 GiB).
+    tb_cache_mib: Annotated[int, Field(ge=1)] | None = None
     metadata: Mapping[MetaKey, XmlText] = {}
 
     @property

@@ -62,15 +62,34 @@ class AccelChoice(Frozen):
     virt_type: VirtType
     cpu: CpuMode
     reason: str
+    # Under TCG: the size of QEMU's translated-code cache (None: QEMU's own, 1 GiB).
+    tb_cache_mib: int | None = None
 
 
 _TCG_CPU = CpuMode.NEHALEM  # why: see CpuMode
+# QEMU's own memory per guest besides the guest's memory and the code cache (device
+# model, buffers), and the code cache QEMU takes when not told (1 GiB since QEMU 5.0).
+QEMU_BASE_MIB = 128
+QEMU_TB_CACHE_MIB = 1024
 
 
-def choose_accel(requested: Accel, facts: HostFacts) -> AccelChoice:
-    """KVM when asked for or usable (for `auto`), else TCG; always with the reason."""
+def qemu_overhead_mib(accel: AccelChoice) -> int:
+    """What one guest's QEMU holds beyond the guest's memory, at most, under `accel`."""
+    if accel.virt_type is VirtType.KVM:
+        return QEMU_BASE_MIB
+    return QEMU_BASE_MIB + (accel.tb_cache_mib or QEMU_TB_CACHE_MIB)
+
+
+def choose_accel(requested: Accel, facts: HostFacts, tb_cache_mib: int = 0) -> AccelChoice:
+    """KVM when asked for or usable (for `auto`), else TCG; always with the reason.
+    `tb_cache_mib` (LAB_TCG_CACHE): TCG's code cache; 0: QEMU's own size."""
+
+    def tcg(reason: str) -> AccelChoice:
+        cache = tb_cache_mib or None
+        return AccelChoice(virt_type=VirtType.QEMU, cpu=_TCG_CPU, reason=reason, tb_cache_mib=cache)
+
     if requested is Accel.TCG:
-        return AccelChoice(virt_type=VirtType.QEMU, cpu=_TCG_CPU, reason="LAB_ACCEL=tcg")
+        return tcg("LAB_ACCEL=tcg")
     obstacle = kvm_obstacle(facts)
     if obstacle is None:
         why = "LAB_ACCEL=kvm" if requested is Accel.KVM else "/dev/kvm is usable"
@@ -80,7 +99,7 @@ def choose_accel(requested: Accel, facts: HostFacts) -> AccelChoice:
             f"LAB_ACCEL=kvm, but KVM cannot be used here: {obstacle}",
             hint="set LAB_ACCEL=auto (or tcg) to run guests under software emulation",
         )
-    return AccelChoice(virt_type=VirtType.QEMU, cpu=_TCG_CPU, reason=f"{obstacle}, so TCG")
+    return tcg(f"{obstacle}, so TCG")
 
 
 def kvm_obstacle(facts: HostFacts) -> str | None:

@@ -144,6 +144,7 @@ def _identity(
         "memory_mib": machine.memory_mib,
         "virt_type": accel.virt_type,
         "cpu": accel.cpu,
+        "tb_cache_mib": accel.tb_cache_mib,
         "serial_log": machine.console_log,
         "metadata": {
             "lab": plan.lab,

@@ -87,7 +87,7 @@ def fake_up(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
         monkeypatch.setattr(lifecycle, "with_role_images", lambda _s, p: p)
         monkeypatch.setattr(lifecycle, "images_for", images)
         monkeypatch.setattr(lifecycle, "gather_facts", lambda _home: None)
-        monkeypatch.setattr(lifecycle, "choose_accel", lambda _a, _f: accel)
+        monkeypatch.setattr(lifecycle, "choose_accel", lambda _a, _f, _c=0: accel)
         monkeypatch.setattr(lifecycle, "check_nic_filter", lambda _d, _f: None)
         monkeypatch.setattr(deployment, "create", lambda *_a: None)
         monkeypatch.setattr(lifecycle, "_boot", ready)

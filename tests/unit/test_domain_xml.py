@@ -159,6 +159,16 @@ def test_tcg_guest_details() -> None:
     assert log is not None and log.get("file", "").endswith("web1-console.log")
 
 
+def test_a_tcg_guest_gets_the_code_cache_it_is_given_and_kvm_none(tmp_path: Path) -> None:
+    xml = domain_xml(tcg_spec(tb_cache_mib=256))
+    cache = ET.fromstring(xml).find("features/tcg/tb-cache")
+    assert cache is not None and cache.text == "256" and cache.get("unit") == "MiB"
+    validate(tmp_path, xml, "domain")  # libvirt's own schema knows it
+    assert ET.fromstring(domain_xml(tcg_spec())).find("features/tcg") is None  # QEMU's own
+    kvm = kvm_spec().model_copy(update={"tb_cache_mib": 256})
+    assert ET.fromstring(domain_xml(kvm)).find("features/tcg") is None
+
+
 def test_kvm_guest_uses_host_cpu_and_vnc_on_loopback() -> None:
     root = ET.fromstring(domain_xml(kvm_spec()))
     assert root.get("type") == "kvm"
