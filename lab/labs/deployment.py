@@ -12,6 +12,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from ipaddress import IPv4Interface
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
 from lab.errors import ConflictError, InvalidError, LabError
 from lab.host.facts import AccelChoice, find_ovmf
+from lab.host.slots import boot_slot
 from lab.images import Image, ImageStore
 from lab.labs import guest, keys, naming, passwords, seed
 from lab.labs.driver_specs import domain_spec, network_spec
@@ -120,23 +122,35 @@ def boot(
     slots: int,
     ready: Callable[[MachinePlan], None],
     progress: Progress,
+    slot_dir: Path | None = None,
 ) -> None:
     """Start every inactive network, then the machines, at most `slots` booting at once:
-    a machine holds its slot from its start until `ready` returns for it. When not all
-    fit at once, the managed machines go first: an appliance is ready only once a
-    managed machine has probed it, so it must not hold a slot one of those needs."""
+    a machine holds its slot from its start until `ready` returns for it. With
+    `slot_dir`, the slots are the host's (lab.host.slots), shared with every lab booting
+    meanwhile; without, this lab's own. When not all fit at once, the managed machines
+    go first: an appliance is ready only once a managed machine has probed it, so it
+    must not hold a slot one of those needs."""
     for net in plan.all_networks:
         if not driver.network_active(net.libvirt_name):
             driver.start_network(net.libvirt_name)
-    gate = threading.BoundedSemaphore(max(1, slots))
+    own = threading.BoundedSemaphore(max(1, slots))
     if slots < len(plan.machines):
         progress("lab", f"booting {len(plan.machines)} machines, {slots} at a time")
     phases = [plan.machines]
     if slots < len(plan.machines) and plan.appliances and plan.managed_machines:
         phases = [plan.managed_machines, plan.appliances]
 
+    def gate(machine: MachinePlan) -> AbstractContextManager[object]:
+        if slot_dir is None:
+            return own
+
+        def waiting() -> None:
+            progress(machine.name, f"waiting: the host boots {slots} machines at a time")
+
+        return boot_slot(slot_dir, slots, waiting)
+
     def one(machine: MachinePlan) -> None:
-        with gate:
+        with gate(machine):
             if driver.domain_state(machine.domain) is not DomainState.RUNNING:
                 driver.start_domain(machine.domain)
                 progress(machine.name, "started")

@@ -99,3 +99,67 @@ def test_a_failed_boot_fails_the_whole_and_the_others_still_finish(
 )
 def test_boot_slots(setting: int, virt: VirtType, cores: int, slots: int) -> None:
     assert deployment.boot_slots(setting, virt, cores) == slots
+
+
+def test_labs_booting_side_by_side_share_the_hosts_slots(
+    driver: Driver, unique: str, tmp_path: Path
+) -> None:
+    """Two labs (two seats of a class) booting at once never boot more machines together
+    than the host has slots: the slots are the host's, not each lab's."""
+    plans = []
+    for seat in ("s1", "s2"):
+        made = plan_lab(
+            load_profile(PROFILE),
+            seat,
+            f"hl-t{unique}{seat}-",
+            tmp_path / seat,
+            IPv4Network("10.251.8.0/24"),
+        )
+        for net in made.all_networks:
+            driver.define_network(network_xml(network_spec(net)))
+        for machine in made.machines:
+            driver.define_domain(domain_xml(spec(machine.domain)))
+        plans.append(made)
+    lock = threading.Lock()
+    booting: list[str] = []
+    most = 0
+    waited: list[str] = []
+
+    def ready(machine: MachinePlan) -> None:
+        nonlocal most
+        with lock:
+            booting.append(machine.domain)
+            most = max(most, len(booting))
+        time.sleep(0.1)
+        with lock:
+            booting.remove(machine.domain)
+
+    def progress(subject: str, message: str) -> None:
+        if message.startswith("waiting"):
+            waited.append(subject)
+
+    slots = tmp_path / "slots"
+    try:
+        threads = [
+            threading.Thread(target=deployment.boot, args=(driver, p, 2, ready, progress, slots))
+            for p in plans
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert most == 2  # each lab alone would have booted 2 at a time: 4 together
+        assert waited  # and a machine that waited said so
+        assert all(
+            driver.domain_state(m.domain) is DomainState.RUNNING for p in plans for m in p.machines
+        )
+    finally:
+        for made in plans:
+            for machine in made.machines:
+                if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
+                    driver.destroy_domain(machine.domain)
+                driver.undefine_domain(machine.domain)
+            for net in made.all_networks:
+                if driver.network_active(net.libvirt_name):
+                    driver.destroy_network(net.libvirt_name)
+                driver.undefine_network(net.libvirt_name)
