@@ -72,8 +72,13 @@ class Settings(BaseSettings):
     # How long `up`/`start` wait for a guest to answer on SSH and finish cloud-init. A TCG
     # boot of a role image takes ~30 s alone, 140-170 s two at once, more on a busy host.
     boot_timeout: float = 600.0
-    # How many machines of a lab boot at once; 0: as many as the host has cores under TCG
-    # (emulated boots are CPU-bound), all of them under KVM.
+    # Under TCG, the size of each guest's translated-code cache in MiB; 0: QEMU's own
+    # (1 GiB). It is memory QEMU holds beside the guest's own: a 512 MiB guest held
+    # ~1.7 GiB with QEMU's cache after provisioning, and placement counts it per guest.
+    tcg_cache: int = Field(default=256, ge=0, le=4096)
+    # How many machines boot at once on this host, all labs together (the seats of a
+    # class share them); 0: as many as the host has cores under TCG (emulated boots are
+    # CPU-bound), 16 under KVM.
     boot_parallel: int = Field(default=0, ge=0, le=64)
     # How many labs one user (a tester, through the API) may have at once, those being
     # made included; staff and classes are not counted against it.
@@ -105,6 +110,11 @@ class Settings(BaseSettings):
     @property
     def hash_workers(self) -> int:
         return self.login_hashes or os.cpu_count() or 1
+
+    @property
+    def boot_slots_dir(self) -> Path:
+        """The host's boot slots (lab.host.slots), shared by every lab of this LAB_HOME."""
+        return self.home / "locks" / "boot-slots"
 
     @property
     def images_dir(self) -> Path:

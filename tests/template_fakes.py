@@ -154,7 +154,9 @@ def fake_class_create(
     monkeypatch: pytest.MonkeyPatch,
 ) -> list[tuple[Path | None, str, int, dict[str, Any]]]:
     """`classes.create` records how it was called and makes the class at once (every seat
-    fine); the calls, as (profile path, name, seats, keywords)."""
+    fine); the calls, as (profile path, name, seats, keywords). The fake templates have
+    no plan to weigh, so the class's admission (`classes.check_fits`) lets it in: that
+    check is tested on its own (tests/api/test_admission.py)."""
     asked: list[tuple[Path | None, str, int, dict[str, Any]]] = []
 
     def create(
@@ -171,4 +173,5 @@ def fake_class_create(
         return made, [SeatOutcome(seat=s, ok=True) for s in made.seats]
 
     monkeypatch.setattr(classes, "create", create)
+    monkeypatch.setattr(classes, "check_fits", lambda *_a, **_k: None)
     return asked

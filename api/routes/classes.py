@@ -55,6 +55,7 @@ def create_class(
     classes.check_new(settings, body.name, body.seats)  # 409 at once for a taken name
     if body.course is not None and path is not None:  # 404 or 422 at once for a bad course
         classes.check_course(settings, body.course, path, body.profile or "")
+    classes.check_fits(settings, body.name, body.seats, path, body.template)  # 409: no room
 
     def work(progress: Progress) -> tuple[ClassPublic, list[SeatOutcome]]:
         record, outcomes = classes.create(

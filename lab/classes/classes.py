@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,12 +23,14 @@ from lab.baselines import generations, resets
 from lab.baselines.records import ResetRecord
 from lab.classes.records import ClassRecord
 from lab.courses import catalogue, runs
+from lab.driver.connection import Driver
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.labs import lifecycle
 from lab.labs.locks import NAMES, lab_lock
 from lab.labs.naming import MAX_LAB_NAME, check_lab_name
-from lab.labs.plan import profile_name
+from lab.labs.plan import plan_lab, profile_name
 from lab.labs.records import LabStatus
+from lab.placement import admission
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
@@ -35,6 +38,9 @@ from lab.templates import clones
 from lab.templates.store import TemplateStore
 
 MAX_SEATS = 50
+# The management subnet of a seat's plan made only to weigh the seat (lab.placement): each
+# seat gets its own when it is made.
+_ANY = IPv4Network("192.0.2.0/24")
 T = TypeVar("T")
 
 
@@ -153,6 +159,7 @@ def create(
         community = profile_name(profile)
     if course is not None:
         check_course(settings, course, profile_path, community)
+    check_fits(settings, name, seats, None if template else profile_path, template)
     record = ClassRecord(
         name=name,
         profile=community,
@@ -176,6 +183,29 @@ def create(
         return lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat))
 
     return record, _each(settings, record.seats, seat_up)
+
+
+def check_fits(
+    settings: Settings,
+    name: str,
+    seats: int,
+    profile_path: Path | None,
+    template: str | None = None,
+) -> None:
+    """CapacityError (lab.placement) naming the shortfall unless every seat of the class,
+    of the profile at `profile_path` or cloned from `template`, fits on the hosts as they
+    are now. Checked before a request is accepted, and again before the class is made."""
+    names = seat_names(name, seats)
+    if template is not None:
+        found = TemplateStore(settings).get(template)
+        # A seat holds what the template's lab held: its machines are the same.
+        plans = [found.plan.model_copy(update={"lab": s}) for s in names]
+    else:
+        assert profile_path is not None
+        profile = load_profile(profile_path)
+        plans = [plan_lab(profile, s, settings.prefix, settings.labs_dir, _ANY) for s in names]
+    with Driver.open(settings.libvirt_uri) as driver:
+        admission.check_fits(settings, driver, plans, f"class {quote(name)} of {seats} seats")
 
 
 def check_course(settings: Settings, course: str, profile_path: Path, profile: str) -> None:

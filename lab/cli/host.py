@@ -18,7 +18,8 @@ from lab.host.facts import (
     choose_accel,
     gather_facts,
 )
-from lab.settings import Accel, get_settings
+from lab.placement import admission
+from lab.settings import Accel, Settings, get_settings
 
 _OK = "[green]ok[/]"
 _LOW = "[yellow]low[/]"
@@ -56,6 +57,8 @@ def check() -> None:
     facts = gather_facts(settings.home)
     _accel_row(table, settings.accel, facts, problems)
     _capacity_rows(table, facts)
+    if versions is not None:
+        _room_rows(table, settings, problems)
     missing = False
     for tool in facts.tools:
         seen = tool.path or f"not found: apt-get install {tool.package}"
@@ -103,6 +106,20 @@ def _capacity_rows(table: Table, facts: HostFacts) -> None:
         _gib(disk),
         _OK if disk >= MIN_DISK_BYTES else _LOW,
     )
+
+
+def _room_rows(table: Table, settings: Settings, problems: list[LabError]) -> None:
+    """What is free for more labs, and why: the arithmetic admission uses."""
+    try:
+        with Driver.open(settings.libvirt_uri) as driver:
+            room = admission.host_room(settings, driver)
+    except LabError as error:
+        problems.append(error)
+        return
+    table.add_row("memory promised to labs here", _gib(room.memory_promised_bytes), "")
+    table.add_row("memory kept for the host", _gib(room.memory_reserve_bytes), "")
+    free = room.memory_free_bytes
+    table.add_row("memory free for new labs", _gib(free), _OK if free >= MIN_MEMORY_BYTES else _LOW)
 
 
 def _gib(size: int) -> str:

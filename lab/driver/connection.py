@@ -321,6 +321,23 @@ class Driver:
             state, _reason = dom.state()
         return _STATES.get(state, DomainState.NOSTATE)
 
+    def domain_rss(self, name: str) -> int:
+        """Bytes the domain's QEMU process holds resident; 0 when it is not running or
+        is gone (another process took it down meanwhile)."""
+        try:
+            dom = self._domain(name)
+        except NotFoundError:
+            return 0
+        try:
+            if not dom.isActive():
+                return 0
+            stats = dom.memoryStats()
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() in _NOT_FOUND | _CONFLICT | {libvirt.VIR_ERR_NO_SUPPORT}:
+                return 0  # gone, stopped meanwhile, or a driver that keeps no such figure
+            raise self._translate(exc, f"read the memory of domain {name}", "") from exc
+        return int(stats.get("rss", 0)) * 1024  # libvirt reports KiB
+
     def wait_state(self, name: str, wanted: Collection[DomainState], seconds: float) -> bool:
         """Poll until domain `name` is in one of the `wanted` states; False at the deadline."""
         deadline = time.monotonic() + seconds

@@ -17,7 +17,7 @@ from lab.base import Frozen, Progress, quiet
 from lab.baselines import generations
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
-from lab.errors import HostError, LabError
+from lab.errors import HostError, LabError, quote
 from lab.host.facts import AccelChoice, choose_accel, gather_facts
 from lab.host.space import space_guard
 from lab.images import Image, ImageStore
@@ -27,6 +27,7 @@ from lab.labs.locks import NAMES, is_locked, lab_lock
 from lab.labs.naming import check_lab_name, split_name, valid_lab_name
 from lab.labs.plan import LabPlan, MachinePlan, allocate_management, plan_lab, profile_name
 from lab.labs.records import LabRecord, LabStatus
+from lab.placement import admission
 from lab.profile import Profile, load_profile
 from lab.settings import NicFilter, Settings
 from lab.software import stack
@@ -77,7 +78,7 @@ def up(
     lab = check_lab_name(name or profile_name(profile))
     ownership.check_new_lab(settings, lab, owner)
     images = images_for(settings, profile)
-    accel = choose_accel(settings.accel, gather_facts(settings.home))
+    accel = choose_accel(settings.accel, gather_facts(settings.home), settings.tcg_cache)
     progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
     with space_guard(settings.home, f"bringing up lab '{lab}'", "nothing of the lab was kept"):
         return _up(settings, profile_path, profile, lab, images, accel, progress, provision, owner)
@@ -109,6 +110,7 @@ def _up(
             management = allocate_management(settings.mgmt_pool, used)
             plan = plan_lab(profile, lab, settings.prefix, settings.labs_dir, management)
             deployment.check_free(driver, plan)
+            admission.check_fits(settings, driver, [plan], f"lab {quote(lab)}")
             stamp = now()
             record = LabRecord(
                 name=plan.lab,
@@ -233,7 +235,7 @@ def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecor
     """Start a stopped lab and wait until every machine answers."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
-    accel = choose_accel(settings.accel, gather_facts(settings.home))
+    accel = choose_accel(settings.accel, gather_facts(settings.home), settings.tcg_cache)
     with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
         _boot(settings, driver, record.plan, accel, progress)
         return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
@@ -378,7 +380,7 @@ def _boot(
         progress(machine.name, f"ready in {took:.1f} s (SSH{', guest agent' if agent else ''})")
 
     slots = deployment.boot_slots(settings.boot_parallel, accel.virt_type)
-    deployment.boot(driver, plan, slots, ready, progress)
+    deployment.boot(driver, plan, slots, ready, progress, settings.boot_slots_dir)
 
 
 def _appliance_ready(

@@ -22,7 +22,7 @@ from lab.baselines import generations, resets
 from lab.driver import saved_state
 from lab.driver.connection import Driver
 from lab.driver.domain_xml import clone_domain_xml
-from lab.errors import ConflictError, LabError, NotFoundError
+from lab.errors import ConflictError, LabError, NotFoundError, quote
 from lab.host.space import space_guard
 from lab.images import ImageStore
 from lab.labs import deployment, keys, passwords, seed
@@ -31,6 +31,7 @@ from lab.labs.locks import NAMES, lab_lock
 from lab.labs.naming import check_lab_name
 from lab.labs.plan import LabPlan, MachinePlan, allocate_management
 from lab.labs.records import LabRecord, LabStatus
+from lab.placement import admission
 from lab.profile import Profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
@@ -86,6 +87,7 @@ def clone(
             management = allocate_management(settings.mgmt_pool, used)
             plan = clone_plan(found.plan, spec, lab, settings.prefix, settings.labs_dir, management)
             deployment.check_free(driver, plan)
+            admission.check_fits(settings, driver, [plan], f"lab {quote(lab)}")
             stamp = now()
             record = LabRecord(
                 name=lab,

@@ -40,6 +40,8 @@ PURE = {
     "lab/driver/nwfilter_xml.py",
     "lab/driver/saved_state.py",
     "lab/templates/plan.py",
+    "lab/placement/model.py",
+    "lab/placement/place.py",
     "lab/images/imports.py",
     "lab/images/ovf.py",
     "lab/profile/models.py",

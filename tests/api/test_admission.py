@@ -1,0 +1,43 @@
+"""A class that cannot fit on the host is refused at once, with the arithmetic, and
+nothing of it is made (lab.placement): real host memory, libvirt's test driver."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from lab.host.facts import gather_facts
+from lab.settings import Settings
+from lab.store.state import StateStore
+from tests.api.conftest import PROFILES, users_and_labs
+
+# A machine as large as a profile allows: no host this suite runs on holds many of them.
+HUGE = (PROFILES / "tiny.yaml").read_text().replace("memory: 512MiB", "memory: 64GiB")
+
+
+def test_a_class_that_does_not_fit_is_refused_with_the_shortfall(tmp_path: Path) -> None:
+    catalogue = tmp_path / "profiles"
+    catalogue.mkdir()
+    shutil.copy(PROFILES / "tiny.yaml", catalogue / "tiny.yaml")
+    (catalogue / "huge.yaml").write_text(HUGE.replace("name: tiny", "name: huge"))
+    settings = Settings(
+        home=tmp_path / "home", libvirt_uri="test:///default", profiles_dir=catalogue
+    )
+    seats = math.ceil(gather_facts(tmp_path).memory_available_bytes / (64 << 30)) + 1
+    headers = {"Authorization": f"Bearer {users_and_labs(settings)['admin']}"}
+    with TestClient(create_app(settings)) as client:
+        body = {"profile": "huge", "name": "big", "seats": seats}
+        refused = client.post("/api/v1/classes", json=body, headers=headers)
+        assert refused.status_code == 409, refused.text
+        error = refused.json()
+        assert f"class 'big' of {seats} seats does not fit" in error["error"]
+        # Each seat: its 64 GiB and what QEMU holds beside it (which accelerator: the host's).
+        assert re.search(rf"{seats} × 64\.\d GiB of memory \(free: local \d", error["error"])
+        assert "lab host check" in error["hint"]
+        assert "big" not in {k.name for k in StateStore.open(settings).list_classes()}
+        assert client.get("/api/v1/operations", headers=headers).json() == []
