@@ -2,9 +2,11 @@
 
 The test's LAB_HOME is a small loop-mounted ext4 of its own (mode 0755: QEMU, as
 libvirt-qemu, must reach the disks), filled with one ballast file until only the room
-wanted is left. `up` then fails while making the machine's overlay, and a second baseline while
-saving the memory state (as large as the guest's RAM): each with an error naming the
-space problem and a hint, nothing half-made left, the old baseline in force and usable.
+wanted is left. `up` is refused before anything is made when the lab does not fit (its
+disk need: lab.placement); when the disk fills after it was let in, `up` fails while
+making the machine's overlay, and a second baseline while saving the memory state (as
+large as the guest's RAM): each with an error naming the space problem and a hint,
+nothing half-made left, the old baseline in force and usable.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lab.baselines import generations, resets
 from lab.baselines.records import ResetMode
 from lab.errors import HostError
 from lab.labs import lifecycle
+from lab.placement.place import CapacityError
 from lab.settings import Settings
 from lab.store.state import StateStore
 from tests.homes import TEST_ROOT, link_images
@@ -32,7 +35,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 SMALL_PREFIX = "hld-"
-SIZE = 1000 * 2**20  # a booted tiny lab (~100 MB) + one 512 MiB guest's memory state + slack
+# What admission asks of a tiny lab (its 512 MiB memory state and 512 MiB for its overlay)
+# and slack: a booted tiny lab takes ~100 MB, its memory state ~270 MB.
+SIZE = 1400 * 2**20
 
 
 def mount_namespaces() -> list[int]:
@@ -111,12 +116,33 @@ def fill(settings: Settings, leave: int) -> Path:
     return ballast
 
 
+def test_a_lab_that_does_not_fit_on_the_disk_is_refused_before_anything_is_made(
+    small: Settings,
+) -> None:
+    ballast = fill(small, leave=256 * 2**20)  # less than a memory state and an overlay
+    with pytest.raises(CapacityError) as info:
+        lifecycle.up(small, PROFILES / "tiny.yaml", "fd")
+    assert "lab 'fd' does not fit" in info.value.message and "of disk (free: local" in (
+        info.value.message
+    )
+    assert lab_outcome(small, "fd") == ("gone", [])
+    ballast.unlink()
+
+
 def test_full_disk_during_overlay_creation(small: Settings) -> None:
-    # Room for the state row, keys and passwords, not for a qcow2 overlay (~200 KiB).
-    ballast = fill(small, leave=96 * 1024)
+    """The disk fills up after the lab was let in (another lab, a log, a download): the
+    ballast is laid down once the lab's networks are up, just before its overlays."""
+    ballasts: list[Path] = []
+
+    def fill_once_admitted(subject: str, message: str) -> None:
+        if message.startswith("network ") and not ballasts:
+            # Room for the known-hosts file, not for a qcow2 overlay (~200 KiB).
+            ballasts.append(fill(small, leave=96 * 1024))
+
     lost: list[str] = []
     with pytest.raises(HostError) as info:
-        lifecycle.up(small, PROFILES / "tiny.yaml", "fd")
+        lifecycle.up(small, PROFILES / "tiny.yaml", "fd", fill_once_admitted)
+    [ballast] = ballasts
     error = info.value
     print(f"error: {error.message}\nhint: {error.hint}")
     if "no space left" not in error.message or "df -h" not in error.hint:
