@@ -189,6 +189,18 @@ class TemplatePublic(_Out):
     used_by: list[str] = []  # labs cloned from it
 
 
+class HostRoomPublic(_Out):
+    """What the host has free for more labs, and why (the arithmetic admission uses):
+    free = available - promised - reserve, in bytes."""
+
+    host: str
+    memory_available_bytes: int  # what the kernel says is available now
+    memory_promised_bytes: int  # what labs being made or running will still take
+    memory_reserve_bytes: int  # kept for the host itself
+    memory_free_bytes: int  # what new labs may take
+    disk_free_bytes: int  # under LAB_HOME
+
+
 class TemplateCreate(_In):
     lab: str = Field(pattern=NAME, description="A verified lab with a baseline")
     name: str = Field(pattern=TEMPLATE_NAME.pattern, description=TEMPLATE_RULE)

@@ -1,4 +1,4 @@
-"""`/healthz` (public), `/metrics` (Prometheus text) and `/api/v1/me`."""
+"""`/healthz` (public), `/metrics` (Prometheus text), `/api/v1/host` and `/api/v1/me`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from fastapi.responses import PlainTextResponse
 from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep, StoresDep
 from api.metrics import CONTENT_TYPE, render
-from api.schemas import Health, UserPublic
+from api.schemas import Health, HostRoomPublic, UserPublic
 from lab.access.audit import Unauthenticated
 from lab.labs import lifecycle
+from lab.placement import admission
 
 router = APIRouter()
 
@@ -39,3 +40,11 @@ def metrics(
 def me(user: CurrentUser) -> UserPublic:
     """Who the token belongs to, with their role and assignments."""
     return UserPublic.of(user)
+
+
+@router.get("/api/v1/host", tags=["health"])
+def host(user: CurrentUser, settings: SettingsDep) -> HostRoomPublic:
+    """What the host has free for more labs and why: the arithmetic by which a lab or a
+    class that does not fit is refused (as `lab host check` shows it). Staff only."""
+    require(user, *STAFF)
+    return HostRoomPublic.of(admission.host_room(settings))

@@ -111,8 +111,7 @@ def _capacity_rows(table: Table, facts: HostFacts) -> None:
 def _room_rows(table: Table, settings: Settings, problems: list[LabError]) -> None:
     """What is free for more labs, and why: the arithmetic admission uses."""
     try:
-        with Driver.open(settings.libvirt_uri) as driver:
-            room = admission.host_room(settings, driver)
+        room = admission.host_room(settings)
     except LabError as error:
         problems.append(error)
         return

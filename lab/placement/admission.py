@@ -77,8 +77,9 @@ def check_fits(
     return admit(driver, facts, labs, needs, overhead, what)
 
 
-def host_room(settings: Settings, driver: Driver) -> Room:
+def host_room(settings: Settings) -> Room:
     """This host's room for more labs, as `lab host check` and the API show it."""
     facts = gather_facts(settings.home)
     overhead = qemu_overhead_mib(choose_accel(settings.accel, facts, settings.tcg_cache))
-    return room(driver, facts, StateStore.open(settings).list_labs(), overhead)
+    with Driver.open(settings.libvirt_uri) as driver:
+        return room(driver, facts, StateStore.open(settings).list_labs(), overhead)

@@ -41,3 +41,24 @@ def test_a_class_that_does_not_fit_is_refused_with_the_shortfall(tmp_path: Path)
         assert "lab host check" in error["hint"]
         assert "big" not in {k.name for k in StateStore.open(settings).list_classes()}
         assert client.get("/api/v1/operations", headers=headers).json() == []
+
+
+def test_the_host_shows_staff_the_same_arithmetic(
+    client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    answer = client.get("/api/v1/host", headers=headers["engineer"])
+    assert answer.status_code == 200, answer.text
+    room = answer.json()
+    assert room["host"] == "local"
+    expected = (
+        room["memory_available_bytes"]
+        - room["memory_promised_bytes"]
+        - room["memory_reserve_bytes"]
+    )
+    assert room["memory_free_bytes"] == max(0, expected)
+    assert room["memory_reserve_bytes"] == 1 << 30 and room["disk_free_bytes"] > 0
+    # The recorded labs have no machines running on the test driver: nothing is resident,
+    # so each running lab still owes its whole need.
+    assert room["memory_promised_bytes"] > 0
+    for role in ("trainer", "trainee", "tester"):
+        assert client.get("/api/v1/host", headers=headers[role]).status_code == 403
