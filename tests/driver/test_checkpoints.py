@@ -79,7 +79,8 @@ def plan(driver: Driver, settings: Settings, base: Path) -> Iterator[LabPlan]:
 
 @pytest.fixture
 def restored(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The memory states the use cases restore, in order; their verification stubbed."""
+    """The memory states the use cases restore, in order; their verification (and a cold
+    boot's wait for SSH) stubbed."""
     seen: list[Path] = []
     original = Driver.restore_domain
 
@@ -89,6 +90,7 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     monkeypatch.setattr(Driver, "restore_domain", restore)
     monkeypatch.setattr(resets, "_verify", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(resets, "_booted", lambda *_args: None)
     return seen
 
 
