@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -23,7 +25,7 @@ from lab.baselines.resets import choose_mode, reset_target
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, InvalidError, NotFoundError
 from lab.images import ImageStore
-from lab.labs.plan import LabPlan, plan_lab
+from lab.labs.plan import LabPlan, MachinePlan, plan_lab
 from lab.labs.records import LabRecord, LabStatus
 from lab.profile import load_profile
 from lab.settings import Settings
@@ -155,6 +157,39 @@ def test_a_cold_reset_to_a_checkpoint_boots_from_its_layers(
     for machine in plan.machines:
         assert backing(machine.overlay) == taken.disk(plan, machine.name)
         assert driver.domain_state(machine.domain) is DomainState.RUNNING
+
+
+def test_a_cold_reset_boots_its_machines_in_the_hosts_slots(
+    settings: Settings,
+    driver: Driver,
+    plan: LabPlan,
+    base: Path,
+    restored: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With one boot slot, the lab's two machines boot one after the other: each holds
+    the slot from its start until it answers (here: a stand-in wait of 0.2 s)."""
+    generations.capture(driver, plan, bases(plan, base))
+    lock = threading.Lock()
+    booting: list[str] = []
+    most = 0
+
+    def booted(_settings: Settings, _plan: LabPlan, machine: MachinePlan) -> None:
+        nonlocal most
+        with lock:
+            booting.append(machine.name)
+            most = max(most, len(booting))
+        time.sleep(0.2)
+        with lock:
+            booting.remove(machine.name)
+
+    monkeypatch.setattr(resets, "_booted", booted)
+    lines: list[str] = []
+    one_slot = settings.model_copy(update={"boot_parallel": 1})
+    done = resets.reset(one_slot, LAB, cold=True, progress=lambda s, m: lines.append(m))
+    assert done.ok and done.mode is ResetMode.COLD
+    assert most == 1
+    assert any(line.startswith("waiting: the host boots 1 machines") for line in lines)
 
 
 def test_a_checkpoint_without_a_machine_s_memory_resets_cold_and_says_so(
