@@ -28,16 +28,33 @@ pytestmark = pytest.mark.driver
 PROFILE = Path(__file__).parents[2] / "profiles" / "role-sets.yaml"
 
 
-@pytest.fixture
-def plan(driver: Driver, unique: str, tmp_path: Path) -> Iterator[LabPlan]:
-    made = plan_lab(
-        load_profile(PROFILE), "boot", f"hl-t{unique}-", tmp_path, IPv4Network("10.251.9.0/24")
-    )
+class Booting:
+    """Counts the machines booting at once (each for the `seconds` it holds) and the most
+    seen together."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now: set[str] = set()
+        self.most = 0
+
+    def hold(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self._now.add(name)
+            self.most = max(self.most, len(self._now))
+        time.sleep(seconds)
+        with self._lock:
+            self._now.discard(name)
+
+
+def define(driver: Driver, made: LabPlan) -> LabPlan:
     for net in made.all_networks:
         driver.define_network(network_xml(network_spec(net)))
     for machine in made.machines:
         driver.define_domain(domain_xml(spec(machine.domain)))
-    yield made
+    return made
+
+
+def remove(driver: Driver, made: LabPlan) -> None:
     for machine in made.machines:
         if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
             driver.destroy_domain(machine.domain)
@@ -48,25 +65,26 @@ def plan(driver: Driver, unique: str, tmp_path: Path) -> Iterator[LabPlan]:
         driver.undefine_network(net.libvirt_name)
 
 
+@pytest.fixture
+def plan(driver: Driver, unique: str, tmp_path: Path) -> Iterator[LabPlan]:
+    made = plan_lab(
+        load_profile(PROFILE), "boot", f"hl-t{unique}-", tmp_path, IPv4Network("10.251.9.0/24")
+    )
+    yield define(driver, made)
+    remove(driver, made)
+
+
 def test_boots_hold_their_slot_until_ready(driver: Driver, plan: LabPlan) -> None:
-    lock = threading.Lock()
-    booting: list[str] = []
-    most = 0
+    booting = Booting()
     lines: list[str] = []
 
     def ready(machine: MachinePlan) -> None:
-        nonlocal most
         # Started before it is waited for, and counted as booting until ready.
         assert driver.domain_state(machine.domain) is DomainState.RUNNING
-        with lock:
-            booting.append(machine.name)
-            most = max(most, len(booting))
-        time.sleep(0.05)
-        with lock:
-            booting.remove(machine.name)
+        booting.hold(machine.name, 0.05)
 
     deployment.boot(driver, plan, 2, ready, lambda s, m: lines.append(f"{s}: {m}"))
-    assert most == 2
+    assert booting.most == 2
     assert all(driver.domain_state(m.domain) is DomainState.RUNNING for m in plan.machines)
     assert all(driver.network_active(n.libvirt_name) for n in plan.all_networks)
     assert f"lab: booting {len(plan.machines)} machines, 2 at a time" in lines
@@ -106,60 +124,40 @@ def test_labs_booting_side_by_side_share_the_hosts_slots(
 ) -> None:
     """Two labs (two seats of a class) booting at once never boot more machines together
     than the host has slots: the slots are the host's, not each lab's."""
-    plans = []
-    for seat in ("s1", "s2"):
-        made = plan_lab(
+    plans = [
+        plan_lab(
             load_profile(PROFILE),
             seat,
             f"hl-t{unique}{seat}-",
             tmp_path / seat,
             IPv4Network("10.251.8.0/24"),
         )
-        for net in made.all_networks:
-            driver.define_network(network_xml(network_spec(net)))
-        for machine in made.machines:
-            driver.define_domain(domain_xml(spec(machine.domain)))
-        plans.append(made)
-    lock = threading.Lock()
-    booting: list[str] = []
-    most = 0
+        for seat in ("s1", "s2")
+    ]
+    booting = Booting()
     waited: list[str] = []
-
-    def ready(machine: MachinePlan) -> None:
-        nonlocal most
-        with lock:
-            booting.append(machine.domain)
-            most = max(most, len(booting))
-        time.sleep(0.1)
-        with lock:
-            booting.remove(machine.domain)
 
     def progress(subject: str, message: str) -> None:
         if message.startswith("waiting"):
             waited.append(subject)
 
-    slots = tmp_path / "slots"
+    def ready(machine: MachinePlan) -> None:
+        booting.hold(machine.domain, 0.1)
+
+    def boot(made: LabPlan) -> None:
+        deployment.boot(driver, made, 2, ready, progress, tmp_path / "slots")
+
     try:
-        threads = [
-            threading.Thread(target=deployment.boot, args=(driver, p, 2, ready, progress, slots))
-            for p in plans
-        ]
+        threads = [threading.Thread(target=boot, args=(define(driver, p),)) for p in plans]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert most == 2  # each lab alone would have booted 2 at a time: 4 together
+        assert booting.most == 2  # each lab alone would have booted 2 at a time: 4 together
         assert waited  # and a machine that waited said so
         assert all(
             driver.domain_state(m.domain) is DomainState.RUNNING for p in plans for m in p.machines
         )
     finally:
         for made in plans:
-            for machine in made.machines:
-                if driver.domain_state(machine.domain) is not DomainState.SHUTOFF:
-                    driver.destroy_domain(machine.domain)
-                driver.undefine_domain(machine.domain)
-            for net in made.all_networks:
-                if driver.network_active(net.libvirt_name):
-                    driver.destroy_network(net.libvirt_name)
-                driver.undefine_network(net.libvirt_name)
+            remove(driver, made)

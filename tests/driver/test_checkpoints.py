@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -31,6 +29,7 @@ from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
 from tests.driver.test_baselines import PROFILE, backing, running
+from tests.driver.test_boot import Booting
 
 pytestmark = pytest.mark.driver
 
@@ -170,25 +169,17 @@ def test_a_cold_reset_boots_its_machines_in_the_hosts_slots(
     """With one boot slot, the lab's two machines boot one after the other: each holds
     the slot from its start until it answers (here: a stand-in wait of 0.2 s)."""
     generations.capture(driver, plan, bases(plan, base))
-    lock = threading.Lock()
-    booting: list[str] = []
-    most = 0
+    booting = Booting()
 
     def booted(_settings: Settings, _plan: LabPlan, machine: MachinePlan) -> None:
-        nonlocal most
-        with lock:
-            booting.append(machine.name)
-            most = max(most, len(booting))
-        time.sleep(0.2)
-        with lock:
-            booting.remove(machine.name)
+        booting.hold(machine.name, 0.2)
 
     monkeypatch.setattr(resets, "_booted", booted)
     lines: list[str] = []
     one_slot = settings.model_copy(update={"boot_parallel": 1})
     done = resets.reset(one_slot, LAB, cold=True, progress=lambda s, m: lines.append(m))
     assert done.ok and done.mode is ResetMode.COLD
-    assert most == 1
+    assert booting.most == 1
     assert any(line.startswith("waiting: the host boots 1 machines") for line in lines)
 
 

@@ -19,13 +19,19 @@ time.sleep(float(sys.argv[2]))
 """
 
 
-def test_a_slot_held_by_another_process_is_waited_for(tmp_path: Path) -> None:
+def hold_elsewhere(directory: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding slot 0 for `seconds`, once it says it holds it."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(tmp_path / "0.lock"), "1.0"],
+        [sys.executable, "-c", HOLDER, str(directory / "0.lock"), str(seconds)],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_slot_held_by_another_process_is_waited_for(tmp_path: Path) -> None:
+    holder = hold_elsewhere(tmp_path, 1.0)
     waited: list[bool] = []
     started = time.monotonic()
     with boot_slot(tmp_path, 1, lambda: waited.append(True)) as number:
@@ -44,12 +50,7 @@ def test_a_free_slot_is_taken_at_once_and_the_others_count(tmp_path: Path) -> No
 
 
 def test_a_killed_holder_frees_its_slot(tmp_path: Path) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(tmp_path / "0.lock"), "60"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder = hold_elsewhere(tmp_path, 60)
     holder.kill()
     holder.wait(timeout=10)
     started = time.monotonic()
