@@ -24,7 +24,9 @@ from lab.software import verification as verifying
 PROFILE = Path(__file__).parents[2] / "profiles" / "role-sets.yaml"
 NAME = "rs1"
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
+# Five emulated machines provisioned beside the other stream's guests: about half an hour
+# on an idle 2-core host, up to an hour while the other stream boots its own labs.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(4800)]
 
 
 @pytest.fixture(scope="module")
