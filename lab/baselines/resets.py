@@ -23,8 +23,7 @@ from lab.baselines import generations
 from lab.baselines.records import ResetMode, ResetRecord
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError, NotFoundError, quote
-from lab.host.facts import choose_accel, gather_facts
-from lab.host.slots import boot_slot
+from lab.host.facts import host_accel
 from lab.host.space import space_guard
 from lab.images import ImageStore
 from lab.labs import appliances, deployment, guest
@@ -271,8 +270,7 @@ def _cold_reset(
 ) -> None:
     plan = record.plan
     bases = base_disks(settings, record)
-    accel = choose_accel(settings.accel, gather_facts(settings.home), settings.tcg_cache)
-    slots = deployment.boot_slots(settings.boot_parallel, accel.virt_type)
+    slots = deployment.boot_slots(settings.boot_parallel, host_accel(settings).virt_type)
 
     def one(machine: MachinePlan) -> None:
         power_off(driver, machine)
@@ -280,14 +278,10 @@ def _cold_reset(
             backing = target.disk(plan, layer) if target else bases[layer]
             generations.new_overlay(backing, overlay)
         generations.restore_nvram(plan, machine, target)
-
-        def waiting() -> None:
-            progress(machine.name, f"waiting: the host boots {slots} machines at a time")
-
         # A boot slot of the host (lab.host.slots) from the start until its SSH server
         # answers: the seats of a class reset cold together boot no more at once than the
         # host's cores carry, and each one's boot timeout counts from its own start.
-        with boot_slot(settings.boot_slots_dir, slots, waiting):
+        with deployment.machine_slot(settings.boot_slots_dir, slots, machine, progress):
             if target is not None and target.template is not None:
                 restore.boot(settings, driver, plan, machine, spec_of(record))
             else:

@@ -14,7 +14,7 @@ from pathlib import Path
 from lab.base import Frozen
 from lab.driver.specs import CpuMode, VirtType
 from lab.errors import HostError
-from lab.settings import Accel, get_settings
+from lab.settings import Accel, Settings, get_settings
 
 # What the orchestrator runs on the host, and the Debian package that brings each.
 REQUIRED_TOOLS: tuple[tuple[str, str], ...] = (
@@ -100,6 +100,12 @@ def choose_accel(requested: Accel, facts: HostFacts, tb_cache_mib: int = 0) -> A
             hint="set LAB_ACCEL=auto (or tcg) to run guests under software emulation",
         )
     return tcg(f"{obstacle}, so TCG")
+
+
+def host_accel(settings: Settings, facts: HostFacts | None = None) -> AccelChoice:
+    """The accelerator guests get on this host under `settings` (LAB_ACCEL, LAB_TCG_CACHE),
+    from `facts` when the caller has them already."""
+    return choose_accel(settings.accel, facts or gather_facts(settings.home), settings.tcg_cache)
 
 
 def kvm_obstacle(facts: HostFacts) -> str | None:

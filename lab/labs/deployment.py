@@ -141,13 +141,7 @@ def boot(
         phases = [plan.managed_machines, plan.appliances]
 
     def gate(machine: MachinePlan) -> AbstractContextManager[object]:
-        if slot_dir is None:
-            return own
-
-        def waiting() -> None:
-            progress(machine.name, f"waiting: the host boots {slots} machines at a time")
-
-        return boot_slot(slot_dir, slots, waiting)
+        return own if slot_dir is None else machine_slot(slot_dir, slots, machine, progress)
 
     def one(machine: MachinePlan) -> None:
         with gate(machine):
@@ -158,6 +152,18 @@ def boot(
 
     for machines in phases:
         parallel(one, machines)
+
+
+def machine_slot(
+    slot_dir: Path, slots: int, machine: MachinePlan, progress: Progress
+) -> AbstractContextManager[int]:
+    """One of the host's `slots` boot slots (lab.host.slots) for `machine`, saying so when
+    it has to wait for one."""
+
+    def waiting() -> None:
+        progress(machine.name, f"waiting: the host boots {slots} machines at a time")
+
+    return boot_slot(slot_dir, slots, waiting)
 
 
 def teardown(driver: Driver, plan_or_name: LabPlan | str, prefix: str, labs_dir: Path) -> list[str]:

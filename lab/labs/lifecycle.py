@@ -18,7 +18,7 @@ from lab.baselines import generations
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError, quote
-from lab.host.facts import AccelChoice, choose_accel, gather_facts
+from lab.host.facts import AccelChoice, host_accel
 from lab.host.space import space_guard
 from lab.images import Image, ImageStore
 from lab.images.role_images import images_for, with_role_images
@@ -78,7 +78,7 @@ def up(
     lab = check_lab_name(name or profile_name(profile))
     ownership.check_new_lab(settings, lab, owner)
     images = images_for(settings, profile)
-    accel = choose_accel(settings.accel, gather_facts(settings.home), settings.tcg_cache)
+    accel = host_accel(settings)
     progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
     with space_guard(settings.home, f"bringing up lab '{lab}'", "nothing of the lab was kept"):
         return _up(settings, profile_path, profile, lab, images, accel, progress, provision, owner)
@@ -235,7 +235,7 @@ def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecor
     """Start a stopped lab and wait until every machine answers."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
-    accel = choose_accel(settings.accel, gather_facts(settings.home), settings.tcg_cache)
+    accel = host_accel(settings)
     with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
         _boot(settings, driver, record.plan, accel, progress)
         return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))

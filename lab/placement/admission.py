@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lab.driver.connection import Driver
-from lab.host.facts import HostFacts, choose_accel, gather_facts, qemu_overhead_mib
+from lab.host.facts import HostFacts, gather_facts, host_accel, qemu_overhead_mib
 from lab.labs.plan import LabPlan
 from lab.labs.records import LabRecord, LabStatus
 from lab.placement.model import Need, Placement, Room
@@ -71,7 +71,7 @@ def check_fits(
     """Where the labs of `plans` go on the hosts there are, or CapacityError naming the
     shortfall; nothing is made either way."""
     facts = gather_facts(settings.home)
-    overhead = qemu_overhead_mib(choose_accel(settings.accel, facts, settings.tcg_cache))
+    overhead = qemu_overhead_mib(host_accel(settings, facts))
     needs = [lab_need(p, overhead) for p in plans]
     labs = StateStore.open(settings).list_labs()
     return admit(driver, facts, labs, needs, overhead, what)
@@ -80,6 +80,6 @@ def check_fits(
 def host_room(settings: Settings) -> Room:
     """This host's room for more labs, as `lab host check` and the API show it."""
     facts = gather_facts(settings.home)
-    overhead = qemu_overhead_mib(choose_accel(settings.accel, facts, settings.tcg_cache))
+    overhead = qemu_overhead_mib(host_accel(settings, facts))
     with Driver.open(settings.libvirt_uri) as driver:
         return room(driver, facts, StateStore.open(settings).list_labs(), overhead)
