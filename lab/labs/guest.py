@@ -193,25 +193,34 @@ def wait_connected(
     reported = started
     if progress is not None:
         progress(f"waiting for SSH on {addr.host}:{addr.port}")
-    while (now := time.monotonic()) < deadline:
-        try:
-            client = connect(addr, timeout=max(0.5, min(_CONNECT_TIMEOUT, deadline - now)))
+    # One handshake, then the probe again on the same connection until it passes: a key
+    # exchange costs the emulated CPU most of a second, the probe alone a few hundredths,
+    # and the guest spends that CPU while it is still booting. A new connection is made
+    # only when there is none or the open one broke off.
+    client: paramiko.SSHClient | None = None
+    try:
+        while (now := time.monotonic()) < deadline:
             try:
+                if client is None:
+                    client = connect(addr, timeout=max(0.5, min(_CONNECT_TIMEOUT, deadline - now)))
                 result = _execute(client, addr, probe, deadline, time.monotonic())
-            except BaseException:
-                client.close()
-                raise
-            if result.exit_code == 0:
-                return client, time.monotonic() - started
+                if result.exit_code == 0:
+                    ready, client = client, None
+                    return ready, time.monotonic() - started
+                last = f"the probe `{probe}` exited with {result.exit_code}"
+            except GuestUnreachableError as exc:
+                last = exc.message
+                if client is not None:
+                    client.close()
+                    client = None
+            now = time.monotonic()
+            if progress is not None and now - reported >= _PROGRESS_EVERY:
+                reported = now
+                progress(f"still waiting for SSH ({now - started:.0f} s): {last}")
+            time.sleep(max(0.0, min(_RETRY_PAUSE, deadline - now)))
+    finally:
+        if client is not None:
             client.close()
-            last = f"the probe `{probe}` exited with {result.exit_code}"
-        except GuestUnreachableError as exc:
-            last = exc.message
-        now = time.monotonic()
-        if progress is not None and now - reported >= _PROGRESS_EVERY:
-            reported = now
-            progress(f"still waiting for SSH ({now - started:.0f} s): {last}")
-        time.sleep(max(0.0, min(_RETRY_PAUSE, deadline - now)))
     raise GuestUnreachableError(
         f"{addr.host}:{addr.port} did not answer on SSH within {deadline_s:.0f} s (last: {last})",
         hint="look at the machine's console: did it boot, and did cloud-init finish?",

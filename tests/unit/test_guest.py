@@ -272,6 +272,81 @@ def test_wait_ready_gives_up_at_its_deadline_with_the_last_error(tmp_path: Path)
     assert "PRIVATE" not in info.value.message
 
 
+class _Booting(paramiko.ServerInterface):
+    """A guest that is still booting: its probe fails the first `failing` times it is
+    run, on whichever connection, then passes. Counts the connections it was given."""
+
+    def __init__(self, allowed: paramiko.PKey, failing: int) -> None:
+        self.allowed = allowed
+        self.failing = failing
+        self.connections = 0
+        self.probes = 0
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        ok = key.get_base64() == self.allowed.get_base64()
+        return common.AUTH_SUCCESSFUL if ok else common.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return common.OPEN_SUCCEEDED
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self.probes += 1
+        status = 1 if self.probes <= self.failing else 0
+
+        def answer() -> None:
+            time.sleep(0.05)
+            channel.send_exit_status(status)
+            channel.close()
+
+        threading.Thread(target=answer, daemon=True).start()
+        return True
+
+
+def test_a_failing_probe_is_asked_again_on_the_open_connection(tmp_path: Path) -> None:
+    """While a guest boots its probe fails for a while: the wait asks again over the
+    connection it has rather than with a new handshake each time (a key exchange costs
+    an emulated CPU most of a second, which the booting guest then lacks)."""
+    client = keys.ensure_keypair(tmp_path / "client", comment="t")
+    host = keys.host_keypair(tmp_path, "guest")
+    host_key = paramiko.Ed25519Key.from_private_key_file(str(host.private))
+    server = _Booting(paramiko.Ed25519Key.from_private_key_file(str(client.private)), 3)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    transports: list[paramiko.Transport] = []
+
+    def accept_loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            server.connections += 1
+            transport = paramiko.Transport(conn)
+            transport.add_server_key(host_key)
+            transport.start_server(server=server)
+            transports.append(transport)
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    addr = _addr(int(listener.getsockname()[1]), client, host.public_text)
+    try:
+        took = guest.wait_ready(addr, 20, probe="test -e /booted")
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+        for transport in transports:
+            transport.close()
+    assert 0 < took < 20
+    assert server.probes == 4 and server.connections == 1
+
+
 def test_run_against_nothing_is_a_clear_error(tmp_path: Path) -> None:
     key = keys.ensure_keypair(tmp_path, comment="t")
     addr = guest.GuestAddress(host="127.0.0.1", port=_closed_port(), user="x", key=key.private)
