@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +110,49 @@ def _placeholder(item: pytest.Item) -> bool:
     return any(k in params and not isinstance(params[k], dict) for k in ("check", "probe"))
 
 
+# testinfra runs each command as its own `ssh`. Without a control socket every one of them
+# is a new key exchange, which costs the guest's emulated CPU most of a second; with one,
+# the commands of a run share one connection per machine. The sockets live in a private
+# directory of this run (never shared between labs, runs or network namespaces: a socket
+# reaches whatever its connection reached), removed at the end; an idle master connection
+# ends by itself after CONTROL_PERSIST seconds.
+CONTROL_PERSIST = 20
+_SOCKET_ROOM = 100  # a Unix socket path has 108 bytes; %C expands to 40
+
+
+@functools.cache
+def control_dir() -> Path | None:
+    path = Path(tempfile.mkdtemp(prefix="lab-verify-ssh-"))
+    if len(str(path / ("x" * 40))) > _SOCKET_ROOM:
+        path.rmdir()
+        return None
+    return path
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if control_dir.cache_info().currsize:
+        found = control_dir()
+        if found is not None:
+            shutil.rmtree(found, ignore_errors=True)
+
+
+def ssh_host(machine: str, ssh_config: str) -> Any:
+    """A testinfra Host for `machine` over OpenSSH with `ssh_config`, its commands sharing
+    one connection when a control directory could be made (see `control_dir`)."""
+    found = control_dir()
+    return testinfra.get_host(
+        f"ssh://{machine}",
+        ssh_config=ssh_config,
+        # testinfra fills its command line in with `%`: the socket name is %C to ssh.
+        controlpath=None if found is None else str(found / "%%C"),
+        controlpersist=CONTROL_PERSIST,
+    )
+
+
 @pytest.fixture
 def host(request: pytest.FixtureRequest) -> Any:
     """A testinfra Host for the machine this test item runs on."""
-    machine = str(request.param)
-    return testinfra.get_host(f"ssh://{machine}", ssh_config=context()["ssh_config"])
+    return ssh_host(str(request.param), context()["ssh_config"])
 
 
 @pytest.fixture
