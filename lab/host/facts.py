@@ -64,6 +64,18 @@ class AccelChoice(Frozen):
     reason: str
     # Under TCG: the size of QEMU's translated-code cache (None: QEMU's own, 1 GiB).
     tb_cache_mib: int | None = None
+    # Added to the kernel command line of the machines the lab boots itself (not of
+    # appliances, which keep their own bootloader).
+    kernel_args: tuple[str, ...] = ()
+
+
+# Under TCG a guest kernel's CPU-vulnerability mitigations only cost: the emulated CPU
+# (a named Intel model) makes the kernel isolate its page tables (PTI) and flush on every
+# system call and switch, which QEMU emulates in software, while what they guard against
+# needs the speculation of a real CPU running the guest's code. Measured on a tiny guest
+# here: boot to verified-ready 71 vs 105 s of emulated CPU, a Python and dpkg workload 37
+# vs 51 s. Under KVM the guest runs on the real CPU and keeps the kernel's defaults.
+TCG_KERNEL_ARGS = ("mitigations=off",)
 
 
 _TCG_CPU = CpuMode.NEHALEM  # why: see CpuMode
@@ -86,7 +98,13 @@ def choose_accel(requested: Accel, facts: HostFacts, tb_cache_mib: int = 0) -> A
 
     def tcg(reason: str) -> AccelChoice:
         cache = tb_cache_mib or None
-        return AccelChoice(virt_type=VirtType.QEMU, cpu=_TCG_CPU, reason=reason, tb_cache_mib=cache)
+        return AccelChoice(
+            virt_type=VirtType.QEMU,
+            cpu=_TCG_CPU,
+            reason=reason,
+            tb_cache_mib=cache,
+            kernel_args=TCG_KERNEL_ARGS,
+        )
 
     if requested is Accel.TCG:
         return tcg("LAB_ACCEL=tcg")

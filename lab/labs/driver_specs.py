@@ -65,7 +65,7 @@ def domain_spec(
         boot = KernelBoot(
             kernel=images.kernel_path(image),
             initrd=images.initrd_path(image),
-            cmdline=image.cmdline or "",
+            cmdline=" ".join(a for a in (image.cmdline, *accel.kernel_args) if a),
         )
     return DomainSpec(
         **_identity(plan, machine, image, accel, "machine"),
