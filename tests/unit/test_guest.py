@@ -6,7 +6,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -148,6 +149,19 @@ def _listen(base: Path, files: Path | None) -> Iterator[tuple[int, keys.KeyPair,
     host = keys.host_keypair(base, "guest")
     host_key = paramiko.Ed25519Key.from_private_key_file(str(host.private))
     client_key = paramiko.Ed25519Key.from_private_key_file(str(client.private))
+
+    def serve(conn: socket.socket) -> None:
+        threading.Thread(
+            target=_serve, args=(conn, host_key, client_key, files), daemon=True
+        ).start()
+
+    with _accepting(serve) as port:
+        yield port, client, host
+
+
+@contextmanager
+def _accepting(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A listener on 127.0.0.1 handing each connection to `handle`; yields its port."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -160,16 +174,16 @@ def _listen(base: Path, files: Path | None) -> Iterator[tuple[int, keys.KeyPair,
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
-            threading.Thread(
-                target=_serve, args=(conn, host_key, client_key, files), daemon=True
-            ).start()
+            handle(conn)
 
     thread = threading.Thread(target=accept_loop, daemon=True)
     thread.start()
-    yield int(listener.getsockname()[1]), client, host
-    stop.set()
-    thread.join(2)
-    listener.close()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
 
 
 def _addr(port: int, client: keys.KeyPair, host_key: str | None) -> guest.GuestAddress:
@@ -313,34 +327,19 @@ def test_a_failing_probe_is_asked_again_on_the_open_connection(tmp_path: Path) -
     host = keys.host_keypair(tmp_path, "guest")
     host_key = paramiko.Ed25519Key.from_private_key_file(str(host.private))
     server = _Booting(paramiko.Ed25519Key.from_private_key_file(str(client.private)), 3)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    stop = threading.Event()
     transports: list[paramiko.Transport] = []
 
-    def accept_loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            server.connections += 1
-            transport = paramiko.Transport(conn)
-            transport.add_server_key(host_key)
-            transport.start_server(server=server)
-            transports.append(transport)
+    def serve(conn: socket.socket) -> None:
+        server.connections += 1
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(host_key)
+        transport.start_server(server=server)
+        transports.append(transport)
 
-    thread = threading.Thread(target=accept_loop, daemon=True)
-    thread.start()
-    addr = _addr(int(listener.getsockname()[1]), client, host.public_text)
     try:
-        took = guest.wait_ready(addr, 20, probe="test -e /booted")
+        with _accepting(serve) as port:
+            took = guest.wait_ready(_addr(port, client, host.public_text), 20, probe="test -e /b")
     finally:
-        stop.set()
-        thread.join(2)
-        listener.close()
         for transport in transports:
             transport.close()
     assert 0 < took < 20

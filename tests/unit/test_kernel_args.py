@@ -10,27 +10,17 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from lab.driver import domain_xml
-from lab.host.facts import HostFacts, choose_accel
+from lab.host.facts import choose_accel
 from lab.images.model import Boot, Image, Source, SourceKind
 from lab.images.store import ImageStore
 from lab.labs.driver_specs import domain_spec
 from lab.labs.plan import plan_lab
 from lab.profile import load_profile
 from lab.settings import Accel, Settings
+from tests.unit.test_host import facts
 
 PROFILES = Path(__file__).parents[2] / "profiles"
 CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1"
-
-
-def facts(kvm: bool) -> HostFacts:
-    return HostFacts(
-        kvm_exists=kvm,
-        kvm_accessible=kvm,
-        kvm_pvm=False,
-        memory_available_bytes=8 << 30,
-        disk_path=Path("/"),
-        disk_free_bytes=100 << 30,
-    )
 
 
 def cmdline(kvm: bool) -> str | None:
@@ -54,7 +44,7 @@ def cmdline(kvm: bool) -> str | None:
         source=Source(kind=SourceKind.IMPORT, ref="x.qcow2", sha256="0" * 64),
     )
     store = ImageStore(Settings(home=Path("/srv/hl"), libvirt_uri="test:///default"))
-    accel = choose_accel(Accel.AUTO, facts(kvm))
+    accel = choose_accel(Accel.AUTO, facts(exists=kvm, accessible=kvm))
     spec = domain_spec(plan, plan.machines[0], image, store, accel)
     return ET.fromstring(domain_xml(spec)).findtext("os/cmdline")
 
