@@ -232,13 +232,24 @@ def stop(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord
 
 
 def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord:
-    """Start a stopped lab and wait until every machine answers."""
+    """Start a stopped lab and wait until every machine answers. A stopped lab holds no
+    memory, so its start is weighed like a new lab (CapacityError when it does not fit,
+    nothing started); from then on it counts for the labs asked for meanwhile."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
     accel = host_accel(settings)
     with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
-        _boot(settings, driver, record.plan, accel, progress)
-        return state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
+        was = record.status
+        if was is not LabStatus.RUNNING:
+            with lab_lock(settings, NAMES, wait=60):
+                admission.check_fits(settings, driver, [record.plan], f"lab {quote(name)}")
+                record = state.update_lab(record.model_copy(update={"status": LabStatus.RUNNING}))
+        try:
+            _boot(settings, driver, record.plan, accel, progress)
+        except BaseException:
+            state.update_lab(record.model_copy(update={"status": was}))
+            raise
+        return record
 
 
 def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAddress:

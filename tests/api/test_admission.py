@@ -6,14 +6,22 @@ from __future__ import annotations
 import math
 import re
 import shutil
+from ipaddress import IPv4Network
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from lab.driver.connection import Driver
 from lab.host.facts import gather_facts
+from lab.labs import lifecycle
+from lab.labs.plan import plan_lab
+from lab.labs.records import LabRecord, LabStatus
+from lab.placement.place import CapacityError
+from lab.profile import load_profile
 from lab.settings import Settings
-from lab.store.state import StateStore
+from lab.store.state import StateStore, now
 from tests.api.conftest import PROFILES, users_and_labs
 
 # A machine as large as a profile allows: no host this suite runs on holds many of them.
@@ -62,3 +70,33 @@ def test_the_host_shows_staff_the_same_arithmetic(
     assert room["memory_promised_bytes"] > 0
     for role in ("trainer", "trainee", "tester"):
         assert client.get("/api/v1/host", headers=headers[role]).status_code == 403
+
+
+def test_a_stopped_lab_that_no_longer_fits_is_not_started(tmp_path: Path) -> None:
+    """A stopped lab holds no memory: its start is weighed like a new lab's, and refused
+    with the shortfall when the host has no room for it; it stays stopped, nothing runs."""
+    settings = Settings(home=tmp_path / "home", libvirt_uri="test:///default", prefix="hlt-")
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(HUGE)
+    profile = load_profile(huge)
+    stamp = now()
+    plan = plan_lab(profile, "big", "hlt-", settings.labs_dir, IPv4Network("10.250.7.0/24"))
+    record = LabRecord(
+        name="big",
+        profile="tiny",
+        profile_path=str(huge),
+        status=LabStatus.STOPPED,
+        plan=plan,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    StateStore.open(settings).add_lab(record)
+    with pytest.raises(CapacityError) as info:
+        lifecycle.start(settings, "big")
+    assert re.search(
+        r"lab 'big' does not fit: it needs 64\.\d GiB of memory \(free: local", info.value.message
+    )
+    assert "lab host check" in (info.value.hint or "")
+    assert StateStore.open(settings).get_lab("big").status is LabStatus.STOPPED
+    with Driver.open(settings.libvirt_uri) as driver:
+        assert not any(driver.domain_exists(m.domain) for m in plan.machines)
