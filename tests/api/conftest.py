@@ -24,16 +24,22 @@ from lab.store.state import StateStore, now
 PROFILES = Path(__file__).parents[2] / "profiles"
 
 
-def _make_lab(settings: Settings, name: str, subnet: int = 0) -> LabRecord:
+def _make_lab(
+    settings: Settings,
+    name: str,
+    subnet: int = 0,
+    profile_path: Path = PROFILES / "tiny.yaml",
+    status: LabStatus = LabStatus.RUNNING,
+) -> LabRecord:
     """Record a lab in the state store (nothing in libvirt: reads need no more)."""
-    profile = load_profile(PROFILES / "tiny.yaml")
+    profile = load_profile(profile_path)
     stamp = now()
     management = IPv4Network(f"10.250.{subnet}.0/24")
     record = LabRecord(
         name=name,
         profile="tiny",
-        profile_path=str(PROFILES / "tiny.yaml"),
-        status=LabStatus.RUNNING,
+        profile_path=str(profile_path),
+        status=status,
         plan=plan_lab(profile, name, settings.prefix, settings.labs_dir, management),
         created_at=stamp,
         updated_at=stamp,

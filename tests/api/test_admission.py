@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,11 @@ from api.app import create_app
 from lab.driver.connection import Driver
 from lab.host.facts import gather_facts
 from lab.labs import lifecycle
-from lab.labs.plan import plan_lab
-from lab.labs.records import LabRecord, LabStatus
+from lab.labs.records import LabStatus
 from lab.placement.place import CapacityError
-from lab.profile import load_profile
 from lab.settings import Settings
-from lab.store.state import StateStore, now
-from tests.api.conftest import PROFILES, users_and_labs
+from lab.store.state import StateStore
+from tests.api.conftest import PROFILES, _make_lab, users_and_labs
 
 # A machine as large as a profile allows: no host this suite runs on holds many of them.
 HUGE = (PROFILES / "tiny.yaml").read_text().replace("memory: 512MiB", "memory: 64GiB")
@@ -78,19 +75,7 @@ def test_a_stopped_lab_that_no_longer_fits_is_not_started(tmp_path: Path) -> Non
     settings = Settings(home=tmp_path / "home", libvirt_uri="test:///default", prefix="hlt-")
     huge = tmp_path / "huge.yaml"
     huge.write_text(HUGE)
-    profile = load_profile(huge)
-    stamp = now()
-    plan = plan_lab(profile, "big", "hlt-", settings.labs_dir, IPv4Network("10.250.7.0/24"))
-    record = LabRecord(
-        name="big",
-        profile="tiny",
-        profile_path=str(huge),
-        status=LabStatus.STOPPED,
-        plan=plan,
-        created_at=stamp,
-        updated_at=stamp,
-    )
-    StateStore.open(settings).add_lab(record)
+    plan = _make_lab(settings, "big", 7, huge, LabStatus.STOPPED).plan
     with pytest.raises(CapacityError) as info:
         lifecycle.start(settings, "big")
     assert re.search(
