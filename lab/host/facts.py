@@ -72,9 +72,10 @@ class AccelChoice(Frozen):
 # Under TCG a guest kernel's CPU-vulnerability mitigations only cost: the emulated CPU
 # (a named Intel model) makes the kernel isolate its page tables (PTI) and flush on every
 # system call and switch, which QEMU emulates in software, while what they guard against
-# needs the speculation of a real CPU running the guest's code. Measured on a tiny guest
-# here: boot to verified-ready 71 vs 105 s of emulated CPU, a Python and dpkg workload 37
-# vs 51 s. Under KVM the guest runs on the real CPU and keeps the kernel's defaults.
+# needs the speculation of a real CPU running the guest's code. Measured on tiny guests
+# side by side here: boot to verified-ready 59-70 vs 83-91 s of emulated CPU, a Python
+# and dpkg workload 26-28 vs 38-39 s (docs/operating.md). Under KVM the guest runs on the
+# real CPU and keeps the kernel's defaults.
 TCG_KERNEL_ARGS = ("mitigations=off",)
 
 
