@@ -11,6 +11,7 @@ profile's quick checks pass.
 
 from __future__ import annotations
 
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from lab.base import Frozen, Progress, quiet
-from lab.baselines import generations
+from lab.baselines import batch, generations
 from lab.baselines.records import ResetMode, ResetRecord
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError, NotFoundError, quote
@@ -39,6 +40,9 @@ from lab.templates import restore
 
 # How long a restored machine may take to answer on SSH before the reset counts as failed.
 _RESTORED_DEADLINE = 60.0
+# A guest agent that is not (yet) connected refuses a command at once; one that takes
+# longer than this to fail has run it.
+_AGENT_REFUSES = 5.0
 
 
 class CheckFailure(BaseModel):
@@ -373,67 +377,95 @@ def _verify(
 def _verify_restored(driver: Driver, plan: LabPlan, machine: MachinePlan, deadline: float) -> bool:
     """Verify a managed machine just restored from memory, the cheap way: its SSH server
     answers on its management address (no handshake: the restored server is the one that
-    passed), while its clock is set and its quick checks run as the management user through
-    the guest agent (no network, no key exchange in an emulated CPU). False when the agent
-    does not answer: the caller verifies over SSH instead. A failed check raises."""
-    try:
-        _set_clock_by_agent(driver, machine)
-    except LabError:
-        return False
+    passed), while one call through the guest agent sets its clock and runs its quick
+    checks as the management user (no network, no key exchange in an emulated CPU; see
+    lab.baselines.batch). False when the agent does not answer: the caller verifies over
+    SSH instead. A failed check raises."""
     with ThreadPoolExecutor(max_workers=1) as ssh:
         listening = ssh.submit(
             guest.wait_listening, deployment.admin_address(plan, machine), deadline
         )
-        _quick_checks_by_agent(driver, plan, machine, deadline)
-        listening.result()
-    return True
+        checked = _quick_checks_by_agent(driver, plan, machine, deadline)
+        listening.result()  # the SSH verification without an agent needs it as well
+    return checked
 
 
 def _quick_checks_by_agent(
     driver: Driver, plan: LabPlan, machine: MachinePlan, deadline: float
-) -> None:
-    """Each quick check passes within `deadline` seconds: a machine just restored beside
-    others (a class) catches up for a moment, and a check with its own time limit may fail
-    once meanwhile; it is asked again until the deadline, then its failure stands."""
+) -> bool:
+    """The machine's clock is set and each quick check passes within `deadline` seconds.
+
+    The first call also waits for the just-restored agent to reconnect (False when it
+    never does). A machine restored beside others (a class) catches up for a moment, and
+    a check with its own time limit may fail once meanwhile: the failing checks are
+    asked again until the deadline, then the first failure stands."""
     until = time.monotonic() + deadline
-    for check in plan.quick_checks(machine.name):
-        assert check.run is not None  # quick_checks gives command checks only
-        while True:
-            started = time.monotonic()
-            code, out, err = driver.guest_exec(
-                machine.domain,
-                ["runuser", "-u", deployment.ADMIN_USER, "--", "/bin/sh", "-c", check.run],
-                timeout=60,
-            )
-            result = guest.CommandResult(
-                exit_code=code,
-                stdout=out.decode(errors="replace"),
-                stderr=err.decode(errors="replace"),
-                duration=time.monotonic() - started,
-            )
-            if _passes(check, result) or time.monotonic() > until:
-                break
-            time.sleep(0.5)
-        _check(plan, machine, check, result)
+    checks = list(plan.quick_checks(machine.name))
+    results = _batch_by_agent(driver, machine, checks, clock=True)
+    if results is None:
+        return False
+    while True:
+        failing = [c for c in checks if not _passes(c, results[c.name])]
+        if not failing or time.monotonic() > until:
+            break
+        time.sleep(0.5)
+        again = _batch_by_agent(driver, machine, failing, clock=False)
+        if again is None:
+            break
+        results |= again
+    for check in checks:
+        _check(plan, machine, check, results[check.name])
+    return True
 
 
-def _set_clock_by_agent(driver: Driver, machine: MachinePlan) -> None:
-    """Set a managed machine's clock to the host's with `date` through the agent: a tenth
-    of a second, where the agent's own set-time (which also writes the emulated RTC)
-    takes most of one. A just-restored agent needs a moment to reconnect."""
-    for attempt in range(40):
-        try:
-            code, _, err = driver.guest_exec(
-                machine.domain, ["date", "-u", "-s", f"@{time.time():.3f}"], timeout=10
-            )
-        except LabError:
-            if attempt == 39:
-                raise
+def _batch_by_agent(
+    driver: Driver, machine: MachinePlan, checks: list[Check], *, clock: bool
+) -> dict[str, guest.CommandResult] | None:
+    """Run `checks` in one guest agent call (with the clock set first when `clock`):
+    each check's result by name. None when the agent does not answer; a just-restored
+    agent needs a moment to reconnect, so it is asked for a few seconds."""
+    commands = [c.run for c in checks if c.run is not None]  # quick checks are commands
+    token = secrets.token_hex(12)
+    body = batch.script(commands, token)
+    started = time.monotonic()
+    limit = batch.CHECK_TIMEOUT * len(commands) + 30
+    ran = _agent_run(driver, machine, body, clock=clock, timeout=limit)
+    if ran is None:
+        return None
+    code, out, err = ran
+    if code == batch.CLOCK_FAILED and clock:
+        raise LabError(f"could not set the clock of {machine.name}: {err.decode()[-200:]}")
+    duration = time.monotonic() - started
+    stderr = err.decode(errors="replace")
+    found = batch.outcomes(out.decode(errors="replace"), len(commands), token)
+    return {
+        check.name: guest.CommandResult(
+            exit_code=outcome.exit_code,
+            stdout=outcome.stdout,
+            stderr=stderr,
+            duration=duration,
+        )
+        for check, outcome in zip(checks, found, strict=True)
+    }
+
+
+def _agent_run(
+    driver: Driver, machine: MachinePlan, body: str, *, clock: bool, timeout: float
+) -> tuple[int, bytes, bytes] | None:
+    """`body` run through the agent as the management user, after setting the clock when
+    `clock` (a first call, which also waits up to a few seconds for a just-restored agent
+    to reconnect). None when the agent does not answer."""
+    for attempt in range(40 if clock else 1):
+        if attempt:
             time.sleep(0.1)
-            continue
-        if code != 0:
-            raise LabError(f"could not set the clock of {machine.name}: {err.decode()[-200:]}")
-        return
+        argv = batch.argv(body, deployment.ADMIN_USER, time.time() if clock else None)
+        asked = time.monotonic()
+        try:
+            return driver.guest_exec(machine.domain, argv, timeout=timeout)
+        except LabError:
+            if time.monotonic() - asked > _AGENT_REFUSES:
+                raise  # the agent answered, the batch itself went wrong
+    return None
 
 
 def _verify_appliance(
