@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from lab.driver import saved_state
 from lab.driver.domain_xml import has_nvram, metadata_values, vnc_endpoint
 from lab.driver.network_xml import ipv4_subnets
+from lab.driver.pool_xml import dir_pool_xml
 from lab.driver.specs import METADATA_NS
 from lab.errors import ConflictError, DriverError, LabError, NotFoundError
 
@@ -100,10 +101,24 @@ class Versions(_Frozen):
     hypervisor: str
 
 
-class NodeFacts(_Frozen):
+class NodeCapacity(_Frozen):
+    """What a libvirt host has, as its libvirtd reports it (any host, remote included)."""
+
     cpus: int
-    memory_mib: int
-    free_memory_bytes: int
+    memory_total_bytes: int
+    # free + buffers + page cache: what the host's kernel could give guests now (the
+    # counterpart of /proc/meminfo's MemAvailable, which libvirt does not report)
+    memory_available_bytes: int
+    kvm: bool  # libvirt there offers KVM domains (else guests run under TCG)
+
+
+class PoolSpace(_Frozen):
+    """A storage pool on a libvirt host: where it is and the room it has."""
+
+    name: str
+    path: str
+    capacity_bytes: int
+    available_bytes: int
 
 
 class DhcpLease(_Frozen):
@@ -256,11 +271,75 @@ class Driver:
                 hypervisor=_version(int(self._conn.getVersion())),
             )
 
-    def host_facts(self) -> NodeFacts:
-        with self._errors("read host facts"):
+    def node_capacity(self) -> NodeCapacity:
+        """CPUs, memory and whether KVM is offered on the connection's host."""
+        with self._errors("read the host's CPUs and memory"):
             info = self._conn.getInfo()
-            free = int(self._conn.getFreeMemory())
-        return NodeFacts(cpus=int(info[2]), memory_mib=int(info[1]), free_memory_bytes=free)
+            caps = ET.fromstring(self._conn.getCapabilities())
+            try:
+                stats = self._conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+                available = 1024 * sum(int(stats.get(k, 0)) for k in ("free", "buffers", "cached"))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+                    raise
+                available = int(self._conn.getFreeMemory())  # libvirt's test driver
+        kvm = any(d.get("type") == "kvm" for d in caps.iterfind("guest/arch/domain"))
+        return NodeCapacity(
+            cpus=int(info[2]),
+            memory_total_bytes=int(info[1]) << 20,
+            memory_available_bytes=available,
+            kvm=kvm,
+        )
+
+    # -- storage pools --------------------------------------------------------------------
+
+    def ensure_dir_pool(self, name: str, path: str) -> PoolSpace:
+        """The directory pool `name` on the connection's host: defined at `path`, its
+        directory made, started and set to autostart if it was not; its room. A pool of
+        that name that exists already is kept where it is."""
+        with self._errors(f"prepare storage pool {name} at {path}"):
+            pool = self._find_pool(name)
+            if pool is None:
+                pool = self._conn.storagePoolDefineXML(dir_pool_xml(name, path), 0)
+                pool.build(0)
+                pool.setAutostart(1)
+            if not pool.isActive():
+                pool.create(0)
+        found = self.pool_space(name)
+        assert found is not None
+        return found
+
+    def pool_space(self, name: str) -> PoolSpace | None:
+        """Where pool `name` is and its room (refreshed), or None: no such pool, or not
+        started."""
+        with self._errors(f"read storage pool {name}"):
+            pool = self._find_pool(name)
+            if pool is None or not pool.isActive():
+                return None
+            pool.refresh(0)
+            _state, capacity, _allocation, available = pool.info()
+            path = ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or ""
+        return PoolSpace(
+            name=name, path=path, capacity_bytes=int(capacity), available_bytes=int(available)
+        )
+
+    def forget_pool(self, name: str) -> None:
+        """Stop and undefine pool `name`, leaving its directory and files on the host."""
+        with self._errors(f"remove storage pool {name}"):
+            pool = self._find_pool(name)
+            if pool is None:
+                return
+            if pool.isActive():
+                pool.destroy()
+            pool.undefine()
+
+    def _find_pool(self, name: str) -> Any:
+        try:
+            return self._conn.storagePoolLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+                return None
+            raise
 
     # -- domains ------------------------------------------------------------------------
 

@@ -63,9 +63,26 @@ def test_versions(driver: Driver) -> None:
     assert versions.libvirt.count(".") == 2
 
 
-def test_host_facts(driver: Driver) -> None:
-    facts = driver.host_facts()
-    assert facts.cpus > 0 and facts.memory_mib > 0 and facts.free_memory_bytes > 0
+def test_node_capacity(driver: Driver) -> None:
+    capacity = driver.node_capacity()
+    assert capacity.cpus > 0
+    assert 0 < capacity.memory_available_bytes <= capacity.memory_total_bytes
+    assert capacity.kvm is False  # the test driver offers "test" domains only
+
+
+def test_a_dir_pool_is_made_once_and_reports_its_room(driver: Driver, unique: str) -> None:
+    name = f"hl-test-pool-{unique}"
+    assert driver.pool_space(name) is None
+    made = driver.ensure_dir_pool(name, f"/tmp/hl-test-pool-{unique}")
+    try:
+        assert made.name == name and made.path == f"/tmp/hl-test-pool-{unique}"
+        assert 0 < made.available_bytes <= made.capacity_bytes
+        again = driver.ensure_dir_pool(name, "/elsewhere")  # kept where it is
+        assert again.path == made.path
+        assert driver.pool_space(name) == again
+    finally:
+        driver.forget_pool(name)
+    assert driver.pool_space(name) is None
 
 
 def test_domain_lifecycle(driver: Driver, domain: str, unique: str) -> None:
