@@ -201,6 +201,24 @@ class HostRoomPublic(_Out):
     disk_free_bytes: int  # under LAB_HOME
 
 
+class HostPublic(_Out):
+    """A lab host (server) and what it has, as `lab host list` shows it."""
+
+    name: str  # `local`: the host of LAB_LIBVIRT_URI
+    uri: str
+    draining: bool  # keeps its labs, takes no new ones
+    reachable: bool
+    problem: str  # why it could not be read, when it could not
+    hint: str
+    accel: str | None  # "kvm" or "tcg"
+    cpus: int | None
+    memory_total_bytes: int | None
+    memory_available_bytes: int | None
+    disk_path: str | None
+    disk_free_bytes: int | None
+    labs: list[str]
+
+
 class TemplateCreate(_In):
     lab: str = Field(pattern=NAME, description="A verified lab with a baseline")
     name: str = Field(pattern=TEMPLATE_NAME.pattern, description=TEMPLATE_RULE)

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # Where staff drop the disks and OVAs the API imports (`POST /api/v1/images/import`
     # names a file in it); unset: $LAB_HOME/import.
     import_dir: Path | None = None
+    # On each lab host added with `lab host add`: the directory of the storage pool
+    # (`hromada-lab`, made by libvirt there on the host's first add) that lab volumes go to.
+    host_pool: Path = Path("/var/lib/libvirt/hromada-lab")
     # `lab serve` over TLS: the certificate (chain) and its private key, PEM files.
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -1,4 +1,5 @@
-"""`/healthz` (public), `/metrics` (Prometheus text), `/api/v1/host` and `/api/v1/me`."""
+"""`/healthz` (public), `/metrics` (Prometheus text), `/api/v1/host`, `/api/v1/hosts` and
+`/api/v1/me`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from fastapi.responses import PlainTextResponse
 from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep, StoresDep
 from api.metrics import CONTENT_TYPE, render
-from api.schemas import Health, HostRoomPublic, UserPublic
+from api.schemas import Health, HostPublic, HostRoomPublic, UserPublic
 from lab.access.audit import Unauthenticated
+from lab.host import hosts
 from lab.labs import lifecycle
 from lab.placement import admission
 
@@ -48,3 +50,11 @@ def host(user: CurrentUser, settings: SettingsDep) -> HostRoomPublic:
     class that does not fit is refused (as `lab host check` shows it). Staff only."""
     require(user, *STAFF)
     return HostRoomPublic.of(admission.host_room(settings))
+
+
+@router.get("/api/v1/hosts", tags=["health"])
+def list_hosts(user: CurrentUser, settings: SettingsDep) -> list[HostPublic]:
+    """Every lab host (`local` first) with its accelerator, CPUs, memory, disk and labs,
+    as asked just now; one that does not answer says why. Staff only."""
+    require(user, *STAFF)
+    return [HostPublic.of(view) for view in hosts.list_hosts(settings)]

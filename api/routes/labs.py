@@ -23,8 +23,10 @@ from api.schemas import (
 from lab.access.users import Role, User
 from lab.base import Progress
 from lab.baselines import resets
+from lab.errors import quote
 from lab.labs import lifecycle
 from lab.operations.runner import Runner
+from lab.placement import admission
 from lab.profile import catalogue
 from lab.settings import Settings
 from lab.templates import clones
@@ -80,6 +82,7 @@ def create_lab(
     if body.template is not None:
         return _clone(body.template, body.name or "", response, user, settings, runner)
     path, name = catalogue.new_lab(settings, body.profile or "", body.name, user)
+    admission.check_open(settings, f"lab {quote(name)}")  # 409 at once: every host draining
 
     def work(progress: Progress) -> LabPublic:
         return LabPublic.of(lifecycle.up(settings, path, name, progress, owner=user))

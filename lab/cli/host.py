@@ -1,6 +1,13 @@
-"""`lab host check`: what the orchestrator sees on this host, and whether it is enough."""
+"""`lab host check / add / list / drain / remove`: the servers labs run on.
+
+`check` looks at this machine (the host of LAB_LIBVIRT_URI, named `local`); the others
+are added by their libvirt URI and asked through libvirt alone.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Annotated
 
 import typer
 from rich import box
@@ -11,6 +18,7 @@ from lab.cli import err, out
 from lab.driver.connection import Driver, Versions
 from lab.driver.specs import VirtType
 from lab.errors import LabError
+from lab.host import hosts
 from lab.host.facts import (
     MIN_DISK_BYTES,
     MIN_MEMORY_BYTES,
@@ -18,6 +26,7 @@ from lab.host.facts import (
     choose_accel,
     gather_facts,
 )
+from lab.host.model import HostView
 from lab.placement import admission
 from lab.settings import Accel, Settings, get_settings
 
@@ -29,8 +38,12 @@ _UNUSABLE = "[bold red]unusable[/]"
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="The host the labs run on.", no_args_is_help=True)
+    group = typer.Typer(help="The hosts (servers) labs run on.", no_args_is_help=True)
     group.command("check")(check)
+    group.command("add")(add)
+    group.command("list")(list_)
+    group.command("drain")(drain)
+    group.command("remove")(remove)
     app.add_typer(group, name="host")
 
 
@@ -123,3 +136,80 @@ def _room_rows(table: Table, settings: Settings, problems: list[LabError]) -> No
 
 def _gib(size: int) -> str:
     return f"{size / (1 << 30):.1f} GiB"
+
+
+def add(
+    name: Annotated[str, typer.Argument(help="A short name for the server, e.g. lab2")],
+    uri: Annotated[
+        str,
+        typer.Argument(help="Its libvirt URI, e.g. qemu+ssh://hromada-lab@lab2.centre/system"),
+    ],
+) -> None:
+    """Add a lab server, once its libvirtd answers at URI; make its storage pool."""
+    view = hosts.add_host(get_settings(), name, uri)
+    out.print(
+        f"host [bold]{escape(view.name)}[/] added: {_capacity(view)}; lab volumes under"
+        f" {escape(view.disk_path or '-')}"
+    )
+
+
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="As JSON, the API's fields")] = False,
+) -> None:
+    """Every host with its accelerator, CPUs, memory, disk and labs; unreachable ones say why."""
+    views = hosts.list_hosts(get_settings())
+    if as_json:
+        out.print_json(json.dumps([v.model_dump(mode="json") for v in views]))
+        return
+    table = Table(box=box.SIMPLE, header_style="bold")
+    for column in ("host", "state", "accelerator", "CPUs", "memory free", "disk free", "labs"):
+        table.add_column(column)
+    for view in views:
+        state = "draining" if view.draining else "open"
+        table.add_row(
+            escape(view.name),
+            state if view.reachable else f"{state}, {_UNREACHABLE}",
+            (view.accel or "-").upper(),
+            str(view.cpus or "-"),
+            _amount(view.memory_available_bytes, view.memory_total_bytes),
+            _amount(view.disk_free_bytes),
+            escape(", ".join(view.labs)) or "-",
+        )
+    out.print(table)
+    for view in views:
+        if view.problem:
+            err.print(f"[bold]{escape(view.name)}[/]: {escape(view.problem)}", soft_wrap=True)
+            if view.hint:
+                err.print(f"  [bold yellow]hint:[/] {escape(view.hint)}", soft_wrap=True)
+
+
+def drain(
+    name: Annotated[str, typer.Argument(help="Host name (local: this machine)")],
+    undo: Annotated[bool, typer.Option("--undo", help="Take new labs on it again")] = False,
+) -> None:
+    """Keep new labs off a host; its labs stay and work as before."""
+    host = hosts.drain(get_settings(), name, draining=not undo)
+    if host.draining:
+        out.print(f"host {escape(host.name)} is draining: its labs stay, new labs go elsewhere")
+    else:
+        out.print(f"host {escape(host.name)} takes new labs again")
+
+
+def remove(name: Annotated[str, typer.Argument(help="Host name")]) -> None:
+    """Forget an added host (refused while labs are on it); nothing on it is touched."""
+    hosts.remove(get_settings(), name)
+    out.print(f"host {escape(name)} removed")
+
+
+def _capacity(view: HostView) -> str:
+    return (
+        f"{(view.accel or '-').upper()}, {view.cpus} CPUs,"
+        f" memory {_amount(view.memory_available_bytes, view.memory_total_bytes)},"
+        f" disk {_amount(view.disk_free_bytes)}"
+    )
+
+
+def _amount(free: int | None, total: int | None = None) -> str:
+    if free is None:
+        return "-"
+    return _gib(free) + (f" of {_gib(total)}" if total else "")

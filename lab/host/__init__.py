@@ -1,1 +1,3 @@
-"""The host labs run on: its facts, the accelerator (KVM or TCG), disk space under LAB_HOME."""
+"""Lab hosts: the servers labs run on (recorded, reached by their libvirt URI, drained),
+and this machine's own facts: the accelerator (KVM or TCG), disk space under LAB_HOME,
+boot slots."""

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from lab.host.model import LOCAL
 from lab.labs.plan import LabPlan
 from lab.profile import Profile
 
@@ -47,6 +48,8 @@ class LabRecord(BaseModel):
     # new digest, but a lab stays on the disk its overlays sit on.
     image_digests: dict[str, str] = {}
     class_name: str | None = None
+    # The lab host it runs on (lab.host): every machine and network of a lab is on one.
+    host: str = LOCAL
     # The template the lab was cloned from (lab.templates); None: built from its profile.
     template: str | None = None
     # The user who asked for the lab through the API (None: an engineer at the host, or

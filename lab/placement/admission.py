@@ -14,14 +14,15 @@ from collections.abc import Sequence
 
 from lab.driver.connection import Driver
 from lab.host.facts import HostFacts, gather_facts, host_accel, qemu_overhead_mib
+from lab.host.hosts import accepting
+from lab.host.model import LOCAL
 from lab.labs.plan import LabPlan
 from lab.labs.records import LabRecord, LabStatus
 from lab.placement.model import Need, Placement, Room
-from lab.placement.place import HOST_RESERVE, lab_need, place
+from lab.placement.place import HOST_RESERVE, CapacityError, lab_need, place
 from lab.settings import Settings
 from lab.store.state import StateStore
 
-LOCAL = "local"  # the host of LAB_LIBVIRT_URI, the only one so far
 _HOLDING = (LabStatus.CREATING, LabStatus.RUNNING)
 
 
@@ -70,11 +71,23 @@ def check_fits(
 ) -> Placement:
     """Where the labs of `plans` go on the hosts there are, or CapacityError naming the
     shortfall; nothing is made either way."""
+    check_open(settings, what)
     facts = gather_facts(settings.home)
     overhead = qemu_overhead_mib(host_accel(settings, facts))
     needs = [lab_need(p, overhead) for p in plans]
     labs = StateStore.open(settings).list_labs()
     return admit(driver, facts, labs, needs, overhead, what)
+
+
+def check_open(settings: Settings, what: str) -> None:
+    """CapacityError when no host takes new labs (every one is draining): cheap, so an
+    API request is refused at once, before its operation is accepted."""
+    if not accepting(settings, LOCAL):
+        raise CapacityError(
+            f"{what} has no host to run on: host {LOCAL} is draining (it keeps its labs and"
+            " takes no new ones)",
+            hint=f"open it again when its work is done: lab host drain {LOCAL} --undo",
+        )
 
 
 def host_room(settings: Settings) -> Room:

@@ -53,6 +53,7 @@ def check_new_clone(
             f"a lab named '{lab}' exists already", hint="pick another name, or delete it"
         )
     ownership.check_new_lab(settings, lab, owner)
+    admission.check_open(settings, f"lab {quote(lab)}")
 
 
 def clone(

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from lab.driver.connection import Driver
+from lab.host import hosts
 from lab.host.facts import gather_facts
 from lab.labs import lifecycle
 from lab.labs.records import LabStatus
@@ -67,6 +68,30 @@ def test_the_host_shows_staff_the_same_arithmetic(
     assert room["memory_promised_bytes"] > 0
     for role in ("trainer", "trainee", "tester"):
         assert client.get("/api/v1/host", headers=headers[role]).status_code == 403
+
+
+def test_staff_see_every_host_with_its_labs_and_a_draining_one_takes_no_lab(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "home", libvirt_uri="test:///default")
+    tokens = users_and_labs(settings)
+    engineer = {"Authorization": f"Bearer {tokens['engineer']}"}
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/api/v1/hosts", headers=engineer)
+        assert answer.status_code == 200, answer.text
+        [local] = answer.json()
+        assert local["name"] == "local" and local["uri"] == "test:///default"
+        assert local["reachable"] and not local["draining"] and local["cpus"] >= 1
+        recorded = {lab.name for lab in StateStore.open(settings).list_labs()}
+        assert set(local["labs"]) == recorded and recorded
+
+        hosts.drain(settings, "local")
+        assert client.get("/api/v1/hosts", headers=engineer).json()[0]["draining"]
+        body = {"profile": "tiny", "name": "late"}
+        refused = client.post("/api/v1/labs", json=body, headers=engineer)
+        assert refused.status_code == 409, refused.text
+        assert "host local is draining" in refused.json()["error"]
+        assert StateStore.open(settings).find_lab("late") is None
 
 
 def test_a_stopped_lab_that_no_longer_fits_is_not_started(tmp_path: Path) -> None:

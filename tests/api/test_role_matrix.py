@@ -255,6 +255,7 @@ OTHER: list[tuple[str, str, Any, str]] = [
     ("GET", "/api/v1/me", None, "401 401 200 200 200 200 200"),
     ("GET", "/metrics", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/host", None, "401 401 403 403 403 200 200"),
+    ("GET", "/api/v1/hosts", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/audit", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/images", None, "401 401 403 200 403 200 200"),
     # 404 for staff: allowed, and no such file in the import directory

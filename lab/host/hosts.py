@@ -1,0 +1,177 @@
+"""Lab hosts: adding a server, what each has, draining and removing one.
+
+Each host is a libvirtd reached through its URI (lab.host.uris); the orchestrator asks
+it through libvirt alone what it has (CPUs, memory, KVM) and, on an added host, keeps
+lab volumes in a storage pool of its own there (lab.host.model.POOL), made on the
+host's first add. `local` is the host of LAB_LIBVIRT_URI: it is described by this
+machine's own facts, the same ones admission counts (lab.placement.admission).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+
+from lab.driver.connection import Driver
+from lab.driver.specs import VirtType
+from lab.errors import ConflictError, InvalidError, LabError, quote
+from lab.host.facts import gather_facts, host_accel
+from lab.host.model import LOCAL, POOL, HostRecord, HostView
+from lab.host.records import HostStore
+from lab.host.uris import check_host_uri
+from lab.labs.naming import valid_lab_name
+from lab.settings import Settings
+from lab.store.state import StateStore, now
+
+# How long `list_hosts` waits for a host to answer before calling it unreachable (an
+# ssh connection to a dead server can take minutes to give up on its own).
+PROBE_SECONDS = 15.0
+
+
+def check_host_name(name: str) -> str:
+    """`name` if it may name a host: a DNS label like a lab's, and not `local`'s."""
+    if not valid_lab_name(name):
+        raise InvalidError(
+            f"{quote(name)} is not a valid host name",
+            hint="use 1 to 32 lower-case letters, digits and '-' (e.g. lab2)",
+        )
+    return name
+
+
+def add_host(settings: Settings, name: str, uri: str) -> HostView:
+    """Record the host of `uri` as `name` once its libvirtd answers there; make the
+    pool lab volumes will go to (LAB_HOST_POOL on that host) if it has none."""
+    name = check_host_name(name)
+    uri = check_host_uri(uri)
+    store = HostStore.open(settings)
+    if store.find(name) is not None:
+        raise ConflictError(f"a host named {quote(name)} is known already", hint="lab host list")
+    try:
+        with Driver.open(uri) as driver:
+            capacity = driver.node_capacity()
+            pool = driver.ensure_dir_pool(POOL, str(settings.host_pool))
+    except LabError as exc:
+        raise type(exc)(
+            f"host {name} was not added: {exc.message}",
+            hint=exc.hint + "; a new server is prepared with playbooks/host.yml, and the"
+            " control node's service user must reach it (ssh key, or TLS certificates)",
+        ) from exc
+    host = HostRecord(name=name, uri=uri, added_at=now())
+    store.add(host)
+    return HostView(
+        name=name,
+        uri=uri,
+        draining=False,
+        reachable=True,
+        accel="kvm" if capacity.kvm else "tcg",
+        cpus=capacity.cpus,
+        memory_total_bytes=capacity.memory_total_bytes,
+        memory_available_bytes=capacity.memory_available_bytes,
+        disk_path=pool.path,
+        disk_free_bytes=pool.available_bytes,
+    )
+
+
+def list_hosts(settings: Settings, probe_seconds: float = PROBE_SECONDS) -> list[HostView]:
+    """Every host (`local` first) with what it has now and the labs on it. The hosts are
+    asked side by side; one that does not answer in `probe_seconds` is unreachable."""
+    hosts = HostStore.open(settings).list()
+    labs: dict[str, list[str]] = defaultdict(list)
+    for lab in StateStore.open(settings).list_labs():
+        labs[lab.host].append(lab.name)
+    views: dict[str, HostView] = {}
+
+    def probe(host: HostRecord) -> Callable[[], None]:
+        def run() -> None:
+            views[host.name] = _view(settings, host, tuple(sorted(labs[host.name])))
+
+        return run
+
+    threads = [threading.Thread(target=probe(h), daemon=True) for h in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(probe_seconds)
+    return [
+        views.get(h.name)
+        or HostView(
+            name=h.name,
+            uri=h.uri,
+            draining=h.draining,
+            reachable=False,
+            problem=f"no answer within {probe_seconds:.0f} s",
+            hint=f"is the server up and its libvirtd running? try: virsh -c {h.uri} version",
+            labs=tuple(sorted(labs[h.name])),
+        )
+        for h in hosts
+    ]
+
+
+def _view(settings: Settings, host: HostRecord, labs: tuple[str, ...]) -> HostView:
+    seen = HostView(
+        name=host.name, uri=host.uri, draining=host.draining, reachable=False, labs=labs
+    )
+    try:
+        with Driver.open(host.uri) as driver:
+            capacity = driver.node_capacity()
+            pool = None if host.name == LOCAL else driver.pool_space(POOL)
+    except LabError as exc:
+        return seen.model_copy(update={"problem": exc.message, "hint": exc.hint})
+    if host.name == LOCAL:  # this machine: the facts admission counts
+        facts = gather_facts(settings.home)
+        return seen.model_copy(
+            update={
+                "reachable": True,
+                "accel": "kvm" if host_accel(settings, facts).virt_type is VirtType.KVM else "tcg",
+                "cpus": os.cpu_count() or capacity.cpus,
+                "memory_total_bytes": capacity.memory_total_bytes,
+                "memory_available_bytes": facts.memory_available_bytes,
+                "disk_path": str(facts.disk_path),
+                "disk_free_bytes": facts.disk_free_bytes,
+            }
+        )
+    return seen.model_copy(
+        update={
+            "reachable": True,
+            "accel": "kvm" if capacity.kvm else "tcg",
+            "cpus": capacity.cpus,
+            "memory_total_bytes": capacity.memory_total_bytes,
+            "memory_available_bytes": capacity.memory_available_bytes,
+            "disk_path": pool.path if pool else None,
+            "disk_free_bytes": pool.available_bytes if pool else None,
+            "problem": "" if pool else f"its storage pool {POOL} is missing or stopped",
+            "hint": "" if pool else "remove the host and add it again to make the pool",
+        }
+    )
+
+
+def drain(settings: Settings, name: str, draining: bool = True) -> HostRecord:
+    """Mark the host draining (its labs stay, new ones go elsewhere) or open it again."""
+    return HostStore.open(settings).set_draining(name, draining)
+
+
+def remove(settings: Settings, name: str) -> None:
+    """Forget an added host. Refused for `local` and while labs are recorded on it; the
+    host itself, its pool and anything in it are left as they are."""
+    store = HostStore.open(settings)
+    host = store.get(name)
+    if host.name == LOCAL:
+        raise ConflictError(
+            f"{LOCAL} is the host of LAB_LIBVIRT_URI and cannot be removed",
+            hint=f"to take no new labs on it: lab host drain {LOCAL}",
+        )
+    on = sorted(lab.name for lab in StateStore.open(settings).list_labs() if lab.host == name)
+    if on:
+        raise ConflictError(
+            f"host {name} still has labs: {', '.join(on)}",
+            hint=f"take them down first (lab down LAB); `lab host drain {name}` keeps new"
+            " ones off it meanwhile",
+        )
+    store.delete(name)
+
+
+def accepting(settings: Settings, name: str = LOCAL) -> bool:
+    """Whether new labs may be placed on host `name` (it is not draining)."""
+    return not HostStore.open(settings).get(name).draining

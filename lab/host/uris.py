@@ -1,0 +1,80 @@
+"""Which libvirt URIs may name a lab host (pure).
+
+A host is reached through libvirt's own remote protocol: `qemu+ssh://` (as the service
+user, keys only) or `qemu+tls://`, always the system daemon (a session daemon has no
+bridged networks). Local forms (`qemu:///system`, `qemu+unix:///system`) name a daemon on
+the control node itself. Some URI parameters choose programs that libvirt runs, on the
+control node (`command`: the ssh binary) or on the host (`netcat`): those are refused, as
+is anything not known to be harmless.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from lab.errors import InvalidError, quote
+
+REMOTE_SCHEMES = ("qemu+ssh", "qemu+tls")
+LOCAL_SCHEMES = ("qemu", "qemu+unix")
+# Parameters that pick keys, certificates and checks, never a program.
+_PARAMETERS = frozenset(
+    {"keyfile", "known_hosts", "known_hosts_verify", "sshauth", "no_tty", "pkipath", "proxy"}
+)
+_PROXIES = frozenset({"auto", "native", "netcat"})  # which helper; `netcat=` (its path) is not
+MAX_URI = 512
+
+_HINT = (
+    "use qemu+ssh://hromada-lab@HOST/system (the service user, with its key) or"
+    " qemu+tls://HOST/system, for a host prepared by playbooks/host.yml"
+)
+
+
+def check_host_uri(uri: str) -> str:
+    """`uri` if it may name a lab host, else InvalidError saying what is wrong."""
+    if len(uri) > MAX_URI or not uri.isprintable() or any(c.isspace() for c in uri):
+        raise InvalidError(f"{quote(uri[:80])} is not a libvirt URI", hint=_HINT)
+    parts = urlsplit(uri)
+    if parts.scheme not in REMOTE_SCHEMES + LOCAL_SCHEMES:
+        raise InvalidError(
+            f"{quote(uri)}: a lab host is reached through QEMU's libvirt driver, not"
+            f" {quote(parts.scheme or '(no scheme)')}",
+            hint=_HINT,
+        )
+    if parts.path != "/system":
+        raise InvalidError(
+            f"{quote(uri)} does not name the system daemon (/system)",
+            hint="labs need libvirt's system daemon: end the URI's path with /system",
+        )
+    if parts.scheme in REMOTE_SCHEMES and not parts.hostname:
+        raise InvalidError(f"{quote(uri)} names no host", hint=_HINT)
+    if parts.password is not None:
+        raise InvalidError(
+            f"{quote(parts.scheme + '://' + (parts.hostname or ''))}...: a URI with a password",
+            hint="the service user logs in with its key (keyfile=...), never a password in a URI",
+        )
+    if parts.scheme in LOCAL_SCHEMES and parts.netloc:
+        raise InvalidError(
+            f"{quote(uri)}: {parts.scheme} reaches this machine only, it names no host",
+            hint=_HINT,
+        )
+    if parts.fragment:
+        raise InvalidError(f"{quote(uri)} has a fragment (#...)", hint=_HINT)
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in _PARAMETERS:
+            raise InvalidError(
+                f"{quote(uri)}: the parameter {quote(key)} is not accepted",
+                hint="accepted: "
+                + ", ".join(sorted(_PARAMETERS))
+                + " (none that names a program to run)",
+            )
+        if key == "proxy" and value not in _PROXIES:
+            raise InvalidError(
+                f"{quote(uri)}: proxy={quote(value)} is not one of libvirt's",
+                hint="proxy=auto, native or netcat",
+            )
+    return uri
+
+
+def is_local(uri: str) -> bool:
+    """Whether `uri` reaches a daemon on the control node itself."""
+    return urlsplit(uri).scheme in LOCAL_SCHEMES
