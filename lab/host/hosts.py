@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable
 
 from lab.driver.connection import Driver
 from lab.driver.specs import VirtType
@@ -83,13 +82,10 @@ def list_hosts(settings: Settings, probe_seconds: float = PROBE_SECONDS) -> list
         labs[lab.host].append(lab.name)
     views: dict[str, HostView] = {}
 
-    def probe(host: HostRecord) -> Callable[[], None]:
-        def run() -> None:
-            views[host.name] = _view(settings, host, tuple(sorted(labs[host.name])))
+    def probe(host: HostRecord) -> None:
+        views[host.name] = _view(settings, host, tuple(sorted(labs[host.name])))
 
-        return run
-
-    threads = [threading.Thread(target=probe(h), daemon=True) for h in hosts]
+    threads = [threading.Thread(target=probe, args=(h,), daemon=True) for h in hosts]
     for thread in threads:
         thread.start()
     for thread in threads:
