@@ -15,10 +15,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.cli import err, out
+from lab.cli.labs import progress_printer
 from lab.driver.connection import Driver, Versions
 from lab.driver.specs import VirtType
 from lab.errors import LabError
-from lab.host import hosts
+from lab.host import hosts, images
 from lab.host.facts import (
     MIN_DISK_BYTES,
     MIN_MEMORY_BYTES,
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
     group.command("list")(list_)
     group.command("drain")(drain)
     group.command("remove")(remove)
+    group.command("prepare")(prepare)
     app.add_typer(group, name="host")
 
 
@@ -199,6 +201,18 @@ def remove(name: Annotated[str, typer.Argument(help="Host name")]) -> None:
     """Forget an added host (refused while labs are on it); nothing on it is touched."""
     hosts.remove(get_settings(), name)
     out.print(f"host {escape(name)} removed")
+
+
+def prepare(
+    name: Annotated[str, typer.Argument(help="Host name (a server added with lab host add)")],
+    image: Annotated[list[str], typer.Argument(help="Images to have on it (lab image list)")],
+) -> None:
+    """Copy images to a server ahead of its labs, each file checked by its sha256 (once
+    per server: what it has already is not sent again)."""
+    done = images.ensure_images(get_settings(), name, image, progress_printer())
+    for item in done:
+        how = f"copied in {item.seconds:.1f} s" if item.copied else "there already"
+        out.print(f"  {escape(item.image):<24} {escape(item.volume)}  {item.size >> 20} MiB, {how}")
 
 
 def _capacity(view: HostView) -> str:

@@ -8,18 +8,19 @@ for the operation), else `DriverError`. Results are plain values or frozen model
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from ipaddress import IPv4Network
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 
 import libvirt
 import libvirt_qemu
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from lab.driver import saved_state
 from lab.driver.domain_xml import has_nvram, metadata_values, vnc_endpoint
 from lab.driver.network_xml import ipv4_subnets
-from lab.driver.pool_xml import dir_pool_xml
+from lab.driver.pool_xml import dir_pool_xml, volume_xml
 from lab.driver.specs import METADATA_NS
 from lab.errors import ConflictError, DriverError, LabError, NotFoundError
 
@@ -327,6 +328,12 @@ class Driver:
             name=name, path=path, capacity_bytes=int(capacity), available_bytes=int(available)
         )
 
+    def refresh_pool(self, name: str) -> None:
+        """Make libvirt look at pool `name`'s directory again (files added or removed there
+        by something else)."""
+        with self._errors(f"refresh storage pool {name}"):
+            self._conn.storagePoolLookupByName(name).refresh(0)
+
     def forget_pool(self, name: str) -> None:
         """Stop and undefine pool `name`, leaving its directory and files on the host."""
         with self._errors(f"remove storage pool {name}"):
@@ -336,6 +343,78 @@ class Driver:
             if pool.isActive():
                 pool.destroy()
             pool.undefine()
+
+    def volume_path(self, pool: str, name: str) -> str | None:
+        """Where volume `name` of `pool` is on the pool's host, or None: no such volume."""
+        with self._errors(f"look up volume {name} in pool {pool}"):
+            vol = self._find_volume(pool, name)
+            return None if vol is None else str(vol.path())
+
+    def upload_volume(
+        self,
+        pool: str,
+        name: str,
+        source: BinaryIO,
+        size: int,
+        sent: Callable[[int], None] = lambda _n: None,
+    ) -> str:
+        """A new volume `name` in `pool`, filled with the `size` bytes of `source` through
+        libvirt's stream (so to a remote host too); the sha256 of what was sent. `sent`
+        hears the bytes sent so far. On failure the volume is deleted."""
+        digest = hashlib.sha256()
+        done = 0
+
+        def read(_stream: Any, nbytes: int, _opaque: object) -> bytes:
+            nonlocal done
+            data = source.read(nbytes)
+            digest.update(data)
+            done += len(data)
+            sent(done)
+            return data
+
+        with self._errors(f"upload volume {name} to pool {pool}"):
+            target = self._conn.storagePoolLookupByName(pool)
+            vol = target.createXML(volume_xml(name, size), 0)
+            try:
+                stream = self._conn.newStream(0)
+                vol.upload(stream, 0, size, 0)
+                stream.sendAll(read, None)
+                stream.finish()
+            except BaseException:
+                vol.delete(0)
+                raise
+        return digest.hexdigest()
+
+    def volume_sha256(self, pool: str, name: str) -> str:
+        """The sha256 of volume `name` as its host has it (read back through a stream)."""
+        digest = hashlib.sha256()
+
+        def write(_stream: Any, data: bytes, _opaque: object) -> int:
+            digest.update(data)
+            return len(data)
+
+        with self._errors(f"read volume {name} of pool {pool}"):
+            vol = self._conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
+            stream = self._conn.newStream(0)
+            vol.download(stream, 0, 0, 0)
+            stream.recvAll(write, None)
+            stream.finish()
+        return digest.hexdigest()
+
+    def delete_volume(self, pool: str, name: str) -> None:
+        """Delete volume `name` of `pool` (nothing when there is none)."""
+        with self._errors(f"delete volume {name} of pool {pool}"):
+            vol = self._find_volume(pool, name)
+            if vol is not None:
+                vol.delete(0)
+
+    def _find_volume(self, pool: str, name: str) -> Any:
+        try:
+            return self._conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+                return None
+            raise
 
     def _find_pool(self, name: str) -> Any:
         try:

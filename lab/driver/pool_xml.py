@@ -17,3 +17,18 @@ def dir_pool_xml(name: str, path: str) -> str:
     ET.SubElement(permissions, "mode").text = "0711"
     ET.indent(root, space="  ")
     return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def volume_xml(name: str, capacity: int) -> str:
+    """A `<volume>` of `capacity` bytes that an upload fills, readable by QEMU (0644:
+    what goes in a lab host's pool is base images, not secrets)."""
+    root = ET.Element("volume")
+    ET.SubElement(root, "name").text = name
+    ET.SubElement(root, "capacity", unit="bytes").text = str(capacity)
+    ET.SubElement(root, "allocation", unit="bytes").text = "0"
+    target = ET.SubElement(root, "target")
+    ET.SubElement(target, "format", type="raw")
+    permissions = ET.SubElement(target, "permissions")
+    ET.SubElement(permissions, "mode").text = "0644"
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="unicode") + "\n"

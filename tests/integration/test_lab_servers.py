@@ -6,8 +6,10 @@ nothing of it is forgotten."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from lab.driver.connection import Driver
 from lab.host.model import POOL
+from tests.homes import TEST_ROOT
 from tests.integration.test_host_check import lab_cli
 
 pytestmark = pytest.mark.integration
@@ -76,3 +79,56 @@ def test_a_server_is_added_and_watched_through_its_remote_uri(
     removed = lab_cli(lab_env, "host", "remove", "s1")
     assert removed.returncode == 0, removed.stderr
     assert on_server.is_dir()  # removing a host touches nothing on it
+
+
+@pytest.fixture
+def own_images(tmp_path: Path, lab_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A LAB_HOME with an image store of its own holding one small imported disk."""
+    home = TEST_ROOT / f"servers-{os.getpid()}"
+    home.mkdir(mode=0o755)
+    disk = tmp_path / "small.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    env = {**lab_env, "LAB_HOME": str(home)}
+    try:
+        made = lab_cli(env, "image", "import", str(disk), "--name", "small")
+        assert made.returncode == 0, made.stdout + made.stderr
+        yield env
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_images_are_copied_to_a_server_once_and_checked(
+    server: str, own_images: dict[str, str]
+) -> None:
+    env = own_images
+    assert lab_cli(env, "host", "add", "s1", server).returncode == 0
+    store = Path(env["LAB_HOME"]) / "images"
+    digest = json.loads((store / "names" / "small.json").read_text())["digest"]
+    local = store / "blobs" / digest / "disk.qcow2"
+    volume = f"{digest}.disk.qcow2"
+
+    first = lab_cli(env, "host", "prepare", "s1", "small")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert volume in first.stdout and "copied in" in first.stdout
+    pool = STATE / f"{os.environ['LAB_NETNS']}-s1" / "lib" / "hromada-lab"
+    assert (pool / volume).read_bytes() == local.read_bytes()  # on the server's side
+    sha = hashlib.sha256(local.read_bytes()).hexdigest()
+    assert (pool / f"{volume}.sha256").read_text() == sha
+
+    again = lab_cli(env, "host", "prepare", "s1", "small")
+    assert again.returncode == 0 and "there already" in again.stdout  # nothing sent
+
+    (pool / f"{volume}.sha256").unlink()  # as if the copy had been cut short
+    with Driver.open(server) as driver:
+        driver.refresh_pool(POOL)
+    redo = lab_cli(env, "host", "prepare", "s1", "small")
+    assert redo.returncode == 0, redo.stdout + redo.stderr
+    assert "was cut short: copying it again" in redo.stdout + redo.stderr  # the progress
+    assert "copied in" in redo.stdout
+    assert (pool / f"{volume}.sha256").read_text() == sha
+
+    missing = lab_cli(env, "host", "prepare", "s1", "nonesuch")
+    assert missing.returncode == 1 and "no image named 'nonesuch'" in missing.stderr
+    local_host = lab_cli(env, "host", "prepare", "local", "small")
+    assert local_host.returncode == 1 and "nothing to copy" in local_host.stderr
+    assert lab_cli(env, "host", "remove", "s1").returncode == 0

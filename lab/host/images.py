@@ -1,0 +1,104 @@
+"""Base images on a lab server: copied once, through libvirt, and checked.
+
+An added host has no image store of its own: the images its labs sit on go into its
+pool (lab.host.model.POOL) through libvirt's storage streams, named by their digest
+(`DIGEST.disk.qcow2`, and `DIGEST.vmlinuz`, `DIGEST.initrd.img` for an image booted by
+its kernel), so each is copied once per host whatever names it has. Every file is read
+back from the host and its sha256 compared with what was sent; only then is its mark
+written beside it (`FILE.sha256`, holding that sha256). A file without its mark (a copy
+cut short) is deleted and copied again.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from lab.base import Frozen, Progress, quiet
+from lab.driver.connection import Driver
+from lab.errors import ConflictError, DriverError
+from lab.host.model import LOCAL, POOL
+from lab.host.records import HostStore
+from lab.images import ImageStore
+from lab.images.model import Image
+from lab.settings import Settings
+
+MARK = ".sha256"
+
+
+class CopiedFile(Frozen):
+    image: str
+    volume: str  # its name in the host's pool
+    size: int
+    copied: bool  # False: the host had it already
+    seconds: float
+
+
+def image_files(store: ImageStore, image: Image) -> list[tuple[str, Path]]:
+    """(volume name, local file) of everything a lab on another host needs of `image`."""
+    files = [(f"{image.digest}.disk.qcow2", store.disk_path(image))]
+    if image.kernel:
+        files.append((f"{image.digest}.{image.kernel}", store.kernel_path(image)))
+    if image.initrd:
+        files.append((f"{image.digest}.{image.initrd}", store.initrd_path(image)))
+    return files
+
+
+def ensure_images(
+    settings: Settings, host: str, names: Sequence[str], progress: Progress = quiet
+) -> list[CopiedFile]:
+    """Copy the images `names` to host `host` where it does not have them yet, each
+    file checked by its sha256; what was copied and what was there already."""
+    record = HostStore.open(settings).get(host)
+    if record.name == LOCAL:
+        raise ConflictError(
+            f"{LOCAL} runs its labs from the image store itself: nothing to copy",
+            hint="name a server added with `lab host add`",
+        )
+    store = ImageStore(settings)
+    images = [store.get(name) for name in names]  # NotFoundError before anything is sent
+    done: list[CopiedFile] = []
+    with Driver.open(record.uri) as driver:
+        for image in images:
+            for volume, path in image_files(store, image):
+                done.append(_ensure(driver, image.name, volume, path, host, progress))
+    return done
+
+
+def _ensure(
+    driver: Driver, image: str, volume: str, path: Path, host: str, progress: Progress
+) -> CopiedFile:
+    started = time.monotonic()
+    size = path.stat().st_size
+    if driver.volume_path(POOL, volume) is not None:
+        if driver.volume_path(POOL, volume + MARK) is not None:
+            return CopiedFile(image=image, volume=volume, size=size, copied=False, seconds=0.0)
+        progress(image, f"{volume} on {host} was cut short: copying it again")
+        driver.delete_volume(POOL, volume)
+    step = max(size // 10, 1)
+    shown = [0]
+
+    def sent(count: int) -> None:
+        if count - shown[0] >= step or count == size:
+            shown[0] = count
+            progress(
+                image, f"copying to {host}: {100 * count // max(size, 1)}% of {size >> 20} MiB"
+            )
+
+    with path.open("rb") as source:
+        sha = driver.upload_volume(POOL, volume, source, size, sent)
+    there = driver.volume_sha256(POOL, volume)
+    if there != sha:
+        driver.delete_volume(POOL, volume)
+        raise DriverError(
+            f"the copy of image {image} ({volume}) on host {host} does not match what was"
+            f" sent (sha256 {there[:12]} against {sha[:12]}); it was deleted",
+            hint="copy it again (lab host prepare); if it fails again, check the host's disk",
+        )
+    mark = sha.encode()
+    driver.upload_volume(POOL, volume + MARK, io.BytesIO(mark), len(mark))
+    seconds = time.monotonic() - started
+    progress(image, f"{volume} copied to {host} and checked in {seconds:.1f} s")
+    return CopiedFile(image=image, volume=volume, size=size, copied=True, seconds=seconds)
