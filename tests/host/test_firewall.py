@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 ROLE = Path(__file__).parents[2] / "playbooks" / "host" / "lab_host"
 GUESTS = Path(__file__).parents[2] / "playbooks" / "files" / "hromada-lab-guests.nft"
 PROBE = Path(__file__).with_name("netprobe.py")
-API, SSH, OTHER = 8080, 22, 9999
+API, SSH, OTHER, LIBVIRT_TLS = 8080, 22, 9999, 16514
 LAN_OK, LAN_OTHER, HOST_LAN = "192.0.2.2", "192.0.2.3", "192.0.2.1"
 GUEST, HOST_LAB = "198.51.100.2", "198.51.100.1"
 
@@ -109,7 +109,7 @@ def nets() -> Iterator[Namespaces]:
         spaces.create()
         listener = subprocess.Popen(
             ["ip", "netns", "exec", spaces.srv, sys.executable, str(PROBE), "listen"]
-            + [f"tcp:{p}" for p in (SSH, API, OTHER, 53)]
+            + [f"tcp:{p}" for p in (SSH, API, OTHER, LIBVIRT_TLS, 53)]
             + ["udp:53", "udp:67"],
             stdout=subprocess.PIPE,
             text=True,
@@ -132,7 +132,7 @@ def lab(proto: str, port: int) -> str:
     return f"{GUEST},{proto},{HOST_LAB},{port}"
 
 
-FROM_LAN = [lan(LAN_OK, "tcp", p) for p in (API, SSH, OTHER)]
+FROM_LAN = [lan(LAN_OK, "tcp", p) for p in (API, SSH, OTHER, LIBVIRT_TLS)]
 FROM_LAB = [lab("tcp", API), lab("tcp", SSH), lab("tcp", 53), lab("udp", 53), lab("udp", 67)]
 
 
@@ -149,6 +149,7 @@ def test_only_ssh_and_the_api_get_in_and_nothing_from_lab_guests(
         lan(LAN_OK, "tcp", API): True,
         lan(LAN_OK, "tcp", SSH): True,
         lan(LAN_OK, "tcp", OTHER): False,
+        lan(LAN_OK, "tcp", LIBVIRT_TLS): False,  # closed until control nodes are named
     }
     # Guests have static addresses: no DHCP, no DNS, and neither the API nor SSH.
     assert nets.probe(nets.guest, *FROM_LAB) == dict.fromkeys(FROM_LAB, False)
@@ -163,6 +164,7 @@ def test_with_the_guest_firewall_as_a_server_loads_them(nets: Namespaces, tmp_pa
         lan(LAN_OK, "tcp", API): True,
         lan(LAN_OK, "tcp", SSH): True,
         lan(LAN_OK, "tcp", OTHER): False,
+        lan(LAN_OK, "tcp", LIBVIRT_TLS): False,  # closed until control nodes are named
     }
     assert nets.probe(nets.guest, *FROM_LAB) == dict.fromkeys(FROM_LAB, False)
 
@@ -182,6 +184,18 @@ def test_ssh_and_api_sources_restrict_who_gets_in(nets: Namespaces, tmp_path: Pa
         lan(LAN_OTHER, "tcp", SSH): False,  # not an admin address
         lan(LAN_OTHER, "tcp", API): True,  # 192.0.2.3 is in 192.0.2.0/30
     }
+
+
+def test_libvirt_tls_opens_to_the_named_control_nodes_only(
+    nets: Namespaces, tmp_path: Path
+) -> None:
+    nets.load(render(lab_host_libvirt_tls_sources=[f"{LAN_OK}/32"]), tmp_path)
+    specs = [lan(src, "tcp", LIBVIRT_TLS) for src in (LAN_OK, LAN_OTHER)]
+    assert nets.probe(nets.lan, *specs) == {
+        lan(LAN_OK, "tcp", LIBVIRT_TLS): True,
+        lan(LAN_OTHER, "tcp", LIBVIRT_TLS): False,
+    }
+    assert nets.probe(nets.guest, lab("tcp", LIBVIRT_TLS)) == {lab("tcp", LIBVIRT_TLS): False}
 
 
 def test_reloading_replaces_only_its_own_table(nets: Namespaces, tmp_path: Path) -> None:
