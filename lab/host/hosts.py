@@ -9,11 +9,10 @@ machine's own facts, the same ones admission counts (lab.placement.admission).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import defaultdict
 
-from lab.driver.connection import Driver
+from lab.driver.connection import Driver, NodeCapacity, PoolSpace
 from lab.driver.specs import VirtType
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.host.facts import gather_facts, host_accel
@@ -30,7 +29,7 @@ PROBE_SECONDS = 15.0
 
 
 def check_host_name(name: str) -> str:
-    """`name` if it may name a host: a DNS label like a lab's, and not `local`'s."""
+    """`name` if it may name a host: a DNS label, like a lab's name."""
     if not valid_lab_name(name):
         raise InvalidError(
             f"{quote(name)} is not a valid host name",
@@ -57,19 +56,9 @@ def add_host(settings: Settings, name: str, uri: str) -> HostView:
             hint=exc.hint + "; a new server is prepared with playbooks/host.yml, and the"
             " control node's service user must reach it (ssh key, or TLS certificates)",
         ) from exc
-    host = HostRecord(name=name, uri=uri, added_at=now())
-    store.add(host)
-    return HostView(
-        name=name,
-        uri=uri,
-        draining=False,
-        reachable=True,
-        accel="kvm" if capacity.kvm else "tcg",
-        cpus=capacity.cpus,
-        memory_total_bytes=capacity.memory_total_bytes,
-        memory_available_bytes=capacity.memory_available_bytes,
-        disk_path=pool.path,
-        disk_free_bytes=pool.available_bytes,
+    store.add(HostRecord(name=name, uri=uri, added_at=now()))
+    return _server_view(
+        HostView(name=name, uri=uri, draining=False, reachable=False), capacity, pool
     )
 
 
@@ -121,13 +110,18 @@ def _view(settings: Settings, host: HostRecord, labs: tuple[str, ...]) -> HostVi
             update={
                 "reachable": True,
                 "accel": "kvm" if host_accel(settings, facts).virt_type is VirtType.KVM else "tcg",
-                "cpus": os.cpu_count() or capacity.cpus,
+                "cpus": capacity.cpus,
                 "memory_total_bytes": capacity.memory_total_bytes,
                 "memory_available_bytes": facts.memory_available_bytes,
                 "disk_path": str(facts.disk_path),
                 "disk_free_bytes": facts.disk_free_bytes,
             }
         )
+    return _server_view(seen, capacity, pool)
+
+
+def _server_view(seen: HostView, capacity: NodeCapacity, pool: PoolSpace | None) -> HostView:
+    """An added server as its libvirtd describes it: its node and its pool's room."""
     return seen.model_copy(
         update={
             "reachable": True,
