@@ -18,6 +18,7 @@ import itertools
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
@@ -182,6 +183,24 @@ def _identity(path: Path) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=4096)
+def _wal(path: Path, seconds: float = 30.0) -> None:
+    """WAL mode for the database (it persists): readers never wait for a writer.
+    Switching needs the database to itself, and SQLite answers "locked" at once, without
+    its busy wait, while another connection uses it: two threads or processes opening a
+    new database together (two labs brought up side by side on a new LAB_HOME) try again
+    until the other is done."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with closing(sqlite3.connect(path, timeout=seconds)) as db:
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _lab_record(text: str) -> LabRecord:
     """A lab record from its JSON, parsed once per distinct text: validating a plan is
     the dearest part of listing labs, and records are frozen, so sharing them is safe."""
@@ -205,10 +224,7 @@ class StateStore:
         # made 0600 before SQLite opens it (not chmod-ed after, which leaves a window), and
         # SQLite gives its -wal and -shm files the database's own mode.
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            # WAL once per database (it persists): readers never wait for a writer.
-            # Switching modes needs the database to itself, so not on every connection.
-            db.execute("PRAGMA journal_mode = WAL")
+        _wal(self.path)
         self.path.chmod(0o600)  # a database made by an older version, world-readable
         with self._tx() as db:
             db.executescript(_SCHEMA)
