@@ -27,14 +27,17 @@ _HOLDING = (LabStatus.CREATING, LabStatus.RUNNING)
 
 
 def promised(driver: Driver, labs: Sequence[LabRecord], overhead_mib: int) -> int:
-    """Memory the labs being made or running will still take on top of what they hold."""
+    """Memory the labs being made or running will still take on top of what they hold.
+    A machine whose figure cannot be read without waiting (being restored or saved this
+    moment) counts as holding nothing yet: its lab owes its whole need, never less."""
+    resident = driver.resident_bytes()
     total = 0
     for lab in labs:
         if lab.status not in _HOLDING:
             continue
         need = lab_need(lab.plan, overhead_mib).memory_bytes
-        resident = sum(driver.domain_rss(m.domain) for m in lab.plan.machines)
-        total += max(0, need - resident)
+        held = sum(resident.get(m.domain, 0) for m in lab.plan.machines)
+        total += max(0, need - held)
     return total
 
 

@@ -20,6 +20,7 @@ from lab.errors import ConflictError, LabError
 from lab.labs import guest, lifecycle
 from lab.labs.plan import MANAGEMENT
 from lab.labs.records import LabStatus
+from lab.placement.admission import promised
 from lab.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -72,6 +73,25 @@ def test_every_machine_runs_and_answers(settings: Settings, two_labs: None) -> N
     assert report.machines[1].addresses[0] == ("net", "10.78.0.11")
     assert report.machines[1].addresses[1][0] == MANAGEMENT
     assert all(m.agent for m in report.machines), "qemu guest agent should answer"
+
+
+def test_admission_reads_what_each_running_machine_holds(
+    settings: Settings, two_labs: None
+) -> None:
+    """One call for every running domain's resident memory (what admission subtracts from
+    each lab's need), the figure of each QEMU process as the kernel counts it."""
+    record = lifecycle.status(settings, "t1").lab
+    [machine] = record.plan.machines
+    with Driver.open(settings.libvirt_uri) as driver:
+        resident = driver.resident_bytes()
+        owed = promised(driver, [record], overhead_mib=256)
+    held = resident[machine.domain]
+    # A booted guest's QEMU holds tens of MiB at least, and at most its memory, the
+    # translated-code cache (256 MiB) and QEMU's own.
+    assert 50 << 20 < held < (machine.memory_mib + 256 + 256) << 20
+    need = (machine.memory_mib + 256) << 20
+    assert owed == max(0, need - held)
+    assert set(resident) >= {m.domain for m in lifecycle.status(settings, "p1").lab.plan.machines}
 
 
 def test_machine_reaches_its_neighbour_over_the_lab_network(
