@@ -14,24 +14,14 @@ from lab.host.model import LOCAL, HostRecord
 from lab.settings import Settings
 from lab.store.state import StateStore, now
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS hosts (
-    name   TEXT PRIMARY KEY,
-    uri    TEXT NOT NULL UNIQUE,
-    record TEXT NOT NULL
-);
-"""
-
 
 class HostStore:
     """The hosts table. `local` has a row only once something about it is recorded
-    (draining); `host(LOCAL)` answers for it either way."""
+    (draining); `find` and `get` answer for it either way."""
 
     def __init__(self, state: StateStore, local_uri: str) -> None:
-        self.state = state
+        self.state = state  # its schema has the hosts table
         self.local_uri = local_uri
-        with state.transaction() as db:
-            db.executescript(_SCHEMA)
 
     @classmethod
     def open(cls, settings: Settings) -> HostStore:

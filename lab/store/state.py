@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS lab_images (
     image TEXT NOT NULL,
     PRIMARY KEY (lab, image)
 );
+CREATE TABLE IF NOT EXISTS hosts (
+    name   TEXT PRIMARY KEY,
+    uri    TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
