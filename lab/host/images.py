@@ -61,6 +61,7 @@ def ensure_images(
     images = [store.get(name) for name in names]  # NotFoundError before anything is sent
     done: list[CopiedFile] = []
     with Driver.open(record.uri) as driver:
+        driver.refresh_pool(POOL)  # as the server's disk has it now, not as libvirt last saw it
         for image in images:
             for volume, path in image_files(store, image):
                 done.append(_ensure(driver, image.name, volume, path, host, progress))
