@@ -11,13 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class Accel(StrEnum):
-    """Which accelerator guests run under. `auto` picks KVM when it is usable, else TCG."""
-
-    AUTO = "auto"
-    KVM = "kvm"
-    TCG = "tcg"
+from lab.host.model import Accel as Accel  # the setting's values, where a host keeps its own
 
 
 def _default_profiles() -> Path:

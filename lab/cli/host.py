@@ -7,6 +7,7 @@ are added by their libvirt URI and asked through libvirt alone.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -146,9 +147,27 @@ def add(
         str,
         typer.Argument(help="Its libvirt URI, e.g. qemu+ssh://hromada-lab@lab2.centre/system"),
     ],
+    ssh: Annotated[
+        str | None,
+        typer.Option(
+            help="USER@HOST[:PORT] the service user logs in as by SSH to reach guests on it"
+            " (default: a qemu+ssh URI's own)",
+        ),
+    ] = None,
+    ssh_key: Annotated[
+        Path | None, typer.Option(help="The SSH private key for --ssh (default: ~/.ssh's)")
+    ] = None,
+    ssh_known_hosts: Annotated[
+        Path | None,
+        typer.Option(help="Known hosts holding the server's SSH key (default: ~/.ssh's)"),
+    ] = None,
+    accel: Annotated[
+        Accel,
+        typer.Option(help="Its accelerator (auto: LAB_ACCEL; tcg where its KVM is in PVM mode)"),
+    ] = Accel.AUTO,
 ) -> None:
-    """Add a lab server, once its libvirtd answers at URI; make its storage pool."""
-    view = hosts.add_host(get_settings(), name, uri)
+    """Add a lab server, once its libvirtd (and its SSH) answer; make its storage pool."""
+    view = hosts.add_host(get_settings(), name, uri, ssh, ssh_key, ssh_known_hosts, accel)
     out.print(
         f"host [bold]{escape(view.name)}[/] added: {_capacity(view)}; lab volumes under"
         f" {escape(view.disk_path or '-')}"

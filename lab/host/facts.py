@@ -121,6 +121,28 @@ def choose_accel(requested: Accel, facts: HostFacts, tb_cache_mib: int = 0) -> A
     return tcg(f"{obstacle}, so TCG")
 
 
+def choose_server_accel(
+    requested: Accel, host: str, kvm: bool, tb_cache_mib: int = 0
+) -> AccelChoice:
+    """Like `choose_accel` for another server, from whether its libvirtd offers KVM."""
+    if requested is Accel.TCG or (requested is Accel.AUTO and not kvm):
+        why = "LAB_ACCEL=tcg" if requested is Accel.TCG else f"libvirt on {host} offers no KVM"
+        return AccelChoice(
+            virt_type=VirtType.QEMU,
+            cpu=_TCG_CPU,
+            reason=why,
+            tb_cache_mib=tb_cache_mib or None,
+            kernel_args=TCG_KERNEL_ARGS,
+        )
+    if not kvm:
+        raise HostError(
+            f"LAB_ACCEL=kvm, but libvirt on host {host} offers no KVM",
+            hint="set LAB_ACCEL=auto (or tcg) to run guests there under software emulation",
+        )
+    why = "LAB_ACCEL=kvm" if requested is Accel.KVM else f"libvirt on {host} offers KVM"
+    return AccelChoice(virt_type=VirtType.KVM, cpu=CpuMode.HOST_PASSTHROUGH, reason=why)
+
+
 def host_accel(settings: Settings, facts: HostFacts | None = None) -> AccelChoice:
     """The accelerator guests get on this host under `settings` (LAB_ACCEL, LAB_TCG_CACHE),
     from `facts` when the caller has them already."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from pathlib import Path
 
 from lab.driver.connection import Driver, NodeCapacity, PoolSpace
 from lab.driver.specs import VirtType
@@ -18,9 +19,10 @@ from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.host.facts import gather_facts, host_accel
 from lab.host.model import LOCAL, POOL, HostRecord, HostView
 from lab.host.records import HostStore
-from lab.host.uris import check_host_uri
+from lab.host.uris import check_host_uri, is_local, ssh_jump
+from lab.labs import guest
 from lab.labs.naming import valid_lab_name
-from lab.settings import Settings
+from lab.settings import Accel, Settings
 from lab.store.state import StateStore, now
 
 # How long `list_hosts` waits for a host to answer before calling it unreachable (an
@@ -38,11 +40,27 @@ def check_host_name(name: str) -> str:
     return name
 
 
-def add_host(settings: Settings, name: str, uri: str) -> HostView:
-    """Record the host of `uri` as `name` once its libvirtd answers there; make the
-    pool lab volumes will go to (LAB_HOST_POOL on that host) if it has none."""
+def add_host(
+    settings: Settings,
+    name: str,
+    uri: str,
+    ssh: str | None = None,
+    ssh_key: Path | None = None,
+    ssh_known_hosts: Path | None = None,
+    accel: Accel = Accel.AUTO,
+) -> HostView:
+    """Record the host of `uri` as `name` once its libvirtd answers there, and its SSH
+    too (how guests on it are reached: `ssh`, else a qemu+ssh URI's own login); make the
+    pool lab volumes will go to (LAB_HOST_POOL on that host) if it has none. `accel`: the
+    host's own LAB_ACCEL (`auto`: LAB_ACCEL's)."""
     name = check_host_name(name)
     uri = check_host_uri(uri)
+    if is_local(uri):
+        raise InvalidError(
+            f"{quote(uri)} is this machine's own libvirt: it is host {LOCAL} already",
+            hint="add a server by its remote URI (qemu+ssh://... or qemu+tls://...)",
+        )
+    jump = ssh_jump(uri, ssh, ssh_key, ssh_known_hosts)
     store = HostStore.open(settings)
     if store.find(name) is not None:
         raise ConflictError(f"a host named {quote(name)} is known already", hint="lab host list")
@@ -56,9 +74,14 @@ def add_host(settings: Settings, name: str, uri: str) -> HostView:
             hint=exc.hint + "; a new server is prepared with playbooks/host.yml, and the"
             " control node's service user must reach it (ssh key, or TLS certificates)",
         ) from exc
-    store.add(HostRecord(name=name, uri=uri, added_at=now()))
+    if jump is not None:
+        try:
+            guest.check_jump(jump)
+        except LabError as exc:
+            raise type(exc)(f"host {name} was not added: {exc.message}", hint=exc.hint) from exc
+    store.add(HostRecord(name=name, uri=uri, added_at=now(), ssh=jump, accel=accel))
     return _server_view(
-        HostView(name=name, uri=uri, draining=False, reachable=False), capacity, pool
+        HostView(name=name, uri=uri, draining=False, reachable=False), capacity, pool, accel
     )
 
 
@@ -117,15 +140,17 @@ def _view(settings: Settings, host: HostRecord, labs: tuple[str, ...]) -> HostVi
                 "disk_free_bytes": facts.disk_free_bytes,
             }
         )
-    return _server_view(seen, capacity, pool)
+    return _server_view(seen, capacity, pool, host.accel)
 
 
-def _server_view(seen: HostView, capacity: NodeCapacity, pool: PoolSpace | None) -> HostView:
+def _server_view(
+    seen: HostView, capacity: NodeCapacity, pool: PoolSpace | None, accel: Accel
+) -> HostView:
     """An added server as its libvirtd describes it: its node and its pool's room."""
     return seen.model_copy(
         update={
             "reachable": True,
-            "accel": "kvm" if capacity.kvm else "tcg",
+            "accel": "kvm" if capacity.kvm and accel is not Accel.TCG else "tcg",
             "cpus": capacity.cpus,
             "memory_total_bytes": capacity.memory_total_bytes,
             "memory_available_bytes": capacity.memory_available_bytes,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
 
 from lab.base import Frozen
 
@@ -10,11 +12,48 @@ LOCAL = "local"  # the host of LAB_LIBVIRT_URI, always there
 POOL = "hromada-lab"  # the storage pool lab volumes go to on an added host
 
 
+class Accel(StrEnum):
+    """Which accelerator guests run under. `auto` picks KVM when it is usable, else TCG."""
+
+    AUTO = "auto"
+    KVM = "kvm"
+    TCG = "tcg"
+
+
+class SshJump(Frozen):
+    """How the control node's SSH reaches a server, to go on from there to its guests
+    (their management networks are bridges on that server only): OpenSSH's ProxyJump."""
+
+    user: str
+    host: str
+    port: int = 22
+    key: Path | None = None  # None: the service user's own keys (~/.ssh)
+    known_hosts: Path | None = None  # None: the service user's ~/.ssh/known_hosts
+
+    @property
+    def target(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+class HostTarget(Frozen):
+    """The host a lab is made on, as its plan needs it: where its files go there (its
+    pool's directory; None on `local`, whose labs live under LAB_HOME) and how its
+    guests are reached from this machine."""
+
+    name: str = LOCAL
+    pool_path: Path | None = None
+    jump: SshJump | None = None
+
+
 class HostRecord(Frozen):
     name: str
     uri: str  # for `local`, LAB_LIBVIRT_URI
     draining: bool = False  # keeps its labs, takes no new ones
     added_at: datetime
+    ssh: SshJump | None = None  # how guests on it are reached; None on `local`
+    # Its own LAB_ACCEL: `auto` takes KVM when its libvirtd offers it; `tcg` for a server
+    # whose KVM cannot run stock guest kernels (KVM in PVM mode reports KVM all the same).
+    accel: Accel = Accel.AUTO
 
 
 class HostView(Frozen):

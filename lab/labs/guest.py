@@ -2,7 +2,9 @@
 
 The guest's host key is pinned when known (it is: the orchestrator made it and put it
 in the seed), so a different key is an error, not a prompt. Key material never appears
-in messages; paramiko and socket errors become `LabError`s with a hint.
+in messages; paramiko and socket errors become `LabError`s with a hint. A guest on
+another lab server is reached through that server's SSH (its `jump`, as OpenSSH's
+ProxyJump does it): its management network is a bridge on that server only.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import NoReturn
 import paramiko
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from lab.errors import LabError, NotFoundError
+from lab.errors import HostError, LabError, NotFoundError
+from lab.host.model import SshJump
 
 # The guest's sshd appears ~30 s after boot under TCG; until then connections are
 # refused (or time out while the guest is busy), so each attempt is kept short.
@@ -50,6 +53,11 @@ class HostKeyMismatchError(LabError):
     """The guest answered with a host key other than the one the lab gave it."""
 
 
+class JumpHostError(HostError):
+    """The lab server a guest is reached through refused the control node's SSH login
+    (unknown host key, key not accepted): waiting does not change that."""
+
+
 class GuestAddress(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,6 +66,7 @@ class GuestAddress(BaseModel):
     user: str
     key: Path  # the private key file
     host_key: str | None = None  # "ssh-ed25519 AAAA..." to pin; None trusts on first use
+    jump: SshJump | None = None  # the lab server the guest is reached through
 
     @field_validator("host")
     @classmethod
@@ -92,7 +101,7 @@ def connect(addr: GuestAddress, timeout: float = _CONNECT_TIMEOUT) -> paramiko.S
             f"the SSH key {addr.key} is missing",
             hint="the lab's keys live in its directory; recreate the lab (`lab down`, `lab up`)",
         )
-    client = paramiko.SSHClient()
+    client = _Connection()
     client.set_log_channel(_LOG_CHANNEL)
     if addr.host_key is not None:
         key_type, pinned = _parse_host_key(addr.host_key)
@@ -101,6 +110,10 @@ def connect(addr: GuestAddress, timeout: float = _CONNECT_TIMEOUT) -> paramiko.S
     else:
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:
+        sock = None
+        if addr.jump is not None:
+            client.jump = connect_jump(addr.jump, timeout)
+            sock = _tunnel(client.jump, addr.jump, addr.host, addr.port, timeout)
         client.connect(
             addr.host,
             port=addr.port,
@@ -111,6 +124,7 @@ def connect(addr: GuestAddress, timeout: float = _CONNECT_TIMEOUT) -> paramiko.S
             auth_timeout=timeout,
             allow_agent=False,
             look_for_keys=False,
+            sock=sock,
         )
     except paramiko.BadHostKeyException as exc:
         client.close()
@@ -127,6 +141,101 @@ def connect(addr: GuestAddress, timeout: float = _CONNECT_TIMEOUT) -> paramiko.S
     return client
 
 
+class _Connection(paramiko.SSHClient):
+    """A guest connection; closing it also closes the lab server's it went through."""
+
+    jump: paramiko.SSHClient | None = None
+
+    def close(self) -> None:
+        super().close()
+        if self.jump is not None:
+            self.jump.close()
+
+
+def connect_jump(jump: SshJump, timeout: float = _CONNECT_TIMEOUT) -> paramiko.SSHClient:
+    """An SSH connection to a lab server as the service user, its host key checked
+    against the known hosts (never trusted on first use). `GuestUnreachableError` when
+    it does not answer (worth another try), `JumpHostError` when it refuses us."""
+    client = paramiko.SSHClient()
+    client.set_log_channel(_LOG_CHANNEL)
+    hint = (
+        f"as the service user, `ssh -p {jump.port} {jump.user}@{jump.host} true` must work"
+        " without questions: its key in the known hosts"
+        + (f" ({jump.known_hosts})" if jump.known_hosts else "")
+        + ", our key in its authorized_keys"
+    )
+    try:
+        if jump.known_hosts is not None:
+            client.load_host_keys(str(jump.known_hosts))
+        else:
+            client.load_system_host_keys()
+    except OSError as exc:
+        raise JumpHostError(
+            f"cannot read the known hosts {jump.known_hosts}: {_describe(exc)}", hint=hint
+        ) from exc
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(
+            jump.host,
+            port=jump.port,
+            username=jump.user,
+            key_filename=str(jump.key) if jump.key is not None else None,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            allow_agent=False,
+            look_for_keys=jump.key is None,
+        )
+    except (paramiko.BadHostKeyException, paramiko.AuthenticationException) as exc:
+        client.close()
+        what = (
+            "its SSH host key is not the known one"
+            if isinstance(exc, paramiko.BadHostKeyException)
+            else "it did not accept our SSH key"
+        )
+        raise JumpHostError(f"lab server {jump.target}: {what}", hint=hint) from exc
+    except paramiko.SSHException as exc:
+        client.close()
+        if "known_hosts" in str(exc):
+            raise JumpHostError(
+                f"lab server {jump.target}: its SSH host key is not among the known hosts",
+                hint=hint,
+            ) from exc
+        raise GuestUnreachableError(
+            f"cannot reach lab server {jump.target} by SSH: {_describe(exc)}", hint=hint
+        ) from exc
+    except (OSError, EOFError) as exc:
+        client.close()
+        raise GuestUnreachableError(
+            f"cannot reach lab server {jump.target} by SSH: {_describe(exc)}",
+            hint="is the server up, its sshd running and its firewall open to this machine?",
+        ) from exc
+    return client
+
+
+def check_jump(jump: SshJump) -> None:
+    """The lab server `jump` takes our SSH login (a LabError saying why not)."""
+    connect_jump(jump, timeout=10.0).close()
+
+
+def _tunnel(
+    client: paramiko.SSHClient, jump: SshJump, host: str, port: int, timeout: float
+) -> paramiko.Channel:
+    """A TCP connection from the lab server to `host:port` (OpenSSH's `-W`)."""
+    transport = client.get_transport()
+    try:
+        if transport is None:
+            raise paramiko.SSHException("the connection closed")
+        return transport.open_channel(
+            "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=timeout
+        )
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        raise GuestUnreachableError(
+            f"lab server {jump.host} cannot reach {host}:{port}: {_describe(exc)}",
+            hint="is the machine running? `lab status` shows it",
+        ) from exc
+
+
 def wait_listening(addr: GuestAddress, deadline_s: float) -> float:
     """Wait until the machine's SSH server answers a connection with its banner; how long
     it took. No handshake: after a memory restore the server is the one that passed
@@ -134,20 +243,35 @@ def wait_listening(addr: GuestAddress, deadline_s: float) -> float:
     the path to it and the server answering. `GuestUnreachableError` at the deadline."""
     started = time.monotonic()
     last = "no attempt finished"
-    while (now := time.monotonic()) < started + deadline_s:
-        try:
-            with socket.create_connection((addr.host, addr.port), timeout=2.0) as conn:
-                conn.settimeout(max(0.5, min(5.0, started + deadline_s - now)))
-                if conn.recv(64).startswith(b"SSH-"):
-                    return time.monotonic() - started
-                last = "it answered, but not as an SSH server"
-        except OSError as exc:
-            last = _describe(exc)
-        time.sleep(0.05)
+    jump = connect_jump(addr.jump) if addr.jump is not None else None
+    try:
+        while (now := time.monotonic()) < started + deadline_s:
+            try:
+                with _open_stream(jump, addr) as conn:
+                    conn.settimeout(max(0.5, min(5.0, started + deadline_s - now)))
+                    if conn.recv(64).startswith(b"SSH-"):
+                        return time.monotonic() - started
+                    last = "it answered, but not as an SSH server"
+            except OSError as exc:
+                last = _describe(exc)
+            except GuestUnreachableError as exc:
+                last = exc.message
+            time.sleep(0.05)
+    finally:
+        if jump is not None:
+            jump.close()
     raise GuestUnreachableError(
         f"{addr.host}:{addr.port} did not answer on SSH within {deadline_s:.0f} s (last: {last})",
         hint="look at the machine's console: is it running, and its network up?",
     )
+
+
+def _open_stream(
+    jump: paramiko.SSHClient | None, addr: GuestAddress
+) -> socket.socket | paramiko.Channel:
+    if jump is None or addr.jump is None:
+        return socket.create_connection((addr.host, addr.port), timeout=2.0)
+    return _tunnel(jump, addr.jump, addr.host, addr.port, timeout=2.0)
 
 
 def run(addr: GuestAddress, command: str, timeout: float = 60.0) -> CommandResult:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lab.base import Frozen
 from lab.errors import ConflictError, InvalidError
+from lab.host.model import LOCAL, HostTarget, SshJump
 from lab.labs import naming
 from lab.profile import Check, Profile
 from lab.profile.appliance import Appliance, Firmware
@@ -103,6 +104,15 @@ class LabPlan(Frozen):
     management: NetworkPlan
     machines: tuple[MachinePlan, ...]
     checks: tuple[Check, ...] = ()  # the profile's verification tests, as deployed
+    # The lab host its machines and networks are on (lab.host), and on another server
+    # how its guests are reached; the machines' files are then in that server's pool.
+    host: str = LOCAL
+    jump: SshJump | None = None
+
+    @property
+    def remote(self) -> bool:
+        """Whether the lab is on another server than this machine."""
+        return self.host != LOCAL
 
     def quick_checks(self, machine: str) -> tuple[Check, ...]:
         """The command checks that run after every reset on the managed machine `machine`."""
@@ -173,11 +183,19 @@ class LabPlan(Frozen):
 
 
 def plan_lab(
-    profile: Profile, lab: str, prefix: str, labs_dir: Path, management: IPv4Network
+    profile: Profile,
+    lab: str,
+    prefix: str,
+    labs_dir: Path,
+    management: IPv4Network,
+    target: HostTarget | None = None,
 ) -> LabPlan:
     """Every name, address and path of lab `lab` deployed from `profile`.
 
     `management` is the lab's own management subnet (see `allocate_management`).
+    `target`: the host it goes on (None: this machine). The lab's keys and SSH files are
+    always under `labs_dir` here; its machines' files are under it only on this machine,
+    on another server they are volumes in that server's pool, named after their domain.
     """
     naming.check_lab_name(lab)
     if profile.abstract or not profile.machines:
@@ -193,6 +211,13 @@ def plan_lab(
                 hint="give the profile network another range, or move LAB_MGMT_POOL",
             )
     directory = labs_dir / lab
+    target = target or HostTarget()
+
+    def file(domain: str, machine: str, local: str, remote: str) -> Path:
+        if target.pool_path is None:
+            return directory / local.format(machine=machine)
+        return target.pool_path / f"{domain}.{remote}"
+
     networks = tuple(
         _network(prefix, lab, net.name, net.cidr, host=False) for net in profile.networks
     )
@@ -219,10 +244,11 @@ def plan_lab(
                 address=management.network_address + _FIRST_ALLOCATED + position,
             )
         uefi = machine.appliance is not None and machine.appliance.firmware is Firmware.UEFI
+        domain = naming.domain_name(prefix, lab, machine.name)
         machines.append(
             MachinePlan(
                 name=machine.name,
-                domain=naming.domain_name(prefix, lab, machine.name),
+                domain=domain,
                 image=machine.image,
                 vcpus=machine.vcpus,
                 memory_mib=machine.memory.mib,
@@ -231,16 +257,27 @@ def plan_lab(
                 roles=tuple(machine.roles),
                 nics=nics,
                 management=management_nic,
-                overlay=directory / "disks" / f"{machine.name}.qcow2",
-                seed=directory / "disks" / f"{machine.name}-seed.iso" if machine.managed else None,
-                console_log=directory / "console" / f"{machine.name}.log",
+                overlay=file(domain, machine.name, "disks/{machine}.qcow2", "qcow2"),
+                seed=(
+                    file(domain, machine.name, "disks/{machine}-seed.iso", "seed.iso")
+                    if machine.managed
+                    else None
+                ),
+                console_log=file(domain, machine.name, "console/{machine}.log", "console.log"),
                 appliance=machine.appliance,
-                nvram=directory / "nvram" / f"{machine.name}.fd" if uefi else None,
+                nvram=file(domain, machine.name, "nvram/{machine}.fd", "nvram.fd")
+                if uefi
+                else None,
                 extra_disks=tuple(
                     DiskPlan(
                         layer=f"{machine.name}.disk{n}",
                         image=image,
-                        overlay=directory / "disks" / f"{machine.name}.disk{n}.qcow2",
+                        overlay=file(
+                            domain,
+                            machine.name,
+                            f"disks/{{machine}}.disk{n}.qcow2",
+                            f"disk{n}.qcow2",
+                        ),
                     )
                     for n, image in enumerate(
                         machine.appliance.extra_disks if machine.appliance else (), start=2
@@ -262,6 +299,8 @@ def plan_lab(
         management=mgmt,
         machines=tuple(machines),
         checks=profile.tests,
+        host=target.name,
+        jump=target.jump,
     )
 
 

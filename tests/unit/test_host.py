@@ -8,7 +8,14 @@ import pytest
 
 from lab.driver import CpuMode, VirtType
 from lab.errors import HostError
-from lab.host.facts import AccelChoice, HostFacts, ToolFact, choose_accel, gather_facts
+from lab.host.facts import (
+    AccelChoice,
+    HostFacts,
+    ToolFact,
+    choose_accel,
+    choose_server_accel,
+    gather_facts,
+)
 from lab.settings import Accel
 
 
@@ -145,3 +152,15 @@ def test_host_check_without_libvirtd_says_so_and_fails(
     assert code == 1
     assert "unreachable" in output and "scripts/labns up" in output
     assert "qemu-img" in output  # everything else is still shown
+
+
+def test_a_server_gets_kvm_when_its_libvirt_offers_it_unless_told_tcg() -> None:
+    offered = choose_server_accel(Accel.AUTO, "lab2", kvm=True)
+    assert offered.virt_type is VirtType.KVM and "lab2 offers KVM" in offered.reason
+    told = choose_server_accel(Accel.TCG, "lab2", kvm=True, tb_cache_mib=256)
+    assert told.virt_type is VirtType.QEMU and told.tb_cache_mib == 256
+    assert told.kernel_args == ("mitigations=off",)
+    none = choose_server_accel(Accel.AUTO, "lab2", kvm=False)
+    assert none.virt_type is VirtType.QEMU and "offers no KVM" in none.reason
+    with pytest.raises(HostError, match="libvirt on host lab2 offers no KVM"):
+        choose_server_accel(Accel.KVM, "lab2", kvm=False)

@@ -3,10 +3,15 @@ no parameter that makes libvirt run a program of the URI's choosing."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import pytest
 
+from lab.driver.pool_xml import overlay_xml, volume_xml
 from lab.errors import InvalidError
-from lab.host.uris import check_host_uri, is_local
+from lab.host.model import SshJump
+from lab.host.uris import check_host_uri, is_local, ssh_jump
 
 
 @pytest.mark.parametrize(
@@ -56,3 +61,58 @@ def test_refused_with_the_reason(uri: str, words: str) -> None:
 def test_local_forms() -> None:
     assert is_local("qemu:///system") and is_local("qemu+unix:///system")
     assert not is_local("qemu+ssh://u@h/system")
+
+
+def test_guests_are_reached_through_the_ssh_login_a_qemu_ssh_uri_names() -> None:
+    jump = ssh_jump(
+        "qemu+ssh://hromada-lab@10.0.0.2:2222/system?keyfile=/srv/k&known_hosts=/srv/kh"
+    )
+    assert jump == SshJump(
+        user="hromada-lab",
+        host="10.0.0.2",
+        port=2222,
+        key=Path("/srv/k"),
+        known_hosts=Path("/srv/kh"),
+    )
+    assert jump.target == "hromada-lab@10.0.0.2:2222"
+
+
+def test_a_tls_host_is_reached_through_the_login_given_or_not_at_all() -> None:
+    assert ssh_jump("qemu+tls://lab3/system") is None
+    given = ssh_jump("qemu+tls://lab3/system", "root@10.254.1.2", Path("/k"), Path("/kh"))
+    assert given is not None and (given.user, given.host, given.port) == ("root", "10.254.1.2", 22)
+    assert given.key == Path("/k") and given.known_hosts == Path("/kh")
+
+
+@pytest.mark.parametrize(
+    ("ssh", "key", "words"),
+    [
+        ("lab3", None, "does not say how to log in"),
+        ("-oProxyCommand=x@lab3", None, "not a user name"),
+        ("root@-oProxyCommand=x", None, "not a host name"),
+        ("root@lab3 extra", None, "not a host name"),
+        ("root@lab3:70000", None, "out of range"),
+        ("root@lab3", Path("relative/key"), "not an absolute path"),
+    ],
+)
+def test_an_ssh_login_that_could_be_read_as_options_is_refused(
+    ssh: str, key: Path | None, words: str
+) -> None:
+    with pytest.raises(InvalidError, match=words):
+        ssh_jump("qemu+tls://lab3/system", ssh, key)
+
+
+def test_a_qemu_ssh_uri_must_name_its_user() -> None:
+    with pytest.raises(InvalidError, match="names no user"):
+        ssh_jump("qemu+ssh://lab2/system")
+
+
+def test_a_remote_overlay_sits_on_the_servers_copy_of_its_image() -> None:
+    volume = ET.fromstring(overlay_xml("hl-p1.a.qcow2", 1 << 30, "/pool/abc.disk.qcow2"))
+    assert volume.findtext("name") == "hl-p1.a.qcow2"
+    assert volume.find("target/format").get("type") == "qcow2"  # type: ignore[union-attr]
+    assert volume.findtext("target/permissions/mode") == "0600"  # the lab's own
+    assert volume.findtext("backingStore/path") == "/pool/abc.disk.qcow2"
+    seed = ET.fromstring(volume_xml("hl-p1.a.seed.iso", 4096, mode="0600"))
+    assert seed.findtext("target/permissions/mode") == "0600"
+    assert ET.fromstring(volume_xml("x", 1)).findtext("target/permissions/mode") == "0644"

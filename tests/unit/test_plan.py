@@ -6,6 +6,7 @@ import pytest
 
 from lab.driver import FilterRef, nic_filter_xml
 from lab.errors import ConflictError, InvalidError
+from lab.host.model import HostTarget, SshJump
 from lab.labs import naming
 from lab.labs.driver_specs import nic_spec
 from lab.labs.plan import MANAGEMENT, allocate_management, plan_lab
@@ -138,3 +139,22 @@ def test_our_nic_filter_is_one_chain_of_rules_on_what_the_guest_sends() -> None:
     assert [r.get("priority") for r in rules] == sorted(
         (r.get("priority") for r in rules), key=lambda p: int(p or 0)
     )
+
+
+def test_a_lab_on_another_server_has_its_files_in_that_servers_pool(tmp_path: Path) -> None:
+    jump = SshJump(user="hromada-lab", host="lab2", key=Path("/k"), known_hosts=Path("/kh"))
+    target = HostTarget(name="lab2", pool_path=Path("/var/lib/libvirt/hromada-lab"), jump=jump)
+    profile = load_profile(PROFILES / "pair.yaml")
+    plan = plan_lab(profile, "p1", "hl-", tmp_path, MGMT, target)
+    assert plan.remote and plan.host == "lab2" and plan.jump == jump
+    a = plan.machines[0]
+    # Named after the domain, flat in the pool: a lab's volumes are found by its name.
+    assert a.overlay == Path("/var/lib/libvirt/hromada-lab/hl-p1.a.qcow2")
+    assert a.seed == Path("/var/lib/libvirt/hromada-lab/hl-p1.a.seed.iso")
+    assert a.console_log == Path("/var/lib/libvirt/hromada-lab/hl-p1.a.console.log")
+    assert naming.split_name("hl-", a.overlay.name) == ("p1", "a.qcow2")
+    # Keys and SSH files stay on this machine, where the control node reaches guests from.
+    assert plan.keys_dir == tmp_path / "p1" / "keys"
+    here = plan_lab(profile, "p1", "hl-", tmp_path, MGMT)
+    assert not here.remote and here.jump is None
+    assert here.machines[0].overlay == tmp_path / "p1" / "disks" / "a.qcow2"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import InvalidError, NotFoundError
+from lab.host.model import HostTarget, SshJump
 from lab.images import role_images
 from lab.images.recipe import load_recipe
 from lab.labs import ssh_config
@@ -145,6 +146,20 @@ def test_ssh_config_pins_host_keys_and_names_machines(tmp_path: Path) -> None:
     assert "Host srv\n  HostName 10.250.3.10\n  User labadmin\n" in text
     assert f"UserKnownHostsFile {plan.known_hosts}" in text
     assert text.count("StrictHostKeyChecking yes") == 2
+
+
+def test_a_lab_on_another_server_is_reached_through_it(tmp_path: Path) -> None:
+    jump = SshJump(user="hromada-lab", host="lab2", port=2222, known_hosts=Path("/etc/kh"))
+    target = HostTarget(name="lab2", pool_path=Path("/pool"), jump=jump)
+    plan = plan_lab(load_profile_text(PROFILE, "p.yaml"), "s1", "hl-", tmp_path, MGMT, target)
+    text = ssh_config.render_ssh_config(plan)
+    assert text.startswith(
+        f"Host {ssh_config.JUMP}\n  HostName lab2\n  Port 2222\n  User hromada-lab\n"
+        "  UserKnownHostsFile /etc/kh\n  StrictHostKeyChecking yes\n"
+    )
+    assert "IdentityFile /" not in text.split("\n\n")[0]  # its own keys: ~/.ssh's
+    assert text.count(f"ProxyJump {ssh_config.JUMP}\n") == 2  # every machine, through it
+    assert text.count("StrictHostKeyChecking yes") == 3
 
 
 def test_role_of_a_test_module_comes_from_its_path() -> None:
