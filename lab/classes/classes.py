@@ -23,7 +23,6 @@ from lab.baselines import generations, resets
 from lab.baselines.records import ResetRecord
 from lab.classes.records import ClassRecord
 from lab.courses import catalogue, runs
-from lab.driver.connection import Driver
 from lab.errors import ConflictError, InvalidError, LabError, quote
 from lab.labs import lifecycle
 from lab.labs.locks import NAMES, lab_lock
@@ -31,6 +30,7 @@ from lab.labs.naming import MAX_LAB_NAME, check_lab_name
 from lab.labs.plan import plan_lab, profile_name
 from lab.labs.records import LabStatus
 from lab.placement import admission
+from lab.placement.model import Placement
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
@@ -159,7 +159,7 @@ def create(
         community = profile_name(profile)
     if course is not None:
         check_course(settings, course, profile_path, community)
-    check_fits(settings, name, seats, None if template else profile_path, template)
+    placement = check_fits(settings, name, seats, None if template else profile_path, template)
     record = ClassRecord(
         name=name,
         profile=community,
@@ -180,7 +180,8 @@ def create(
         if template is not None:
             return clones.clone(settings, template, seat, _prefixed(progress, seat))
         assert profile_path is not None
-        return lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat))
+        host = placement.host_of(seat)
+        return lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat), host=host)
 
     return record, _each(settings, record.seats, seat_up)
 
@@ -191,10 +192,12 @@ def check_fits(
     seats: int,
     profile_path: Path | None,
     template: str | None = None,
-) -> None:
-    """CapacityError (lab.placement) naming the shortfall unless every seat of the class,
-    of the profile at `profile_path` or cloned from `template`, fits on the hosts as they
-    are now. Checked before a request is accepted, and again before the class is made."""
+) -> Placement:
+    """Each seat's host: the seats of the class, of the profile at `profile_path` or
+    cloned from `template` (on this machine's host only, where templates are), spread
+    over the open hosts as they are now; CapacityError (lab.placement) naming the
+    shortfall per host when they do not fit. Checked before a request is accepted, and
+    again before the class is made."""
     names = seat_names(name, seats)
     if template is not None:
         found = TemplateStore(settings).get(template)
@@ -204,8 +207,8 @@ def check_fits(
         assert profile_path is not None
         profile = load_profile(profile_path)
         plans = [plan_lab(profile, s, settings.prefix, settings.labs_dir, _ANY) for s in names]
-    with Driver.open(settings.libvirt_uri) as driver:
-        admission.check_fits(settings, driver, plans, f"class {quote(name)} of {seats} seats")
+    what = f"class {quote(name)} of {seats} seats"
+    return admission.place_labs(settings, plans, what, local_only=template is not None)
 
 
 def check_course(settings: Settings, course: str, profile_path: Path, profile: str) -> None:

@@ -14,6 +14,7 @@ from lab.base import Progress
 from lab.cli import err, out
 from lab.commands import interactive
 from lab.errors import LabError
+from lab.host.model import LOCAL
 from lab.labs import lifecycle
 from lab.settings import get_settings
 from lab.templates import clones
@@ -42,12 +43,18 @@ def up(
         str | None,
         typer.Option(help="Clone the lab from this template instead (`lab template list`)"),
     ] = None,
+    host: Annotated[str, typer.Option(help="The lab host it runs on (`lab host list`)")] = LOCAL,
 ) -> None:
     """Bring a profile up as a lab: machines answering on SSH, roles applied, tests passed.
     Or clone one from a template: verified in seconds."""
+    if template is not None and host != LOCAL:
+        raise LabError(
+            f"a lab cloned from a template runs on host {LOCAL} only",
+            hint="leave out --host, or bring the profile up on that host",
+        )
     if profile is not None and template is None:
         settings, shown = get_settings(), progress_printer()
-        record = lifecycle.up(settings, profile, name, shown, provision=provision)
+        record = lifecycle.up(settings, profile, name, shown, provision=provision, host=host)
     elif template is not None and profile is None and name is not None:
         record = clones.clone(get_settings(), template, name, progress_printer())
     elif template is not None and profile is None:
@@ -167,6 +174,8 @@ def reconcile() -> None:
         out.print(f"kept lab {lab} (complete)")
     for lab in report.busy:
         out.print(f"skipped lab {lab}: an operation on it is running")
+    for lab in report.unreachable:
+        out.print(f"left lab {lab} as it is: its host does not answer")
     if not report.removed:
         out.print("state and libvirt agree; nothing to remove")
 

@@ -29,7 +29,13 @@ from pydantic import BaseModel, ConfigDict
 from lab.driver import saved_state
 from lab.driver.domain_xml import has_nvram, metadata_values, vnc_endpoint
 from lab.driver.network_xml import ipv4_subnets
-from lab.driver.pool_xml import dir_pool_xml, volume_xml
+from lab.driver.pool_xml import (
+    backing_path,
+    dir_pool_xml,
+    frozen_xml,
+    overlay_xml,
+    volume_xml,
+)
 from lab.driver.specs import METADATA_NS
 from lab.errors import ConflictError, DriverError, LabError, NotFoundError
 
@@ -127,6 +133,24 @@ class DhcpLease(_Frozen):
     ip: str
     hostname: str
     expiry: int  # seconds since the epoch
+
+
+# libvirt refuses to refresh a pool while a volume of it is being made or filled (another
+# lab's seed upload, an image copy): such jobs take seconds, so a refresh waits them out.
+_POOL_BUSY = "asynchronous jobs running"
+_POOL_BUSY_WAIT = 120.0
+
+
+def _refresh(pool: Any) -> None:
+    deadline = time.monotonic() + _POOL_BUSY_WAIT
+    while True:
+        try:
+            pool.refresh(0)
+            return
+        except libvirt.libvirtError as exc:
+            if _POOL_BUSY not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _version(number: int) -> str:
@@ -321,7 +345,7 @@ class Driver:
             pool = self._find_pool(name)
             if pool is None or not pool.isActive():
                 return None
-            pool.refresh(0)
+            _refresh(pool)
             _state, capacity, _allocation, available = pool.info()
             path = ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or ""
         return PoolSpace(
@@ -332,7 +356,7 @@ class Driver:
         """Make libvirt look at pool `name`'s directory again (files added or removed there
         by something else)."""
         with self._errors(f"refresh storage pool {name}"):
-            self._conn.storagePoolLookupByName(name).refresh(0)
+            _refresh(self._conn.storagePoolLookupByName(name))
 
     def forget_pool(self, name: str) -> None:
         """Stop and undefine pool `name`, leaving its directory and files on the host."""
@@ -357,10 +381,12 @@ class Driver:
         source: BinaryIO,
         size: int,
         sent: Callable[[int], None] = lambda _n: None,
+        mode: str = "0644",
     ) -> str:
         """A new volume `name` in `pool`, filled with the `size` bytes of `source` through
         libvirt's stream (so to a remote host too); the sha256 of what was sent. `sent`
-        hears the bytes sent so far. On failure the volume is deleted."""
+        hears the bytes sent so far; `mode`: see volume_xml. On failure the volume is
+        deleted."""
         digest = hashlib.sha256()
         done = 0
 
@@ -374,7 +400,7 @@ class Driver:
 
         with self._errors(f"upload volume {name} to pool {pool}"):
             target = self._conn.storagePoolLookupByName(pool)
-            vol = target.createXML(volume_xml(name, size), 0)
+            vol = target.createXML(volume_xml(name, size, mode), 0)
             try:
                 stream = self._conn.newStream(0)
                 vol.upload(stream, 0, size, 0)
@@ -400,6 +426,79 @@ class Driver:
             stream.recvAll(write, None)
             stream.finish()
         return digest.hexdigest()
+
+    def create_overlay(self, pool: str, name: str, capacity: int, backing: str) -> str:
+        """A new qcow2 volume `name` in `pool` over the image at `backing` (made by the
+        pool's host); its path there."""
+        with self._errors(
+            f"create overlay {name} in pool {pool}", hint="is the image on that host? lab host list"
+        ):
+            vol = self._conn.storagePoolLookupByName(pool).createXML(
+                overlay_xml(name, capacity, backing), 0
+            )
+            return str(vol.path())
+
+    def copy_volume(self, pool: str, name: str, source: str) -> str:
+        """A new qcow2 volume `name` in `pool` holding what volume `source` shows, its
+        backing files folded in (the pool's host copies it: nothing crosses the network);
+        0600, as the lab's own. Its path."""
+        with self._errors(f"copy volume {source} to {name} in pool {pool}"):
+            target = self._conn.storagePoolLookupByName(pool)
+            vol = target.createXMLFrom(
+                frozen_xml(name, int(target.storageVolLookupByName(source).info()[1])),
+                target.storageVolLookupByName(source),
+                0,
+            )
+            return str(vol.path())
+
+    def volume_backing(self, pool: str, name: str) -> str | None:
+        """The path of the file volume `name` sits on (None: none, or no such volume)."""
+        with self._errors(f"read volume {name} of pool {pool}"):
+            vol = self._find_volume(pool, name)
+            if vol is None:
+                return None
+            return backing_path(vol.XMLDesc(0))
+
+    def volume_allocation(self, pool: str, name: str) -> int:
+        """Bytes volume `name` takes on its host's disk (0: no such volume)."""
+        with self._errors(f"read volume {name} of pool {pool}"):
+            vol = self._find_volume(pool, name)
+            return 0 if vol is None else int(vol.info()[2])
+
+    def volume_capacity(self, pool: str, name: str) -> int:
+        """The size volume `name` shows its machine (0: no such volume)."""
+        with self._errors(f"read volume {name} of pool {pool}"):
+            vol = self._find_volume(pool, name)
+            return 0 if vol is None else int(vol.info()[1])
+
+    def list_volumes(self, pool: str) -> list[str]:
+        """The names of the volumes in `pool`, as its host's disk has them now."""
+        with self._errors(f"list the volumes of pool {pool}"):
+            target = self._conn.storagePoolLookupByName(pool)
+            _refresh(target)
+            return sorted(str(n) for n in target.listVolumes())
+
+    def volume_tail(self, pool: str, name: str, limit: int) -> bytes | None:
+        """At most the last `limit` bytes of volume `name` (None: no such volume)."""
+        chunks: list[bytes] = []
+
+        def write(_stream: Any, data: bytes, _opaque: object) -> int:
+            chunks.append(data)
+            return len(data)
+
+        with self._errors(f"read volume {name} of pool {pool}"):
+            vol = self._find_volume(pool, name)
+            if vol is None:
+                return None
+            size = int(vol.info()[1])
+            offset = max(0, size - limit)
+            if size == offset:
+                return b""
+            stream = self._conn.newStream(0)
+            vol.download(stream, offset, size - offset, 0)
+            stream.recvAll(write, None)
+            stream.finish()
+        return b"".join(chunks)
 
     def delete_volume(self, pool: str, name: str) -> None:
         """Delete volume `name` of `pool` (nothing when there is none)."""

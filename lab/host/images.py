@@ -11,9 +11,12 @@ cut short) is deleted and copied again.
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from lab.base import Frozen, Progress, quiet
@@ -36,13 +39,29 @@ class CopiedFile(Frozen):
     seconds: float
 
 
+def disk_volume(digest: str) -> str:
+    """The volume name of the disk of the image with `digest` on a server."""
+    return f"{digest}.disk.qcow2"
+
+
+def server_files(image: Image) -> tuple[str, str | None, str | None]:
+    """The volume names of `image` on a server (pure): disk, kernel and initrd (None when
+    the image boots from its own disk)."""
+    return (
+        disk_volume(image.digest),
+        f"{image.digest}.{image.kernel}" if image.kernel else None,
+        f"{image.digest}.{image.initrd}" if image.initrd else None,
+    )
+
+
 def image_files(store: ImageStore, image: Image) -> list[tuple[str, Path]]:
     """(volume name, local file) of everything a lab on another host needs of `image`."""
-    files = [(f"{image.digest}.disk.qcow2", store.disk_path(image))]
-    if image.kernel:
-        files.append((f"{image.digest}.{image.kernel}", store.kernel_path(image)))
-    if image.initrd:
-        files.append((f"{image.digest}.{image.initrd}", store.initrd_path(image)))
+    disk, kernel, initrd = server_files(image)
+    files = [(disk, store.disk_path(image))]
+    if kernel:
+        files.append((kernel, store.kernel_path(image)))
+    if initrd:
+        files.append((initrd, store.initrd_path(image)))
     return files
 
 
@@ -60,12 +79,28 @@ def ensure_images(
     store = ImageStore(settings)
     images = [store.get(name) for name in names]  # NotFoundError before anything is sent
     done: list[CopiedFile] = []
-    with Driver.open(record.uri) as driver:
+    # One copier per host at a time: the seats of a class come up side by side, and the
+    # second would find the first one's copy half-made.
+    with _copy_lock(settings, record.name), Driver.open(record.uri) as driver:
         driver.refresh_pool(POOL)  # as the server's disk has it now, not as libvirt last saw it
         for image in images:
             for volume, path in image_files(store, image):
                 done.append(_ensure(driver, image.name, volume, path, host, progress))
     return done
+
+
+@contextmanager
+def _copy_lock(settings: Settings, host: str) -> Iterator[None]:
+    """Hold the lock of copies to `host` (an advisory flock the kernel frees with its
+    holder), waiting as long as another copy takes."""
+    path = settings.home / "locks" / f"images-{host}.lock"  # host names are DNS labels
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _ensure(

@@ -13,6 +13,7 @@ from typing import Self
 
 from lab.driver.connection import Console, DomainState, Driver
 from lab.errors import ConflictError, NotFoundError
+from lab.host import targets
 from lab.labs import lifecycle
 from lab.labs.plan import MachinePlan
 from lab.settings import Settings
@@ -65,7 +66,8 @@ class SerialSession:
 def open_serial(settings: Settings, lab: str, machine: str) -> SerialSession:
     """Open the machine's serial console, taking it over from any other session."""
     domain = machine_plan(settings, lab, machine).domain
-    driver = Driver.open(settings.libvirt_uri)
+    # Over libvirt's own stream, so a machine on another server is reached the same way.
+    driver = Driver.open(targets.uri_of(settings, lifecycle.get_lab(settings, lab).host))
     try:
         _running(driver, lab, machine, domain)
         return SerialSession(driver, driver.open_console(domain))
@@ -81,6 +83,13 @@ def vnc_address(settings: Settings, lab: str, machine: str) -> tuple[str, int]:
         raise NotFoundError(
             f"machine '{machine}' of lab '{lab}' has no graphical console",
             hint="its serial console is there; a profile gives a display with graphics: true",
+        )
+    record = lifecycle.get_lab(settings, lab)
+    if record.plan.remote:
+        raise ConflictError(
+            f"machine '{machine}' of lab '{lab}' runs on host {record.host}: its graphical"
+            " console is shown for labs on this machine's host only, so far",
+            hint="its serial console works: open it on the lab's page",
         )
     with Driver.open(settings.libvirt_uri) as driver:
         _running(driver, lab, machine, plan.domain)

@@ -23,6 +23,8 @@ from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
 from lab.errors import ConflictError, InvalidError, LabError
 from lab.host.facts import AccelChoice, find_ovmf
+from lab.host.images import server_files
+from lab.host.model import LOCAL, POOL
 from lab.host.slots import boot_slot
 from lab.images import Image, ImageStore
 from lab.labs import guest, keys, naming, passwords, seed
@@ -32,6 +34,7 @@ from lab.profile import AccountKind, Profile
 from lab.settings import NicFilter
 
 ADMIN_USER = "labadmin"
+_CONSOLE_TAIL_BYTES = 16384
 
 
 def check_free(driver: Driver, plan: LabPlan) -> None:
@@ -58,10 +61,16 @@ def create(
     nic_filter: NicFilter,
     progress: Progress,
 ) -> None:
-    """Networks, keys, overlays, seeds and domains of the plan; nothing is started."""
-    for sub in ("disks", "console"):
-        (plan.directory / sub).mkdir(parents=True, exist_ok=True)
-    plan.directory.chmod(0o755)  # QEMU (libvirt-qemu) must reach disks/ below it
+    """Networks, keys, overlays, seeds and domains of the plan; nothing is started. On
+    another server the overlays and seeds are volumes of its pool, made through libvirt
+    over the images copied there (lab.host.images.ensure_images, first)."""
+    if plan.remote:
+        check_remote(plan)
+        plan.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        for sub in ("disks", "console"):
+            (plan.directory / sub).mkdir(parents=True, exist_ok=True)
+        plan.directory.chmod(0o755)  # QEMU (libvirt-qemu) must reach disks/ below it
     lab_key = keys.ensure_keypair(plan.keys_dir, comment=f"hromada-lab:{plan.lab}")
     # Console logins (a trainee at the browser console, staff at Samba/IMAP) need
     # passwords: one per account and lab, made here, kept 0600 beside the keys.
@@ -76,7 +85,10 @@ def create(
     known_hosts: list[str] = []
     for machine in plan.machines:
         image = images[machine.image]
-        _create_overlay(store.disk_path(image), machine.overlay, machine.disk_bytes, image)
+        if plan.remote:
+            _create_remote_overlay(driver, machine.overlay, machine.disk_bytes, image)
+        else:
+            _create_overlay(store.disk_path(image), machine.overlay, machine.disk_bytes, image)
         for disk in machine.extra_disks:
             extra = images[disk.image]
             _create_overlay(store.disk_path(extra), disk.overlay, extra.virtual_size, extra)
@@ -87,7 +99,10 @@ def create(
                 keys.known_hosts_line(str(machine.management_address), host_key.public_text)
             ]
             spec_of_seed = seed_spec(plan, machine, profile, lab_key, host_key, hashes)
-            seed.write_seed(spec_of_seed, machine.seed)
+            if plan.remote:
+                _upload_seed(driver, plan, spec_of_seed, machine.seed)
+            else:
+                seed.write_seed(spec_of_seed, machine.seed)
         spec = domain_spec(plan, machine, image, store, accel, nic_filter, ovmf)
         driver.define_domain(domain_xml(spec))
         kind = "appliance, " if not machine.managed else ""
@@ -166,10 +181,18 @@ def machine_slot(
     return boot_slot(slot_dir, slots, waiting)
 
 
-def teardown(driver: Driver, plan_or_name: LabPlan | str, prefix: str, labs_dir: Path) -> list[str]:
+def teardown(
+    driver: Driver,
+    plan_or_name: LabPlan | str,
+    prefix: str,
+    labs_dir: Path,
+    pool: str | None = None,
+) -> list[str]:
     """Remove every domain, network and file of a lab; return what was removed.
     InvalidError, before anything is touched, for a name that is not a lab's: it
-    becomes a path under `labs_dir` (an empty name would be `labs_dir` itself)."""
+    becomes a path under `labs_dir` (an empty name would be `labs_dir` itself).
+    `pool`: on another server, the pool whose volumes named after the lab's domains are
+    the lab's files there (lab.host.model.POOL)."""
     lab = plan_or_name if isinstance(plan_or_name, str) else plan_or_name.lab
     naming.check_lab_name(lab)
     domains = set(_tagged(driver.list_domains(prefix), prefix, lab))
@@ -192,6 +215,10 @@ def teardown(driver: Driver, plan_or_name: LabPlan | str, prefix: str, labs_dir:
             driver.destroy_network(network)
         driver.undefine_network(network)
         removed.append(f"network {network}")
+    if pool is not None:
+        for volume in _tagged(driver.list_volumes(pool), prefix, lab):
+            driver.delete_volume(pool, volume)
+            removed.append(f"volume {volume}")
     directory = labs_dir / lab
     if directory.exists():
         shutil.rmtree(directory)
@@ -236,11 +263,17 @@ def seed_spec(
     )
 
 
-def console_tail(machine: MachinePlan, lines: int = 15) -> str:
+def console_tail(driver: Driver, plan: LabPlan, machine: MachinePlan, lines: int = 15) -> str:
     """The last lines the machine wrote to its serial console, for error messages."""
     try:
-        text = machine.console_log.read_text(errors="replace")
-    except OSError:
+        if plan.remote:
+            data = driver.volume_tail(POOL, machine.console_log.name, _CONSOLE_TAIL_BYTES)
+            if data is None:
+                return "(no console output recorded)"
+            text = data.decode(errors="replace")
+        else:
+            text = machine.console_log.read_text(errors="replace")
+    except (OSError, LabError):
         return "(no console output recorded)"
     kept = [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
     return "\n".join(kept) or "(the console stayed silent)"
@@ -253,6 +286,36 @@ def _create_overlay(base: Path, overlay: Path, size: int, image: Image) -> None:
         ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, overlay, str(size)],
         hint="is the image store intact? `lab image list`",
     )
+
+
+def check_remote(plan: LabPlan) -> None:
+    """What a lab on another server cannot have yet: appliances (their firmware and
+    further disks are made on this machine only)."""
+    if plan.appliances:
+        names = ", ".join(m.name for m in plan.appliances)
+        raise InvalidError(
+            f"lab '{plan.lab}' has appliances ({names}): they run on this machine's host"
+            f" ({LOCAL}) only, not on host {plan.host}",
+            hint=f"bring the lab up on {LOCAL} (leave out --host)",
+        )
+
+
+def _create_remote_overlay(driver: Driver, overlay: Path, size: int, image: Image) -> None:
+    # The server's copy of the image is in the same pool (lab.host.images).
+    backing = overlay.parent / server_files(image)[0]
+    driver.create_overlay(POOL, overlay.name, max(size, image.virtual_size), str(backing))
+
+
+def _upload_seed(driver: Driver, plan: LabPlan, spec: seed.SeedSpec, path: Path) -> None:
+    # Made here (the seed's tools are on this machine), then sent to the server's pool;
+    # it holds the guest's SSH host key, so it is the lab's own (0600) there.
+    local = plan.directory / path.name
+    try:
+        seed.write_seed(spec, local)
+        with local.open("rb") as f:
+            driver.upload_volume(POOL, path.name, f, local.stat().st_size, mode="0600")
+    finally:
+        local.unlink(missing_ok=True)
 
 
 def _tagged(names: list[str], prefix: str, lab: str) -> list[str]:
@@ -285,4 +348,5 @@ def admin_address(plan: LabPlan, machine: MachinePlan) -> guest.GuestAddress:
         user=ADMIN_USER,
         key=plan.keys_dir / "id_ed25519",
         host_key=keys.host_keypair(plan.keys_dir, machine.name).public_text,
+        jump=plan.jump,
     )

@@ -28,6 +28,7 @@ from lab.driver.specs import (
 )
 from lab.errors import InvalidError
 from lab.host.facts import AccelChoice, Ovmf
+from lab.host.images import server_files
 from lab.images import Image, ImageStore
 from lab.images.model import Boot
 from lab.labs.plan import LabPlan, MachinePlan, NetworkPlan, NicPlan
@@ -62,9 +63,14 @@ def domain_spec(
     assert machine.seed is not None and machine.management is not None  # managed
     boot = None
     if image.boot is Boot.KERNEL:
+        kernel, initrd = images.kernel_path(image), images.initrd_path(image)
+        if plan.remote:  # the copies in the server's pool, beside the machine's overlay
+            _, kernel_name, initrd_name = server_files(image)
+            assert kernel_name is not None and initrd_name is not None
+            kernel, initrd = (machine.overlay.parent / n for n in (kernel_name, initrd_name))
         boot = KernelBoot(
-            kernel=images.kernel_path(image),
-            initrd=images.initrd_path(image),
+            kernel=kernel,
+            initrd=initrd,
             cmdline=" ".join(a for a in (image.cmdline, *accel.kernel_args) if a),
         )
     return DomainSpec(

@@ -14,11 +14,15 @@ from pathlib import Path
 from lab.access import ownership
 from lab.access.users import User
 from lab.base import Frozen, Progress, quiet
-from lab.baselines import generations
+from lab.baselines import generations, on_server
 from lab.driver import nic_filter_xml
 from lab.driver.connection import DomainState, Driver
 from lab.errors import HostError, LabError, quote
-from lab.host.facts import AccelChoice, host_accel
+from lab.host import images as host_images
+from lab.host import targets
+from lab.host.facts import AccelChoice
+from lab.host.model import LOCAL, POOL, HostRecord
+from lab.host.records import HostStore
 from lab.host.space import space_guard
 from lab.images import Image, ImageStore
 from lab.images.role_images import images_for, with_role_images
@@ -58,6 +62,7 @@ class ReconcileReport(Frozen):
     removed: tuple[str, ...]  # what was removed, one line each
     kept: tuple[str, ...]  # labs found complete and left alone
     busy: tuple[str, ...]  # labs skipped because an operation holds their lock
+    unreachable: tuple[str, ...] = ()  # labs left alone: their host does not answer
 
 
 def up(
@@ -68,20 +73,24 @@ def up(
     *,
     provision: bool = True,
     owner: User | None = None,
+    host: str = LOCAL,
 ) -> LabRecord:
     """Bring a profile up as a lab, provisioned and verified; on any failure before
     verification remove everything this call made. `provision=False` stops once the
     machines answer (roles not applied, lab not verified). `owner`: the user asking
     (None: the host's CLI, or a class); the lab is theirs once its machines are up,
-    under the rules of lab.access.ownership."""
+    under the rules of lab.access.ownership. `host`: the lab host it goes on (lab.host);
+    the images it needs are copied there first, once per host."""
     profile = with_role_images(settings, load_profile(profile_path))
     lab = check_lab_name(name or profile_name(profile))
     ownership.check_new_lab(settings, lab, owner)
     images = images_for(settings, profile)
-    accel = host_accel(settings)
-    progress("lab", f"accelerator: {accel.virt_type} ({accel.reason})")
+    server = HostStore.open(settings).get(host)
+    admission.check_open(settings, f"lab {quote(lab)}", server.name)
+    if server.name != LOCAL:
+        host_images.ensure_images(settings, server.name, sorted(images), progress)
     with space_guard(settings.home, f"bringing up lab '{lab}'", "nothing of the lab was kept"):
-        return _up(settings, profile_path, profile, lab, images, accel, progress, provision, owner)
+        return _up(settings, profile_path, profile, lab, images, server, progress, provision, owner)
 
 
 def _up(
@@ -90,14 +99,18 @@ def _up(
     profile: Profile,
     lab: str,
     images: dict[str, Image],
-    accel: AccelChoice,
+    server: HostRecord,
     progress: Progress,
     provision: bool,
     owner: User | None,
 ) -> LabRecord:
     store = ImageStore(settings)
     state = StateStore.open(settings)
-    with lab_lock(settings, lab), Driver.open(settings.libvirt_uri) as driver:
+    with lab_lock(settings, lab), Driver.open(server.uri) as driver:
+        target = targets.target(driver, server)
+        accel = _accel(settings, driver, server.name)
+        where = "" if server.name == LOCAL else f" on host {server.name}"
+        progress("lab", f"accelerator{where}: {accel.virt_type} ({accel.reason})")
         check_nic_filter(driver, settings.nic_filter)
         # Choosing a management subnet and recording the lab is one step for all labs,
         # so that labs brought up side by side (a class) never pick the same subnet, and
@@ -108,7 +121,7 @@ def _up(
             used = {r.plan.management.cidr for r in state.list_labs()}
             used |= driver.network_subnets()
             management = allocate_management(settings.mgmt_pool, used)
-            plan = plan_lab(profile, lab, settings.prefix, settings.labs_dir, management)
+            plan = plan_lab(profile, lab, settings.prefix, settings.labs_dir, management, target)
             deployment.check_free(driver, plan)
             admission.check_fits(settings, driver, [plan], f"lab {quote(lab)}")
             stamp = now()
@@ -122,6 +135,7 @@ def _up(
                     layer: images[image].digest for m in plan.machines for layer, image in m.images
                 },
                 spec=profile,
+                host=plan.host,
                 owner=owner.name if owner is not None else None,
                 created_at=stamp,
                 updated_at=stamp,
@@ -142,7 +156,7 @@ def _up(
                 if isinstance(exc, ProvisionError)
                 else None
             )
-            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir)
+            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir, _pool(plan))
             state.delete_lab(plan.lab)
             if kept is not None and isinstance(exc, ProvisionError):
                 raise ProvisionError(exc.message, hint=f"{exc.hint}; kept at {kept}") from exc
@@ -166,12 +180,18 @@ def down(settings: Settings, name: str, progress: Progress = quiet) -> list[str]
     is not a lab's."""
     check_lab_name(name)
     state = StateStore.open(settings)
-    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+    found = state.find_lab(name)
+    uri = targets.uri_of(settings, found.host) if found is not None else settings.libvirt_uri
+    with lab_lock(settings, name, wait=60), Driver.open(uri) as driver:
         record = state.find_lab(name)
         if record is not None:
             state.update_lab(record.model_copy(update={"status": LabStatus.DELETING}))
         removed = deployment.teardown(
-            driver, record.plan if record else name, settings.prefix, settings.labs_dir
+            driver,
+            record.plan if record else name,
+            settings.prefix,
+            settings.labs_dir,
+            _pool(record.plan) if record else None,
         )
         state.delete_lab(name)
         for user in ownership.forget_lab(settings, name):
@@ -192,7 +212,7 @@ def get_lab(settings: Settings, name: str) -> LabRecord:
 def status(settings: Settings, name: str) -> LabReport:
     """Each machine's power state, addresses, and whether SSH and the agent answer."""
     record = get_lab(settings, name)
-    with Driver.open(settings.libvirt_uri) as driver:
+    with Driver.open(targets.uri_of(settings, record.host)) as driver:
 
         def one(machine: MachinePlan) -> MachineStatus:
             present = driver.domain_exists(machine.domain)
@@ -218,7 +238,8 @@ def stop(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord
     """Shut every machine down (ACPI, then forcibly after a grace period)."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
-    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+    uri = targets.uri_of(settings, record.host)
+    with lab_lock(settings, name, wait=60), Driver.open(uri) as driver:
         for machine in record.plan.machines:
             if driver.domain_state(machine.domain) is DomainState.RUNNING:
                 driver.shutdown_domain(machine.domain)
@@ -237,8 +258,9 @@ def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecor
     nothing started); from then on it counts for the labs asked for meanwhile."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
-    accel = host_accel(settings)
-    with lab_lock(settings, name, wait=60), Driver.open(settings.libvirt_uri) as driver:
+    uri = targets.uri_of(settings, record.host)
+    with lab_lock(settings, name, wait=60), Driver.open(uri) as driver:
+        accel = _accel(settings, driver, record.host)
         was = record.status
         if was is not LabStatus.RUNNING:
             with lab_lock(settings, NAMES, wait=60):
@@ -259,47 +281,99 @@ def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAdd
 
 
 def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport:
-    """Make the state store and libvirt agree after a crash.
+    """Make the state store and libvirt agree after a crash, host by host.
 
     A lab is kept only when it is complete: recorded as running or stopped, with
     every domain and network present. Everything else this project made (labs
-    left half-created or half-deleted, objects and directories nobody recorded)
+    left half-created or half-deleted, objects, volumes and directories nobody recorded)
     is removed, so each lab ends up fully present or fully gone. A kept lab is also
     put back in working order after a killed baseline or reset (`generations.recover`):
-    its machines run again, and half-made files and baseline generations go.
+    its machines run again, and half-made files and baseline generations go. The labs of
+    a host that does not answer are left exactly as they are (reported unreachable):
+    nothing is deleted for want of an answer, and a later reconcile finds them.
     """
     state = StateStore.open(settings)
+    recorded = {lab.name: lab for lab in state.list_labs()}
+    report = ReconcileReport(removed=(), kept=(), busy=())
+    for host in HostStore.open(settings).list():
+        on_host = {name: lab for name, lab in recorded.items() if lab.host == host.name}
+        try:
+            driver = Driver.open(host.uri)
+        except LabError as exc:
+            if host.name == LOCAL:
+                raise
+            progress("reconcile", f"host {host.name} does not answer: {exc.message}")
+            report = report.model_copy(
+                update={"unreachable": report.unreachable + tuple(sorted(on_host))}
+            )
+            continue
+        with driver:
+            report = _reconcile_host(
+                settings, driver, host.name, on_host, set(recorded), report, progress
+            )
+    for line in report.removed:
+        progress("reconcile", f"removed {line}")
+    return report
+
+
+def _reconcile_host(
+    settings: Settings,
+    driver: Driver,
+    host: str,
+    on_host: dict[str, LabRecord],
+    recorded: set[str],
+    report: ReconcileReport,
+    progress: Progress,
+) -> ReconcileReport:
+    state = StateStore.open(settings)
+    pool = None if host == LOCAL else POOL
     removed: list[str] = []
     kept: list[str] = []
     busy: list[str] = []
-    with Driver.open(settings.libvirt_uri) as driver:
-        recorded = {lab.name: lab for lab in state.list_labs()}
-        for lab in recorded.values():
-            if is_locked(settings, lab.name):
-                busy.append(lab.name)
-            elif _complete(driver, lab):
-                with lab_lock(settings, lab.name):
-                    running = lab.status is LabStatus.RUNNING
-                    for line in generations.recover(driver, lab.plan, running=running):
-                        progress(lab.name, line)
-                kept.append(lab.name)
-            else:
-                with lab_lock(settings, lab.name):
-                    removed += deployment.teardown(
-                        driver, lab.plan, settings.prefix, settings.labs_dir
-                    )
-                    state.delete_lab(lab.name)
-                    ownership.forget_lab(settings, lab.name)
-                removed.append(f"lab {lab.name} ({lab.status}, incomplete)")
-        for orphan in sorted(_orphans(driver, settings, set(recorded))):
-            if is_locked(settings, orphan):
-                busy.append(orphan)
-                continue
-            with lab_lock(settings, orphan):
-                removed += deployment.teardown(driver, orphan, settings.prefix, settings.labs_dir)
-    for line in removed:
-        progress("reconcile", f"removed {line}")
-    return ReconcileReport(removed=tuple(removed), kept=tuple(kept), busy=tuple(busy))
+    for lab in on_host.values():
+        if is_locked(settings, lab.name):
+            busy.append(lab.name)
+        elif _complete(driver, lab):
+            with lab_lock(settings, lab.name):
+                running = lab.status is LabStatus.RUNNING
+                if lab.plan.remote:
+                    images = on_server.server_images(lab)
+                    done = on_server.recover(driver, lab.plan, running=running, image=images)
+                else:
+                    done = generations.recover(driver, lab.plan, running=running)
+                for line in done:
+                    progress(lab.name, line)
+            kept.append(lab.name)
+        else:
+            with lab_lock(settings, lab.name):
+                removed += deployment.teardown(
+                    driver, lab.plan, settings.prefix, settings.labs_dir, pool
+                )
+                state.delete_lab(lab.name)
+                ownership.forget_lab(settings, lab.name)
+            removed.append(f"lab {lab.name} ({lab.status}, incomplete)")
+    for orphan in sorted(_orphans(driver, settings, recorded, pool)):
+        if is_locked(settings, orphan):
+            busy.append(orphan)
+            continue
+        with lab_lock(settings, orphan):
+            removed += deployment.teardown(driver, orphan, settings.prefix, settings.labs_dir, pool)
+    return ReconcileReport(
+        removed=report.removed + tuple(removed),
+        kept=report.kept + tuple(kept),
+        busy=report.busy + tuple(busy),
+        unreachable=report.unreachable,
+    )
+
+
+def _accel(settings: Settings, driver: Driver, host: str) -> AccelChoice:
+    """The accelerator of `host` (`driver` is connected to it)."""
+    return targets.accel(settings, host, None if host == LOCAL else driver.node_capacity())
+
+
+def _pool(plan: LabPlan) -> str | None:
+    """Where a lab's files are volumes: the pool of its server; None on this machine."""
+    return POOL if plan.remote else None
 
 
 def has_agent(machine: MachinePlan) -> bool:
@@ -330,14 +404,18 @@ def _complete(driver: Driver, lab: LabRecord) -> bool:
     )
 
 
-def _orphans(driver: Driver, settings: Settings, recorded: set[str]) -> set[str]:
-    """Names of labs that have libvirt objects or a directory but no record."""
+def _orphans(driver: Driver, settings: Settings, recorded: set[str], pool: str | None) -> set[str]:
+    """Names of labs that have libvirt objects, volumes (in `pool`, on another server)
+    or a directory (this machine's) but no record."""
     found: set[str] = set()
-    for name in driver.list_domains(settings.prefix) + driver.list_networks(settings.prefix):
+    names = driver.list_domains(settings.prefix) + driver.list_networks(settings.prefix)
+    if pool is not None:
+        names += driver.list_volumes(pool) if driver.pool_space(pool) is not None else []
+    for name in names:
         parts = split_name(settings.prefix, name)
         if parts is not None:
             found.add(parts[0])
-    if settings.labs_dir.is_dir():
+    if pool is None and settings.labs_dir.is_dir():
         # Only directories named as a lab can be a lab's: others are not ours to remove.
         found |= {
             p.name for p in settings.labs_dir.iterdir() if p.is_dir() and valid_lab_name(p.name)
@@ -383,15 +461,16 @@ def _boot(
         except LabError as exc:
             raise LabError(
                 f"machine '{machine.name}' of lab '{plan.lab}' did not come up: {exc.message}\n"
-                f"last lines of its console:\n{deployment.console_tail(machine)}",
+                f"last lines of its console:\n{deployment.console_tail(driver, plan, machine)}",
                 hint="the console above shows where the boot stopped; "
                 f"LAB_BOOT_TIMEOUT (now {settings.boot_timeout:.0f} s) sets how long to wait",
             ) from exc
         agent = driver.qemu_agent_ping(machine.domain, timeout=10)
         progress(machine.name, f"ready in {took:.1f} s (SSH{', guest agent' if agent else ''})")
 
-    slots = deployment.boot_slots(settings.boot_parallel, accel.virt_type)
-    deployment.boot(driver, plan, slots, ready, progress, settings.boot_slots_dir)
+    cores = driver.node_capacity().cpus if plan.remote else None
+    slots = deployment.boot_slots(settings.boot_parallel, accel.virt_type, cores)
+    deployment.boot(driver, plan, slots, ready, progress, targets.slots_dir(settings, plan.host))
 
 
 def _appliance_ready(
@@ -409,7 +488,7 @@ def _appliance_ready(
         raise LabError(
             f"appliance '{machine.name}' of lab '{plan.lab}' did not become ready:"
             f" {exc.message}\nlast lines of its serial console:\n"
-            f"{deployment.console_tail(machine)}",
+            f"{deployment.console_tail(driver, plan, machine)}",
             hint="open its graphical console on the lab's page to see where it stopped;"
             f" LAB_BOOT_TIMEOUT (now {settings.boot_timeout:.0f} s) sets how long to wait",
         ) from exc

@@ -11,11 +11,15 @@ so labs asked for side by side count each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
 
 from lab.driver.connection import Driver
-from lab.host.facts import HostFacts, gather_facts, host_accel, qemu_overhead_mib
-from lab.host.hosts import accepting
-from lab.host.model import LOCAL
+from lab.host import targets
+from lab.host.facts import AccelChoice, HostFacts, gather_facts, host_accel, qemu_overhead_mib
+from lab.host.hosts import PROBE_SECONDS, accepting
+from lab.host.model import LOCAL, POOL, HostRecord
+from lab.host.records import HostStore
 from lab.labs.plan import LabPlan
 from lab.labs.records import LabRecord, LabStatus
 from lab.placement.model import Need, Placement, Room
@@ -41,11 +45,18 @@ def promised(driver: Driver, labs: Sequence[LabRecord], overhead_mib: int) -> in
     return total
 
 
-def room(driver: Driver, facts: HostFacts, labs: Sequence[LabRecord], overhead_mib: int) -> Room:
-    """What this host has free for more labs; `overhead_mib`: QEMU's per guest."""
+def room(
+    driver: Driver,
+    facts: HostFacts,
+    labs: Sequence[LabRecord],
+    overhead_mib: int,
+    host: str = LOCAL,
+) -> Room:
+    """What a host has free for more labs; `overhead_mib`: QEMU's per guest. `facts`:
+    the host's available memory and the disk its lab files go to."""
     owed = promised(driver, labs, overhead_mib)
     return Room(
-        host=LOCAL,
+        host=host,
         memory_free_bytes=max(0, facts.memory_available_bytes - owed - HOST_RESERVE),
         disk_free_bytes=facts.disk_free_bytes,
         memory_available_bytes=facts.memory_available_bytes,
@@ -61,35 +72,103 @@ def admit(
     needs: Sequence[Need],
     overhead_mib: int,
     what: str,
+    host: str = LOCAL,
 ) -> Placement:
     """Where the labs of `needs` go, or CapacityError (lab.placement.place) naming the
     shortfall. `labs`: every lab recorded on the host, those of `needs` not among them."""
     asked = {n.lab for n in needs}
     others = [lab for lab in labs if lab.name not in asked]
-    return place(needs, [room(driver, facts, others, overhead_mib)], what)
+    return place(needs, [room(driver, facts, others, overhead_mib, host)], what)
 
 
 def check_fits(
     settings: Settings, driver: Driver, plans: Sequence[LabPlan], what: str
 ) -> Placement:
-    """Where the labs of `plans` go on the hosts there are, or CapacityError naming the
-    shortfall; nothing is made either way."""
-    check_open(settings, what)
-    facts = gather_facts(settings.home)
-    overhead = qemu_overhead_mib(host_accel(settings, facts))
+    """Whether the labs of `plans` fit on their host (`driver` is connected to it; they
+    are all planned for the one host), or CapacityError naming the shortfall; nothing is
+    made either way."""
+    host = plans[0].host if plans else LOCAL
+    check_open(settings, what, host)
+    facts, accel = host_facts(settings, driver, host)
+    overhead = qemu_overhead_mib(accel)
     needs = [lab_need(p, overhead) for p in plans]
+    labs = [lab for lab in StateStore.open(settings).list_labs() if lab.host == host]
+    return admit(driver, facts, labs, needs, overhead, what, host)
+
+
+def host_facts(settings: Settings, driver: Driver, host: str) -> tuple[HostFacts, AccelChoice]:
+    """What admission counts of `host`: this machine's own facts for `local`; for another
+    server what its libvirtd reports (memory, KVM) and its pool's free disk."""
+    if host == LOCAL:
+        facts = gather_facts(settings.home)
+        return facts, host_accel(settings, facts)
+    capacity = driver.node_capacity()
+    pool = driver.pool_space(POOL)
+    facts = HostFacts(
+        kvm_exists=capacity.kvm,
+        kvm_accessible=capacity.kvm,
+        kvm_pvm=False,
+        memory_available_bytes=capacity.memory_available_bytes,
+        disk_path=Path(pool.path if pool else str(settings.host_pool)),
+        disk_free_bytes=pool.available_bytes if pool else 0,
+        tools=(),
+    )
+    return facts, targets.accel(settings, host, capacity)
+
+
+def place_labs(
+    settings: Settings,
+    plans: Sequence[LabPlan],
+    what: str,
+    local_only: bool = False,
+    probe_seconds: float = PROBE_SECONDS,
+) -> Placement:
+    """Where the labs of `plans` go among the open hosts (each whole on one, seats of a
+    class spread over them), or CapacityError naming the shortfall per host; nothing is
+    made either way. A server that does not answer within `probe_seconds`, or that has no
+    SSH login for reaching its guests, takes none of them. `local_only`: this machine's
+    host alone (what runs only there: clones of a template)."""
     labs = StateStore.open(settings).list_labs()
-    return admit(driver, facts, labs, needs, overhead, what)
+    candidates = [
+        h
+        for h in HostStore.open(settings).list()
+        if not h.draining and (h.name == LOCAL or (h.ssh is not None and not local_only))
+    ]
+    if not candidates:
+        check_open(settings, what)  # `local` is draining: say so
+        raise CapacityError(f"{what} has no host to run on", hint="add a host: lab host add")
 
+    def measure(host: HostRecord) -> tuple[Room, int]:
+        with Driver.open(host.uri) as driver:
+            facts, accel = host_facts(settings, driver, host.name)
+            overhead = qemu_overhead_mib(accel)
+            on_host = [lab for lab in labs if lab.host == host.name]
+            return room(driver, facts, on_host, overhead, host.name), overhead
 
-def check_open(settings: Settings, what: str) -> None:
-    """CapacityError when no host takes new labs (every one is draining): cheap, so an
-    API request is refused at once, before its operation is accepted."""
-    if not accepting(settings, LOCAL):
+    pool = ThreadPoolExecutor(max_workers=len(candidates))
+    futures = [pool.submit(measure, h) for h in candidates]
+    wait(futures, timeout=probe_seconds)
+    pool.shutdown(wait=False, cancel_futures=True)  # a host that hangs is left behind
+    measured = [f.result() for f in futures if f.done() and f.exception() is None]
+    if not measured:
         raise CapacityError(
-            f"{what} has no host to run on: host {LOCAL} is draining (it keeps its labs and"
+            f"{what} has no host to run on: none answered",
+            hint="lab host list shows each host and why it does not answer",
+        )
+    # A lab's QEMU takes more under TCG than under KVM: count the most any host asks.
+    overhead = max(o for _, o in measured)
+    needs = [lab_need(p, overhead) for p in plans]
+    return place(needs, [r for r, _ in measured], what)
+
+
+def check_open(settings: Settings, what: str, host: str = LOCAL) -> None:
+    """CapacityError when the host takes no new labs (it is draining): cheap, so an
+    API request is refused at once, before its operation is accepted."""
+    if not accepting(settings, host):
+        raise CapacityError(
+            f"{what} has no host to run on: host {host} is draining (it keeps its labs and"
             " takes no new ones)",
-            hint=f"open it again when its work is done: lab host drain {LOCAL} --undo",
+            hint=f"open it again when its work is done: lab host drain {host} --undo",
         )
 
 
@@ -97,5 +176,6 @@ def host_room(settings: Settings) -> Room:
     """This host's room for more labs, as `lab host check` and the API show it."""
     facts = gather_facts(settings.home)
     overhead = qemu_overhead_mib(host_accel(settings, facts))
+    labs = [lab for lab in StateStore.open(settings).list_labs() if lab.host == LOCAL]
     with Driver.open(settings.libvirt_uri) as driver:
-        return room(driver, facts, StateStore.open(settings).list_labs(), overhead)
+        return room(driver, facts, labs, overhead)

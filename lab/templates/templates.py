@@ -13,7 +13,8 @@ import json
 
 from lab.base import Progress, quiet
 from lab.baselines import generations
-from lab.errors import ConflictError, NotFoundError
+from lab.errors import ConflictError, InvalidError, NotFoundError
+from lab.host.model import LOCAL
 from lab.labs.locks import NAMES, lab_lock
 from lab.labs.records import LabRecord
 from lab.settings import Settings
@@ -33,7 +34,7 @@ def create(settings: Settings, lab: str, name: str, progress: Progress = quiet) 
     # blobs, which this one's are until its manifest is written.
     with lab_lock(settings, lab), store.lock():
         _check_free(store, name)
-        record = state.get_lab(lab)
+        record = _on_this_machine(state.get_lab(lab))
         baseline = _baseline_of(record)
         plan = record.plan
         machines = []
@@ -139,6 +140,19 @@ def _check_free(store: TemplateStore, name: str) -> None:
             f"a template named {name} exists already",
             hint=f"choose another --name, or delete it first: lab template delete {name}",
         )
+
+
+def _on_this_machine(record: LabRecord) -> LabRecord:
+    """`record`, if its lab is on this machine's host: a template keeps its files in
+    LAB_HOME, which a lab on another server's disk cannot be frozen into."""
+    if record.plan.remote:
+        raise InvalidError(
+            f"lab '{record.name}' runs on host {record.host}: templates are made of labs on"
+            f" host {LOCAL} only, so far",
+            hint="bring the profile up on this machine's host, verify it, and make the"
+            " template of that lab",
+        )
+    return record
 
 
 def _baseline_of(record: LabRecord) -> generations.Baseline:

@@ -86,7 +86,7 @@ def fake_up(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
         accel = AccelChoice.model_validate({"virt_type": "qemu", "cpu": "Nehalem", "reason": "t"})
         monkeypatch.setattr(lifecycle, "with_role_images", lambda _s, p: p)
         monkeypatch.setattr(lifecycle, "images_for", images)
-        monkeypatch.setattr(lifecycle, "host_accel", lambda _s: accel)
+        monkeypatch.setattr(lifecycle, "_accel", lambda _s, _d, _h: accel)
         monkeypatch.setattr(lifecycle, "check_nic_filter", lambda _d, _f: None)
         monkeypatch.setattr(deployment, "create", lambda *_a: None)
         monkeypatch.setattr(lifecycle, "_boot", ready)
