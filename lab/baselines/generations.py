@@ -157,7 +157,7 @@ def capture(
     """
     if checkpoint is not None:
         check_checkpoint_name(checkpoint)
-    generation = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    generation = new_generation()
     gdir = baselines_dir(plan) / generation
     gdir.mkdir(parents=True)
     gdir.chmod(0o755)
@@ -176,12 +176,28 @@ def capture(
         memory=tuple(memory),
         name=checkpoint,
     )
-    if checkpoint is None:
-        _write_atomically(baselines_dir(plan) / _CURRENT, baseline)
-    else:
-        _write_atomically(baselines_dir(plan) / _CHECKPOINTS / f"{checkpoint}.json", baseline)
+    put_in_force(plan, baseline)
     prune(plan)  # the generation a replaced checkpoint named, once no disk sits on it
     return baseline
+
+
+def new_generation() -> str:
+    """A generation's name: when it was captured, and enough to tell two apart."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def put_in_force(plan: LabPlan, baseline: Baseline) -> None:
+    """Record a complete generation: as the baseline in force, or under its checkpoint's
+    name (replacing one of that name). Atomic: until this, the previous one holds."""
+    if baseline.name is None:
+        _write_atomically(baselines_dir(plan) / _CURRENT, baseline)
+    else:
+        _write_atomically(baselines_dir(plan) / _CHECKPOINTS / f"{baseline.name}.json", baseline)
+
+
+def named(plan: LabPlan) -> set[str]:
+    """The generations something names: the baseline in force and every checkpoint."""
+    return _named(plan)
 
 
 def from_template(

@@ -20,11 +20,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from lab.base import Frozen, Progress, quiet
-from lab.baselines import batch, generations
+from lab.baselines import batch, generations, on_server
 from lab.baselines.records import ResetMode, ResetRecord
 from lab.driver.connection import DomainState, Driver
 from lab.errors import ConflictError, LabError, NotFoundError, quote
-from lab.host.facts import host_accel
+from lab.host import targets
 from lab.host.space import space_guard
 from lab.images import ImageStore
 from lab.labs import appliances, deployment, guest
@@ -65,7 +65,7 @@ class CheckpointInfo(Frozen):
 def baseline(settings: Settings, name: str, progress: Progress = quiet) -> generations.Baseline:
     """Capture the lab's clean state; the previous baseline stays until this one is whole."""
     state = StateStore.open(settings)
-    with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
+    with lab_lock(settings, name), Driver.open(_uri(settings, name)) as driver:
         record = state.get_lab(name)
         require_verified(record)
         started = time.monotonic()
@@ -75,7 +75,7 @@ def baseline(settings: Settings, name: str, progress: Progress = quiet) -> gener
             f"capturing a baseline of lab '{name}'",
             "the baseline in force is unchanged and the lab runs on",
         ):
-            result = generations.capture(driver, record.plan, base_disks(settings, record))
+            result = _capture(settings, driver, record)
         progress(
             name, f"baseline {result.generation} captured in {time.monotonic() - started:.1f} s"
         )
@@ -94,7 +94,7 @@ def reset(
     """Put a lab back to its baseline (or to its checkpoint `to`) and verify it; refused
     while another operation runs."""
     state = StateStore.open(settings)
-    with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
+    with lab_lock(settings, name), Driver.open(_uri(settings, name)) as driver:
         record = state.get_lab(name)
         target = reset_target(record.plan, to)
         started_at = datetime.now(UTC)
@@ -144,7 +144,7 @@ def reset(
             to=to,
         )
         state.add_reset(done)
-        generations.prune(record.plan)
+        _prune(driver, record.plan)
     where = f" to checkpoint {to}" if to else ""
     progress(name, f"ready ({mode} reset{where}, verified) in {done.seconds:.1f} s")
     return done
@@ -158,7 +158,7 @@ def checkpoint(
     tests (a trainee's changes are the point), but it must be running."""
     generations.check_checkpoint_name(checkpoint)
     state = StateStore.open(settings)
-    with lab_lock(settings, name), Driver.open(settings.libvirt_uri) as driver:
+    with lab_lock(settings, name), Driver.open(_uri(settings, name)) as driver:
         record = state.get_lab(name)
         if record.status is not LabStatus.RUNNING:
             raise ConflictError(
@@ -171,9 +171,7 @@ def checkpoint(
             f"capturing checkpoint {checkpoint} of lab '{name}'",
             "the baseline and the checkpoints are unchanged and the lab runs on",
         ):
-            result = generations.capture(
-                driver, record.plan, base_disks(settings, record), checkpoint=checkpoint
-            )
+            result = _capture(settings, driver, record, checkpoint)
         progress(name, f"checkpoint {checkpoint} captured in {time.monotonic() - started:.1f} s")
         _verify(settings, driver, record.plan, _RESTORED_DEADLINE, progress, fix_clock=True)
     return result
@@ -182,14 +180,15 @@ def checkpoint(
 def checkpoints(settings: Settings, name: str) -> list[CheckpointInfo]:
     """The lab's checkpoints, by name."""
     plan = StateStore.open(settings).get_lab(name).plan
+    found = generations.checkpoints(plan)
+    if not plan.remote:
+        sizes = {key: generations.size_on_disk(plan, b) for key, b in found.items()}
+    else:
+        with Driver.open(targets.uri_of(settings, plan.host)) as driver:
+            sizes = {key: on_server.size_on_disk(driver, plan, b) for key, b in found.items()}
     return [
-        CheckpointInfo(
-            name=key,
-            created_at=found.created_at,
-            memory=found.memory,
-            size=generations.size_on_disk(plan, found),
-        )
-        for key, found in generations.checkpoints(plan).items()
+        CheckpointInfo(name=key, created_at=b.created_at, memory=b.memory, size=sizes[key])
+        for key, b in found.items()
     ]
 
 
@@ -202,6 +201,32 @@ def delete_checkpoint(settings: Settings, name: str, checkpoint: str) -> None:
         plan = state.get_lab(name).plan
         if not generations.forget_checkpoint(plan, checkpoint):
             raise _no_checkpoint(plan, name, checkpoint)
+        if plan.remote:
+            with Driver.open(targets.uri_of(settings, plan.host)) as driver:
+                on_server.prune(driver, plan)
+        else:
+            generations.prune(plan)
+
+
+def _uri(settings: Settings, name: str) -> str:
+    """The libvirt URI of the host lab `name` runs on (NotFoundError: no such lab)."""
+    return targets.uri_of(settings, StateStore.open(settings).get_lab(name).host)
+
+
+def _capture(
+    settings: Settings, driver: Driver, record: LabRecord, checkpoint: str | None = None
+) -> generations.Baseline:
+    if record.plan.remote:
+        return on_server.capture(driver, record.plan, checkpoint=checkpoint)
+    return generations.capture(
+        driver, record.plan, base_disks(settings, record), checkpoint=checkpoint
+    )
+
+
+def _prune(driver: Driver, plan: LabPlan) -> None:
+    if plan.remote:
+        on_server.prune(driver, plan)
+    else:
         generations.prune(plan)
 
 
@@ -257,6 +282,9 @@ def _memory_reset(
 ) -> None:
     plan = record.plan
     power_off(driver, machine)
+    if plan.remote:
+        on_server.memory_reset(driver, machine, target)
+        return
     generations.fresh_overlays(plan, machine, target)
     generations.restore_nvram(plan, machine, target)
     if target.template is not None:  # a clone at its template's state: its identity too
@@ -273,19 +301,28 @@ def _cold_reset(
     progress: Progress,
 ) -> None:
     plan = record.plan
-    bases = base_disks(settings, record)
-    slots = deployment.boot_slots(settings.boot_parallel, host_accel(settings).virt_type)
+    capacity = driver.node_capacity() if plan.remote else None
+    accel = targets.accel(settings, plan.host, capacity)
+    slots = deployment.boot_slots(
+        settings.boot_parallel, accel.virt_type, capacity.cpus if capacity else None
+    )
+    slot_dir = targets.slots_dir(settings, plan.host)
 
     def one(machine: MachinePlan) -> None:
         power_off(driver, machine)
-        for layer, overlay in machine.layers:
-            backing = target.disk(plan, layer) if target else bases[layer]
-            generations.new_overlay(backing, overlay)
-        generations.restore_nvram(plan, machine, target)
+        if plan.remote:
+            image = on_server.server_images(record)[machine.name]
+            on_server.cold_disk(driver, machine, target, image)
+        else:
+            bases = base_disks(settings, record)
+            for layer, overlay in machine.layers:
+                backing = target.disk(plan, layer) if target else bases[layer]
+                generations.new_overlay(backing, overlay)
+            generations.restore_nvram(plan, machine, target)
         # A boot slot of the host (lab.host.slots) from the start until its SSH server
         # answers: the seats of a class reset cold together boot no more at once than the
         # host's cores carry, and each one's boot timeout counts from its own start.
-        with deployment.machine_slot(settings.boot_slots_dir, slots, machine, progress):
+        with deployment.machine_slot(slot_dir, slots, machine, progress):
             if target is not None and target.template is not None:
                 restore.boot(settings, driver, plan, machine, spec_of(record))
             else:
