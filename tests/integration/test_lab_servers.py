@@ -1,29 +1,48 @@
 """A lab server beside the control node: its own namespace and libvirtd, reached only
-through libvirt's remote protocol (TLS, with the run's certificates) over a link between
-the two namespaces (`LABNS_SERVERS` in scripts/labns). What `lab host add` makes there is
-on the server's side; a server that cannot be reached is listed with the reason and
-nothing of it is forgotten."""
+through libvirt's remote protocol (TLS, with the run's certificates) and its sshd over a
+link between the two namespaces (`LABNS_SERVERS` in scripts/labns). What `lab host add`
+makes there is on the server's side; a server that cannot be reached is listed with the
+reason and nothing of it is forgotten; a lab brought up there lives there whole, its
+guests reached through the server."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lab.driver.connection import Driver
+from lab.baselines import resets
+from lab.baselines.records import ResetMode
+from lab.classes import classes
+from lab.driver.connection import DomainState, Driver
+from lab.errors import InvalidError, LabError
+from lab.host import hosts
+from lab.host.images import ensure_images
 from lab.host.model import POOL
+from lab.labs import guest, lifecycle
+from lab.placement.place import CapacityError
+from lab.settings import Accel, Settings
+from lab.store.state import StateStore
+from lab.templates import templates
 from tests.homes import TEST_ROOT
+from tests.integration.conftest import PROFILES
 from tests.integration.test_host_check import lab_cli
 
 pytestmark = pytest.mark.integration
 
 SERVERS = dict(s.split("=", 1) for s in os.environ.get("LAB_TEST_SERVERS", "").split())
+# "sI=USER@HOST:PORT,KEY,KNOWN_HOSTS": the server's sshd, for reaching its guests.
+SERVER_SSH = dict(s.split("=", 1) for s in os.environ.get("LAB_TEST_SERVER_SSH", "").split())
 STATE = Path("/run/hromada-labns")
 
 
@@ -58,6 +77,15 @@ def test_a_server_is_added_and_watched_through_its_remote_uri(
     assert s1["reachable"] and s1["uri"] == server and not s1["problem"]
     assert s1["cpus"] >= 1 and 0 < s1["memory_available_bytes"] <= s1["memory_total_bytes"]
     assert s1["disk_path"] == "/var/lib/libvirt/hromada-lab" and s1["disk_free_bytes"] > 0
+    assert s1["labs"] == [] and not s1["draining"]
+    again = lab_cli(lab_env, "host", "add", "s2", server)
+    assert again.returncode == 1 and "is known already" in again.stderr
+    here = lab_cli(lab_env, "host", "add", "s2", "qemu+unix:///system")
+    assert here.returncode == 1 and "it is host local already" in here.stderr
+    drained = lab_cli(lab_env, "host", "drain", "s1")
+    assert drained.returncode == 0 and "draining" in drained.stdout
+    assert re.search(r"s1\s+draining", lab_cli(lab_env, "host", "list").stdout)
+    assert lab_cli(lab_env, "host", "drain", "s1", "--undo").returncode == 0
 
     _link("down")  # the server drops off the network
     try:
@@ -130,3 +158,166 @@ def test_images_are_copied_to_a_server_once_and_checked(
     local_host = lab_cli(env, "host", "prepare", "local", "small")
     assert local_host.returncode == 1 and "nothing to copy" in local_host.stderr
     assert lab_cli(env, "host", "remove", "s1").returncode == 0
+
+
+def _server_pool() -> Path:
+    return STATE / f"{os.environ['LAB_NETNS']}-s1" / "lib" / "hromada-lab"
+
+
+def test_a_lab_on_a_server_lives_there_whole_and_its_guests_are_reached_through_it(
+    server: str, settings: Settings, lab_env: dict[str, str]
+) -> None:
+    who, key, known_hosts = SERVER_SSH["s1"].split(",")
+    # The server's KVM is this machine's, in PVM mode: its guests run under TCG.
+    hosts.add_host(settings, "s1", server, who, Path(key), Path(known_hosts), Accel.TCG)
+    try:
+        record = lifecycle.up(settings, PROFILES / "tiny.yaml", "far", host="s1")
+        try:
+            _check_far(settings, lab_env, server, record.plan.machines[0].domain)
+        finally:
+            removed = lifecycle.down(settings, "far")
+        domain = record.plan.machines[0].domain
+        assert f"volume {domain}.qcow2" in removed and f"volume {domain}.seed.iso" in removed
+        assert not [p.name for p in _server_pool().iterdir() if p.name.startswith(domain)]
+        with Driver.open(server) as driver:
+            assert not driver.domain_exists(domain)
+        # The image stays on the server for the next lab: copied once per host.
+        assert not any(c.copied for c in ensure_images(settings, "s1", ["debian-12"]))
+    finally:
+        hosts.remove(settings, "s1")
+
+
+def _check_far(settings: Settings, env: dict[str, str], server: str, domain: str) -> None:
+    record = lifecycle.get_lab(settings, "far")
+    assert record.host == "s1" and record.status == "running"
+    with Driver.open(server) as driver:  # on the server, and only there
+        assert driver.domain_state(domain) is DomainState.RUNNING
+    with Driver.open(settings.libvirt_uri) as driver:
+        assert not driver.domain_exists(domain)
+    pool = _server_pool()
+    assert (pool / f"{domain}.qcow2").is_file() and (pool / f"{domain}.seed.iso").is_file()
+    assert not (settings.labs_dir / "far" / "disks").exists()  # only keys stay here
+
+    # Its management network is a bridge on the server: from here only through it.
+    address = lifecycle.guest_address(settings, "far", "m1")
+    assert address.jump is not None and address.jump.host == "10.254.1.2"
+    with pytest.raises(OSError):
+        socket.create_connection((address.host, 22), timeout=3).close()
+    assert guest.run(address, "hostname").stdout.strip() == "m1"
+    assert lifecycle.status(settings, "far").machines[0].reachable
+    # The checks run over OpenSSH with the lab's ssh_config (ProxyJump through s1).
+    tested = lab_cli(env, "test", "far")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+    # A baseline and a memory reset there, through libvirt alone: the frozen disk and the
+    # memory state are volumes the server made.
+    base = resets.baseline(settings, "far")
+    assert base.memory == ("m1",)
+    frozen, saved = (
+        pool / f"{domain}.{base.generation}.qcow2",
+        pool / f"{domain}.{base.generation}.sav",
+    )
+    assert frozen.is_file() and saved.is_file()
+    assert guest.run(address, "touch was-here && sync").exit_code == 0
+    done = resets.reset(settings, "far")
+    assert done.ok and done.mode is ResetMode.MEMORY, done
+    assert guest.run(address, "test -e was-here").exit_code == 1  # the disk went back too
+    again = resets.baseline(settings, "far")  # the old generation goes once unused
+    assert not frozen.exists() and not saved.exists()
+    assert (pool / f"{domain}.{again.generation}.sav").is_file()
+    with pytest.raises(InvalidError, match="runs on host s1"):
+        templates.create(settings, "far", "far-template")
+
+    # The server drops off the network: its lab is reported, never removed; once the
+    # server is back, reconcile finds it as it was.
+    _link("down")
+    try:
+        report = lifecycle.reconcile(settings)
+        assert "far" in report.unreachable and not report.removed
+        assert lifecycle.get_lab(settings, "far").host == "s1"
+    finally:
+        _link("up")
+    report = lifecycle.reconcile(settings)
+    assert "far" in report.kept and not report.removed, report
+    assert guest.run(address, "true").exit_code == 0
+
+
+def _restart_server_libvirtd(pidfile: Path) -> None:
+    """Start the killed libvirtd of lab server s1 again, in the server's namespaces (through
+    its sshd), as scripts/labns started it, and wait until it answers."""
+    who, key, known_hosts = SERVER_SSH["s1"].split(",")
+    user_host, port = who.rsplit(":", 1)
+    out = pidfile.parent / "libvirtd.stdout"
+    command = f"setsid tini -s -- libvirtd --listen -p {pidfile} </dev/null >>{out} 2>&1 &"
+    ssh = ["ssh", "-i", key, "-o", f"UserKnownHostsFile={known_hosts}", "-o", "BatchMode=yes"]
+    subprocess.run([*ssh, "-p", port, user_host, command], check=True, timeout=30)
+    for _ in range(100):
+        try:
+            with Driver.open(SERVERS["s1"]):
+                return
+        except LabError:
+            time.sleep(0.2)
+    pytest.fail("the lab server's libvirtd did not come back")
+
+
+def test_a_class_spreads_over_two_hosts_and_outlives_one_of_them(
+    server: str, settings: Settings
+) -> None:
+    who, key, known_hosts = SERVER_SSH["s1"].split(",")
+    hosts.add_host(settings, "s1", server, who, Path(key), Path(known_hosts), Accel.TCG)
+    # The two hosts are one machine here: one boot at a time on each keeps it to its cores.
+    paced = settings.model_copy(update={"boot_parallel": 1})
+    try:
+        record, outcomes = classes.create(paced, PROFILES / "tiny.yaml", "wide", 4)
+        try:
+            assert all(o.ok for o in outcomes), [(o.seat, o.error) for o in outcomes if not o.ok]
+            placed = {seat: lifecycle.get_lab(paced, seat).host for seat in record.seats}
+            assert sorted(placed.values()) == ["local", "local", "s1", "s1"], placed
+            _class_on_two_hosts(paced, record.seats, placed)
+        finally:
+            deleted = classes.delete(paced, "wide")
+        assert all(o.ok for o in deleted), deleted
+        with Driver.open(server) as driver:
+            assert not driver.list_domains(settings.prefix)
+    finally:
+        hosts.remove(settings, "s1")
+
+
+def _class_on_two_hosts(settings: Settings, seats: tuple[str, ...], placed: dict[str, str]) -> None:
+    # What does not fit on both hosts together is refused with each host's room, and
+    # nothing of it is made (the sample profile's seats hold several GiB each).
+    with pytest.raises(CapacityError) as refused:
+        classes.create(settings, PROFILES / "rural-hromada.yaml", "huge", 50)
+    message = refused.value.message
+    assert "class 'huge' of 50 seats does not fit" in message
+    assert "50 × " in message and "free: local " in message and ", s1 " in message
+    assert "huge" not in [c.name for c in StateStore.open(settings).list_classes()]
+    assert not any(lab.name.startswith("huge") for lab in lifecycle.list_labs(settings))
+
+    assert all(o.ok for o in classes.baseline(settings, "wide"))
+    reset = classes.reset(settings, "wide")
+    assert all(o.ok and o.reset and o.reset.mode is ResetMode.MEMORY for o in reset), reset
+
+    # The server's libvirtd dies: its seats are reported, never removed; the seats on
+    # this machine are untouched and reset as ever.
+    far = sorted(s for s, h in placed.items() if h == "s1")
+    near = sorted(s for s, h in placed.items() if h == "local")
+    pids = dict(p.split("=", 1) for p in os.environ["LAB_TEST_SERVER_PIDS"].split())
+    pidfile = Path(pids["s1"])
+    os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    try:
+        report = lifecycle.reconcile(settings)
+        assert sorted(report.unreachable) == far and set(near) <= set(report.kept), report
+        assert not report.removed
+        for seat in near:
+            assert resets.reset(settings, seat).ok
+        with pytest.raises(LabError, match="cannot connect"):
+            resets.reset(settings, far[0])
+    finally:
+        _restart_server_libvirtd(pidfile)
+    # Back: reconcile finds the seats as they were (their guests ran on), and they reset.
+    report = lifecycle.reconcile(settings)
+    assert set(far) <= set(report.kept) and not report.unreachable, report
+    for seat in far:
+        assert lifecycle.status(settings, seat).machines[0].reachable
+        assert resets.reset(settings, seat).ok
