@@ -170,13 +170,7 @@ def capture(
         _resume_saved(driver, plan, gdir)
         prune(plan)  # the unfinished generation, unless a machine's disk now sits on it
         raise
-    baseline = Baseline(
-        generation=generation,
-        created_at=datetime.now(UTC),
-        memory=tuple(memory),
-        name=checkpoint,
-    )
-    put_in_force(plan, baseline)
+    baseline = put_in_force(plan, generation, memory, checkpoint)
     prune(plan)  # the generation a replaced checkpoint named, once no disk sits on it
     return baseline
 
@@ -186,13 +180,23 @@ def new_generation() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-def put_in_force(plan: LabPlan, baseline: Baseline) -> None:
-    """Record a complete generation: as the baseline in force, or under its checkpoint's
-    name (replacing one of that name). Atomic: until this, the previous one holds."""
+def put_in_force(
+    plan: LabPlan, generation: str, memory: list[str], checkpoint: str | None
+) -> Baseline:
+    """Record a complete generation (`memory`: the machines whose memory it holds) as the
+    baseline in force, or under the name `checkpoint` (replacing one of that name).
+    Atomic: until this, the previous one holds."""
+    baseline = Baseline(
+        generation=generation,
+        created_at=datetime.now(UTC),
+        memory=tuple(memory),
+        name=checkpoint,
+    )
     if baseline.name is None:
         _write_atomically(baselines_dir(plan) / _CURRENT, baseline)
     else:
         _write_atomically(baselines_dir(plan) / _CHECKPOINTS / f"{baseline.name}.json", baseline)
+    return baseline
 
 
 def named(plan: LabPlan) -> set[str]:

@@ -14,7 +14,6 @@ there, so a failed or killed capture leaves the previous one in force and intact
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lab.baselines import generations
@@ -62,13 +61,7 @@ def capture(driver: Driver, plan: LabPlan, *, checkpoint: str | None = None) -> 
         _resume(driver, plan, generation)
         prune(driver, plan)
         raise
-    baseline = Baseline(
-        generation=generation,
-        created_at=datetime.now(UTC),
-        memory=tuple(memory),
-        name=checkpoint,
-    )
-    generations.put_in_force(plan, baseline)
+    baseline = generations.put_in_force(plan, generation, memory, checkpoint)
     prune(driver, plan)
     return baseline
 
