@@ -32,6 +32,7 @@ from lab.courses.model import Text as CourseText
 from lab.courses.outcomes import CheckOutcome
 from lab.courses.results import AttemptRecord
 from lab.courses.runs import Attempt, Board, RevealedHint, SeatCourse
+from lab.host.model import LOCAL
 from lab.images.ovf import HardwareHints
 from lab.images.recipe import NAME_PATTERN as IMAGE_NAME
 from lab.labs.records import LabStatus
@@ -138,12 +139,19 @@ class LabCreate(_In):
     name: str | None = Field(
         default=None, pattern=NAME, description="Default: the community's (a profile's lab)"
     )
+    host: str | None = Field(
+        default=None,
+        pattern=NAME,
+        description="The lab host it runs on (GET /api/v1/hosts); default: local",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         _one_of(self.profile, self.template)
         if self.template is not None and self.name is None:
             raise ValueError("a lab cloned from a template needs a name")
+        if self.template is not None and self.host not in (None, LOCAL):
+            raise ValueError(f"a lab cloned from a template runs on host {LOCAL} only")
         return self
 
 
@@ -167,6 +175,7 @@ class LabPublic(_Out):
     status: LabStatus
     machines: list[MachinePublic] = Field(validation_alias=AliasPath("plan", "machines"))
     template: str | None = None  # the template it was cloned from
+    host: str = LOCAL  # the lab host it runs on
     # Its last verification passed (None: not verified yet): one a template may be made of.
     verified: bool | None = Field(
         default=None, validation_alias=AliasPath("verification", "passed")

@@ -24,6 +24,7 @@ from lab.access.users import Role, User
 from lab.base import Progress
 from lab.baselines import resets
 from lab.errors import quote
+from lab.host.model import LOCAL
 from lab.labs import lifecycle
 from lab.operations.runner import Runner
 from lab.placement import admission
@@ -82,10 +83,12 @@ def create_lab(
     if body.template is not None:
         return _clone(body.template, body.name or "", response, user, settings, runner)
     path, name = catalogue.new_lab(settings, body.profile or "", body.name, user)
-    admission.check_open(settings, f"lab {quote(name)}")  # 409 at once: every host draining
+    host = body.host or LOCAL
+    # At once: 404 for a host nobody added, 409 for one that is draining.
+    admission.check_open(settings, f"lab {quote(name)}", host)
 
     def work(progress: Progress) -> LabPublic:
-        return LabPublic.of(lifecycle.up(settings, path, name, progress, owner=user))
+        return LabPublic.of(lifecycle.up(settings, path, name, progress, owner=user, host=host))
 
     return accepted(response, runner.submit("up", f"lab/{name}", user.name, work, lock=name))
 

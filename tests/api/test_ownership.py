@@ -22,7 +22,10 @@ from lab.access.users import AssignmentKind, Role
 from lab.classes import classes
 from lab.classes.records import ClassRecord
 from lab.errors import ConflictError, LabError
+from lab.host import hosts
 from lab.host.facts import AccelChoice
+from lab.host.model import HostRecord
+from lab.host.records import HostStore
 from lab.images import Image
 from lab.images.model import Boot, Source, SourceKind
 from lab.labs import deployment, lifecycle
@@ -125,6 +128,25 @@ def test_a_lab_that_comes_up_is_its_testers(
     assert "t9" in _users(settings)["tester"][0]
     assert StateStore.open(settings).get_lab("t9").owner == "tester"
     assert client.get("/api/v1/labs/t9", headers=headers["tester"]).status_code == 200
+
+
+def test_a_lab_asked_for_on_a_host_goes_there_or_is_refused_at_once(
+    client: TestClient, headers: Headers, settings: Settings
+) -> None:
+    def ask(body: dict[str, str]) -> Any:
+        return client.post("/api/v1/labs", json=body, headers=headers["admin"])
+
+    unknown = ask({"profile": "tiny", "name": "h1", "host": "lab9"})
+    assert unknown.status_code == 404 and "no host named 'lab9'" in unknown.text
+    HostStore.open(settings).add(
+        HostRecord(name="lab2", uri="qemu+tls://lab2.invalid/system", added_at=now())
+    )
+    hosts.drain(settings, "lab2")
+    draining = ask({"profile": "tiny", "name": "h1", "host": "lab2"})
+    assert draining.status_code == 409 and "host lab2 is draining" in draining.text
+    cloned = ask({"template": "t", "name": "h1", "host": "lab2"})
+    assert cloned.status_code == 422 and "runs on host local only" in cloned.text
+    assert StateStore.open(settings).find_lab("h1") is None
 
 
 def test_machines_that_do_not_come_up_leave_nothing_owned(
