@@ -77,11 +77,12 @@ def up(
 
 def list_() -> None:
     """The labs that exist."""
-    table = Table("lab", "profile", "status", "machines", "template", "created")
+    table = Table("lab", "profile", "host", "status", "machines", "template", "created")
     for lab in lifecycle.list_labs(get_settings()):
         table.add_row(
             lab.name,
             lab.profile,
+            lab.host,
             lab.status,
             str(len(lab.plan.machines)),
             lab.template or "-",
