@@ -96,6 +96,11 @@ async def serial_console(websocket: WebSocket, name: str, machine: str, ticket: 
     except LabError as exc:
         await websocket.close(code=1011, reason=exc.message[:120])
         return
+    await _relay(websocket, session)
+
+
+async def _relay(websocket: WebSocket, session: _Blocking) -> None:
+    """Relay a console whose reads and writes block (in worker threads) to the browser."""
     try:
         limiter = _limiter()
 
@@ -123,13 +128,21 @@ async def vnc_console(websocket: WebSocket, name: str, machine: str, ticket: str
     offered = websocket.scope.get("subprotocols") or []
     await websocket.accept(subprotocol="binary" if "binary" in offered else None)
     try:
-        host, port = await anyio.to_thread.run_sync(consoles.vnc_address, settings, name, machine)
-        display = await anyio.connect_tcp(host, port)
+        if await anyio.to_thread.run_sync(consoles.on_server, settings, name):
+            # On a lab server: through its SSH, read and written in worker threads.
+            remote = await anyio.to_thread.run_sync(consoles.open_display, settings, name, machine)
+        else:
+            remote = None
+            where = await anyio.to_thread.run_sync(consoles.vnc_address, settings, name, machine)
+            display = await anyio.connect_tcp(*where)
     except LabError as exc:
         await websocket.close(code=1011, reason=exc.message[:120])
         return
     except OSError:
         await websocket.close(code=1011, reason=f"the display of {name}/{machine} does not answer")
+        return
+    if remote is not None:
+        await _relay(websocket, remote)
         return
     async with display:
 
@@ -146,6 +159,9 @@ async def vnc_console(websocket: WebSocket, name: str, machine: str, ticket: str
                 await display.send(data)
 
         await _pump(websocket, display_to_browser, browser_to_display)
+
+
+_Blocking = consoles.SerialSession | consoles.DisplaySession
 
 
 async def _received(websocket: WebSocket) -> AsyncIterator[bytes]:

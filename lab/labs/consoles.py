@@ -3,7 +3,9 @@ and the VNC display of machines with `graphics: true`.
 
 Both go through libvirt (lab.driver): the serial console is a libvirt console stream
 (no pty path or host tty is handed out), and the VNC display's port is read from the
-running domain's live XML. Who may open which console is the API's business.
+running domain's live XML; the display of a machine on a lab server is reached through
+that server's SSH (a TCP forward to its loopback). Who may open which console is the
+API's business.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+import paramiko
+
 from lab.driver.connection import Console, DomainState, Driver
 from lab.errors import ConflictError, NotFoundError
 from lab.host import targets
-from lab.labs import lifecycle
+from lab.labs import guest, lifecycle
 from lab.labs.plan import MachinePlan
 from lab.settings import Settings
 
@@ -87,13 +91,73 @@ def vnc_address(settings: Settings, lab: str, machine: str) -> tuple[str, int]:
     record = lifecycle.get_lab(settings, lab)
     if record.plan.remote:
         raise ConflictError(
-            f"machine '{machine}' of lab '{lab}' runs on host {record.host}: its graphical"
-            " console is shown for labs on this machine's host only, so far",
-            hint="its serial console works: open it on the lab's page",
+            f"machine '{machine}' of lab '{lab}' runs on host {record.host}: its display is"
+            " reached through that server",
+            hint="open it with open_display",
         )
     with Driver.open(settings.libvirt_uri) as driver:
-        _running(driver, lab, machine, plan.domain)
-        found = driver.vnc_endpoint(plan.domain)
+        return _display(driver, lab, machine, plan.domain)
+
+
+def on_server(settings: Settings, lab: str) -> bool:
+    """Whether lab `lab` runs on another server (its display is reached through it)."""
+    return lifecycle.get_lab(settings, lab).plan.remote
+
+
+class DisplaySession:
+    """The VNC display of a machine on a lab server, through the server's SSH: a TCP
+    forward to where the display listens there (its loopback), with the SSH connection it
+    runs in (both closed together). Blocking `read`/`write`; `close` from any thread."""
+
+    def __init__(self, jump: paramiko.SSHClient, channel: paramiko.Channel) -> None:
+        self._jump = jump
+        self._channel = channel
+
+    def read(self, size: int = 4096) -> bytes:
+        """What the display sent; b"" once it is gone."""
+        try:
+            return bytes(self._channel.recv(size))
+        except (OSError, EOFError):
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self._channel.sendall(data)
+
+    def close(self) -> None:
+        try:
+            self._channel.close()
+        finally:
+            self._jump.close()
+
+
+def open_display(settings: Settings, lab: str, machine: str) -> DisplaySession:
+    """The graphical console of a machine of a lab on a lab server, tunnelled through the
+    server's SSH as the service user (the display listens on the server's loopback)."""
+    plan = machine_plan(settings, lab, machine)
+    record = lifecycle.get_lab(settings, lab)
+    if not plan.graphics:
+        raise NotFoundError(
+            f"machine '{machine}' of lab '{lab}' has no graphical console",
+            hint="its serial console is there; a profile gives a display with graphics: true",
+        )
+    if record.plan.jump is None:
+        raise ConflictError(
+            f"lab '{lab}' runs on this machine's host: its display is reached directly",
+            hint="open it with vnc_address",
+        )
+    with Driver.open(targets.uri_of(settings, record.host)) as driver:
+        host, port = _display(driver, lab, machine, plan.domain)
+    jump = guest.connect_jump(record.plan.jump)
+    try:
+        return DisplaySession(jump, guest.tunnel(jump, record.plan.jump, host, port, 10.0))
+    except BaseException:
+        jump.close()
+        raise
+
+
+def _display(driver: Driver, lab: str, machine: str, domain: str) -> tuple[str, int]:
+    _running(driver, lab, machine, domain)
+    found = driver.vnc_endpoint(domain)
     if found is None:
         raise ConflictError(
             f"machine '{machine}' of lab '{lab}' shows no VNC display now",

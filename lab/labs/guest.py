@@ -113,7 +113,7 @@ def connect(addr: GuestAddress, timeout: float = _CONNECT_TIMEOUT) -> paramiko.S
         sock = None
         if addr.jump is not None:
             client.jump = connect_jump(addr.jump, timeout)
-            sock = _tunnel(client.jump, addr.jump, addr.host, addr.port, timeout)
+            sock = tunnel(client.jump, addr.jump, addr.host, addr.port, timeout)
         client.connect(
             addr.host,
             port=addr.port,
@@ -218,7 +218,7 @@ def check_jump(jump: SshJump) -> None:
     connect_jump(jump, timeout=10.0).close()
 
 
-def _tunnel(
+def tunnel(
     client: paramiko.SSHClient, jump: SshJump, host: str, port: int, timeout: float
 ) -> paramiko.Channel:
     """A TCP connection from the lab server to `host:port` (OpenSSH's `-W`)."""
@@ -271,7 +271,7 @@ def _open_stream(
 ) -> socket.socket | paramiko.Channel:
     if jump is None or addr.jump is None:
         return socket.create_connection((addr.host, addr.port), timeout=2.0)
-    return _tunnel(jump, addr.jump, addr.host, addr.port, timeout=2.0)
+    return tunnel(jump, addr.jump, addr.host, addr.port, timeout=2.0)
 
 
 def run(addr: GuestAddress, command: str, timeout: float = 60.0) -> CommandResult:

@@ -29,7 +29,7 @@ from lab.errors import InvalidError, LabError
 from lab.host import hosts
 from lab.host.images import ensure_images
 from lab.host.model import POOL
-from lab.labs import guest, lifecycle
+from lab.labs import consoles, guest, lifecycle
 from lab.placement.place import CapacityError
 from lab.settings import Accel, Settings
 from lab.store.state import StateStore
@@ -165,13 +165,17 @@ def _server_pool() -> Path:
 
 
 def test_a_lab_on_a_server_lives_there_whole_and_its_guests_are_reached_through_it(
-    server: str, settings: Settings, lab_env: dict[str, str]
+    server: str, settings: Settings, lab_env: dict[str, str], tmp_path: Path
 ) -> None:
     who, key, known_hosts = SERVER_SSH["s1"].split(",")
     # The server's KVM is this machine's, in PVM mode: its guests run under TCG.
     hosts.add_host(settings, "s1", server, who, Path(key), Path(known_hosts), Accel.TCG)
+    # The smallest lab, its machine with a display (a console trainees open in the browser).
+    profile = tmp_path / "tiny-shown.yaml"
+    text = (PROFILES / "tiny.yaml").read_text()
+    profile.write_text(text.replace("    vcpus: 1\n", "    vcpus: 1\n    graphics: true\n"))
     try:
-        record = lifecycle.up(settings, PROFILES / "tiny.yaml", "far", host="s1")
+        record = lifecycle.up(settings, profile, "far", host="s1")
         try:
             _check_far(settings, lab_env, server, record.plan.machines[0].domain)
         finally:
@@ -205,6 +209,15 @@ def _check_far(settings: Settings, env: dict[str, str], server: str, domain: str
         socket.create_connection((address.host, 22), timeout=3).close()
     assert guest.run(address, "hostname").stdout.strip() == "m1"
     assert lifecycle.status(settings, "far").machines[0].reachable
+    # Its consoles: the serial one over libvirt's stream, the display through the server.
+    with consoles.open_serial(settings, "far", "m1") as serial:
+        serial.write(b"\n")
+        assert serial.read(4096)  # the login prompt, again
+    display = consoles.open_display(settings, "far", "m1")
+    try:
+        assert display.read(12).startswith(b"RFB 003.")
+    finally:
+        display.close()
     # The checks run over OpenSSH with the lab's ssh_config (ProxyJump through s1).
     tested = lab_cli(env, "test", "far")
     assert tested.returncode == 0, tested.stdout + tested.stderr
