@@ -15,7 +15,7 @@ from lab.cli import err, out
 from lab.commands import interactive
 from lab.errors import LabError
 from lab.host.model import LOCAL
-from lab.labs import lifecycle
+from lab.labs import lifecycle, ssh_config
 from lab.settings import get_settings
 from lab.templates import clones
 
@@ -130,22 +130,11 @@ def ssh(
 ) -> None:
     """A shell on a machine, or one command (its exit code is passed through)."""
     settings = get_settings()
-    address = lifecycle.guest_address(settings, name, machine)
-    plan = lifecycle.get_lab(settings, name).plan
-    argv: list[str | Path] = [
-        "ssh",
-        "-i",
-        address.key,
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        f"UserKnownHostsFile={plan.known_hosts}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "LogLevel=ERROR",
-        f"{address.user}@{address.host}",
-    ]
+    lifecycle.guest_address(settings, name, machine)  # a managed machine of the lab
+    # The lab's ssh_config: its key, the machine's pinned host key, and for a lab on a
+    # lab server the jump through that server.
+    config = ssh_config.write(lifecycle.get_lab(settings, name).plan)
+    argv: list[str | Path] = ["ssh", "-F", config, machine]
     if command:
         argv += command  # ssh stops parsing options at the destination
     code = interactive(argv, hint="install the OpenSSH client: apt-get install openssh-client")

@@ -43,6 +43,12 @@ def check_free(driver: Driver, plan: LabPlan) -> None:
     leftovers += [
         n.libvirt_name for n in plan.all_networks if driver.network_exists(n.libvirt_name)
     ]
+    if plan.remote:  # files of an earlier lab of that name in the server's pool
+        leftovers += [
+            v
+            for v in driver.list_volumes(POOL)
+            if any(v.startswith(m.domain + ".") for m in plan.machines)
+        ]
     if leftovers or plan.directory.exists():
         found = ", ".join(leftovers) or str(plan.directory)
         raise ConflictError(

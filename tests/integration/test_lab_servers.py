@@ -218,9 +218,12 @@ def _check_far(settings: Settings, env: dict[str, str], server: str, domain: str
         assert display.read(12).startswith(b"RFB 003.")
     finally:
         display.close()
-    # The checks run over OpenSSH with the lab's ssh_config (ProxyJump through s1).
+    # The checks and `lab ssh` run over OpenSSH with the lab's ssh_config (ProxyJump
+    # through s1).
     tested = lab_cli(env, "test", "far")
     assert tested.returncode == 0, tested.stdout + tested.stderr
+    shell = lab_cli(env, "ssh", "far", "m1", "--", "hostname")
+    assert (shell.returncode, shell.stdout.strip()) == (0, "m1"), shell.stderr
 
     # A baseline and a memory reset there, through libvirt alone: the frozen disk and the
     # memory state are volumes the server made.
