@@ -226,6 +226,10 @@ class HostPublic(_Out):
     disk_path: str | None
     disk_free_bytes: int | None
     labs: list[str]
+    # What admission counts there for new labs: available - promised - reserve.
+    memory_promised_bytes: int | None
+    memory_reserve_bytes: int | None
+    memory_free_for_labs_bytes: int | None
 
 
 class TemplateCreate(_In):

@@ -11,7 +11,6 @@ from api.deps import SettingsDep, StoresDep
 from api.metrics import CONTENT_TYPE, render
 from api.schemas import Health, HostPublic, HostRoomPublic, UserPublic
 from lab.access.audit import Unauthenticated
-from lab.host import hosts
 from lab.labs import lifecycle
 from lab.placement import admission
 
@@ -57,4 +56,4 @@ def list_hosts(user: CurrentUser, settings: SettingsDep) -> list[HostPublic]:
     """Every lab host (`local` first) with its accelerator, CPUs, memory, disk and labs,
     as asked just now; one that does not answer says why. Staff only."""
     require(user, *STAFF)
-    return [HostPublic.of(view) for view in hosts.list_hosts(settings)]
+    return [HostPublic.of(view) for view in admission.host_views(settings)]

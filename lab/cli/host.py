@@ -178,12 +178,13 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="As JSON, the API's fields")] = False,
 ) -> None:
     """Every host with its accelerator, CPUs, memory, disk and labs; unreachable ones say why."""
-    views = hosts.list_hosts(get_settings())
+    views = admission.host_views(get_settings())
     if as_json:
         out.print_json(json.dumps([v.model_dump(mode="json") for v in views]))
         return
     table = Table(box=box.SIMPLE, header_style="bold")
-    for column in ("host", "state", "accelerator", "CPUs", "memory free", "disk free", "labs"):
+    columns = ("host", "state", "accelerator", "CPUs", "memory free", "for new labs")
+    for column in (*columns, "disk free", "labs"):
         table.add_column(column)
     for view in views:
         state = "draining" if view.draining else "open"
@@ -193,6 +194,7 @@ def list_(
             (view.accel or "-").upper(),
             str(view.cpus or "-"),
             _amount(view.memory_available_bytes, view.memory_total_bytes),
+            _amount(view.memory_free_for_labs_bytes),
             _amount(view.disk_free_bytes),
             escape(", ".join(view.labs)) or "-",
         )

@@ -72,3 +72,8 @@ class HostView(Frozen):
     disk_path: str | None = None  # where its lab files go (LAB_HOME, or its pool)
     disk_free_bytes: int | None = None
     labs: tuple[str, ...] = ()  # the labs recorded on it
+    # What admission counts for new labs there: available - promised - reserve (the
+    # arithmetic of lab.placement.admission; None when it could not be asked).
+    memory_promised_bytes: int | None = None  # what its labs will still take
+    memory_reserve_bytes: int | None = None  # kept for the host itself
+    memory_free_for_labs_bytes: int | None = None

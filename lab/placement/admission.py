@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from lab.driver.connection import Driver
-from lab.host import targets
+from lab.host import hosts, targets
 from lab.host.facts import AccelChoice, HostFacts, gather_facts, host_accel, qemu_overhead_mib
 from lab.host.hosts import PROBE_SECONDS, accepting
-from lab.host.model import LOCAL, POOL, HostRecord
+from lab.host.model import LOCAL, POOL, HostRecord, HostView
 from lab.host.records import HostStore
 from lab.labs.plan import LabPlan
 from lab.labs.records import LabRecord, LabStatus
@@ -128,7 +128,6 @@ def place_labs(
     made either way. A server that does not answer within `probe_seconds`, or that has no
     SSH login for reaching its guests, takes none of them. `local_only`: this machine's
     host alone (what runs only there: clones of a template)."""
-    labs = StateStore.open(settings).list_labs()
     candidates = [
         h
         for h in HostStore.open(settings).list()
@@ -137,19 +136,7 @@ def place_labs(
     if not candidates:
         check_open(settings, what)  # `local` is draining: say so
         raise CapacityError(f"{what} has no host to run on", hint="add a host: lab host add")
-
-    def measure(host: HostRecord) -> tuple[Room, int]:
-        with Driver.open(host.uri) as driver:
-            facts, accel = host_facts(settings, driver, host.name)
-            overhead = qemu_overhead_mib(accel)
-            on_host = [lab for lab in labs if lab.host == host.name]
-            return room(driver, facts, on_host, overhead, host.name), overhead
-
-    pool = ThreadPoolExecutor(max_workers=len(candidates))
-    futures = [pool.submit(measure, h) for h in candidates]
-    wait(futures, timeout=probe_seconds)
-    pool.shutdown(wait=False, cancel_futures=True)  # a host that hangs is left behind
-    measured = [f.result() for f in futures if f.done() and f.exception() is None]
+    measured = list(rooms(settings, candidates, probe_seconds).values())
     if not measured:
         raise CapacityError(
             f"{what} has no host to run on: none answered",
@@ -159,6 +146,50 @@ def place_labs(
     overhead = max(o for _, o in measured)
     needs = [lab_need(p, overhead) for p in plans]
     return place(needs, [r for r, _ in measured], what)
+
+
+def rooms(
+    settings: Settings, hosts: Sequence[HostRecord], probe_seconds: float = PROBE_SECONDS
+) -> dict[str, tuple[Room, int]]:
+    """Each host's room for new labs and QEMU's overhead per guest there, asked side by
+    side; a host that does not answer within `probe_seconds` is left out."""
+    if not hosts:
+        return {}
+    labs = StateStore.open(settings).list_labs()
+
+    def measure(host: HostRecord) -> tuple[Room, int]:
+        with Driver.open(host.uri) as driver:
+            facts, accel = host_facts(settings, driver, host.name)
+            overhead = qemu_overhead_mib(accel)
+            on_host = [lab for lab in labs if lab.host == host.name]
+            return room(driver, facts, on_host, overhead, host.name), overhead
+
+    pool = ThreadPoolExecutor(max_workers=len(hosts))
+    futures = {h.name: pool.submit(measure, h) for h in hosts}
+    wait(futures.values(), timeout=probe_seconds)
+    pool.shutdown(wait=False, cancel_futures=True)  # a host that hangs is left behind
+    return {name: f.result() for name, f in futures.items() if f.done() and f.exception() is None}
+
+
+def host_views(settings: Settings) -> list[HostView]:
+    """Every host as `lab host list` and the API show it, with the room admission counts
+    there for new labs (available - promised - reserve)."""
+    views = hosts.list_hosts(settings)
+    answered = {v.name for v in views if v.reachable}
+    found = rooms(settings, [h for h in HostStore.open(settings).list() if h.name in answered])
+    shown = []
+    for view in views:
+        if view.name in found:
+            free = found[view.name][0]
+            view = view.model_copy(
+                update={
+                    "memory_promised_bytes": free.memory_promised_bytes,
+                    "memory_reserve_bytes": free.memory_reserve_bytes,
+                    "memory_free_for_labs_bytes": free.memory_free_bytes,
+                }
+            )
+        shown.append(view)
+    return shown
 
 
 def check_open(settings: Settings, what: str, host: str = LOCAL) -> None:

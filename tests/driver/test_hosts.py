@@ -37,6 +37,20 @@ def test_local_is_there_with_no_host_added(settings: Settings) -> None:
     assert local.labs == ()
 
 
+def test_a_host_is_shown_with_the_room_admission_counts_for_new_labs(
+    settings: Settings,
+) -> None:
+    StateStore.open(settings).add_lab(_lab("a"))  # being made: owes all it needs
+    HostStore.open(settings).add(HostRecord(name="lab2", uri=DEAD, added_at=now()))
+    local, lab2 = admission.host_views(settings)
+    room = admission.host_room(settings)
+    assert local.memory_reserve_bytes == room.memory_reserve_bytes == 1 << 30
+    assert local.memory_promised_bytes == room.memory_promised_bytes > 0
+    assert local.memory_free_for_labs_bytes is not None
+    assert abs(local.memory_free_for_labs_bytes - room.memory_free_bytes) < 256 << 20
+    assert not lab2.reachable and lab2.memory_free_for_labs_bytes is None
+
+
 def test_labs_are_listed_on_their_host(settings: Settings) -> None:
     StateStore.open(settings).add_lab(_lab("b"))
     StateStore.open(settings).add_lab(_lab("a"))

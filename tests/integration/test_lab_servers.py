@@ -78,6 +78,9 @@ def test_a_server_is_added_and_watched_through_its_remote_uri(
     assert s1["cpus"] >= 1 and 0 < s1["memory_available_bytes"] <= s1["memory_total_bytes"]
     assert s1["disk_path"] == "/var/lib/libvirt/hromada-lab" and s1["disk_free_bytes"] > 0
     assert s1["labs"] == [] and not s1["draining"]
+    # The room admission counts there: its libvirtd's free memory less the reserve.
+    assert s1["memory_reserve_bytes"] == 1 << 30 and s1["memory_promised_bytes"] == 0
+    assert 0 < s1["memory_free_for_labs_bytes"] < s1["memory_total_bytes"]
     again = lab_cli(lab_env, "host", "add", "s2", server)
     assert again.returncode == 1 and "is known already" in again.stderr
     here = lab_cli(lab_env, "host", "add", "s2", "qemu+unix:///system")
