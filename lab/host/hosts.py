@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lab.driver.connection import Driver, NodeCapacity, PoolSpace
 from lab.driver.specs import VirtType
-from lab.errors import ConflictError, InvalidError, LabError, quote
+from lab.errors import ConflictError, DriverError, InvalidError, LabError, quote
 from lab.host.facts import gather_facts, host_accel
 from lab.host.model import LOCAL, POOL, HostRecord, HostView
 from lab.host.records import HostStore
@@ -28,6 +28,43 @@ from lab.store.state import StateStore, now
 # How long `list_hosts` waits for a host to answer before calling it unreachable (an
 # ssh connection to a dead server can take minutes to give up on its own).
 PROBE_SECONDS = 15.0
+
+
+def open_within(uri: str, seconds: float = PROBE_SECONDS) -> Driver:
+    """A connection to the libvirtd of `uri`, or DriverError when none is made within
+    `seconds`: libvirt's connect has no timeout of its own, and a server that hangs (rather
+    than refuses) would hold its caller for good. A connection made after the caller gave
+    up is closed at once."""
+    lock = threading.Lock()
+    made: list[Driver] = []
+    failed: list[LabError] = []
+    given_up = False
+
+    def connect() -> None:
+        try:
+            driver = Driver.open(uri)
+        except LabError as exc:
+            failed.append(exc)
+            return
+        with lock:
+            if given_up:
+                driver.close()
+            else:
+                made.append(driver)
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    with lock:
+        given_up = not made and not failed
+    if failed:
+        raise failed[0]
+    if made:
+        return made[0]
+    raise DriverError(
+        f"libvirt at {uri} did not answer within {seconds:.0f} s",
+        hint=f"is the server up and its libvirtd running? try: virsh -c {uri} version",
+    )
 
 
 def check_host_name(name: str) -> str:

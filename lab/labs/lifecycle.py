@@ -21,6 +21,7 @@ from lab.errors import HostError, LabError, quote
 from lab.host import images as host_images
 from lab.host import targets
 from lab.host.facts import AccelChoice
+from lab.host.hosts import PROBE_SECONDS, open_within
 from lab.host.model import LOCAL, POOL, HostRecord
 from lab.host.records import HostStore
 from lab.host.space import space_guard
@@ -280,7 +281,9 @@ def guest_address(settings: Settings, name: str, machine: str) -> guest.GuestAdd
     return deployment.admin_address(plan, plan.machine(machine))
 
 
-def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport:
+def reconcile(
+    settings: Settings, progress: Progress = quiet, host_seconds: float = PROBE_SECONDS
+) -> ReconcileReport:
     """Make the state store and libvirt agree after a crash, host by host.
 
     A lab is kept only when it is complete: recorded as running or stopped, with
@@ -289,8 +292,9 @@ def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport
     is removed, so each lab ends up fully present or fully gone. A kept lab is also
     put back in working order after a killed baseline or reset (`generations.recover`):
     its machines run again, and half-made files and baseline generations go. The labs of
-    a host that does not answer are left exactly as they are (reported unreachable):
-    nothing is deleted for want of an answer, and a later reconcile finds them.
+    a host that does not answer (within `host_seconds`) are left exactly as they are
+    (reported unreachable): nothing is deleted for want of an answer, and a later
+    reconcile finds them.
     """
     state = StateStore.open(settings)
     recorded = {lab.name: lab for lab in state.list_labs()}
@@ -298,7 +302,10 @@ def reconcile(settings: Settings, progress: Progress = quiet) -> ReconcileReport
     for host in HostStore.open(settings).list():
         on_host = {name: lab for name, lab in recorded.items() if lab.host == host.name}
         try:
-            driver = Driver.open(host.uri)
+            if host.name == LOCAL:
+                driver = Driver.open(host.uri)
+            else:  # a server that hangs is given up on, like one that refuses
+                driver = open_within(host.uri, host_seconds)
         except LabError as exc:
             if host.name == LOCAL:
                 raise

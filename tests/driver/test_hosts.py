@@ -4,6 +4,9 @@ test driver; a host that cannot be reached is a real ssh connection refused on l
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from lab.errors import ConflictError, DriverError, InvalidError, NotFoundError
 from lab.host import hosts
 from lab.host.model import LOCAL, HostRecord
 from lab.host.records import HostStore
+from lab.labs import lifecycle
 from lab.placement import admission
 from lab.placement.place import CapacityError
 from lab.settings import Settings
@@ -132,3 +136,30 @@ def test_a_host_with_labs_is_not_removed(settings: Settings) -> None:
     assert [h.name for h in hosts.list_hosts(settings)] == [LOCAL]
     with pytest.raises(NotFoundError, match="no host named 'lab2'"):
         hosts.drain(settings, "lab2")
+
+
+@pytest.fixture
+def hanging() -> Iterator[str]:
+    """A server that takes the connection and never answers (an ssh URI to a loopback port
+    that accepts and stays silent): libvirt's connect would wait for good."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        yield f"qemu+ssh://hromada-lab@127.0.0.1:{port}/system?no_tty=1&known_hosts_verify=ignore"
+    finally:
+        listener.close()
+
+
+def test_a_server_that_hangs_is_given_up_on(settings: Settings, hanging: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(DriverError, match="did not answer within 1 s"):
+        hosts.open_within(hanging, 1.0)
+    assert time.monotonic() - started < 5
+    # Its labs are reported and kept, as for a server that is down.
+    HostStore.open(settings).add(HostRecord(name="lab2", uri=hanging, added_at=now()))
+    StateStore.open(settings).add_lab(_lab("far").model_copy(update={"host": "lab2"}))
+    report = lifecycle.reconcile(settings, host_seconds=1.0)
+    assert report.unreachable == ("far",) and not report.removed
+    assert StateStore.open(settings).find_lab("far") is not None
