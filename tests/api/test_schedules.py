@@ -60,10 +60,14 @@ def test_cancel_only_while_pending(client: TestClient, headers: Headers) -> None
 def test_the_scheduler_starts_a_due_reset_as_an_operation(
     app: FastAPI, client: TestClient, headers: Headers
 ) -> None:
-    made = client.post(URL, json={"at": _in(0.5)}, headers=headers["trainer"]).json()
-    time.sleep(0.6)
+    # Far enough ahead that the request is through before then on a loaded machine (a
+    # time already past is refused), then waited out.
+    at = datetime.now(UTC) + timedelta(seconds=3)
+    made = client.post(URL, json={"at": at.isoformat()}, headers=headers["trainer"])
+    assert made.status_code == 201, made.text
+    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.1)
     (started,) = app.state.scheduler.tick()
-    assert started.id == made["id"] and started.status is ScheduleStatus.STARTED
+    assert started.id == made.json()["id"] and started.status is ScheduleStatus.STARTED
     op = client.get(f"/api/v1/operations/{started.operation_id}", headers=headers["admin"])
     assert op.status_code == 200
     assert op.json()["kind"] == "class-reset" and op.json()["target"] == "class/c1"
