@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from lab.baselines import resets
@@ -28,7 +29,7 @@ from lab.driver.connection import DomainState, Driver
 from lab.errors import InvalidError, LabError
 from lab.host import hosts
 from lab.host.images import ensure_images
-from lab.host.model import POOL
+from lab.host.model import POOL, SshJump
 from lab.labs import consoles, guest, lifecycle
 from lab.placement.place import CapacityError
 from lab.settings import Accel, Settings
@@ -44,6 +45,7 @@ SERVERS = dict(s.split("=", 1) for s in os.environ.get("LAB_TEST_SERVERS", "").s
 # "sI=USER@HOST:PORT,KEY,KNOWN_HOSTS": the server's sshd, for reaching its guests.
 SERVER_SSH = dict(s.split("=", 1) for s in os.environ.get("LAB_TEST_SERVER_SSH", "").split())
 STATE = Path("/run/hromada-labns")
+PLAYBOOK_TEMPLATES = Path(__file__).parents[2] / "playbooks" / "host" / "lab_host" / "templates"
 
 
 @pytest.fixture
@@ -340,3 +342,51 @@ def _class_on_two_hosts(settings: Settings, seats: tuple[str, ...], placed: dict
     for seat in far:
         assert lifecycle.status(settings, seat).machines[0].reachable
         assert resets.reset(settings, seat).ok
+
+
+def test_a_control_nodes_key_reaches_libvirt_and_the_guests_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """A control node's key let in as the host playbook lets it in on a lab server
+    (lab_host_controller_keys, rendered from the playbook's own template): libvirt over
+    SSH through its forced helper, TCP forwards for the jump, and no command of its own."""
+    who, _, known_hosts = SERVER_SSH["s1"].split(",")
+    user_host, port = who.rsplit(":", 1)
+    key = tmp_path / "control_node"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    template = PLAYBOOK_TEMPLATES / "controller_keys.j2"
+    line = jinja2.Template(template.read_text(), keep_trailing_newline=True).render(
+        lab_host_controller_keys=[key.with_suffix(".pub").read_text()]
+    )
+    authorized = Path(known_hosts).parent / "authorized_keys"
+    before = authorized.read_text()
+    authorized.write_text(before + line)
+    ssh = [
+        "ssh", "-i", str(key), "-o", f"UserKnownHostsFile={known_hosts}",
+        "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-T", "-p", port, user_host,
+    ]  # fmt: skip
+    try:
+        # libvirt, as qemu+ssh runs it: whatever command it asks for, the helper answers.
+        helper = tmp_path / "through-ssh"
+        helper.write_text(f"#!/bin/sh\nexec {' '.join(ssh)} 'any command at all'\n")
+        helper.chmod(0o700)
+        with Driver.open(f"qemu+ext:///system?command={helper}") as driver:
+            assert driver.node_capacity().cpus >= 1
+        # The jump: a TCP forward from the server (to its own sshd here).
+        jump = SshJump(user="root", host=user_host.split("@")[1], key=key,
+                       known_hosts=Path(known_hosts))  # fmt: skip
+        client = guest.connect_jump(jump)
+        try:
+            channel = guest.tunnel(client, jump, jump.host, 22, 10.0)
+            assert channel.recv(4).startswith(b"SSH-")
+        finally:
+            client.close()
+        # A command of its own does not run: the forced helper does instead.
+        marker = tmp_path / "ran"
+        subprocess.run(
+            [*ssh, f"touch {marker}"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30
+        )
+        assert not marker.exists()
+    finally:
+        authorized.write_text(before)
