@@ -93,7 +93,7 @@ def vnc_address(settings: Settings, lab: str, machine: str) -> tuple[str, int]:
         raise ConflictError(
             f"machine '{machine}' of lab '{lab}' runs on host {record.host}: its display is"
             " reached through that server",
-            hint="open it with open_display",
+            hint="open its console on the lab's page: it goes through the server",
         )
     with Driver.open(settings.libvirt_uri) as driver:
         return _display(driver, lab, machine, plan.domain)
@@ -143,7 +143,7 @@ def open_display(settings: Settings, lab: str, machine: str) -> DisplaySession:
     if record.plan.jump is None:
         raise ConflictError(
             f"lab '{lab}' runs on this machine's host: its display is reached directly",
-            hint="open it with vnc_address",
+            hint="open its console on the lab's page: it is reached directly",
         )
     with Driver.open(targets.uri_of(settings, record.host)) as driver:
         host, port = _display(driver, lab, machine, plan.domain)
