@@ -472,9 +472,12 @@ class Driver:
             return 0 if vol is None else int(vol.info()[1])
 
     def list_volumes(self, pool: str) -> list[str]:
-        """The names of the volumes in `pool`, as its host's disk has them now."""
+        """The names of the volumes in `pool`, as its host's disk has them now; none when
+        the host has no such pool, or it is stopped."""
         with self._errors(f"list the volumes of pool {pool}"):
-            target = self._conn.storagePoolLookupByName(pool)
+            target = self._find_pool(pool)
+            if target is None or not target.isActive():
+                return []
             _refresh(target)
             return sorted(str(n) for n in target.listVolumes())
 

@@ -10,8 +10,11 @@ machine's own facts, the same ones admission counts (lab.placement.admission).
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from lab.driver.connection import Driver, NodeCapacity, PoolSpace
 from lab.driver.specs import VirtType
@@ -24,6 +27,8 @@ from lab.labs import guest
 from lab.labs.naming import valid_lab_name
 from lab.settings import Accel, Settings
 from lab.store.state import StateStore, now
+
+T = TypeVar("T")
 
 # How long `list_hosts` waits for a host to answer before calling it unreachable (an
 # ssh connection to a dead server can take minutes to give up on its own).
@@ -122,6 +127,33 @@ def add_host(
     )
 
 
+def ask_each(
+    hosts: Sequence[HostRecord], ask: Callable[[HostRecord], T], seconds: float
+) -> dict[str, T]:
+    """`ask` of every host, side by side; what answered within `seconds` (one deadline for
+    all), by host name. A host whose `ask` failed or still hangs is left out; its thread
+    is a daemon, so a server that hangs holds neither the caller nor the process's exit."""
+    answers: dict[str, T] = {}
+    lock = threading.Lock()
+
+    def one(host: HostRecord) -> None:
+        try:
+            answer = ask(host)
+        except LabError:
+            return
+        with lock:
+            answers[host.name] = answer
+
+    threads = [threading.Thread(target=one, args=(h,), daemon=True) for h in hosts]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with lock:
+        return dict(answers)
+
+
 def list_hosts(settings: Settings, probe_seconds: float = PROBE_SECONDS) -> list[HostView]:
     """Every host (`local` first) with what it has now and the labs on it. The hosts are
     asked side by side; one that does not answer in `probe_seconds` is unreachable."""
@@ -129,16 +161,9 @@ def list_hosts(settings: Settings, probe_seconds: float = PROBE_SECONDS) -> list
     labs: dict[str, list[str]] = defaultdict(list)
     for lab in StateStore.open(settings).list_labs():
         labs[lab.host].append(lab.name)
-    views: dict[str, HostView] = {}
-
-    def probe(host: HostRecord) -> None:
-        views[host.name] = _view(settings, host, tuple(sorted(labs[host.name])))
-
-    threads = [threading.Thread(target=probe, args=(h,), daemon=True) for h in hosts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(probe_seconds)
+    views = ask_each(
+        hosts, lambda h: _view(settings, h, tuple(sorted(labs[h.name]))), probe_seconds
+    )
     return [
         views.get(h.name)
         or HostView(

@@ -417,7 +417,7 @@ def _orphans(driver: Driver, settings: Settings, recorded: set[str], pool: str |
     found: set[str] = set()
     names = driver.list_domains(settings.prefix) + driver.list_networks(settings.prefix)
     if pool is not None:
-        names += driver.list_volumes(pool) if driver.pool_space(pool) is not None else []
+        names += driver.list_volumes(pool)
     for name in names:
         parts = split_name(settings.prefix, name)
         if parts is not None:

@@ -11,7 +11,6 @@ so labs asked for side by side count each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from lab.driver.connection import Driver
@@ -149,12 +148,10 @@ def place_labs(
 
 
 def rooms(
-    settings: Settings, hosts: Sequence[HostRecord], probe_seconds: float = PROBE_SECONDS
+    settings: Settings, asked: Sequence[HostRecord], probe_seconds: float = PROBE_SECONDS
 ) -> dict[str, tuple[Room, int]]:
     """Each host's room for new labs and QEMU's overhead per guest there, asked side by
     side; a host that does not answer within `probe_seconds` is left out."""
-    if not hosts:
-        return {}
     labs = StateStore.open(settings).list_labs()
 
     def measure(host: HostRecord) -> tuple[Room, int]:
@@ -164,11 +161,7 @@ def rooms(
             on_host = [lab for lab in labs if lab.host == host.name]
             return room(driver, facts, on_host, overhead, host.name), overhead
 
-    pool = ThreadPoolExecutor(max_workers=len(hosts))
-    futures = {h.name: pool.submit(measure, h) for h in hosts}
-    wait(futures.values(), timeout=probe_seconds)
-    pool.shutdown(wait=False, cancel_futures=True)  # a host that hangs is left behind
-    return {name: f.result() for name, f in futures.items() if f.done() and f.exception() is None}
+    return hosts.ask_each(asked, measure, probe_seconds)
 
 
 def host_views(settings: Settings) -> list[HostView]:
