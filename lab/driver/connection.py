@@ -414,9 +414,24 @@ class Driver:
     def volume_sha256(self, pool: str, name: str) -> str:
         """The sha256 of volume `name` as its host has it (read back through a stream)."""
         digest = hashlib.sha256()
+        self._download(pool, name, digest.update)
+        return digest.hexdigest()
 
-        def write(_stream: Any, data: bytes, _opaque: object) -> int:
+    def download_volume(self, pool: str, name: str, target: BinaryIO) -> str:
+        """Write the bytes of volume `name` (as its host has it, through libvirt's stream,
+        so from a remote host too) to `target`; their sha256."""
+        digest = hashlib.sha256()
+
+        def take(data: bytes) -> None:
             digest.update(data)
+            target.write(data)
+
+        self._download(pool, name, take)
+        return digest.hexdigest()
+
+    def _download(self, pool: str, name: str, take: Callable[[bytes], object]) -> None:
+        def write(_stream: Any, data: bytes, _opaque: object) -> int:
+            take(data)
             return len(data)
 
         with self._errors(f"read volume {name} of pool {pool}"):
@@ -425,7 +440,6 @@ class Driver:
             vol.download(stream, 0, 0, 0)
             stream.recvAll(write, None)
             stream.finish()
-        return digest.hexdigest()
 
     def create_overlay(self, pool: str, name: str, capacity: int, backing: str) -> str:
         """A new qcow2 volume `name` in `pool` over the image at `backing` (made by the
@@ -438,18 +452,34 @@ class Driver:
             )
             return str(vol.path())
 
-    def copy_volume(self, pool: str, name: str, source: str) -> str:
+    def copy_volume(self, pool: str, name: str, source: str, *, raw: bool = False) -> str:
         """A new qcow2 volume `name` in `pool` holding what volume `source` shows, its
         backing files folded in (the pool's host copies it: nothing crosses the network);
-        0600, as the lab's own. Its path."""
+        0600, as the lab's own. Its path. `raw`: a byte for byte copy of a file that is
+        no disk image (a memory state)."""
         with self._errors(f"copy volume {source} to {name} in pool {pool}"):
             target = self._conn.storagePoolLookupByName(pool)
-            vol = target.createXMLFrom(
-                frozen_xml(name, int(target.storageVolLookupByName(source).info()[1])),
-                target.storageVolLookupByName(source),
-                0,
-            )
+            origin = target.storageVolLookupByName(source)
+            capacity = int(origin.info()[1])
+            xml = volume_xml(name, capacity, "0600") if raw else frozen_xml(name, capacity)
+            vol = target.createXMLFrom(xml, origin, 0)
             return str(vol.path())
+
+    def write_volume_head(self, pool: str, name: str, data: bytes) -> None:
+        """Write `data` over the first bytes of volume `name`, the rest of it as it was
+        (through libvirt's stream, so on a remote host too)."""
+        with self._errors(f"write the head of volume {name} in pool {pool}"):
+            vol = self._conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
+            stream = self._conn.newStream(0)
+            vol.upload(stream, 0, len(data), 0)
+            left = [data]
+
+            def read(_stream: Any, nbytes: int, _opaque: object) -> bytes:
+                chunk, left[0] = left[0][:nbytes], left[0][nbytes:]
+                return chunk
+
+            stream.sendAll(read, None)
+            stream.finish()
 
     def volume_backing(self, pool: str, name: str) -> str | None:
         """The path of the file volume `name` sits on (None: none, or no such volume)."""

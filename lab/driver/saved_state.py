@@ -81,20 +81,33 @@ def read(stream: BinaryIO) -> SavedState:
     return parse(head)
 
 
-def restore_header(saved: SavedState, xml: str) -> bytes:
-    """The header, XML and cookie of a save image of `saved`'s stream for domain `xml`."""
+def restore_header(saved: SavedState, xml: str, size: int | None = None) -> bytes:
+    """The header, XML and cookie of a save image of `saved`'s stream for domain `xml`.
+    `size`: the length it must have, NUL bytes after the cookie making up the rest (so
+    it can be written over the head of a file whose stream starts there); InvalidError
+    when it does not fit."""
     xml_bytes = xml.encode() + b"\0"
     cookie = saved.cookie.encode() + b"\0" if saved.cookie else b""
+    padding = b""
+    if size is not None:
+        room = size - HEADER_SIZE - len(cookie)
+        if len(xml_bytes) > room:
+            raise InvalidError(
+                f"the domain's description ({len(xml_bytes)} bytes) does not fit the"
+                f" {room} bytes the memory state keeps for it",
+                hint="the lab boots its machines from their disks instead",
+            )
+        padding = b"\0" * (room - len(xml_bytes))  # read as the end of the cookie or XML
     header = _HEADER.pack(
         MAGIC,
         _VERSION,
-        len(xml_bytes) + len(cookie),
+        len(xml_bytes) + len(cookie) + len(padding),
         int(saved.was_running),
         saved.compressed,
         len(xml_bytes) if cookie else 0,
         *([0] * 14),
     )
-    return header + xml_bytes + cookie
+    return header + xml_bytes + cookie + padding
 
 
 def _check_size(head: bytes) -> bytes:

@@ -97,6 +97,28 @@ def test_restore_header_without_cookie() -> None:
     assert (again.xml, again.cookie, again.stream_offset) == (XML, "", len(head))
 
 
+@pytest.mark.parametrize("cookie", [COOKIE, ""])
+def test_a_header_of_a_given_size_goes_over_the_head_of_a_file_in_place(cookie: str) -> None:
+    # A copy of a memory state on a lab server is re-headed for each clone by writing
+    # over its head: the stream stays where it was.
+    image = _image(cookie=cookie, padding=4096)
+    saved = parse(image)
+    longer = XML.replace("hlx-x1.m1", "hlx-a-much-longer-clone-name.m1")
+    head = restore_header(saved, longer, size=saved.stream_offset)
+    assert len(head) == saved.stream_offset
+    clone = head + image[saved.stream_offset :]
+    again = parse(clone[: header_length(clone)])
+    assert (again.xml, again.cookie, again.stream_offset) == (longer, cookie, len(head))
+    assert clone[again.stream_offset :] == STREAM
+
+
+def test_a_header_that_does_not_fit_the_size_is_refused() -> None:
+    saved = parse(_image())
+    with pytest.raises(InvalidError, match="does not fit") as refused:
+        restore_header(saved, XML + " " * 200, size=saved.stream_offset)
+    assert "boots its machines from their disks" in (refused.value.hint or "")
+
+
 @pytest.mark.parametrize(
     ("image", "words"),
     [
