@@ -1,5 +1,5 @@
 """A class on one host against the same class over two; a seat's memory reset on a lab
-server against one on this machine.
+server against one on this machine; a seat cloned from a template there against here.
 
     LABNS_SERVERS=1 scripts/labns run .venv/bin/python -m bench.hosts
 
@@ -24,6 +24,7 @@ from lab.classes import classes
 from lab.host import hosts
 from lab.labs import lifecycle
 from lab.settings import Accel, Settings
+from lab.templates import clones, templates
 
 PROFILES = Path(__file__).parents[1] / "profiles"
 ROUNDS = 5
@@ -55,6 +56,11 @@ def main() -> None:
     print(f"seat memory reset, the server:         {two['remote']:7.2f} s (median of {ROUNDS})")
     ratio = two["remote"] / two["local"]
     print(f"ratio server / this machine:           {ratio:7.2f}x (target <= 1.3x)")
+    print(f"a seat cloned from a template, here:   {two['clone here']:7.1f} s (verified)")
+    print(f"the same on the server, first time:    {two['clone first']:7.1f} s (files copied)")
+    print(f"the same on the server, again:         {two['clone again']:7.1f} s")
+    ratio = two["clone again"] / two["clone here"]
+    print(f"ratio server / this machine:           {ratio:7.2f}x")
 
 
 def _class(settings: Settings, name: str, per_seat: bool = False) -> dict[str, float]:
@@ -80,7 +86,24 @@ def _class(settings: Settings, name: str, per_seat: bool = False) -> dict[str, f
             near.append(resets.reset(settings, local).seconds)
             far.append(resets.reset(settings, remote).seconds)
         took["local"], took["remote"] = statistics.median(near), statistics.median(far)
+        took |= _clones(settings, local)
     classes.delete(settings, name)
+    return took
+
+
+def _clones(settings: Settings, seat: str) -> dict[str, float]:
+    """A template of `seat`, cloned to verified-ready here, then twice on the server: the
+    first clone there copies the template's files, the second finds them."""
+    templates.create(settings, seat, "bench-hosts")
+    took = {}
+    try:
+        for key, host in (("here", "local"), ("first", "s1"), ("again", "s1")):
+            started = time.perf_counter()
+            clones.clone(settings, "bench-hosts", f"clone-{key}", host=host)
+            took[f"clone {key}"] = time.perf_counter() - started
+            lifecycle.down(settings, f"clone-{key}")
+    finally:
+        templates.delete(settings, "bench-hosts")
     return took
 
 

@@ -21,6 +21,7 @@ from lab.classes import classes
 from lab.classes.classes import SeatOutcome
 from lab.classes.records import ClassRecord
 from lab.errors import ConflictError, NotFoundError
+from lab.host.model import LOCAL
 from lab.labs.plan import LabPlan, plan_lab
 from lab.labs.records import LabRecord, LabStatus, VerificationSummary
 from lab.profile import load_profile
@@ -108,9 +109,14 @@ class TemplateFakes:
         del self.templates[name]
 
     def check_new_clone(
-        self, settings: Settings, template: str, name: str, owner: User | None = None
+        self,
+        settings: Settings,
+        template: str,
+        name: str,
+        owner: User | None = None,
+        host: str = LOCAL,
     ) -> None:
-        self.asked.append(("check", (template, name, owner.name if owner else None)))
+        self.asked.append(("check", (template, name, owner.name if owner else None, host)))
         self.found(template)
         if StateStore.open(settings).find_lab(name) is not None:
             raise ConflictError(f"lab '{name}' exists", hint="choose another name")
@@ -123,8 +129,9 @@ class TemplateFakes:
         progress: Progress = quiet,
         *,
         owner: User | None = None,
+        host: str = LOCAL,
     ) -> LabRecord:
-        self.asked.append(("clone", (template, name, owner.name if owner else None)))
+        self.asked.append(("clone", (template, name, owner.name if owner else None, host)))
         self.found(template)
         progress(f"lab/{name}", "cloned")
         stamp = now()

@@ -80,10 +80,10 @@ def create_lab(
     """Bring a catalogue profile up as a lab, or clone one from a template (an operation:
     202). The lab is the tester's once its machines are up (lab.access.ownership)."""
     require(user, *STAFF, Role.TESTER)
-    if body.template is not None:
-        return _clone(body.template, body.name or "", response, user, settings, runner)
-    path, name = catalogue.new_lab(settings, body.profile or "", body.name, user)
     host = body.host or LOCAL
+    if body.template is not None:
+        return _clone(body.template, body.name or "", host, response, user, settings, runner)
+    path, name = catalogue.new_lab(settings, body.profile or "", body.name, user)
     # At once: 404 for a host nobody added, 409 for one that is draining.
     admission.check_open(settings, f"lab {quote(name)}", host)
 
@@ -94,12 +94,19 @@ def create_lab(
 
 
 def _clone(
-    template: str, name: str, response: Response, user: User, settings: Settings, runner: Runner
+    template: str,
+    name: str,
+    host: str,
+    response: Response,
+    user: User,
+    settings: Settings,
+    runner: Runner,
 ) -> OperationPublic:
-    clones.check_new_clone(settings, template, name, user)  # 404, 409, 422 or 403 at once
+    # 404, 409, 422 or 403 at once (no such template or host, a host draining, ...).
+    clones.check_new_clone(settings, template, name, user, host)
 
     def work(progress: Progress) -> LabPublic:
-        return LabPublic.of(clones.clone(settings, template, name, progress, owner=user))
+        return LabPublic.of(clones.clone(settings, template, name, progress, owner=user, host=host))
 
     return accepted(response, runner.submit("clone", f"lab/{name}", user.name, work, lock=name))
 

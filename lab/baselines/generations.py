@@ -222,8 +222,17 @@ def from_template(
         link = gdir / name
         link.unlink(missing_ok=True)
         link.symlink_to(target)
+    return template_in_force(plan, template, memory, created_at)
+
+
+def template_in_force(
+    plan: LabPlan, template: str, memory: tuple[str, ...], created_at: datetime
+) -> Baseline:
+    """Record the state of template `template` as the baseline in force of a lab cloned
+    from it, its files in place already (here: `from_template`; on a lab server:
+    lab.templates.on_server)."""
     baseline = Baseline(
-        generation=generation, created_at=created_at, memory=memory, template=template
+        generation=f"template-{template}", created_at=created_at, memory=memory, template=template
     )
     _write_atomically(baselines_dir(plan) / _CURRENT, baseline)
     return baseline

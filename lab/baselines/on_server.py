@@ -4,9 +4,11 @@ A lab on a lab server (lab.host) has its files in that server's pool, made and r
 through libvirt alone, which renames no volume. So a generation's files there are new
 volumes named after the machine's domain and the generation: `DOMAIN.GEN.qcow2`, the
 frozen disk, a copy the server makes of the machine's disk as it was (its backing file
-folded in, so it stands alone on the server), and `DOMAIN.GEN.sav`, its memory state. The
-machine's own disk keeps its name (`DOMAIN.qcow2`, the one its saved memory names): a
-reset makes it afresh over the frozen disk. What names a generation (the baseline in
+folded in, so it stands alone on the server), `DOMAIN.GEN.sav`, its memory state, and for
+an appliance `DOMAIN.GEN.diskN.qcow2`, each further disk, and `DOMAIN.GEN.nvram.fd`, its
+UEFI variables. The machine's own files keep their names (`DOMAIN.qcow2`, the ones its
+saved memory names): a reset makes its disks afresh over the frozen ones and copies the
+variables back. What names a generation (the baseline in
 force, the checkpoints) is recorded beside the lab's keys on this machine, as for a lab
 here (lab.baselines.generations); a generation is in force only once all its volumes are
 there, so a failed or killed capture leaves the previous one in force and intact.
@@ -14,6 +16,7 @@ there, so a failed or killed capture leaves the previous one in force and intact
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lab.baselines import generations
@@ -25,10 +28,24 @@ from lab.host.model import POOL
 from lab.labs.plan import LabPlan, MachinePlan
 from lab.labs.records import LabRecord
 
+# What follows DOMAIN. in a generation's file: its generation (a capture's time and tag,
+# or `template-NAME`), then what it is. A machine's own `DOMAIN.disk2.qcow2` or
+# `DOMAIN.nvram.fd` is no generation's file.
+_GENERATION_FILE = re.compile(
+    r"(?P<generation>\d{8}T\d{6}-[0-9a-f]{6}|template-[a-z0-9-]+)"
+    r"\.(qcow2|sav|disk\d+\.qcow2|nvram\.fd)"
+)
+
 
 def frozen_disk(machine: MachinePlan, generation: str) -> Path:
     """The frozen disk of `machine` in `generation`, on its server."""
-    return machine.overlay.parent / f"{machine.domain}.{generation}.qcow2"
+    return frozen(machine, machine.overlay, generation)
+
+
+def frozen(machine: MachinePlan, own: Path, generation: str) -> Path:
+    """The copy in `generation` of the machine's own file `own` (a disk, its variables):
+    `DOMAIN.X` -> `DOMAIN.GEN.X`."""
+    return own.parent / f"{machine.domain}.{generation}.{own.name[len(machine.domain) + 1 :]}"
 
 
 def memory_state(machine: MachinePlan, generation: str) -> Path:
@@ -37,10 +54,12 @@ def memory_state(machine: MachinePlan, generation: str) -> Path:
 
 
 def server_images(record: LabRecord) -> dict[str, Path]:
-    """Each machine's image as its server has it (lab.host.images), by machine."""
+    """Each disk layer's image as its server has it (lab.host.images), by layer (a
+    machine's name, or MACHINE.diskN)."""
     return {
-        m.name: m.overlay.parent / disk_volume(record.image_digests[m.name])
+        layer: m.overlay.parent / disk_volume(record.image_digests[layer])
         for m in record.plan.machines
+        for layer, _ in m.layers
     }
 
 
@@ -74,40 +93,70 @@ def _capture_machine(driver: Driver, machine: MachinePlan, generation: str) -> b
         # still holds in its page cache first.
         driver.flush_guest_disks(machine.domain)
         driver.save_domain(machine.domain, saved)
-    frozen = frozen_disk(machine, generation)
-    driver.copy_volume(POOL, frozen.name, machine.overlay.name)
-    fresh_disk(driver, machine, frozen)
+    if machine.nvram is not None:
+        driver.refresh_pool(POOL)  # libvirt made the variables file, not through the pool
+        if driver.volume_path(POOL, machine.nvram.name) is not None:
+            copy = frozen(machine, machine.nvram, generation)
+            driver.copy_volume(POOL, copy.name, machine.nvram.name, raw=True)
+    for _, own in machine.layers:
+        copy = frozen(machine, own, generation)
+        driver.copy_volume(POOL, copy.name, own.name)
+        fresh_disk(driver, machine, own, copy)
     if running:
         driver.restore_domain(saved)
     return running
 
 
-def fresh_disk(driver: Driver, machine: MachinePlan, backing: Path) -> None:
-    """The machine's disk made afresh over `backing` (the machine is off)."""
-    size = max(machine.disk_bytes, driver.volume_capacity(POOL, backing.name))
-    driver.delete_volume(POOL, machine.overlay.name)
-    driver.create_overlay(POOL, machine.overlay.name, size, str(backing))
+def fresh_disk(driver: Driver, machine: MachinePlan, own: Path, backing: Path) -> None:
+    """The machine's disk `own` made afresh over `backing` (the machine is off)."""
+    size = driver.volume_capacity(POOL, backing.name)
+    if own == machine.overlay:
+        size = max(machine.disk_bytes, size)
+    driver.delete_volume(POOL, own.name)
+    driver.create_overlay(POOL, own.name, size, str(backing))
+
+
+def fresh_disks(driver: Driver, machine: MachinePlan, generation: str) -> None:
+    """Every disk of a stopped machine made afresh over its frozen one in `generation`,
+    and its UEFI variables put back as they were then (without a copy, they go: libvirt
+    makes them afresh from the firmware's template)."""
+    for _, own in machine.layers:
+        fresh_disk(driver, machine, own, frozen(machine, own, generation))
+    if machine.nvram is not None:
+        driver.refresh_pool(POOL)
+        driver.delete_volume(POOL, machine.nvram.name)
+        copy = frozen(machine, machine.nvram, generation)
+        if driver.volume_path(POOL, copy.name) is not None:
+            driver.copy_volume(POOL, machine.nvram.name, copy.name, raw=True)
 
 
 def memory_reset(driver: Driver, machine: MachinePlan, target: Baseline) -> None:
-    """Put a stopped machine back to `target`'s disk and memory: it runs on from there."""
-    fresh_disk(driver, machine, frozen_disk(machine, target.generation))
+    """Put a stopped machine back to `target`'s disks and memory: it runs on from there."""
+    fresh_disks(driver, machine, target.generation)
     driver.restore_domain(memory_state(machine, target.generation))
 
 
-def cold_disk(driver: Driver, machine: MachinePlan, target: Baseline | None, image: Path) -> None:
-    """A stopped machine's disk made afresh over `target`'s frozen disk, or over its
-    image (`image`: its copy on the server) when there is no baseline."""
-    backing = frozen_disk(machine, target.generation) if target is not None else image
-    fresh_disk(driver, machine, backing)
+def cold_disk(
+    driver: Driver, machine: MachinePlan, target: Baseline | None, images: dict[str, Path]
+) -> None:
+    """A stopped machine's disks made afresh over `target`'s frozen ones, or over their
+    images (`images`: their copies on the server, by layer) when there is no baseline."""
+    if target is not None:
+        fresh_disks(driver, machine, target.generation)
+        return
+    for layer, own in machine.layers:
+        fresh_disk(driver, machine, own, images[layer])
+    if machine.nvram is not None:
+        driver.refresh_pool(POOL)
+        driver.delete_volume(POOL, machine.nvram.name)
 
 
 def size_on_disk(driver: Driver, plan: LabPlan, baseline: Baseline) -> int:
-    """Bytes a generation takes on its server (frozen disks and memory states)."""
+    """Bytes a generation takes on its server (frozen disks, memory states, variables)."""
     return sum(
-        driver.volume_allocation(POOL, path.name)
-        for m in plan.machines
-        for path in (frozen_disk(m, baseline.generation), memory_state(m, baseline.generation))
+        driver.volume_allocation(POOL, volume)
+        for volume in driver.list_volumes(POOL)
+        if _generation_of(plan, volume) == baseline.generation
     )
 
 
@@ -116,9 +165,10 @@ def prune(driver: Driver, plan: LabPlan) -> list[str]:
     nor under a machine's disk."""
     keep = generations.named(plan)
     for machine in plan.machines:
-        backing = driver.volume_backing(POOL, machine.overlay.name)
-        if backing is not None and (found := _generation_of(plan, Path(backing).name)):
-            keep.add(found)
+        for _, own in machine.layers:
+            backing = driver.volume_backing(POOL, own.name)
+            if backing is not None and (found := _generation_of(plan, Path(backing).name)):
+                keep.add(found)
     removed = []
     for volume in driver.list_volumes(POOL):
         found = _generation_of(plan, volume)
@@ -130,8 +180,8 @@ def prune(driver: Driver, plan: LabPlan) -> list[str]:
 
 def recover(driver: Driver, plan: LabPlan, *, running: bool, image: dict[str, Path]) -> list[str]:
     """Put a lab on a server back in working order after a capture or reset was killed
-    half-way: a machine without its disk gets one afresh (over the baseline in force, else
-    its image: `image` by machine), and with `running` every stopped machine runs again,
+    half-way: a machine without a disk gets its disks afresh (over the baseline in force,
+    else its images: `image` by layer), and with `running` every stopped machine runs again,
     restored to the baseline in force where it has the memory, else booted. Generations
     nothing names go. Returns what was done, one line each."""
     done: list[str] = []
@@ -140,9 +190,9 @@ def recover(driver: Driver, plan: LabPlan, *, running: bool, image: dict[str, Pa
     for machine in plan.machines:
         driver.wait_state(machine.domain, {DomainState.RUNNING, DomainState.SHUTOFF}, 30.0)
         stopped = driver.domain_state(machine.domain) is DomainState.SHUTOFF
-        if machine.overlay.name not in present and stopped:
-            cold_disk(driver, machine, in_force, image[machine.name])
-            done.append(f"{machine.name}: its disk made afresh")
+        if stopped and any(own.name not in present for _, own in machine.layers):
+            cold_disk(driver, machine, in_force, image)
+            done.append(f"{machine.name}: its disks made afresh")
         if not (running and stopped):
             continue
         try:
@@ -167,18 +217,20 @@ def _resume(driver: Driver, plan: LabPlan, generation: str) -> None:
         if driver.volume_path(POOL, saved.name) is None:
             continue
         try:
-            if driver.volume_path(POOL, machine.overlay.name) is None:
-                fresh_disk(driver, machine, frozen_disk(machine, generation))
+            for _, own in machine.layers:
+                if driver.volume_path(POOL, own.name) is None:
+                    fresh_disk(driver, machine, own, frozen(machine, own, generation))
             driver.restore_domain(saved)
         except LabError:
             continue  # the next reset (cold, if need be) brings it back
 
 
 def _generation_of(plan: LabPlan, volume: str) -> str | None:
-    """The generation a volume of this lab belongs to (DOMAIN.GEN.qcow2 or .sav)."""
+    """The generation a volume of this lab belongs to (DOMAIN.GEN.KIND, KIND one of
+    `qcow2`, `sav`, `diskN.qcow2`, `nvram.fd`); None for the machines' own files."""
     for machine in plan.machines:
         if volume.startswith(machine.domain + "."):
-            generation, dot, kind = volume[len(machine.domain) + 1 :].partition(".")
-            if dot and generation and kind in ("qcow2", "sav"):
-                return generation
+            found = _GENERATION_FILE.fullmatch(volume[len(machine.domain) + 1 :])
+            if found:
+                return found["generation"]
     return None

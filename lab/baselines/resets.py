@@ -65,7 +65,7 @@ class CheckpointInfo(Frozen):
 def baseline(settings: Settings, name: str, progress: Progress = quiet) -> generations.Baseline:
     """Capture the lab's clean state; the previous baseline stays until this one is whole."""
     state = StateStore.open(settings)
-    with lab_lock(settings, name), Driver.open(_uri(settings, name)) as driver:
+    with lab_lock(settings, name), _connect(settings, name) as driver:
         record = state.get_lab(name)
         require_verified(record)
         started = time.monotonic()
@@ -94,7 +94,7 @@ def reset(
     """Put a lab back to its baseline (or to its checkpoint `to`) and verify it; refused
     while another operation runs."""
     state = StateStore.open(settings)
-    with lab_lock(settings, name), Driver.open(_uri(settings, name)) as driver:
+    with lab_lock(settings, name), _connect(settings, name) as driver:
         record = state.get_lab(name)
         target = reset_target(record.plan, to)
         started_at = datetime.now(UTC)
@@ -158,7 +158,7 @@ def checkpoint(
     tests (a trainee's changes are the point), but it must be running."""
     generations.check_checkpoint_name(checkpoint)
     state = StateStore.open(settings)
-    with lab_lock(settings, name), Driver.open(_uri(settings, name)) as driver:
+    with lab_lock(settings, name), _connect(settings, name) as driver:
         record = state.get_lab(name)
         if record.status is not LabStatus.RUNNING:
             raise ConflictError(
@@ -184,7 +184,7 @@ def checkpoints(settings: Settings, name: str) -> list[CheckpointInfo]:
     if not plan.remote:
         sizes = {key: generations.size_on_disk(plan, b) for key, b in found.items()}
     else:
-        with Driver.open(targets.uri_of(settings, plan.host)) as driver:
+        with targets.connect(settings, plan.host) as driver:
             sizes = {key: on_server.size_on_disk(driver, plan, b) for key, b in found.items()}
     return [
         CheckpointInfo(name=key, created_at=b.created_at, memory=b.memory, size=sizes[key])
@@ -202,15 +202,15 @@ def delete_checkpoint(settings: Settings, name: str, checkpoint: str) -> None:
         if not generations.forget_checkpoint(plan, checkpoint):
             raise _no_checkpoint(plan, name, checkpoint)
         if plan.remote:
-            with Driver.open(targets.uri_of(settings, plan.host)) as driver:
+            with targets.connect(settings, plan.host) as driver:
                 on_server.prune(driver, plan)
         else:
             generations.prune(plan)
 
 
-def _uri(settings: Settings, name: str) -> str:
-    """The libvirt URI of the host lab `name` runs on (NotFoundError: no such lab)."""
-    return targets.uri_of(settings, StateStore.open(settings).get_lab(name).host)
+def _connect(settings: Settings, name: str) -> Driver:
+    """A connection to the host lab `name` runs on (NotFoundError: no such lab)."""
+    return targets.connect(settings, StateStore.open(settings).get_lab(name).host)
 
 
 def _capture(
@@ -284,6 +284,8 @@ def _memory_reset(
     power_off(driver, machine)
     if plan.remote:
         on_server.memory_reset(driver, machine, target)
+        if target.template is not None:  # a clone at its template's state: its identity too
+            restore.identify(settings, driver, plan, machine, spec_of(record))
         return
     generations.fresh_overlays(plan, machine, target)
     generations.restore_nvram(plan, machine, target)
@@ -311,8 +313,7 @@ def _cold_reset(
     def one(machine: MachinePlan) -> None:
         power_off(driver, machine)
         if plan.remote:
-            image = on_server.server_images(record)[machine.name]
-            on_server.cold_disk(driver, machine, target, image)
+            on_server.cold_disk(driver, machine, target, on_server.server_images(record))
         else:
             bases = base_disks(settings, record)
             for layer, overlay in machine.layers:

@@ -66,6 +66,7 @@ class SeatStatus(BaseModel):
     verified: bool | None  # the last verification's verdict; None: never verified
     baseline_at: datetime | None
     last_reset: ResetRecord | None
+    host: str | None = None  # the lab host it runs on (lab.host); None: missing
 
     @property
     def ready(self) -> bool:
@@ -98,6 +99,7 @@ def seat_statuses(settings: Settings, name: str) -> list[SeatStatus]:
                 verified=lab.verification.passed if lab.verification else None,
                 baseline_at=current.created_at if current else None,
                 last_reset=last[0] if last else None,
+                host=lab.host,
             )
         )
     return found
@@ -177,10 +179,10 @@ def create(
         state.add_class(record)
 
     def seat_up(seat: str) -> object:
-        if template is not None:
-            return clones.clone(settings, template, seat, _prefixed(progress, seat))
-        assert profile_path is not None
         host = placement.host_of(seat)
+        if template is not None:
+            return clones.clone(settings, template, seat, _prefixed(progress, seat), host=host)
+        assert profile_path is not None
         return lifecycle.up(settings, profile_path, seat, _prefixed(progress, seat), host=host)
 
     return record, _each(settings, record.seats, seat_up)
@@ -194,10 +196,9 @@ def check_fits(
     template: str | None = None,
 ) -> Placement:
     """Each seat's host: the seats of the class, of the profile at `profile_path` or
-    cloned from `template` (on this machine's host only, where templates are), spread
-    over the open hosts as they are now; CapacityError (lab.placement) naming the
-    shortfall per host when they do not fit. Checked before a request is accepted, and
-    again before the class is made."""
+    cloned from `template`, spread over the open hosts as they are now; CapacityError
+    (lab.placement) naming the shortfall per host when they do not fit. Checked before a
+    request is accepted, and again before the class is made."""
     names = seat_names(name, seats)
     if template is not None:
         found = TemplateStore(settings).get(template)
@@ -208,7 +209,7 @@ def check_fits(
         profile = load_profile(profile_path)
         plans = [plan_lab(profile, s, settings.prefix, settings.labs_dir, _ANY) for s in names]
     what = f"class {quote(name)} of {seats} seats"
-    return admission.place_labs(settings, plans, what, local_only=template is not None)
+    return admission.place_labs(settings, plans, what)
 
 
 def check_course(settings: Settings, course: str, profile_path: Path, profile: str) -> None:

@@ -47,16 +47,11 @@ def up(
 ) -> None:
     """Bring a profile up as a lab: machines answering on SSH, roles applied, tests passed.
     Or clone one from a template: verified in seconds."""
-    if template is not None and host != LOCAL:
-        raise LabError(
-            f"a lab cloned from a template runs on host {LOCAL} only",
-            hint="leave out --host, or bring the profile up on that host",
-        )
     if profile is not None and template is None:
         settings, shown = get_settings(), progress_printer()
         record = lifecycle.up(settings, profile, name, shown, provision=provision, host=host)
     elif template is not None and profile is None and name is not None:
-        record = clones.clone(get_settings(), template, name, progress_printer())
+        record = clones.clone(get_settings(), template, name, progress_printer(), host=host)
     elif template is not None and profile is None:
         raise LabError(
             "a lab cloned from a template needs --name",

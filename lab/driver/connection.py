@@ -296,6 +296,13 @@ class Driver:
                 hypervisor=_version(int(self._conn.getVersion())),
             )
 
+    def firmware_loaders(self, virt_type: str) -> tuple[str, ...]:
+        """The firmware files the host's QEMU offers guests of `virt_type` (`<os><loader>`
+        of libvirt's domain capabilities): UEFI's among them where it is installed."""
+        with self._errors("read the host's domain capabilities"):
+            caps = self._conn.getDomainCapabilities(None, "x86_64", None, virt_type, 0)
+        return tuple(v.text for v in ET.fromstring(caps).iterfind("os/loader/value") if v.text)
+
     def node_capacity(self) -> NodeCapacity:
         """CPUs, memory and whether KVM is offered on the connection's host."""
         with self._errors("read the host's CPUs and memory"):

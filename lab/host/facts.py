@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from lab.base import Frozen
@@ -221,6 +222,21 @@ _OVMF_PAIRS = (
     (Path("/usr/share/OVMF/OVMF_CODE_4M.fd"), Path("/usr/share/OVMF/OVMF_VARS_4M.fd")),
     (Path("/usr/share/OVMF/OVMF_CODE.fd"), Path("/usr/share/OVMF/OVMF_VARS.fd")),
 )
+
+
+def server_ovmf(
+    host: str, loaders: Sequence[str], pairs: tuple[tuple[Path, Path], ...] = _OVMF_PAIRS
+) -> Ovmf:
+    """OVMF on lab server `host`, from the firmware its libvirt offers (`loaders`, see
+    Driver.firmware_loaders), or a HostError saying how to install it there (pure)."""
+    for code, template in pairs:
+        if str(code) in loaders:
+            return Ovmf(code=code, vars_template=template)
+    raise HostError(
+        f"host {host} offers no UEFI firmware for guests (OVMF)",
+        hint="install it there: apt-get install ovmf (playbooks/host.yml does), or give the"
+        " machine firmware: bios",
+    )
 
 
 def find_ovmf(pairs: tuple[tuple[Path, Path], ...] = _OVMF_PAIRS) -> Ovmf:

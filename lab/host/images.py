@@ -22,6 +22,7 @@ from pathlib import Path
 from lab.base import Frozen, Progress, quiet
 from lab.driver.connection import Driver
 from lab.errors import ConflictError, DriverError
+from lab.host import targets
 from lab.host.model import LOCAL, POOL
 from lab.host.records import HostStore
 from lab.images import ImageStore
@@ -78,19 +79,28 @@ def ensure_images(
         )
     store = ImageStore(settings)
     images = [store.get(name) for name in names]  # NotFoundError before anything is sent
+    return ensure_stored(settings, record.name, images, progress)
+
+
+def ensure_stored(
+    settings: Settings, host: str, images: Sequence[Image], progress: Progress = quiet
+) -> list[CopiedFile]:
+    """`ensure_images` for images already looked up (by name or by digest) in the store."""
+    store = ImageStore(settings)
+    record = HostStore.open(settings).get(host)
     done: list[CopiedFile] = []
     # One copier per host at a time: the seats of a class come up side by side, and the
     # second would find the first one's copy half-made.
-    with _copy_lock(settings, record.name), Driver.open(record.uri) as driver:
+    with copy_lock(settings, record.name), targets.connect(settings, record.name) as driver:
         driver.refresh_pool(POOL)  # as the server's disk has it now, not as libvirt last saw it
         for image in images:
             for volume, path in image_files(store, image):
-                done.append(_ensure(driver, image.name, volume, path, host, progress))
+                done.append(ensure_file(driver, image.name, volume, path, host, progress))
     return done
 
 
 @contextmanager
-def _copy_lock(settings: Settings, host: str) -> Iterator[None]:
+def copy_lock(settings: Settings, host: str) -> Iterator[None]:
     """Hold the lock of copies to `host` (an advisory flock the kernel frees with its
     holder), waiting as long as another copy takes."""
     path = settings.home / "locks" / f"images-{host}.lock"  # host names are DNS labels
@@ -103,9 +113,12 @@ def _copy_lock(settings: Settings, host: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _ensure(
+def ensure_file(
     driver: Driver, image: str, volume: str, path: Path, host: str, progress: Progress
 ) -> CopiedFile:
+    """The file at `path` as volume `volume` of the host's pool (`driver` is connected to
+    it), copied and checked unless the host has it already; under `copy_lock`. `image`:
+    what it is a file of, for progress and errors."""
     started = time.monotonic()
     size = path.stat().st_size
     if driver.volume_path(POOL, volume) is not None:
@@ -129,7 +142,7 @@ def _ensure(
     if there != sha:
         driver.delete_volume(POOL, volume)
         raise DriverError(
-            f"the copy of image {image} ({volume}) on host {host} does not match what was"
+            f"the copy of {image} ({volume}) on host {host} does not match what was"
             f" sent (sha256 {there[:12]} against {sha[:12]}); it was deleted",
             hint="copy it again (lab host prepare); if it fails again, check the host's disk",
         )

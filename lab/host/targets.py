@@ -14,6 +14,7 @@ from pathlib import Path
 from lab.driver.connection import Driver, NodeCapacity
 from lab.errors import HostError, InvalidError
 from lab.host.facts import AccelChoice, choose_server_accel, host_accel
+from lab.host.hosts import PROBE_SECONDS, open_within
 from lab.host.model import LOCAL, POOL, HostRecord, HostTarget
 from lab.host.records import HostStore
 from lab.settings import Accel, Settings
@@ -24,6 +25,15 @@ def uri_of(settings: Settings, host: str) -> str:
     if host == LOCAL:
         return settings.libvirt_uri
     return HostStore.open(settings).get(host).uri
+
+
+def connect(settings: Settings, host: str) -> Driver:
+    """A connection to the libvirtd of host `host` (NotFoundError for one nobody added).
+    A server that hangs rather than refuses is given up on after PROBE_SECONDS with a
+    DriverError (lab.host.hosts.open_within): libvirt's connect has no timeout."""
+    if host == LOCAL:
+        return Driver.open(settings.libvirt_uri)
+    return open_within(uri_of(settings, host), PROBE_SECONDS)
 
 
 def target(driver: Driver, record: HostRecord) -> HostTarget:

@@ -68,6 +68,11 @@ class ImageStore:
             return []
         return [self.get(p.stem) for p in sorted(names.glob("*.json"))]
 
+    def by_digest(self, digest: str) -> Image:
+        """The stored image of blob `digest`, whatever names it now (a template's layers
+        sit on the image they were made on, even once its name points at a newer one)."""
+        return self._load(digest)
+
     def disk_path(self, image: Image) -> Path:
         return self._blob(image.digest) / DISK
 

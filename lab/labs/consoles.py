@@ -71,7 +71,7 @@ def open_serial(settings: Settings, lab: str, machine: str) -> SerialSession:
     """Open the machine's serial console, taking it over from any other session."""
     domain = machine_plan(settings, lab, machine).domain
     # Over libvirt's own stream, so a machine on another server is reached the same way.
-    driver = Driver.open(targets.uri_of(settings, lifecycle.get_lab(settings, lab).host))
+    driver = targets.connect(settings, lifecycle.get_lab(settings, lab).host)
     try:
         _running(driver, lab, machine, domain)
         return SerialSession(driver, driver.open_console(domain))
@@ -145,7 +145,7 @@ def open_display(settings: Settings, lab: str, machine: str) -> DisplaySession:
             f"lab '{lab}' runs on this machine's host: its display is reached directly",
             hint="open its console on the lab's page: it is reached directly",
         )
-    with Driver.open(targets.uri_of(settings, record.host)) as driver:
+    with targets.connect(settings, record.host) as driver:
         host, port = _display(driver, lab, machine, plan.domain)
     jump = guest.connect_jump(record.plan.jump)
     try:

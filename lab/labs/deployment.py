@@ -22,9 +22,9 @@ from lab.driver import domain_xml, network_xml
 from lab.driver.connection import DomainState, Driver
 from lab.driver.specs import VirtType
 from lab.errors import ConflictError, InvalidError, LabError
-from lab.host.facts import AccelChoice, find_ovmf
+from lab.host.facts import AccelChoice, find_ovmf, server_ovmf
 from lab.host.images import server_files
-from lab.host.model import LOCAL, POOL
+from lab.host.model import POOL
 from lab.host.slots import boot_slot
 from lab.images import Image, ImageStore
 from lab.labs import guest, keys, naming, passwords, seed
@@ -71,7 +71,6 @@ def create(
     another server the overlays and seeds are volumes of its pool, made through libvirt
     over the images copied there (lab.host.images.ensure_images, first)."""
     if plan.remote:
-        check_remote(plan)
         plan.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     else:
         for sub in ("disks", "console"):
@@ -85,9 +84,13 @@ def create(
         for name, password in passwords.account_passwords(plan.keys_dir, profile).items()
     }
     create_networks(driver, plan, progress)
-    ovmf = find_ovmf() if any(m.nvram is not None for m in plan.machines) else None
-    if ovmf is not None:
-        (plan.directory / "nvram").mkdir(mode=0o755, exist_ok=True)
+    ovmf = None
+    if any(m.nvram is not None for m in plan.machines):
+        if plan.remote:  # libvirt makes each machine's variables there, from the template
+            ovmf = server_ovmf(plan.host, driver.firmware_loaders(accel.virt_type))
+        else:
+            ovmf = find_ovmf()
+            (plan.directory / "nvram").mkdir(mode=0o755, exist_ok=True)
     known_hosts: list[str] = []
     for machine in plan.machines:
         image = images[machine.image]
@@ -97,7 +100,10 @@ def create(
             _create_overlay(store.disk_path(image), machine.overlay, machine.disk_bytes, image)
         for disk in machine.extra_disks:
             extra = images[disk.image]
-            _create_overlay(store.disk_path(extra), disk.overlay, extra.virtual_size, extra)
+            if plan.remote:
+                _create_remote_overlay(driver, disk.overlay, extra.virtual_size, extra)
+            else:
+                _create_overlay(store.disk_path(extra), disk.overlay, extra.virtual_size, extra)
         if machine.managed:
             assert machine.seed is not None
             host_key = keys.host_keypair(plan.keys_dir, machine.name)
@@ -106,7 +112,7 @@ def create(
             ]
             spec_of_seed = seed_spec(plan, machine, profile, lab_key, host_key, hashes)
             if plan.remote:
-                _upload_seed(driver, plan, spec_of_seed, machine.seed)
+                upload_seed(driver, plan, spec_of_seed, machine.seed)
             else:
                 seed.write_seed(spec_of_seed, machine.seed)
         spec = domain_spec(plan, machine, image, store, accel, nic_filter, ovmf)
@@ -294,27 +300,16 @@ def _create_overlay(base: Path, overlay: Path, size: int, image: Image) -> None:
     )
 
 
-def check_remote(plan: LabPlan) -> None:
-    """What a lab on another server cannot have yet: appliances (their firmware and
-    further disks are made on this machine only)."""
-    if plan.appliances:
-        names = ", ".join(m.name for m in plan.appliances)
-        raise InvalidError(
-            f"lab '{plan.lab}' has appliances ({names}): they run on this machine's host"
-            f" ({LOCAL}) only, not on host {plan.host}",
-            hint=f"bring the lab up on {LOCAL} (leave out --host)",
-        )
-
-
 def _create_remote_overlay(driver: Driver, overlay: Path, size: int, image: Image) -> None:
     # The server's copy of the image is in the same pool (lab.host.images).
     backing = overlay.parent / server_files(image)[0]
     driver.create_overlay(POOL, overlay.name, max(size, image.virtual_size), str(backing))
 
 
-def _upload_seed(driver: Driver, plan: LabPlan, spec: seed.SeedSpec, path: Path) -> None:
-    # Made here (the seed's tools are on this machine), then sent to the server's pool;
-    # it holds the guest's SSH host key, so it is the lab's own (0600) there.
+def upload_seed(driver: Driver, plan: LabPlan, spec: seed.SeedSpec, path: Path) -> None:
+    """The seed of `spec` as volume `path` of the lab's server: made here (the seed's
+    tools are on this machine), then sent to the server's pool; it holds the guest's SSH
+    host key, so it is the lab's own (0600) there."""
     local = plan.directory / path.name
     try:
         seed.write_seed(spec, local)

@@ -107,7 +107,7 @@ def _up(
 ) -> LabRecord:
     store = ImageStore(settings)
     state = StateStore.open(settings)
-    with lab_lock(settings, lab), Driver.open(server.uri) as driver:
+    with lab_lock(settings, lab), targets.connect(settings, server.name) as driver:
         target = targets.target(driver, server)
         accel = _accel(settings, driver, server.name)
         where = "" if server.name == LOCAL else f" on host {server.name}"
@@ -182,8 +182,8 @@ def down(settings: Settings, name: str, progress: Progress = quiet) -> list[str]
     check_lab_name(name)
     state = StateStore.open(settings)
     found = state.find_lab(name)
-    uri = targets.uri_of(settings, found.host) if found is not None else settings.libvirt_uri
-    with lab_lock(settings, name, wait=60), Driver.open(uri) as driver:
+    host = found.host if found is not None else LOCAL
+    with lab_lock(settings, name, wait=60), targets.connect(settings, host) as driver:
         record = state.find_lab(name)
         if record is not None:
             state.update_lab(record.model_copy(update={"status": LabStatus.DELETING}))
@@ -213,7 +213,7 @@ def get_lab(settings: Settings, name: str) -> LabRecord:
 def status(settings: Settings, name: str) -> LabReport:
     """Each machine's power state, addresses, and whether SSH and the agent answer."""
     record = get_lab(settings, name)
-    with Driver.open(targets.uri_of(settings, record.host)) as driver:
+    with targets.connect(settings, record.host) as driver:
 
         def one(machine: MachinePlan) -> MachineStatus:
             present = driver.domain_exists(machine.domain)
@@ -239,8 +239,7 @@ def stop(settings: Settings, name: str, progress: Progress = quiet) -> LabRecord
     """Shut every machine down (ACPI, then forcibly after a grace period)."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
-    uri = targets.uri_of(settings, record.host)
-    with lab_lock(settings, name, wait=60), Driver.open(uri) as driver:
+    with lab_lock(settings, name, wait=60), targets.connect(settings, record.host) as driver:
         for machine in record.plan.machines:
             if driver.domain_state(machine.domain) is DomainState.RUNNING:
                 driver.shutdown_domain(machine.domain)
@@ -259,8 +258,7 @@ def start(settings: Settings, name: str, progress: Progress = quiet) -> LabRecor
     nothing started); from then on it counts for the labs asked for meanwhile."""
     state = StateStore.open(settings)
     record = state.get_lab(name)
-    uri = targets.uri_of(settings, record.host)
-    with lab_lock(settings, name, wait=60), Driver.open(uri) as driver:
+    with lab_lock(settings, name, wait=60), targets.connect(settings, record.host) as driver:
         accel = _accel(settings, driver, record.host)
         was = record.status
         if was is not LabStatus.RUNNING:

@@ -119,18 +119,16 @@ def place_labs(
     settings: Settings,
     plans: Sequence[LabPlan],
     what: str,
-    local_only: bool = False,
     probe_seconds: float = PROBE_SECONDS,
 ) -> Placement:
     """Where the labs of `plans` go among the open hosts (each whole on one, seats of a
     class spread over them), or CapacityError naming the shortfall per host; nothing is
     made either way. A server that does not answer within `probe_seconds`, or that has no
-    SSH login for reaching its guests, takes none of them. `local_only`: this machine's
-    host alone (what runs only there: clones of a template)."""
+    SSH login for reaching its guests, takes none of them."""
     candidates = [
         h
         for h in HostStore.open(settings).list()
-        if not h.draining and (h.name == LOCAL or (h.ssh is not None and not local_only))
+        if not h.draining and (h.name == LOCAL or h.ssh is not None)
     ]
     if not candidates:
         check_open(settings, what)  # `local` is draining: say so

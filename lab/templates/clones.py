@@ -23,6 +23,9 @@ from lab.driver import saved_state
 from lab.driver.connection import Driver
 from lab.driver.domain_xml import clone_domain_xml
 from lab.errors import ConflictError, LabError, NotFoundError, quote
+from lab.host import targets
+from lab.host.model import LOCAL, POOL
+from lab.host.records import HostStore
 from lab.host.space import space_guard
 from lab.images import ImageStore
 from lab.labs import deployment, keys, passwords, seed
@@ -35,17 +38,22 @@ from lab.placement import admission
 from lab.profile import Profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
-from lab.templates import restore
+from lab.templates import on_server, restore
 from lab.templates.model import Template, TemplateMachine
 from lab.templates.plan import clone_plan, domain_paths, network_names
 from lab.templates.store import TemplateStore
 
 
 def check_new_clone(
-    settings: Settings, template: str, name: str, owner: User | None = None
+    settings: Settings,
+    template: str,
+    name: str,
+    owner: User | None = None,
+    host: str = LOCAL,
 ) -> None:
     """What can be refused at once (an API answers before accepting the operation): no
-    such template, a bad or taken lab name, a name `owner` may not take."""
+    such template, a bad or taken lab name, a name `owner` may not take, a host nobody
+    added or that is draining."""
     TemplateStore(settings).get(template)
     lab = check_lab_name(name)
     if StateStore.open(settings).find_lab(lab) is not None:
@@ -53,7 +61,8 @@ def check_new_clone(
             f"a lab named '{lab}' exists already", hint="pick another name, or delete it"
         )
     ownership.check_new_lab(settings, lab, owner)
-    admission.check_open(settings, f"lab {quote(lab)}")
+    server = HostStore.open(settings).get(host)
+    admission.check_open(settings, f"lab {quote(lab)}", server.name)
 
 
 def clone(
@@ -63,22 +72,29 @@ def clone(
     progress: Progress = quiet,
     *,
     owner: User | None = None,
+    host: str = LOCAL,
 ) -> LabRecord:
     """Lab `name` from template `template`, verified: an ordinary lab from then on. On
-    any failure, everything this call made is removed."""
+    any failure, everything this call made is removed. `host`: the lab host it goes on
+    (lab.host); the template's files are copied there first, once per host."""
     store = TemplateStore(settings)
     found = store.get(template)
     spec = _spec_of(found)
     lab = check_lab_name(name)
     ownership.check_new_lab(settings, lab, owner)
     _check_images(settings, found)
+    server = HostStore.open(settings).get(host)
+    admission.check_open(settings, f"lab {quote(lab)}", server.name)
+    if server.name != LOCAL:
+        on_server.ensure_template(settings, server.name, found, progress)
     state = StateStore.open(settings)
     started = time.monotonic()
     with (
         space_guard(settings.home, f"cloning lab '{lab}'", "nothing of the lab was kept"),
         lab_lock(settings, lab),
-        Driver.open(settings.libvirt_uri) as driver,
+        targets.connect(settings, server.name) as driver,
     ):
+        target = targets.target(driver, server)
         check_nic_filter(driver, settings.nic_filter)
         with lab_lock(settings, NAMES, wait=60):
             ownership.check_new_lab(settings, lab, owner)
@@ -86,7 +102,9 @@ def clone(
             used = {r.plan.management.cidr for r in state.list_labs()}
             used |= driver.network_subnets()
             management = allocate_management(settings.mgmt_pool, used)
-            plan = clone_plan(found.plan, spec, lab, settings.prefix, settings.labs_dir, management)
+            plan = clone_plan(
+                found.plan, spec, lab, settings.prefix, settings.labs_dir, management, target
+            )
             deployment.check_free(driver, plan)
             admission.check_fits(settings, driver, [plan], f"lab {quote(lab)}")
             stamp = now()
@@ -99,6 +117,7 @@ def clone(
                 image_digests=found.image_digests,
                 template=found.name,
                 spec=spec,
+                host=plan.host,
                 owner=owner.name if owner is not None else None,
                 provisioned_at=stamp,
                 # The state it starts in passed these tests in the template's lab.
@@ -113,7 +132,8 @@ def clone(
             resets.verify(settings, driver, plan, progress, fix_clock=True)
         except BaseException:
             progress("lab", "failed: removing everything this clone created")
-            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir)
+            pool = POOL if plan.remote else None
+            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir, pool)
             state.delete_lab(lab)
             raise
         running = state.update_lab(
@@ -121,9 +141,10 @@ def clone(
         )
         ownership.take(settings, lab, owner)
     how = f" ({note})" if note else ""
+    where = "" if plan.host == LOCAL else f" on host {plan.host}"
     progress(
         "lab",
-        f"cloned from template {template}{how}: ready (verified) in"
+        f"cloned from template {template}{where}{how}: ready (verified) in"
         f" {time.monotonic() - started:.1f} s",
     )
     return running
@@ -160,39 +181,58 @@ def _create(
     progress: Progress,
 ) -> generations.Baseline:
     """Networks, keys, seeds, the template's state as the lab's baseline, overlays over
-    it and domains defined like the template's; nothing started."""
-    for sub in ("disks", "console"):
-        (plan.directory / sub).mkdir(parents=True, exist_ok=True)
-    plan.directory.chmod(0o755)
+    it and domains defined like the template's; nothing started. On a lab server the
+    disks, seeds and memory states are volumes of its pool (lab.templates.on_server)."""
+    if plan.remote:
+        plan.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        for sub in ("disks", "console"):
+            (plan.directory / sub).mkdir(parents=True, exist_ok=True)
+        plan.directory.chmod(0o755)
     lab_key = keys.ensure_keypair(plan.keys_dir, comment=f"hromada-lab:{plan.lab}")
     hashes = {
         account: seed.hash_password(password)
         for account, password in passwords.account_passwords(plan.keys_dir, spec).items()
     }
     deployment.create_networks(driver, plan, progress)
-    baseline = generations.from_template(
-        plan,
-        template.name,
-        _files(store, template),
-        template.memory,
-        template.created_at,
-    )
+    if plan.remote:
+        baseline = generations.template_in_force(
+            plan, template.name, template.memory, template.created_at
+        )
+    else:
+        baseline = generations.from_template(
+            plan,
+            template.name,
+            _files(store, template),
+            template.memory,
+            template.created_at,
+        )
     if any(m.nvram is not None for m in plan.machines):
         (plan.directory / "nvram").mkdir(mode=0o755, exist_ok=True)
     known_hosts: list[str] = []
     networks = network_names(template.plan, plan)
     for machine, theirs in zip(plan.machines, template.plan.machines, strict=True):
-        generations.fresh_overlays(plan, machine, baseline)
-        generations.restore_nvram(plan, machine, baseline)
+        paths = domain_paths(theirs, machine) | on_server.kernel_paths(
+            settings, template, plan, machine
+        )
+        if plan.remote:
+            on_server.make_generation(
+                driver, machine, baseline.generation, _machine(template, machine.name)
+            )
+        else:
+            generations.fresh_overlays(plan, machine, baseline)
+            generations.restore_nvram(plan, machine, baseline)
         if machine.managed:
             assert machine.seed is not None
             host_key = keys.host_keypair(plan.keys_dir, machine.name)
             known_hosts.append(
                 keys.known_hosts_line(str(machine.management_address), host_key.public_text)
             )
-            seed.write_seed(
-                deployment.seed_spec(plan, machine, spec, lab_key, host_key, hashes), machine.seed
-            )
+            seeded = deployment.seed_spec(plan, machine, spec, lab_key, host_key, hashes)
+            if plan.remote:
+                deployment.upload_seed(driver, plan, seeded, machine.seed)
+            else:
+                seed.write_seed(seeded, machine.seed)
         saved = _saved_xml(store, _machine(template, machine.name))
         driver.define_domain(
             clone_domain_xml(
@@ -204,10 +244,20 @@ def _create(
                 f" {'machine' if machine.managed else 'appliance'} {machine.name},"
                 f" cloned from template {template.name}",
                 lab=plan.lab,
-                paths=domain_paths(theirs, machine),
+                paths=paths,
                 networks=networks,
             )
         )
+        if plan.remote and machine.name in baseline.memory:
+            # The lab's copy of the state names the domain as libvirt now describes it.
+            on_server.head_state(
+                driver,
+                store,
+                machine,
+                baseline.generation,
+                _machine(template, machine.name),
+                driver.domain_xml(machine.domain, inactive=True),
+            )
         progress(machine.name, f"defined as in template {template.name}")
     plan.known_hosts.write_text("".join(line + "\n" for line in known_hosts))
     return baseline

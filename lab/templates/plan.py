@@ -13,6 +13,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from lab.errors import InvalidError
+from lab.host.model import HostTarget
 from lab.labs.plan import LabPlan, MachinePlan, NicPlan, plan_lab
 from lab.profile import Profile
 
@@ -24,9 +25,11 @@ def clone_plan(
     prefix: str,
     labs_dir: Path,
     management: IPv4Network,
+    target: HostTarget | None = None,
 ) -> LabPlan:
-    """The plan of lab `lab` cloned from a template of plan `template` and profile `spec`."""
-    plan = plan_lab(spec, lab, prefix, labs_dir, management)
+    """The plan of lab `lab` cloned from a template of plan `template` and profile `spec`,
+    on the host `target` (None: this machine)."""
+    plan = plan_lab(spec, lab, prefix, labs_dir, management, target)
     if [m.name for m in plan.machines] != [m.name for m in template.machines]:
         raise InvalidError(
             f"the template's machines ({', '.join(m.name for m in template.machines)}) are"
@@ -52,7 +55,8 @@ def _with_macs(mine: MachinePlan, theirs: MachinePlan) -> MachinePlan:
 
 
 def domain_paths(template: MachinePlan, clone: MachinePlan) -> dict[str, str]:
-    """Every host file the template machine's domain names -> the clone's file."""
+    """Every file of its own the template machine's domain names -> the clone's file
+    (on this machine, or in the pool of the clone's server)."""
     paths = {str(template.console_log): str(clone.console_log)}
     for (_, old), (_, new) in zip(template.layers, clone.layers, strict=True):
         paths[str(old)] = str(new)

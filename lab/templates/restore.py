@@ -7,6 +7,7 @@ machine until then. An appliance keeps its own: the lab never logs into it.
 
 from __future__ import annotations
 
+from lab.baselines import on_server
 from lab.baselines.generations import Baseline
 from lab.driver.connection import Driver
 from lab.labs.plan import LabPlan, MachinePlan
@@ -29,12 +30,14 @@ def restore(
 ) -> None:
     """Restore the machine's memory state from the template's, into the lab's own domain
     (defined like the template's, see lab.driver.domain_xml.clone_domain_xml), then give
-    it the clone's identity. The machine is off and has a fresh overlay."""
-    xml = driver.domain_xml(machine.domain, inactive=True)
-    driver.restore_domain_as(baseline.memory_state(plan, machine.name), xml, plan.directory)
-    if machine.managed:
-        identity = identity_of(plan, machine, spec, settings.playbooks_dir)
-        set_identity(driver, machine, identity, _AGENT_DEADLINE)
+    it the clone's identity. The machine is off and has a fresh disk. On a lab server the
+    lab's copy of the state names its domain already (lab.templates.on_server)."""
+    if plan.remote:
+        driver.restore_domain(on_server.memory_state(machine, baseline.generation))
+    else:
+        xml = driver.domain_xml(machine.domain, inactive=True)
+        driver.restore_domain_as(baseline.memory_state(plan, machine.name), xml, plan.directory)
+    identify(settings, driver, plan, machine, spec, _AGENT_DEADLINE)
 
 
 def boot(
@@ -44,6 +47,20 @@ def boot(
     the clone's identity once its guest agent answers. cloud-init already gives it the
     lab's address and host key (its seed is the lab's); the rest comes from the script."""
     driver.start_domain(machine.domain)
+    identify(settings, driver, plan, machine, spec, settings.boot_timeout)
+
+
+def identify(
+    settings: Settings,
+    driver: Driver,
+    plan: LabPlan,
+    machine: MachinePlan,
+    spec: Profile,
+    deadline: float = _AGENT_DEADLINE,
+) -> None:
+    """Give a machine that runs as the template's the clone's own identity (an appliance
+    keeps its own)."""
     if machine.managed:
-        identity = identity_of(plan, machine, spec, settings.playbooks_dir)
-        set_identity(driver, machine, identity, settings.boot_timeout)
+        set_identity(
+            driver, machine, identity_of(plan, machine, spec, settings.playbooks_dir), deadline
+        )

@@ -13,12 +13,14 @@ import json
 
 from lab.base import Progress, quiet
 from lab.baselines import generations
-from lab.errors import ConflictError, InvalidError, NotFoundError
-from lab.host.model import LOCAL
+from lab.errors import ConflictError, NotFoundError
+from lab.host import targets
 from lab.labs.locks import NAMES, lab_lock
+from lab.labs.plan import LabPlan
 from lab.labs.records import LabRecord
 from lab.settings import Settings
 from lab.store.state import StateStore, now
+from lab.templates import on_server
 from lab.templates.model import Template, TemplateInfo, TemplateLayer, TemplateMachine
 from lab.templates.store import TemplateStore, check_template_name, digests_of
 
@@ -34,26 +36,16 @@ def create(settings: Settings, lab: str, name: str, progress: Progress = quiet) 
     # blobs, which this one's are until its manifest is written.
     with lab_lock(settings, lab), store.lock():
         _check_free(store, name)
-        record = _on_this_machine(state.get_lab(lab))
+        record = state.get_lab(lab)
         baseline = _baseline_of(record)
         plan = record.plan
-        machines = []
-        for machine in plan.machines:
-            layers = tuple(
-                TemplateLayer(layer=layer, digest=store.put_file(baseline.disk(plan, layer)))
-                for layer, _ in machine.layers
-            )
-            memory = None
-            if machine.name in baseline.memory:
-                memory = store.put_file(baseline.memory_state(plan, machine.name))
-            nvram = None
-            if baseline.nvram(plan, machine.name).exists():
-                nvram = store.put_file(baseline.nvram(plan, machine.name))
-            machines.append(
-                TemplateMachine(name=machine.name, layers=layers, memory=memory, nvram=nvram)
-            )
-            held = "disk and memory" if memory else "disk"
-            progress(machine.name, f"{held} stored in template {name}")
+        if plan.remote:  # its files are brought from its server (lab.templates.on_server)
+            with targets.connect(settings, record.host) as driver:
+                machines = on_server.take_generation(
+                    settings, driver, store, record, baseline, progress
+                )
+        else:
+            machines = _take_here(store, plan, baseline, name, progress)
         content = json.dumps(
             {
                 "machines": [m.model_dump() for m in machines],
@@ -81,6 +73,35 @@ def create(settings: Settings, lab: str, name: str, progress: Progress = quiet) 
     return template
 
 
+def _take_here(
+    store: TemplateStore,
+    plan: LabPlan,
+    baseline: generations.Baseline,
+    name: str,
+    progress: Progress,
+) -> list[TemplateMachine]:
+    """The files of `baseline` (a generation of a lab on this machine) linked into the
+    template store; what the manifest names of each machine."""
+    machines = []
+    for machine in plan.machines:
+        layers = tuple(
+            TemplateLayer(layer=layer, digest=store.put_file(baseline.disk(plan, layer)))
+            for layer, _ in machine.layers
+        )
+        memory = None
+        if machine.name in baseline.memory:
+            memory = store.put_file(baseline.memory_state(plan, machine.name))
+        nvram = None
+        if baseline.nvram(plan, machine.name).exists():
+            nvram = store.put_file(baseline.nvram(plan, machine.name))
+        machines.append(
+            TemplateMachine(name=machine.name, layers=layers, memory=memory, nvram=nvram)
+        )
+        held = "disk and memory" if memory else "disk"
+        progress(machine.name, f"{held} stored in template {name}")
+    return machines
+
+
 def list_templates(settings: Settings) -> list[TemplateInfo]:
     store = TemplateStore(settings)
     labs = StateStore.open(settings).list_labs()
@@ -105,7 +126,11 @@ def delete(settings: Settings, name: str) -> None:
                 f"template {name} is in use by lab(s): {', '.join(users)}",
                 hint="take those labs down first (lab down LAB, or lab class delete CLASS)",
             )
+        held = digests_of(store.get(name).machines)
         store.remove(name)
+        kept = {d for t in store.templates() for d in digests_of(t.machines)}
+    # Lab servers keep copies of a template's files for its clones there.
+    on_server.forget(settings, held - kept)
 
 
 def used_by(settings: Settings, name: str) -> list[str]:
@@ -140,19 +165,6 @@ def _check_free(store: TemplateStore, name: str) -> None:
             f"a template named {name} exists already",
             hint=f"choose another --name, or delete it first: lab template delete {name}",
         )
-
-
-def _on_this_machine(record: LabRecord) -> LabRecord:
-    """`record`, if its lab is on this machine's host: a template keeps its files in
-    LAB_HOME, which a lab on another server's disk cannot be frozen into."""
-    if record.plan.remote:
-        raise InvalidError(
-            f"lab '{record.name}' runs on host {record.host}: templates are made of labs on"
-            f" host {LOCAL} only, so far",
-            hint="bring the profile up on this machine's host, verify it, and make the"
-            " template of that lab",
-        )
-    return record
 
 
 def _baseline_of(record: LabRecord) -> generations.Baseline:

@@ -113,7 +113,21 @@ def test_a_tester_clones_a_lab_from_a_template(
     op = wait_op(answer.json()["url"], headers["tester"])
     assert op["status"] == "succeeded", op
     assert op["result"]["name"] == "n1" and op["result"]["template"] == "t1"
-    assert fakes.asked == [("check", ("t1", "n1", "tester")), ("clone", ("t1", "n1", "tester"))]
+    assert fakes.asked == [
+        ("check", ("t1", "n1", "tester", "local")),
+        ("clone", ("t1", "n1", "tester", "local")),
+    ]
+
+
+def test_a_clone_asked_for_on_a_lab_server_goes_there(
+    client: TestClient, headers: Headers, fakes: TemplateFakes, wait_op: WaitOp
+) -> None:
+    body = {"template": "t1", "name": "n1", "host": "lab2"}
+    answer = client.post("/api/v1/labs", json=body, headers=headers["engineer"])
+    assert answer.status_code == 202, answer.text
+    assert wait_op(answer.json()["url"], headers["engineer"])["status"] == "succeeded"
+    assert fakes.asked[0] == ("check", ("t1", "n1", "engineer", "lab2"))
+    assert fakes.asked[-1] == ("clone", ("t1", "n1", "engineer", "lab2"))
 
 
 @pytest.mark.parametrize(

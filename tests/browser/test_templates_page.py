@@ -57,9 +57,10 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TemplateFakes:
         progress: Progress = quiet,
         *,
         owner: User | None = None,
+        host: str = "local",
     ) -> LabRecord:
         time.sleep(0.5)  # a clone takes a moment: the page follows it
-        made = fakes.clone(s, template, name, progress, owner=owner)
+        made = fakes.clone(s, template, name, progress, owner=owner, host=host)
         state.add_lab(made)
         if made.owner:  # as lab.access.ownership does: the tester's lab is theirs
             users.assign(made.owner, AssignmentKind.LAB, name)
@@ -142,4 +143,4 @@ def test_a_tester_may_clone_but_not_make_or_delete(page: Page, fakes: TemplateFa
     page.click("tr[data-template='t2'] .template-clone")
     expect(page.locator("#progress .op-status.succeeded")).to_contain_text("lab/mine2")
     expect(page.locator("tr[data-lab='mine2']")).to_have_count(1)
-    assert ("clone", ("t2", "mine2", "ivan")) in fakes.asked
+    assert ("clone", ("t2", "mine2", "ivan", "local")) in fakes.asked

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.baselines import resets
 from lab.errors import ConflictError, DriverError, InvalidError, NotFoundError
-from lab.host import hosts
+from lab.host import hosts, targets
 from lab.host.model import LOCAL, HostRecord
 from lab.host.records import HostStore
 from lab.labs import lifecycle
@@ -152,7 +153,9 @@ def hanging() -> Iterator[str]:
         listener.close()
 
 
-def test_a_server_that_hangs_is_given_up_on(settings: Settings, hanging: str) -> None:
+def test_a_server_that_hangs_is_given_up_on(
+    settings: Settings, hanging: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     started = time.monotonic()
     with pytest.raises(DriverError, match="did not answer within 1 s"):
         hosts.open_within(hanging, 1.0)
@@ -163,3 +166,11 @@ def test_a_server_that_hangs_is_given_up_on(settings: Settings, hanging: str) ->
     report = lifecycle.reconcile(settings, host_seconds=1.0)
     assert report.unreachable == ("far",) and not report.removed
     assert StateStore.open(settings).find_lab("far") is not None
+    # So is an operation on one of its labs: given up on, the lab left as recorded.
+    monkeypatch.setattr(targets, "PROBE_SECONDS", 1.0)
+    started = time.monotonic()
+    for operation in (lifecycle.status, resets.reset, lifecycle.down):
+        with pytest.raises(DriverError, match="did not answer within 1 s"):
+            operation(settings, "far")
+    assert time.monotonic() - started < 15
+    assert StateStore.open(settings).get_lab("far").host == "lab2"

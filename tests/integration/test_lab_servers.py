@@ -26,17 +26,23 @@ from lab.baselines import resets
 from lab.baselines.records import ResetMode
 from lab.classes import classes
 from lab.driver.connection import DomainState, Driver
-from lab.errors import InvalidError, LabError
+from lab.errors import LabError
 from lab.host import hosts
 from lab.host.images import ensure_images
 from lab.host.model import POOL, SshJump
+from lab.images import ImageStore
 from lab.labs import consoles, guest, lifecycle
 from lab.placement.place import CapacityError
 from lab.settings import Accel, Settings
 from lab.store.state import StateStore
-from lab.templates import templates
+from lab.templates import clones, templates
+from lab.templates.on_server import ensure_template, layer_volume
+from lab.templates.store import TemplateStore
+from tests.appliances import vendor
 from tests.homes import TEST_ROOT
 from tests.integration.conftest import PROFILES
+from tests.integration.test_appliances import CACHE as APPLIANCES
+from tests.integration.test_appliances import from_ws
 from tests.integration.test_host_check import lab_cli
 
 pytestmark = pytest.mark.integration
@@ -46,6 +52,8 @@ SERVERS = dict(s.split("=", 1) for s in os.environ.get("LAB_TEST_SERVERS", "").s
 SERVER_SSH = dict(s.split("=", 1) for s in os.environ.get("LAB_TEST_SERVER_SSH", "").split())
 STATE = Path("/run/hromada-labns")
 PLAYBOOK_TEMPLATES = Path(__file__).parents[2] / "playbooks" / "host" / "lab_host" / "templates"
+# The vendor appliance (IMAGE) with a further disk (DATA), beside a managed machine.
+APPLIANCE_PROFILE = Path(__file__).parents[1] / "appliances" / "with_data_disk.yaml.in"
 
 
 @pytest.fixture
@@ -246,8 +254,23 @@ def _check_far(settings: Settings, env: dict[str, str], server: str, domain: str
     again = resets.baseline(settings, "far")  # the old generation goes once unused
     assert not frozen.exists() and not saved.exists()
     assert (pool / f"{domain}.{again.generation}.sav").is_file()
-    with pytest.raises(InvalidError, match="runs on host s1"):
-        templates.create(settings, "far", "far-template")
+    # A template of it is brought to this machine (only what differs from the image),
+    # and a lab cloned from it here is its own.
+    made = templates.create(settings, "far", "far-template")
+    try:
+        assert made.plan.host == "s1" and made.memory == ("m1",)
+        store = TemplateStore(settings)
+        assert store.size_of({made.machines[0].layers[0].digest}) < 400 * 2**20
+        near = clones.clone(settings, "far-template", "near")
+        try:
+            assert near.host == "local" and near.verification and near.verification.passed
+            mine = lifecycle.guest_address(settings, "near", "m1")
+            assert mine.jump is None and mine.host != address.host
+            assert guest.run(mine, "hostname").stdout.strip() == "m1"
+        finally:
+            lifecycle.down(settings, "near")
+    finally:
+        templates.delete(settings, "far-template")
 
     # The server drops off the network: its lab is reported, never removed; once the
     # server is back, reconcile finds it as it was.
@@ -342,6 +365,47 @@ def _class_on_two_hosts(settings: Settings, seats: tuple[str, ...], placed: dict
     for seat in far:
         assert lifecycle.status(settings, seat).machines[0].reachable
         assert resets.reset(settings, seat).ok
+    _template_over_two_hosts(settings, near[0])
+
+
+def _template_over_two_hosts(settings: Settings, seat: str) -> None:
+    # A template of a seat here; a class cloned from it spreads over both hosts. On the
+    # server the template's files are copied once, and its clone is a lab there whole.
+    templates.create(settings, seat, "wide-tpl")
+    try:
+        made, outcomes = classes.create(settings, None, "copies", 2, template="wide-tpl")
+        try:
+            assert all(o.ok for o in outcomes), [(o.seat, o.error) for o in outcomes if not o.ok]
+            where = {s: lifecycle.get_lab(settings, s).host for s in made.seats}
+            assert sorted(where.values()) == ["local", "s1"], where
+            far = next(s for s, h in where.items() if h == "s1")
+            record = lifecycle.get_lab(settings, far)
+            assert record.template == "wide-tpl" and record.verification is not None
+            domain = record.plan.machines[0].domain
+            with Driver.open(SERVERS["s1"]) as driver:
+                assert driver.domain_state(domain) is DomainState.RUNNING
+            found = TemplateStore(settings).get("wide-tpl")
+            (layer,) = found.machines[0].layers
+            pool = _server_pool()
+            assert (pool / layer_volume(layer.digest)).is_file()
+            assert (pool / f"{domain}.template-wide-tpl.sav").is_file()
+            again = ensure_template(settings, "s1", found)
+            assert again and not any(c.copied for c in again)  # once per host
+            # Its own identity (the pinned host key of its own address answers), and a
+            # reset back to the template's state keeps it.
+            address = lifecycle.guest_address(settings, far, "m1")
+            assert guest.run(address, "touch was-here && sync").exit_code == 0
+            done = resets.reset(settings, far)
+            assert done.ok and done.mode is ResetMode.MEMORY, done
+            assert guest.run(address, "test -e was-here").exit_code == 1
+        finally:
+            deleted = classes.delete(settings, "copies")
+        assert all(o.ok for o in deleted), deleted
+        assert not [p.name for p in _server_pool().iterdir() if p.name.startswith(domain)]
+    finally:
+        templates.delete(settings, "wide-tpl")
+    # Its copies on the server go with it.
+    assert not (_server_pool() / layer_volume(layer.digest)).exists()
 
 
 def test_a_control_nodes_key_reaches_libvirt_and_the_guests_and_nothing_else(
@@ -390,3 +454,52 @@ def test_a_control_nodes_key_reaches_libvirt_and_the_guests_and_nothing_else(
         assert not marker.exists()
     finally:
         authorized.write_text(before)
+
+
+def test_an_appliance_runs_on_a_server_as_it_is(
+    server: str, settings: Settings, tmp_path: Path
+) -> None:
+    """A community's own machine (UEFI, its own disks) on a server: its variables and
+    further disk are volumes there, kept in its baseline and put back by a reset."""
+    who, key, known_hosts = SERVER_SSH["s1"].split(",")
+    hosts.add_host(settings, "s1", server, who, Path(key), Path(known_hosts), Accel.TCG)
+    store = ImageStore(settings)
+    image, data = f"docflow-s{os.getpid()}", f"data-s{os.getpid()}"
+    disk = tmp_path / "data.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    store.import_file(vendor.ensure(APPLIANCES).vmdk, image, progress=print)
+    store.import_file(disk, data, progress=print)
+    profile = tmp_path / "appliance.yaml"
+    text = APPLIANCE_PROFILE.read_text()
+    profile.write_text(text.replace("IMAGE", image).replace("DATA", data))
+    try:
+        record = lifecycle.up(settings, profile, "apfar", host="s1")
+        domain = record.plan.machine("docflow").domain
+        try:
+            assert record.verification is not None and record.verification.passed
+            pool = _server_pool()
+            for own in ("qcow2", "disk2.qcow2", "nvram.fd"):
+                assert (pool / f"{domain}.{own}").is_file(), own
+            base = resets.baseline(settings, "apfar")
+            assert "docflow" in base.memory
+            for kept in ("qcow2", "disk2.qcow2", "nvram.fd", "sav"):
+                assert (pool / f"{domain}.{base.generation}.{kept}").is_file(), kept
+            note = "trainee-was-here"
+            body = f"note={note}"
+            post = (
+                "POST /notes HTTP/1.0\\r\\nHost: docflow\\r\\n"
+                "Content-Type: application/x-www-form-urlencoded\\r\\n"
+                f"Content-Length: {len(body)}\\r\\n\\r\\n{body}"
+            )
+            from_ws(settings, "apfar", post)
+            assert note in from_ws(settings, "apfar", "GET / HTTP/1.0\\r\\n\\r\\n")
+            done = resets.reset(settings, "apfar")
+            assert done.ok and done.mode is ResetMode.MEMORY, done
+            assert note not in from_ws(settings, "apfar", "GET / HTTP/1.0\\r\\n\\r\\n")
+        finally:
+            lifecycle.down(settings, "apfar")
+        assert not [p.name for p in _server_pool().iterdir() if p.name.startswith(domain)]
+    finally:
+        hosts.remove(settings, "s1")
+        store.remove(image, used_by=[])
+        store.remove(data, used_by=[])

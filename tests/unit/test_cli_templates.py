@@ -75,7 +75,9 @@ def test_deleting_one_in_use_or_unknown_fails(app: typer.Typer, fakes: TemplateF
 def test_up_from_a_template(app: typer.Typer, fakes: TemplateFakes) -> None:
     code, out, _ = invoke(app, "up", "--template", "t1", "--name", "n1")
     assert code == 0 and "lab n1 is up:" in out and "lab ssh n1 m1" in out
-    assert fakes.asked == [("clone", ("t1", "n1", None))]
+    assert fakes.asked == [("clone", ("t1", "n1", None, "local"))]
+    code, _, _ = invoke(app, "up", "--template", "t1", "--name", "n2", "--host", "lab2")
+    assert code == 0 and fakes.asked[-1] == ("clone", ("t1", "n2", None, "lab2"))
 
 
 @pytest.mark.parametrize(

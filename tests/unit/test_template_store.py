@@ -17,12 +17,15 @@ from lab.baselines import generations
 from lab.baselines.generations import Baseline
 from lab.classes import classes
 from lab.errors import ConflictError, InvalidError, NotFoundError
+from lab.host import hosts
+from lab.host.model import HostRecord
+from lab.host.records import HostStore
 from lab.labs.plan import LabPlan, plan_lab
 from lab.labs.records import LabRecord, LabStatus, VerificationSummary
 from lab.profile import load_profile
 from lab.settings import Settings
 from lab.store.state import StateStore, now
-from lab.templates import templates
+from lab.templates import clones, templates
 from lab.templates.model import TEMPLATE_RULE, Template, TemplateLayer, TemplateMachine
 from lab.templates.store import TemplateStore, check_template_name, digests_of
 
@@ -359,3 +362,20 @@ def test_a_template_deleted_meanwhile_takes_none_of_a_new_ones_files(
     for digest in digests_of(made.machines):
         assert store.blob(digest).exists()
     assert not store.blob(old).exists()
+
+
+def test_a_clone_on_a_lab_server_is_refused_at_once_where_it_cannot_go(
+    settings: Settings, store: TemplateStore
+) -> None:
+    with store.lock():
+        store.put_manifest(_template(settings, "t1", {"a": "aa" * 32, "b": "bb" * 32}))
+    with pytest.raises(NotFoundError, match="no host named 'lab9'"):
+        clones.check_new_clone(settings, "t1", "n1", host="lab9")
+    HostStore.open(settings).add(
+        HostRecord(name="lab2", uri="qemu+tls://lab2.invalid/system", added_at=now())
+    )
+    hosts.drain(settings, "lab2")
+    with pytest.raises(ConflictError, match="host lab2 is draining"):
+        clones.check_new_clone(settings, "t1", "n1", host="lab2")
+    hosts.drain(settings, "lab2", draining=False)
+    clones.check_new_clone(settings, "t1", "n1", host="lab2")  # a server takes it
