@@ -79,17 +79,18 @@ def list_() -> None:
 
 @class_app.command("status")
 def status(name: str) -> None:
-    """Per seat: lab state, baseline, and the last reset (mode, result, duration)."""
-    table = Table("seat", "lab", "verified", "baseline", "last reset", "result", "took")
+    """Per seat: lab state, its host, baseline, and the last reset (mode, result, duration)."""
+    table = Table("seat", "lab", "host", "verified", "baseline", "last reset", "result", "took")
     for seat in classes.seat_statuses(get_settings(), name):
         if seat.status is None:
-            table.add_row(seat.seat, "missing", "-", "-", "-", "-", "-")
+            table.add_row(seat.seat, "missing", "-", "-", "-", "-", "-", "-")
             continue
         last = seat.last_reset
         verified = {True: "yes", False: "FAILED", None: "not yet"}[seat.verified]
         table.add_row(
             seat.seat,
             seat.status,
+            seat.host or "-",
             verified,
             f"{seat.baseline_at:%H:%M:%S}" if seat.baseline_at else "none",
             f"{last.started_at:%H:%M:%S} ({_how(last)})" if last else "-",

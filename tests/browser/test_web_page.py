@@ -83,6 +83,7 @@ def test_trainer_resets_a_seat_and_sees_it_ready(
     page.click(f"a[href='#/classes/{name}']")
     row = page.locator(f"tr[data-seat='{seat}']")
     expect(row).to_have_attribute("data-ready", "yes")  # verified at baseline
+    expect(row.locator("td.host-cell")).to_have_text("local")  # the host it runs on
     before = row.get_attribute("data-reset-at") or ""
     shot(page, "trainer-class-before-reset")
 

@@ -86,6 +86,7 @@ export async function classView(context, name) {
               : t("never"),
         },
         { label: t("took"), cell: (s) => (s.last_reset ? seconds(s.last_reset.seconds) : "—") },
+        { label: t("host"), cell: (s) => s.host || "—", class: "host-cell" },
         {
           label: t("actions"),
           cell: (s) =>
