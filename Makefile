@@ -53,7 +53,7 @@ unit: setup
 # module runs beside the rest (scripts/test-streams).
 test: lint test-images
 	mkdir -p artifacts && : > artifacts/test-timings.log
-	LABNS_PURGE_PREFIX=hlt- LABNS_SERVERS=1 scripts/labns run env LAB_REQUIRE_INTEGRATION=1 \
+	LABNS_PURGE_PREFIX=hlt- LABNS_SERVERS=2 scripts/labns run env LAB_REQUIRE_INTEGRATION=1 \
 	  LAB_TEST_TIMINGS=$(CURDIR)/artifacts/test-timings.log PYTEST=$(PYTEST) \
 	  scripts/test-streams --durations=25
 

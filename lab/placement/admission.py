@@ -133,7 +133,8 @@ def place_labs(
     if not candidates:
         check_open(settings, what)  # `local` is draining: say so
         raise CapacityError(f"{what} has no host to run on", hint="add a host: lab host add")
-    measured = list(rooms(settings, candidates, probe_seconds).values())
+    found = rooms(settings, candidates, probe_seconds)
+    measured = [found[h.name] for h in candidates if h.name in found]  # in the hosts' order
     if not measured:
         raise CapacityError(
             f"{what} has no host to run on: none answered",

@@ -24,8 +24,8 @@ are never written: clones only read them.
 
 from __future__ import annotations
 
-import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -251,8 +251,9 @@ def _there(driver: Driver, volume: str) -> bool:
 
 @contextmanager
 def _staged(store: TemplateStore, volume: str) -> Iterator[Path]:
-    """A scratch file in the template store for what is sent to a server, removed after."""
-    path = store.root / "tmp" / f"{volume}.{os.getpid()}"
+    """A scratch file in the template store for what is sent to a server, removed after;
+    its own (the seats of a class copy the same template to several servers at once)."""
+    path = store.root / "tmp" / f"{volume}.{uuid.uuid4().hex}"
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     try:

@@ -128,6 +128,12 @@ def test_the_graphical_console_answers(settings: Settings, lab: str) -> None:
 
 def test_a_trainees_change_is_undone_by_a_memory_reset(settings: Settings, lab: str) -> None:
     resets.baseline(settings, lab)
+    change_is_undone_by_a_memory_reset(settings, lab)
+
+
+def change_is_undone_by_a_memory_reset(settings: Settings, lab: str) -> None:
+    """A note added through the appliance's application (from the managed machine) is
+    there, and gone after a memory reset of the lab to its baseline."""
     note = "trainee-was-here"
     body = f"note={note}"
     post = (

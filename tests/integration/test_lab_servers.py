@@ -1,6 +1,6 @@
-"""A lab server beside the control node: its own namespace and libvirtd, reached only
+"""Lab servers beside the control node: each its own namespace and libvirtd, reached only
 through libvirt's remote protocol (TLS, with the run's certificates) and its sshd over a
-link between the two namespaces (`LABNS_SERVERS` in scripts/labns). What `lab host add`
+link between the namespaces (`LABNS_SERVERS` in scripts/labns). What `lab host add`
 makes there is on the server's side; a server that cannot be reached is listed with the
 reason and nothing of it is forgotten; a lab brought up there lives there whole, its
 guests reached through the server."""
@@ -29,7 +29,7 @@ from lab.driver.connection import DomainState, Driver
 from lab.errors import LabError
 from lab.host import hosts
 from lab.host.images import ensure_images
-from lab.host.model import POOL, SshJump
+from lab.host.model import LOCAL, POOL, SshJump
 from lab.images import ImageStore
 from lab.labs import consoles, guest, lifecycle
 from lab.placement.place import CapacityError
@@ -42,7 +42,7 @@ from tests.appliances import vendor
 from tests.homes import TEST_ROOT
 from tests.integration.conftest import PROFILES
 from tests.integration.test_appliances import CACHE as APPLIANCES
-from tests.integration.test_appliances import from_ws
+from tests.integration.test_appliances import change_is_undone_by_a_memory_reset
 from tests.integration.test_host_check import lab_cli
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ APPLIANCE_PROFILE = Path(__file__).parents[1] / "appliances" / "with_data_disk.y
 def server() -> Iterator[str]:
     """The first lab server's URI; its pool is forgotten afterwards (files stay there)."""
     if "s1" not in SERVERS:
-        pytest.fail("no lab server beside this run: run via `make test` (LABNS_SERVERS=1)")
+        pytest.fail("no lab server beside this run: run via `make test` (LABNS_SERVERS=2)")
     yield SERVERS["s1"]
     with Driver.open(SERVERS["s1"]) as driver:
         driver.forget_pool(POOL)
@@ -307,24 +307,36 @@ def _restart_server_libvirtd(pidfile: Path) -> None:
 def test_a_class_spreads_over_two_hosts_and_outlives_one_of_them(
     server: str, settings: Settings
 ) -> None:
-    who, key, known_hosts = SERVER_SSH["s1"].split(",")
-    hosts.add_host(settings, "s1", server, who, Path(key), Path(known_hosts), Accel.TCG)
-    # The two hosts are one machine here: one boot at a time on each keeps it to its cores.
+    """Two lab servers, each reached only through its remote URI; this machine's own host
+    drained, so the class goes on the servers alone."""
+    if "s2" not in SERVERS:
+        pytest.fail("no second lab server beside this run: run via `make test` (LABNS_SERVERS=2)")
+    for name in ("s1", "s2"):
+        who, key, known_hosts = SERVER_SSH[name].split(",")
+        uri = SERVERS[name]
+        hosts.add_host(settings, name, uri, who, Path(key), Path(known_hosts), Accel.TCG)
+    hosts.drain(settings, LOCAL)
+    # The hosts are one machine here: one boot at a time on each keeps it to its cores.
     paced = settings.model_copy(update={"boot_parallel": 1})
     try:
         record, outcomes = classes.create(paced, PROFILES / "tiny.yaml", "wide", 4)
         try:
             assert all(o.ok for o in outcomes), [(o.seat, o.error) for o in outcomes if not o.ok]
             placed = {seat: lifecycle.get_lab(paced, seat).host for seat in record.seats}
-            assert sorted(placed.values()) == ["local", "local", "s1", "s1"], placed
+            assert sorted(placed.values()) == ["s1", "s1", "s2", "s2"], placed
             _class_on_two_hosts(paced, record.seats, placed)
         finally:
             deleted = classes.delete(paced, "wide")
         assert all(o.ok for o in deleted), deleted
-        with Driver.open(server) as driver:
-            assert not driver.list_domains(settings.prefix)
+        for name in ("s1", "s2"):
+            with Driver.open(SERVERS[name]) as driver:
+                assert not driver.list_domains(settings.prefix)
     finally:
-        hosts.remove(settings, "s1")
+        hosts.drain(settings, LOCAL, draining=False)
+        for name in ("s1", "s2"):
+            hosts.remove(settings, name)
+        with Driver.open(SERVERS["s2"]) as driver:
+            driver.forget_pool(POOL)
 
 
 def _class_on_two_hosts(settings: Settings, seats: tuple[str, ...], placed: dict[str, str]) -> None:
@@ -334,7 +346,7 @@ def _class_on_two_hosts(settings: Settings, seats: tuple[str, ...], placed: dict
         classes.create(settings, PROFILES / "rural-hromada.yaml", "huge", 50)
     message = refused.value.message
     assert "class 'huge' of 50 seats does not fit" in message
-    assert "50 × " in message and "free: local " in message and ", s1 " in message
+    assert "50 × " in message and "free: s1 " in message and ", s2 " in message
     assert "huge" not in [c.name for c in StateStore.open(settings).list_classes()]
     assert not any(lab.name.startswith("huge") for lab in lifecycle.list_labs(settings))
 
@@ -342,10 +354,10 @@ def _class_on_two_hosts(settings: Settings, seats: tuple[str, ...], placed: dict
     reset = classes.reset(settings, "wide")
     assert all(o.ok and o.reset and o.reset.mode is ResetMode.MEMORY for o in reset), reset
 
-    # The server's libvirtd dies: its seats are reported, never removed; the seats on
-    # this machine are untouched and reset as ever.
+    # One server's libvirtd dies: its seats are reported, never removed; the seats on the
+    # other are untouched and reset as ever.
     far = sorted(s for s, h in placed.items() if h == "s1")
-    near = sorted(s for s, h in placed.items() if h == "local")
+    near = sorted(s for s, h in placed.items() if h == "s2")
     pids = dict(p.split("=", 1) for p in os.environ["LAB_TEST_SERVER_PIDS"].split())
     pidfile = Path(pids["s1"])
     os.kill(int(pidfile.read_text()), signal.SIGKILL)
@@ -369,15 +381,16 @@ def _class_on_two_hosts(settings: Settings, seats: tuple[str, ...], placed: dict
 
 
 def _template_over_two_hosts(settings: Settings, seat: str) -> None:
-    # A template of a seat here; a class cloned from it spreads over both hosts. On the
-    # server the template's files are copied once, and its clone is a lab there whole.
+    # A template of a seat on s2 (its files brought here); a class cloned from it spreads
+    # over both servers. On each the template's files are copied once, and a clone is a
+    # lab there whole.
     templates.create(settings, seat, "wide-tpl")
     try:
         made, outcomes = classes.create(settings, None, "copies", 2, template="wide-tpl")
         try:
             assert all(o.ok for o in outcomes), [(o.seat, o.error) for o in outcomes if not o.ok]
             where = {s: lifecycle.get_lab(settings, s).host for s in made.seats}
-            assert sorted(where.values()) == ["local", "s1"], where
+            assert sorted(where.values()) == ["s1", "s2"], where
             far = next(s for s, h in where.items() if h == "s1")
             record = lifecycle.get_lab(settings, far)
             assert record.template == "wide-tpl" and record.verification is not None
@@ -484,18 +497,7 @@ def test_an_appliance_runs_on_a_server_as_it_is(
             assert "docflow" in base.memory
             for kept in ("qcow2", "disk2.qcow2", "nvram.fd", "sav"):
                 assert (pool / f"{domain}.{base.generation}.{kept}").is_file(), kept
-            note = "trainee-was-here"
-            body = f"note={note}"
-            post = (
-                "POST /notes HTTP/1.0\\r\\nHost: docflow\\r\\n"
-                "Content-Type: application/x-www-form-urlencoded\\r\\n"
-                f"Content-Length: {len(body)}\\r\\n\\r\\n{body}"
-            )
-            from_ws(settings, "apfar", post)
-            assert note in from_ws(settings, "apfar", "GET / HTTP/1.0\\r\\n\\r\\n")
-            done = resets.reset(settings, "apfar")
-            assert done.ok and done.mode is ResetMode.MEMORY, done
-            assert note not in from_ws(settings, "apfar", "GET / HTTP/1.0\\r\\n\\r\\n")
+            change_is_undone_by_a_memory_reset(settings, "apfar")
         finally:
             lifecycle.down(settings, "apfar")
         assert not [p.name for p in _server_pool().iterdir() if p.name.startswith(domain)]

@@ -1,7 +1,7 @@
 """The names of a lab's files on a lab server (lab.baselines.on_server), pure: each
 generation's copy of a machine's own file, and which volumes are a generation's (the
 ones a prune may delete) and which are the machine's own (never); the UEFI firmware a
-server offers."""
+server offers; the scratch files a template's copy to a server is staged in."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from lab.host.facts import server_ovmf
 from lab.host.model import HostTarget, SshJump
 from lab.labs.plan import LabPlan, plan_lab
 from lab.profile import load_profile
+from lab.settings import Settings
+from lab.templates.on_server import _staged
+from lab.templates.store import TemplateStore
 
 APPLIANCE = Path(__file__).parents[1] / "appliances" / "with_data_disk.yaml.in"
 POOL_PATH = Path("/var/lib/hromada-lab/pool")
@@ -67,3 +70,14 @@ def test_a_servers_uefi_firmware_is_what_its_libvirt_offers() -> None:
     with pytest.raises(HostError, match="host lab2 offers no UEFI firmware") as refused:
         server_ovmf("lab2", ("/usr/share/seabios/bios.bin",))
     assert "apt-get install ovmf" in (refused.value.hint or "")
+
+
+def test_scratch_files_for_one_volume_are_each_their_own(tmp_path: Path) -> None:
+    # The seats of a class copy one template to several servers at once, in one process.
+    store = TemplateStore(Settings(home=tmp_path, libvirt_uri="test:///default"))
+    with _staged(store, "ab.layer.qcow2") as one, _staged(store, "ab.layer.qcow2") as other:
+        assert one != other
+        one.write_bytes(b"for s1")
+        other.write_bytes(b"for s2")
+        assert one.read_bytes() == b"for s1"
+    assert not one.exists() and not other.exists()
