@@ -157,7 +157,7 @@ def _up(
                 if isinstance(exc, ProvisionError)
                 else None
             )
-            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir, _pool(plan))
+            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir, plan.pool)
             state.delete_lab(plan.lab)
             if kept is not None and isinstance(exc, ProvisionError):
                 raise ProvisionError(exc.message, hint=f"{exc.hint}; kept at {kept}") from exc
@@ -192,7 +192,7 @@ def down(settings: Settings, name: str, progress: Progress = quiet) -> list[str]
             record.plan if record else name,
             settings.prefix,
             settings.labs_dir,
-            _pool(record.plan) if record else None,
+            record.plan.pool if record else None,
         )
         state.delete_lab(name)
         for user in ownership.forget_lab(settings, name):
@@ -374,11 +374,6 @@ def _reconcile_host(
 def _accel(settings: Settings, driver: Driver, host: str) -> AccelChoice:
     """The accelerator of `host` (`driver` is connected to it)."""
     return targets.accel(settings, host, None if host == LOCAL else driver.node_capacity())
-
-
-def _pool(plan: LabPlan) -> str | None:
-    """Where a lab's files are volumes: the pool of its server; None on this machine."""
-    return POOL if plan.remote else None
 
 
 def has_agent(machine: MachinePlan) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lab.base import Frozen
 from lab.errors import ConflictError, InvalidError
-from lab.host.model import LOCAL, HostTarget, SshJump
+from lab.host.model import LOCAL, POOL, HostTarget, SshJump
 from lab.labs import naming
 from lab.profile import Check, Profile
 from lab.profile.appliance import Appliance, Firmware
@@ -113,6 +113,12 @@ class LabPlan(Frozen):
     def remote(self) -> bool:
         """Whether the lab is on another server than this machine."""
         return self.host != LOCAL
+
+    @property
+    def pool(self) -> str | None:
+        """The storage pool the lab's files are volumes of (its server's); None on this
+        machine, where they are files under its directory."""
+        return POOL if self.remote else None
 
     def quick_checks(self, machine: str) -> tuple[Check, ...]:
         """The command checks that run after every reset on the managed machine `machine`."""

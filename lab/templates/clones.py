@@ -24,7 +24,7 @@ from lab.driver.connection import Driver
 from lab.driver.domain_xml import clone_domain_xml
 from lab.errors import ConflictError, LabError, NotFoundError, quote
 from lab.host import targets
-from lab.host.model import LOCAL, POOL
+from lab.host.model import LOCAL
 from lab.host.records import HostStore
 from lab.host.space import space_guard
 from lab.images import ImageStore
@@ -132,8 +132,7 @@ def clone(
             resets.verify(settings, driver, plan, progress, fix_clock=True)
         except BaseException:
             progress("lab", "failed: removing everything this clone created")
-            pool = POOL if plan.remote else None
-            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir, pool)
+            deployment.teardown(driver, plan, settings.prefix, settings.labs_dir, plan.pool)
             state.delete_lab(lab)
             raise
         running = state.update_lab(

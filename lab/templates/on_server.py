@@ -36,7 +36,6 @@ from lab.baselines.generations import Baseline
 from lab.commands import run
 from lab.driver import saved_state
 from lab.driver.connection import Driver
-from lab.errors import HostError
 from lab.host import targets
 from lab.host.hosts import PROBE_SECONDS, ask_each
 from lab.host.images import MARK, CopiedFile, copy_lock, disk_volume, ensure_file, ensure_stored
@@ -82,15 +81,11 @@ def ensure_template(
     record = HostStore.open(settings).get(host)
     what = f"template {template.name}"
     with copy_lock(settings, host), targets.connect(settings, record.name) as driver:
-        pool = driver.pool_space(POOL)
-        if pool is None:
-            raise HostError(
-                f"host {host} has no storage pool {POOL} (or it is stopped)",
-                hint=f"remove the host and add it again: lab host remove {host}",
-            )
+        pool = targets.target(driver, record).pool_path
+        assert pool is not None  # a server's target is its pool
         for machine in template.machines:
             for layer in machine.layers:
-                backing = Path(pool.path) / disk_volume(template.image_digests[layer.layer])
+                backing = pool / disk_volume(template.image_digests[layer.layer])
                 volume = layer_volume(layer.digest)
                 if not _there(driver, volume):
                     with _staged(store, volume) as staged:
@@ -240,8 +235,7 @@ def head_state(
     """Write the clone's domain `xml` over the head of its copy of the memory state."""
     assert theirs.memory is not None
     with store.blob(theirs.memory).open("rb") as f:
-        saved = saved_state.read(f)
-    head = saved_state.restore_header(saved, xml, size=saved.stream_offset + STATE_ROOM)
+        head = _roomy_header(saved_state.read(f), xml)
     driver.write_volume_head(POOL, on_server.memory_state(machine, generation).name, head)
 
 
@@ -275,8 +269,12 @@ def _rebased(layer: Path, backing: Path, staged: Path) -> None:
 def _roomy(state: Path, staged: Path) -> None:
     with state.open("rb") as source, staged.open("wb") as target:
         saved = saved_state.read(source)
-        target.write(
-            saved_state.restore_header(saved, saved.xml, size=saved.stream_offset + STATE_ROOM)
-        )
+        target.write(_roomy_header(saved, saved.xml))
         source.seek(saved.stream_offset)
         shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _roomy_header(saved: saved_state.SavedState, xml: str) -> bytes:
+    """The header of `saved`'s stream for domain `xml`, as long as a server's copy has it
+    (STATE_ROOM bytes more than the template's own)."""
+    return saved_state.restore_header(saved, xml, size=saved.stream_offset + STATE_ROOM)
