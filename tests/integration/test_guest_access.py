@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
@@ -186,8 +187,27 @@ def test_the_management_user_has_passwordless_sudo_and_no_password(booted: Boote
     assert shadow[1].startswith("!")  # locked: the lab key is the only way in
 
 
+def _address_lines(addr: guest.GuestAddress) -> str:
+    """The guest's IPv4 addresses, waiting out a moment in which its NIC has none.
+
+    Once in CI the NIC showed no IPv4 address although SSH had just connected through
+    it. The cause is not known; the address must be back within 30 s, and networkd's log
+    is printed each time the test has to wait, so the next occurrence says more.
+    """
+    for _ in range(30):
+        lines = _ok(addr, "ip -4 -o addr show")
+        if str(GUEST_IP) in lines:
+            return lines
+        print(_ok(addr, "sudo -n journalctl -b --no-pager -u systemd-networkd | tail -20"))
+        time.sleep(1)
+    return lines
+
+
 def test_static_address_and_no_password_logins_over_ssh(booted: Booted) -> None:
-    assert str(GUEST_IP) in _ok(booted.addr, "ip -4 -o addr show")
+    assert str(GUEST_IP) in _address_lines(booted.addr)
+    # The address is the seed's static one: networkd applies cloud-init's file, not DHCP.
+    status = _ok(booted.addr, "networkctl status --no-pager 'en*'")
+    assert "Network File: /etc/systemd/network/10-cloud-init-" in status, status
     assert _ok(booted.addr, "sudo -n sshd -T | grep -i '^passwordauthentication'").split() == [
         "passwordauthentication",
         "no",
