@@ -68,6 +68,7 @@ def cross_checks(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
         if isinstance(target, str) and target not in machines and not abstract:
             yield ("tests", i, "machine"), f"unknown machine {shown(target)} ({_known(machines)})"
     yield from _appliances(data)
+    yield from _software(data)
 
 
 def unknown_roles(data: Mapping[str, Any], roles: Collection[str]) -> Iterator[tuple[Loc, str]]:
@@ -317,3 +318,22 @@ def _probe(
             f"no managed machine is on network {shown(network)} to run this probe of machine"
             f" {machine} from: add one to that network, or probe with kind agent",
         )
+
+
+def _software(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """A product is listed once per machine (its versions are one entry each machine)."""
+    for i, machine in _entries(data, "machines"):
+        seen: dict[str, int] = {}
+        for j, entry in _entries(machine, "software"):
+            product = entry.get("product")
+            if not isinstance(product, str):
+                continue
+            key = product.strip().casefold()
+            if key in seen:
+                yield (
+                    ("machines", i, "software", j, "product"),
+                    f"product {shown(product, 40)} is listed twice on this machine"
+                    f" (already software[{seen[key]}])",
+                )
+            else:
+                seen[key] = j

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 
 from lab.profile.appliance import Appliance, Probe
 from lab.profile.checks import SKIP_CROSS_CHECKS, cross_checks, format_loc
+from lab.profile.software import Software
 from lab.profile.types import (
     Address,
     CheckName,
@@ -116,6 +117,10 @@ class Machine(BaseModel):
         default=None,
         description="A machine the lab runs as it is and does not manage (imported)",
     )
+    software: tuple[Software, ...] = Field(
+        default=(),
+        description="The products the machine carries, as data for the catalogue",
+    )
 
     @property
     def managed(self) -> bool:
@@ -177,6 +182,10 @@ class Profile(BaseModel):
     model_config = _FROZEN
 
     abstract: bool = Field(default=False, description="A shared base; cannot be brought up")
+    recommended: bool = Field(
+        default=False,
+        description="The recommended stack: the catalogue compares every community with it",
+    )
     community: Community | None = None
     networks: tuple[Network, ...] = ()
     machines: tuple[Machine, ...] = ()

@@ -209,7 +209,7 @@ class _Builder:
             return self._mapping(node, mark, loc)
         try:
             value = self._constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2025-13-01
             self._problem(mark, loc, f"this value cannot be read: {exc}")
             value = None
         return Located(mark, value)

@@ -176,6 +176,7 @@ def test_json_schema() -> None:
     assert set(schema["properties"]) == {
         "extends",
         "abstract",
+        "recommended",
         "community",
         "networks",
         "machines",
