@@ -47,6 +47,7 @@ PURE = {
     "lab/driver/pool_xml.py",
     "lab/placement/place.py",
     "lab/images/imports.py",
+    "lab/images/inspection.py",
     "lab/images/ovf.py",
     "lab/profile/models.py",
     "lab/profile/types.py",
