@@ -39,6 +39,7 @@ READS = frozenset(
         ("class", "results"),  # writes a file of what it read; changes nothing
         ("image", "list"),
         ("image", "show"),
+        ("image", "inspect"),  # reads a disk; --into writes a profile file, as results do
         ("template", "list"),
         ("template", "show"),
         ("profile", "show"),

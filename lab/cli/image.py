@@ -20,6 +20,7 @@ from lab.cli import err, out
 from lab.images import ImageStore, profile_stanza
 from lab.images.build import Progress as ProgressFn
 from lab.images.imports import name_from_file
+from lab.images.inspection import DiskInspection, os_product, os_version
 from lab.settings import get_settings
 
 group = typer.Typer(
@@ -143,6 +144,89 @@ def show(
     else:
         text = yaml.safe_dump(data, sort_keys=False, width=1000)
         out.print(escape(text), end="", soft_wrap=True)
+
+
+@group.command("inspect")
+def inspect(
+    names: Annotated[
+        list[str], typer.Argument(help="Image name; several: the disks of one machine")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the inspection as JSON")] = False,
+    into: Annotated[
+        Path | None,
+        typer.Option("--into", help="Write the software list into this profile file"),
+    ] = None,
+    machine: Annotated[
+        str | None, typer.Option("--machine", help="The machine of --into whose list it is")
+    ] = None,
+) -> None:
+    """What is on an image's disk, read without booting it (virt-inspector): operating
+    system, version, installed packages; --into writes them as a machine's software list."""
+    from lab.errors import InvalidError
+    from lab.images.inspect import inspect_images
+    from lab.images.inspection import software_of
+    from lab.profile.edits import write_software
+
+    if (into is None) != (machine is None):
+        raise InvalidError(
+            "--into and --machine go together",
+            hint="lab image inspect IMAGE --into PROFILE.yaml --machine MACHINE",
+        )
+    with _progress() as progress:
+        inspection = inspect_images(get_settings(), names, progress)
+    software = software_of(inspection)
+    if as_json:
+        data = inspection.model_dump(mode="json") | {"software": software.model_dump(mode="json")}
+        out.print_json(json.dumps(data))
+    else:
+        _print_inspection(inspection, software.notes)
+    if into is not None and machine is not None:
+        kept, written = write_software(into, machine, software.entries)
+        err.print(
+            f"wrote {written} software entries of {escape(machine)} into {escape(str(into))}"
+            + (f" (kept {kept} entries described by hand)" if kept else ""),
+            soft_wrap=True,
+        )
+
+
+def _print_inspection(inspection: DiskInspection, software_notes: tuple[str, ...]) -> None:
+    shown = ", ".join(inspection.images)
+    if not inspection.systems:
+        out.print(f"{escape(shown)}: no operating system found")
+    for system in inspection.systems:
+        info = system.os
+        product = os_product(info)[0]
+        facts = [f"{product} {os_version(info) or '(version unknown)'}"]
+        facts.append(info.arch or "architecture unknown")
+        if info.hostname:
+            facts.append(f"hostname {info.hostname}")
+        out.print(
+            f"[bold]{escape(shown)}[/] {escape(info.root)}: {escape(', '.join(facts))};"
+            f" {len(system.packages)} packages",
+            soft_wrap=True,
+        )
+    for note in (
+        *inspection.notes,
+        *(n for s in inspection.systems for n in s.notes),
+        *software_notes,
+    ):
+        out.print(f"note: {escape(note)}", soft_wrap=True)
+    for system in inspection.systems:
+        if not system.packages:
+            continue
+        if len(inspection.systems) > 1:
+            out.print(f"\n[bold]{escape(system.os.root)}[/]")
+        windows = any(p.display_name or p.publisher for p in system.packages)
+        table = Table(box=None, pad_edge=False)
+        for column in ("PACKAGE", "VERSION", "PUBLISHER" if windows else "ARCH"):
+            table.add_column(column)
+        for package in system.packages:
+            table.add_row(
+                escape(package.display_name or package.name),
+                escape(package.full_version),
+                escape(package.publisher if windows else package.arch),
+            )
+        out.print(table)
 
 
 @group.command("rm")
