@@ -20,8 +20,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from lab.errors import InvalidError, NotFoundError, quote
@@ -46,7 +47,9 @@ def write_software(path: Path, machine: str, entries: Sequence[Software]) -> tup
         software.ca.comment = old.ca.comment  # a comment above the list stays
     software.fa.set_block_style()
     target.fa.set_block_style()  # a flow machine `{name: ..}` cannot hold a block list
+    after = _take_trailing(target)
     target["software"] = software
+    _put_trailing(target, after)
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     _replace(path, buffer.getvalue())
@@ -98,6 +101,57 @@ def _machine(path: Path, document: Any, name: str) -> CommentedMap:
         f"profile {quote(str(path), 200)} has no machine {quote(name)}" + (where if base else ""),
         hint="name a machine listed under `machines:` of that file (lab profile show FILE)",
     )
+
+
+def _last(node: Any) -> tuple[Any, Any, int] | None:
+    """Where ruamel keeps what follows the machine's last line (the blank lines and
+    comments before the next key): the innermost last block item, its key, its slot."""
+    while True:
+        if isinstance(node, CommentedMap) and len(node):
+            key, slot = list(node)[-1], 2
+        elif isinstance(node, CommentedSeq) and len(node):
+            key, slot = len(node) - 1, 0
+        else:
+            return None
+        value = node[key]
+        block = isinstance(value, CommentedMap | CommentedSeq) and not value.fa.flow_style()
+        if block and len(value):
+            node = value
+            continue
+        return node, key, slot
+
+
+def _take_trailing(machine: CommentedMap) -> str:
+    """Take off the lines that follow the machine's last line (not a comment at its end),
+    so they can follow its new last line."""
+    where = _last(machine)
+    if where is None:
+        return ""
+    node, key, slot = where
+    if node.ca.end:  # a block list ending in a flow item keeps them as its end
+        after = "".join(t.value for t in node.ca.end if isinstance(t, CommentToken))
+        node.ca.end = []
+        return after
+    entry = node.ca.items.get(key)
+    token = entry[slot] if entry and len(entry) > slot else None
+    if not isinstance(token, CommentToken) or "\n" not in token.value:
+        return ""
+    end = token.value.index("\n") + 1
+    kept, after = token.value[:end], token.value[end:]
+    if kept == "\n":
+        entry[slot] = None
+    else:
+        token.value = kept
+    return str(after)
+
+
+def _put_trailing(machine: CommentedMap, after: str) -> None:
+    where = _last(machine)
+    if not after or where is None:
+        return
+    node, key, slot = where
+    entry = node.ca.items.setdefault(key, [None] * (4 if slot == 2 else 2))
+    entry[slot] = CommentToken("\n" + after, CommentMark(0), None)
 
 
 def _inspected(entry: object) -> bool:

@@ -304,6 +304,19 @@ def test_into_a_flow_machine_and_a_machine_without_software(profile: Path) -> No
     assert "  - name: ws\n    image: debian-12\n" in profile.read_text()
 
 
+def test_into_the_last_machine_keeps_the_lines_before_the_next_key(tmp_path: Path) -> None:
+    tail = '\n# What the lab checks.\ntests:\n  - name: alive\n    run: "true"\n'
+    path = tmp_path / "last.yaml"
+    path.write_text(PROFILE.split("  - {name: ws")[0] + tail)
+    write_software(path, "docs", entries())
+    text = path.read_text()
+    assert text.endswith('package: "postgresql-15"}\n' + tail), text[-300:]
+    write_software(path, "docs", entries()[:1])  # shorter: the lines follow its new end
+    assert path.read_text().endswith("kind: os}\n" + tail)
+    write_software(path, "docs", entries())
+    assert path.read_text() == text
+
+
 def test_into_refuses_a_machine_the_file_does_not_have(profile: Path, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError) as caught:
         write_software(profile, "mail", entries())
