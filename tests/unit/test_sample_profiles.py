@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from lab.profile import load_profile
+from lab.software.roles import packages_for
 
 PROFILES = Path(__file__).parents[2] / "profiles"
+PLAYBOOKS = PROFILES.parent / "playbooks"
 # role-sets.yaml and stack.yaml by the integration tests; rural-hromada.yaml by the main
 # job (`make demo`, the Makefile's DEMO_PROFILE), which CI runs and checks as verified.
 PROVISIONED_BY_TESTS = ("role-sets.yaml", "stack.yaml", "rural-hromada.yaml")
@@ -55,3 +57,29 @@ def test_sample_profiles_are_covered_at_all() -> None:
     makefile = (PROFILES.parent / "Makefile").read_text()
     assert "DEMO_PROFILE ?= profiles/rural-hromada.yaml" in makefile
     assert any(role_sets(p) for p in PROFILES.glob("[!_]*.yaml") if p.name != "role-sets.yaml")
+
+
+# A role names a Debian metapackage; the sample data lists the package it brings.
+BROUGHT_BY = {"postgresql-15": "postgresql", "php8.2-fpm": "php-fpm"}
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in PROFILES.glob("[!_]*.yaml")), ids=lambda p: p.name
+)
+def test_a_built_machines_software_names_the_packages_its_roles_install(path: Path) -> None:
+    # Sample data only (`software:` is never installed from): a machine the lab builds
+    # that lists its software lists every package its roles install, and no other.
+    for machine in load_profile(path).machines:
+        if not machine.roles or not machine.software:
+            continue
+        listed = {BROUGHT_BY.get(s.package, s.package) for s in machine.software if s.package}
+        installed = set(packages_for(PLAYBOOKS, machine))
+        assert listed == installed, (
+            f"{path.name}: {machine.name}: not listed {sorted(installed - listed)},"
+            f" not installed by its roles {sorted(listed - installed)}"
+        )
+
+
+def test_one_sample_profile_is_the_recommended_stack() -> None:
+    recommended = [p.name for p in PROFILES.glob("[!_]*.yaml") if load_profile(p).recommended]
+    assert recommended == ["recommended-stack.yaml"]
