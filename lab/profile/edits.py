@@ -3,7 +3,9 @@ with the file's comments, key order, quoting and indentation kept (ruamel.yaml's
 trip; the file's indentation is guessed from it).
 
 Entries of kind `os` and `package` are what an inspection makes: they are replaced. Every
-other entry (a product described by hand) is kept, in its place. The new file is written
+other entry (a product described by hand) is kept, in its place; where it is a package
+found (its `package`, or its product's name), it takes the version found instead of a
+second entry. The new file is written
 beside the old one, loaded as a profile (`load_profile`, its `extends` included), and only
 then renamed over it: a result that is not a valid profile leaves the file as it was.
 """
@@ -36,13 +38,14 @@ INSPECTED_KINDS = frozenset({SoftwareKind.OS.value, SoftwareKind.PACKAGE.value})
 def write_software(path: Path, machine: str, entries: Sequence[Software]) -> tuple[int, int]:
     """Replace machine `machine`'s inspected software entries (kinds `os`, `package`) in
     the profile file `path` by `entries`, keeping the rest of the file. Returns (entries
-    kept, entries written)."""
+    kept, entries written); a kept entry that is one of `entries` takes its version."""
     text = _read(path)
     yaml, document = _load(path, text)
     target = _machine(path, document, machine)
     old = target.get("software")
     kept = [e for e in old if not _inspected(e)] if isinstance(old, list) else []
-    software = CommentedSeq(kept + [_entry(e) for e in entries])
+    fresh = [_entry(e) for e in entries if not _described(kept, e)]
+    software = CommentedSeq(kept + fresh)
     if isinstance(old, CommentedSeq):
         software.ca.comment = old.ca.comment  # a comment above the list stays
     software.fa.set_block_style()
@@ -53,7 +56,7 @@ def write_software(path: Path, machine: str, entries: Sequence[Software]) -> tup
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     _replace(path, buffer.getvalue())
-    return len(kept), len(entries)
+    return len(kept), len(fresh)
 
 
 def _read(path: Path) -> str:
@@ -152,6 +155,21 @@ def _put_trailing(machine: CommentedMap, after: str) -> None:
     node, key, slot = where
     entry = node.ca.items.setdefault(key, [None] * (4 if slot == 2 else 2))
     entry[slot] = CommentToken("\n" + after, CommentMark(0), None)
+
+
+def _described(kept: list[Any], found: Software) -> bool:
+    """Whether a product described by hand is the package `found` (by its `package`, or
+    by its name): then that entry takes the version found, and keeps the rest."""
+    names = {found.product.casefold()} | ({found.package} if found.package else set())
+    for entry in kept:
+        if not isinstance(entry, dict):
+            continue
+        package, product = entry.get("package"), entry.get("product")
+        if package in names or (isinstance(product, str) and product.casefold() in names):
+            if found.version:
+                entry["version"] = DoubleQuotedScalarString(found.version)
+            return True
+    return False
 
 
 def _inspected(entry: object) -> bool:

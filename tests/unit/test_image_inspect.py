@@ -297,6 +297,31 @@ def test_into_replaces_inspected_entries_and_keeps_the_rest(profile: Path) -> No
     assert not [p for p in profile.parent.iterdir() if p.name.startswith(".")]
 
 
+def test_into_a_package_described_by_hand_takes_the_version_found(tmp_path: Path) -> None:
+    # A product described by hand that is one of the packages found (by its `package`,
+    # or its name) is not listed twice (which the profile would refuse): it takes the
+    # version the disk has and keeps what the hand wrote.
+    path = tmp_path / "hand.yaml"
+    path.write_text(
+        PROFILE.replace(
+            '        version: "3.2"\n',
+            '        version: "3.2"\n'
+            '      - {product: "OpenSSH", version: "9.0", kind: security,'
+            " package: openssh-server}\n"
+            '      - {product: "PostgreSQL-15", kind: database, licence: PostgreSQL}\n',
+        )
+    )
+    kept, written = write_software(path, "docs", entries())
+    assert (kept, written) == (3, 4)
+    docs = load_profile(path).machines[0]
+    by_product = {s.product: s for s in docs.software}
+    assert by_product["OpenSSH"].version == "1:9.2p1-2+deb12u3"
+    assert by_product["OpenSSH"].kind.value == "security"
+    assert by_product["PostgreSQL-15"].version == "15.8-0+deb12u1"
+    assert by_product["PostgreSQL-15"].licence == "PostgreSQL"
+    assert "openssh-server" not in by_product and "postgresql-15" not in by_product
+
+
 def test_into_a_flow_machine_and_a_machine_without_software(profile: Path) -> None:
     write_software(profile, "ws", entries()[:2])
     ws = load_profile(profile).machines[1]

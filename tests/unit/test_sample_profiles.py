@@ -26,7 +26,7 @@ def role_sets(path: Path) -> dict[frozenset[str], str]:
     return {frozenset(m.roles): f"{path.name}: {m.name}" for m in profile.machines if m.roles}
 
 
-def tested_role_sets() -> set[frozenset[str]]:
+def role_sets_under_test() -> set[frozenset[str]]:
     return {roles for name in PROVISIONED_BY_TESTS for roles in role_sets(PROFILES / name)}
 
 
@@ -37,7 +37,7 @@ def test_every_role_combination_of_a_profile_is_provisioned_by_the_tests(path: P
     missing = {
         where: sorted(roles)
         for roles, where in role_sets(path).items()
-        if roles not in tested_role_sets()
+        if roles not in role_sets_under_test()
     }
     assert not missing, (
         f"machines whose roles no integration test provisions: {missing}; add a machine "
@@ -53,7 +53,7 @@ def test_the_role_sets_profile_has_no_combination_twice() -> None:
 
 def test_sample_profiles_are_covered_at_all() -> None:
     # The parametrised test above must have had something to check.
-    assert len(tested_role_sets()) >= 7
+    assert len(role_sets_under_test()) >= 7
     makefile = (PROFILES.parent / "Makefile").read_text()
     assert "DEMO_PROFILE ?= profiles/rural-hromada.yaml" in makefile
     assert any(role_sets(p) for p in PROFILES.glob("[!_]*.yaml") if p.name != "role-sets.yaml")
