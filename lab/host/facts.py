@@ -26,6 +26,7 @@ REQUIRED_TOOLS: tuple[tuple[str, str], ...] = (
     ("mkfs.ext4", "e2fsprogs"),
     ("dnsmasq", "dnsmasq-base"),  # libvirt runs it for each network's DHCP and DNS
     ("ssh-keygen", "openssh-client"),
+    ("virt-inspector", "libguestfs-tools"),  # lab image inspect: a disk read without booting
 )
 
 # One 512 MiB guest costs ~640 MB of QEMU resident memory under TCG (measured).
