@@ -35,6 +35,11 @@ _CLOSES = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndTok
 # Values after expanding aliases: `&a [x, x, ...]` nine times over is a few hundred bytes
 # that expand to a billion values. The largest sample profile has a few hundred.
 MAX_VALUES = 20_000
+# libyaml's parser (PyYAML's C binding) where it is installed: the same nodes, tokens and
+# marks as PyYAML's own, several times faster (the catalogue reads every profile). A file
+# it refuses is read again by PyYAML's own parser, whose messages (and leniency: libyaml
+# refuses some escapes PyYAML reads) stay what a profile's author sees.
+_FAST: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,7 @@ def read(
     if deep is not None:
         return None, [deep]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_problem(exc, file)]
     except yaml.YAMLError as exc:
@@ -139,23 +144,38 @@ def read(
     return tree, builder.problems
 
 
-def _too_deep(text: str, file: str) -> Problem | None:
-    """A problem at the first collection nested more than MAX_DEPTH levels deep, found by
-    PyYAML's scanner (which does not recurse); None otherwise, also for a syntax error,
-    which composing then reports with its position."""
-    depth = 0
+def _compose(text: str) -> Node | None:
     try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, _OPENS):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    mark = Mark.of(file, token.start_mark)
-                    message = f"values are nested more than {MAX_DEPTH} levels deep"
-                    return Problem(file, mark.line, mark.column, "", message)
-            elif isinstance(token, _CLOSES):
-                depth -= 1
+        return yaml.compose(text, Loader=_FAST)
     except yaml.YAMLError:
-        return None
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _too_deep(text: str, file: str) -> Problem | None:
+    """A problem at the first collection nested more than MAX_DEPTH levels deep; None
+    otherwise, also for a syntax error, which composing then reports with its position."""
+    try:
+        return _nested(text, file, _FAST)
+    except yaml.YAMLError:
+        try:
+            return _nested(text, file, yaml.SafeLoader)
+        except yaml.YAMLError:
+            return None  # composing reports it, with its position
+
+
+def _nested(text: str, file: str, loader: Any) -> Problem | None:
+    """The first collection nested too deep, found by `loader`'s scanner (which does not
+    recurse); YAMLError for a syntax error."""
+    depth = 0
+    for token in yaml.scan(text, Loader=loader):
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = Mark.of(file, token.start_mark)
+                message = f"values are nested more than {MAX_DEPTH} levels deep"
+                return Problem(file, mark.line, mark.column, "", message)
+        elif isinstance(token, _CLOSES):
+            depth -= 1
     return None
 
 
