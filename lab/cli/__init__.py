@@ -5,6 +5,7 @@ Each sub-module owns one group of commands and registers them on `app`.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -31,8 +32,17 @@ def report(error: LabError) -> None:
         err.print(f"[bold yellow]hint:[/] {escape(error.hint)}", markup=True, soft_wrap=True)
 
 
-def _register() -> None:
+# Groups whose module stands alone: `lab catalogue ...` imports and registers only it, so
+# that a command read often starts in a fraction of the time all the groups take.
+ALONE = {"catalogue": "lab.cli.catalogue"}
+
+
+def _register(argv: list[str] | None = None) -> None:
     # Imported here so that every group module can import `app`, `out` and `err`.
+    if argv and argv[0] in ALONE:
+        importlib.import_module(ALONE[argv[0]]).register(app)
+        return
+    import lab.cli.catalogue
     import lab.cli.classes
     import lab.cli.course
     import lab.cli.host
@@ -46,6 +56,7 @@ def _register() -> None:
 
     for module in (
         lab.cli.profile,
+        lab.cli.catalogue,
         lab.cli.image,
         lab.cli.host,
         lab.cli.labs,
@@ -64,8 +75,8 @@ def main() -> None:
     audit log once it ends, however it ends (lab.cli.audit)."""
     from lab.cli import audit
 
-    _register()
     argv = sys.argv[1:]
+    _register(argv)
     code, detail = 1, ""
     try:
         # Not standalone: typer hands back the exit code typer.Exit or Ctrl-C asked for

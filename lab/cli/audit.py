@@ -24,7 +24,7 @@ from lab.errors import LabError
 from lab.settings import get_settings
 
 # Command groups whose commands are two words (`lab class reset`, `lab user add`).
-GROUPS = frozenset({"class", "image", "host", "profile", "user", "token", "template"})
+GROUPS = frozenset({"catalogue", "class", "image", "host", "profile", "user", "token", "template"})
 # Commands that only read or describe: not recorded (nothing happened).
 READS = frozenset(
     {
@@ -32,6 +32,11 @@ READS = frozenset(
         ("status",),
         ("validate",),
         ("serve",),
+        ("catalogue", "product"),  # the catalogue only reads (`lab catalogue`: no words)
+        ("catalogue", "permissions"),
+        ("catalogue", "formats"),
+        ("catalogue", "report"),
+        ("catalogue", "export"),  # writes a file of what it read; changes nothing
         ("class", "list"),
         ("class", "status"),
         ("class", "schedules"),

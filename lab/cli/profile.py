@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import yaml
+from rich import box
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from lab.cli import err, out, report
 from lab.errors import LabError
@@ -54,11 +58,38 @@ def validate(
 
 @profile_app.command("show")
 def show(path: Annotated[Path, typer.Argument(help="Profile file.")]) -> None:
-    """Print the resolved profile (after `extends`, with canonical sizes) as YAML."""
+    """Print the resolved profile (after `extends`, with canonical sizes) as YAML, then,
+    as YAML comments, whether it is the recommended stack and each machine's software."""
     profile = _load_or_exit(path)
     data = profile.model_dump(mode="json", exclude_none=True)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
     out.print(text, markup=False, soft_wrap=True, end="")
+    out.print(_software_summary(profile), markup=False, soft_wrap=True, end="")
+
+
+def _software_summary(profile: Profile) -> str:
+    """The recommended mark and a table per machine of its software (product, version,
+    kind, permission), each line a YAML comment so the output stays one YAML document."""
+    lines = ["", "# recommended stack: " + ("yes" if profile.recommended else "no")]
+    for machine in profile.machines:
+        if not machine.software:
+            continue
+        table = Table("product", "version", "kind", "permission", box=box.SIMPLE)
+        for item in machine.software:
+            state = item.permission.state.value
+            reference = item.permission.reference
+            table.add_row(
+                escape(item.product),
+                escape(item.version or "?"),
+                item.kind.value,
+                escape(f"{state} ({reference})" if reference else state),
+            )
+        drawn = Console(file=io.StringIO(), width=110, no_color=True, highlight=False)
+        drawn.print(table)
+        lines.append(f"# software of {machine.name}:")
+        body = drawn.file.getvalue()  # type: ignore[attr-defined]
+        lines += [f"# {line}".rstrip() for line in body.splitlines() if line.strip()]
+    return "\n".join(lines) + "\n"
 
 
 @profile_app.command("schema")
