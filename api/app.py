@@ -21,6 +21,7 @@ from api.rendering import lab_json
 from api.routes import (
     access_sheets,
     audit,
+    catalogue,
     classes,
     consoles,
     courses,
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
         schedule_routes,
         operations,
         audit,
+        catalogue,
     ):
         app.include_router(module.router)
     for page in (sessions, access_sheets, consoles):

@@ -24,7 +24,8 @@ def _tree(root: Path) -> set[str]:
     found = set()
     for dirpath, dirnames, filenames in os.walk(root):
         for entry in dirnames + filenames:
-            if not entry.startswith(("state.db", "operations")):
+            # the state, and the software catalogue's cache (any read of it writes one)
+            if not entry.startswith(("state.db", "operations", "cache", "catalogue-")):
                 found.add(str((Path(dirpath) / entry).relative_to(root)))
     return found
 

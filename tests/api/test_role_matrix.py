@@ -269,6 +269,14 @@ OTHER: list[tuple[str, str, Any, str]] = [
     ("DELETE", "/api/v1/templates/t1", None, "401 401 403 403 403 409 409"),
     ("POST", "/api/v1/labs", {"template": "t1", "name": "n2"}, "401 401 403 202 403 202 202"),
     ("GET", "/api/v1/profiles", None, "401 401 403 200 403 200 200"),
+    # The software catalogue of the sample profiles (profiles/): staff only, read-only.
+    ("GET", "/api/v1/catalogue", None, "401 401 403 403 403 200 200"),
+    ("GET", "/api/v1/catalogue/products/Samba", None, "401 401 403 403 403 200 200"),
+    ("GET", "/api/v1/catalogue/permissions", None, "401 401 403 403 403 200 200"),
+    ("GET", "/api/v1/catalogue/formats", None, "401 401 403 403 403 200 200"),
+    ("GET", "/api/v1/catalogue/export.csv", None, "401 401 403 403 403 200 200"),
+    ("GET", "/api/v1/catalogue/unification", None, "401 401 403 403 403 200 200"),
+    ("GET", "/api/v1/catalogue/unification.pdf", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/profiles/tiny", None, "401 401 403 200 403 200 200"),
     ("POST", "/api/v1/profiles/validate", b"community: {}\n", "401 401 403 422 403 422 422"),
     ("GET", "/api/v1/labs", None, "401 401 200 200 200 200 200"),
@@ -418,5 +426,6 @@ def test_the_matrix_covers_every_route(app: FastAPI) -> None:
         path = path.replace("/m1/", "/{machine}/").replace("SCHEDULE", "{schedule_id}")
         path = path.replace("/checkpoints/t1", "/checkpoints/{checkpoint}")
         path = path.replace("/templates/t1", "/templates/{name}")
+        path = path.replace("/products/Samba", "/products/{product:path}")
         covered.add((method, path.replace("/OP", "/{op_id}")))
     assert set(_routes(app)) == covered
