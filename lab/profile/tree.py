@@ -113,15 +113,9 @@ def read(
         column = len(start_of_line.decode("utf-8", errors="replace")) + 1
         message = f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
         return None, [Problem(file, line, column, "", message)]
-    deep = _too_deep(text, file)
-    if deep is not None:
-        return None, [deep]
-    try:
-        node = _compose(text)
-    except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_problem(exc, file)]
-    except yaml.YAMLError as exc:
-        return None, [Problem(file, 1, 1, "", f"not valid YAML: {exc}")]
+    node = _parse(text, file)
+    if isinstance(node, Problem):
+        return None, [node]
     if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
         return None, [Problem(file, 1, 1, "", _empty(what, keys))]
     if _too_many(node):
@@ -144,11 +138,49 @@ def read(
     return tree, builder.problems
 
 
-def _compose(text: str) -> Node | None:
+def _parse(text: str, file: str) -> Node | Problem | None:
+    """The file's nodes, or the problem that stops reading them."""
+    if _FAST is not yaml.SafeLoader:
+        try:
+            node: Node | None = yaml.compose(text, Loader=_FAST)
+        except yaml.YAMLError:
+            pass  # read again below: PyYAML's message, or what libyaml alone refuses
+        else:
+            # libyaml refuses nesting beyond 1000 levels itself, so composing cannot run
+            # out of stack; ours is checked on the nodes, once their count is known bounded.
+            if node is None or _too_many(node):
+                return node  # read() says what is wrong with it
+            return _too_deep_nodes(node, file) or node
+    deep = _too_deep(text, file)
+    if deep is not None:
+        return deep
     try:
-        return yaml.compose(text, Loader=_FAST)
-    except yaml.YAMLError:
         return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        return _syntax_problem(exc, file)
+    except yaml.YAMLError as exc:
+        return Problem(file, 1, 1, "", f"not valid YAML: {exc}")
+
+
+def _too_deep_nodes(root: Node, file: str) -> Problem | None:
+    """A problem at the first collection nested more than MAX_DEPTH levels deep, aliases
+    expanded (their count bounded first: `_too_many`), found without recursing."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, SequenceNode | MappingNode):
+            continue
+        if depth > MAX_DEPTH:
+            mark = Mark.of(file, node.start_mark)
+            message = f"values are nested more than {MAX_DEPTH} levels deep"
+            return Problem(file, mark.line, mark.column, "", message)
+        children = (
+            node.value
+            if isinstance(node, SequenceNode)
+            else [item for pair in node.value for item in pair]
+        )
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return None
 
 
 def _too_deep(text: str, file: str) -> Problem | None:
