@@ -19,35 +19,17 @@ from lab.profile.types import PlainText, fail, shown
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-_FORMAT_RE = re.compile(r"^[a-z0-9][a-z0-9.+_-]{0,31}$")
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$")
-_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,99}$")
 
+def _matching(kind: str, regex: str, rule: str, *, empty: bool = False) -> AfterValidator:
+    """A validator of text that must match `regex` (or be empty, where `empty`)."""
+    pattern = re.compile(regex)
 
-def _format(value: str) -> str:
-    if not _FORMAT_RE.fullmatch(value):
-        raise fail(
-            "format",
-            f"{shown(value)} is not a format name: use 1 to 32 lowercase letters, digits,"
-            " '.', '+', '_' and '-' (a file extension or a short name: docx, pdf, xml-edo)",
-        )
-    return value
+    def check(value: str) -> str:
+        if (value or not empty) and not pattern.fullmatch(value):
+            raise fail(kind, f"{shown(value)} is not {rule}")
+        return value
 
-
-def _version(value: str) -> str:
-    if value and not _VERSION_RE.fullmatch(value):
-        raise fail(
-            "version",
-            f"{shown(value)} is not a version: use up to 64 letters, digits and . + ~ : _ -"
-            " (leave it out when the version is not known)",
-        )
-    return value
-
-
-def _package(value: str) -> str:
-    if not _PACKAGE_RE.fullmatch(value):
-        raise fail("package", f"{shown(value)} is not a package name")
-    return value
+    return AfterValidator(check)
 
 
 def _bounded(limit: int) -> AfterValidator:
@@ -59,9 +41,26 @@ def _bounded(limit: int) -> AfterValidator:
     return AfterValidator(check)
 
 
-FormatName = Annotated[str, AfterValidator(_format)]
-Version = Annotated[str, AfterValidator(_version)]
-PackageName = Annotated[str, AfterValidator(_package)]
+FormatName = Annotated[
+    str,
+    _matching(
+        "format",
+        r"^[a-z0-9][a-z0-9.+_-]{0,31}$",
+        "a format name: use 1 to 32 lowercase letters, digits, '.', '+', '_' and '-'"
+        " (a file extension or a short name: docx, pdf, xml-edo)",
+    ),
+]
+Version = Annotated[
+    str,
+    _matching(
+        "version",
+        r"^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$",
+        "a version: use up to 64 letters, digits and . + ~ : _ -"
+        " (leave it out when the version is not known)",
+        empty=True,
+    ),
+]
+PackageName = Annotated[str, _matching("package", r"^[a-z0-9][a-z0-9.+-]{0,99}$", "a package name")]
 ProductName = Annotated[PlainText, _bounded(80), Field(min_length=1)]
 ShortText = Annotated[PlainText, _bounded(200)]
 
