@@ -78,6 +78,13 @@ def test_catalogue(client: TestClient, headers: Headers) -> None:
     assert all(p["valid"] for p in listed)
     tiny = client.get("/api/v1/profiles/tiny", headers=headers["engineer"]).json()
     assert tiny["community"]["name"] == "tiny"
+    # A profile's software list and its recommended mark come with it.
+    stack = client.get("/api/v1/profiles/recommended-stack", headers=headers["engineer"]).json()
+    assert stack["recommended"] is True
+    software = {s["product"]: s for m in stack["machines"] for s in m.get("software", [])}
+    assert software["АСКОД"]["kind"] == "document-flow"
+    assert software["АСКОД"]["permission"]["state"] == "granted"
+    assert "docx" in software["АСКОД"]["formats"]["reads"]
 
 
 def test_validate_a_good_profile(client: TestClient, headers: Headers) -> None:
