@@ -9,6 +9,13 @@ import { sheetView } from "./views/sheet.js";
 import { labView, seatsView } from "./views/trainee.js";
 import { consoleView, vncView } from "./views/console.js";
 import { auditView, imagesView, labsView, operationsView, operationView } from "./views/engineer.js";
+import {
+  catalogueFormatsView,
+  cataloguePermissionsView,
+  catalogueProductView,
+  catalogueUnificationView,
+  catalogueView,
+} from "./views/catalogue.js";
 
 const NAME = "([a-z0-9][a-z0-9-]*)";
 const ROUTES = [
@@ -24,6 +31,11 @@ const ROUTES = [
   [new RegExp(`^/operations$`), operationsView],
   [new RegExp(`^/operations/([A-Za-z0-9_-]+)$`), operationView],
   [new RegExp(`^/audit$`), auditView],
+  [new RegExp(`^/catalogue(?:\\?kind=([a-z-]+))?$`), catalogueView],
+  [new RegExp(`^/catalogue/products/([^/?#]+)$`), catalogueProductView],
+  [new RegExp(`^/catalogue/permissions$`), cataloguePermissionsView],
+  [new RegExp(`^/catalogue/formats$`), catalogueFormatsView],
+  [new RegExp(`^/catalogue/unification$`), catalogueUnificationView],
 ];
 const STAFF = ["admin", "engineer"];
 
@@ -35,6 +47,7 @@ function menu(role) {
   if (role === "tester" || STAFF.includes(role)) items.push(["#/labs", "navLabs"]);
   if (role === "tester" || STAFF.includes(role)) items.push(["#/images", "navImages"]);
   items.push(["#/operations", "navOperations"]);
+  if (STAFF.includes(role)) items.push(["#/catalogue", "navCatalogue"]);
   if (STAFF.includes(role)) items.push(["#/audit", "navAudit"]);
   return items;
 }
