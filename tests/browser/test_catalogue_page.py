@@ -205,6 +205,7 @@ def test_an_engineer_opens_a_product_permissions_and_formats(page: Page, shot: S
     expect(page.locator("#product-summary")).to_contain_text("Без підтримки виробника: 1.")
     rows = page.locator("table tbody tr")
     expect(rows).to_have_count(3)  # stack, city, town: the village has no Debian
+    expect(rows.first).to_have_attribute("data-profile", "stack")  # the stack's first
     city = page.locator("tr[data-profile='city']")
     expect(city).to_have_attribute("data-out-of-support", "true")
     expect(city).to_contain_text("⚠ підтримку завершено")

@@ -47,6 +47,18 @@ function permissionWord(state) {
   return PERMISSION_WORDS[state] ? t(PERMISSION_WORDS[state]) : state;
 }
 
+/**
+ * A table as ui.js makes it (cards on a phone), each cell's content in one element: a
+ * card's cell is a grid of its label and one value, which several would break.
+ */
+function cardTable(columns, rows, options) {
+  return table(
+    columns.map((c) => ({ ...c, cell: (row) => h("div", {}, c.cell(row)) })),
+    rows,
+    options,
+  );
+}
+
 /** What a screen reader says where the eye sees a sign. */
 function spoken(text) {
   return h("span", { class: "sr-only" }, text);
@@ -245,9 +257,11 @@ function versionCell(row, profile) {
     return h("td", { class: `${cls} unknown`, dataset: { profile: profile.name, state: "unknown" } }, sign("?"), spoken(t("catalogueUnknownWord")));
   }
   const text = versions.join(", ");
+  // Several versions wrap between them, never inside one.
+  const shown = versions.map((v, i) => [i ? ", " : "", h("span", { class: "version" }, v)]);
   const differs = !profile.recommended && row.recommended_version !== null && text !== row.recommended_version;
   if (!differs) {
-    return h("td", { class: cls, dataset: { profile: profile.name, state: "same" } }, text);
+    return h("td", { class: cls, dataset: { profile: profile.name, state: "same" } }, shown);
   }
   return h(
     "td",
@@ -257,7 +271,7 @@ function versionCell(row, profile) {
       title: t("catalogueDiffersFrom", { version: row.recommended_version }),
     },
     sign("≠ "),
-    text,
+    shown,
     spoken(` (${t("catalogueDiffersFrom", { version: row.recommended_version })})`),
   );
 }
@@ -279,6 +293,7 @@ export async function catalogueProductView(context, encoded) {
   const recommended = matrix.recommended;
   const ours = new Set(found.entries.filter((e) => e.profile === recommended).flatMap((e) => (e.version ? [e.version] : [])));
   const outOfSupport = found.entries.filter((e) => e.out_of_support).length;
+  const kinds = [...new Set(found.entries.map((e) => kindWord(e.kind)))].join(", ");
   return page(
     null,
     t("catalogueProductTitle", { product: found.product }),
@@ -287,6 +302,7 @@ export async function catalogueProductView(context, encoded) {
     h(
       "p",
       { id: "product-summary" },
+      `${t("catalogueKindColumn")}: ${kinds}. `,
       recommended
         ? ours.size
           ? t("catalogueProductRecommended", { version: [...ours].sort().join(", ") })
@@ -294,40 +310,53 @@ export async function catalogueProductView(context, encoded) {
         : t("catalogueNoRecommended"),
       outOfSupport ? [" ", h("strong", { class: "warn" }, t("catalogueOutOfSupportCount", { n: outOfSupport }))] : null,
     ),
-    table(
-      [
+    scrolling(
+      cardTable(
+        [
+          {
+            label: t("catalogueCommunity"),
+            cell: (e) => [
+              e.profile === recommended ? h("span", { class: "badge current" }, sign("★ "), t("catalogueRecommended")) : null,
+              h("div", {}, e.title || e.community),
+              h("div", { class: "muted small" }, e.profile),
+            ],
+          },
+          { label: t("machine"), cell: (e) => e.machine },
+          { label: t("catalogueVersion"), cell: (e) => productVersion(e, recommended, ours) },
+          {
+            label: t("catalogueVendor"),
+            cell: (e) => [h("div", {}, e.vendor || "—"), e.licence ? h("div", { class: "muted small" }, e.licence) : null],
+          },
+          { label: t("cataloguePermission"), cell: (e) => permission(e.permission) },
+          { label: t("catalogueFormatsColumn"), cell: (e) => formatList(e.formats) },
+          {
+            label: t("catalogueSupportEnds"),
+            cell: (e) => [
+              day(e.support_ends),
+              e.out_of_support ? h("div", { class: "badge bad out-of-support" }, sign("⚠ "), t("catalogueOutOfSupport")) : null,
+            ],
+          },
+          { label: t("cataloguePackage"), cell: (e) => (e.package ? h("code", {}, e.package) : "—") },
+        ],
+        // The recommended stack's first, as in the matrix.
+        [...found.entries].sort((a, b) => (b.profile === recommended) - (a.profile === recommended)),
         {
-          label: t("catalogueCommunity"),
-          cell: (e) => [
-            e.profile === recommended ? h("span", { class: "badge current" }, sign("★ "), t("catalogueRecommended")) : null,
-            h("div", {}, e.title || e.community),
-            h("div", { class: "muted small" }, e.profile),
-          ],
+          rowAttrs: (e) => ({
+            dataset: { profile: e.profile, machine: e.machine, outOfSupport: e.out_of_support ? "true" : "false" },
+          }),
         },
-        { label: t("machine"), cell: (e) => e.machine },
-        { label: t("catalogueVersion"), cell: (e) => productVersion(e, recommended, ours) },
-        { label: t("catalogueVendor"), cell: (e) => e.vendor || "—" },
-        { label: t("catalogueKindColumn"), cell: (e) => kindWord(e.kind) },
-        { label: t("catalogueLicence"), cell: (e) => e.licence || "—" },
-        { label: t("cataloguePermission"), cell: (e) => permission(e.permission) },
-        { label: t("catalogueFormatsColumn"), cell: (e) => formatList(e.formats) },
-        {
-          label: t("catalogueSupportEnds"),
-          cell: (e) => [
-            day(e.support_ends),
-            e.out_of_support ? h("div", { class: "badge bad out-of-support" }, sign("⚠ "), t("catalogueOutOfSupport")) : null,
-          ],
-        },
-        { label: t("cataloguePackage"), cell: (e) => (e.package ? h("code", {}, e.package) : "—") },
-      ],
-      found.entries,
-      {
-        rowAttrs: (e) => ({
-          dataset: { profile: e.profile, machine: e.machine, outOfSupport: e.out_of_support ? "true" : "false" },
-        }),
-      },
+      ),
+      t("catalogueProductTitle", { product: found.product }),
     ),
   );
+}
+
+// A table wider than the screen scrolls in its box, which the keyboard can reach.
+function scrolling(wrapped, label) {
+  wrapped.setAttribute("tabindex", "0");
+  wrapped.setAttribute("role", "region");
+  wrapped.setAttribute("aria-label", label);
+  return wrapped;
 }
 
 function productVersion(entry, recommended, ours) {
@@ -375,7 +404,7 @@ export async function cataloguePermissionsView() {
       ? h(
           "div",
           { id: "catalogue-permissions" },
-          table(
+          cardTable(
             [
               { label: t("catalogueProduct"), cell: (e) => link(e.product, productHref(e.product)) },
               { label: t("catalogueCommunity"), cell: (e) => [h("div", {}, e.title || e.community), h("div", { class: "muted small" }, e.profile)] },
@@ -406,7 +435,7 @@ export async function catalogueFormatsView() {
       ? h(
           "div",
           { id: "catalogue-formats" },
-          table(
+          cardTable(
             [
               { label: t("catalogueFormat"), cell: (f) => h("code", {}, f.format) },
               { label: t("catalogueReadBy"), cell: (f) => uses(f.reads) },
@@ -480,7 +509,7 @@ function summary(communities, sections) {
         heading.focus();
       },
     });
-  return table(
+  return cardTable(
     [
       { label: t("catalogueCommunity"), cell: (c) => [h("div", {}, jump(c)), h("div", { class: "muted small" }, c.profile)] },
       { label: t("catalogueMissing"), cell: (c) => String(c.missing.length) },
@@ -509,7 +538,7 @@ function communitySection(c) {
             ? part(
                 "versions",
                 t("catalogueOtherVersions"),
-                table(
+                cardTable(
                   [
                     { label: t("catalogueProduct"), cell: (v) => link(v.product, productHref(v.product)) },
                     { label: t("catalogueRecommendedVersion"), cell: (v) => v.recommended || "?" },
@@ -524,7 +553,7 @@ function communitySection(c) {
             ? part(
                 "formats",
                 t("catalogueOtherFormats"),
-                table(
+                cardTable(
                   [
                     { label: t("catalogueProduct"), cell: (f) => link(f.product, productHref(f.product)) },
                     { label: t("catalogueRecommendedFormats"), cell: (f) => formatList(f.recommended) },
@@ -545,7 +574,7 @@ function part(name, title, content) {
 }
 
 function productsTable(products) {
-  return table(
+  return cardTable(
     [
       { label: t("catalogueProduct"), cell: (p) => link(p.product, productHref(p.product)) },
       { label: t("catalogueVersion"), cell: (p) => p.version || "?" },
