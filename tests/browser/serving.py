@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 
 @contextmanager
@@ -45,3 +45,12 @@ def open_page(browser: Browser, base_url: str, **context: Any) -> Iterator[Page]
     yield opened
     opened_context.close()
     assert not errors, errors
+
+
+def log_in(page: Page, name: str, password: str, where: str = "/") -> None:
+    """Log in through the page's form (at `where`) and wait for the header to name them."""
+    page.goto(where)
+    page.fill("#login-name", name)
+    page.fill("#login-password", password)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#who")).to_contain_text(name)

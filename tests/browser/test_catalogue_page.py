@@ -26,7 +26,7 @@ from lab.catalogue import loader
 from lab.settings import Settings
 from lab.store.state import StateStore
 from tests.api.test_web_words import _tables
-from tests.browser.serving import open_page, serve
+from tests.browser.serving import log_in, open_page, serve
 
 Shot = Callable[[Page, str], Path]
 ENGINEER = ("taras", "engineer-pass-1")
@@ -62,14 +62,6 @@ def served(tmp_path: Path) -> Iterator[str]:
 def page(browser: Browser, served: str) -> Iterator[Page]:
     with open_page(browser, served, viewport=DESKTOP, accept_downloads=True) as opened:
         yield opened
-
-
-def log_in(page: Page, name: str, password: str) -> None:
-    page.goto("/")
-    page.fill("#login-name", name)
-    page.fill("#login-password", password)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#who")).to_contain_text(name)
 
 
 def cell(page: Page, product: str, profile: str) -> Locator:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from tests.browser import serving
 from tests.browser.course_stub import OTHER, Course, stub_app
 from tests.browser.serving import open_page, serve
 
@@ -40,11 +41,7 @@ def page(browser: Browser, stub: str) -> Iterator[Page]:
 
 
 def log_in(page: Page, name: str) -> None:
-    page.goto("/")
-    page.fill("#login-name", name)
-    page.fill("#login-password", "any password")
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#who")).to_contain_text(name)
+    serving.log_in(page, name, "any password")  # the stub takes any password
 
 
 def test_a_trainee_works_through_the_course(page: Page, shot: Shot) -> None:

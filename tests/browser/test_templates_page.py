@@ -22,7 +22,7 @@ from lab.settings import Settings
 from lab.store.state import StateStore, now
 from lab.templates import clones
 from tests.api.conftest import PROFILES, _make_lab
-from tests.browser.serving import open_page, serve
+from tests.browser.serving import log_in, open_page, serve
 from tests.template_fakes import TemplateFakes, install_template_fakes
 
 Shot = Callable[[Page, str], Path]
@@ -80,14 +80,6 @@ def served(fakes: TemplateFakes) -> Iterator[str]:
 def page(browser: Browser, served: str) -> Iterator[Page]:
     with open_page(browser, served) as opened:
         yield opened
-
-
-def log_in(page: Page, name: str, password: str) -> None:
-    page.goto("/")
-    page.fill("#login-name", name)
-    page.fill("#login-password", password)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#who")).to_contain_text(name)
 
 
 def answer_next_dialog(page: Page, text: str | None = None) -> None:

@@ -24,7 +24,7 @@ from lab.labs import guest
 from lab.labs.lifecycle import get_lab, guest_address
 from lab.labs.passwords import known_passwords
 from lab.settings import Settings
-from tests.browser.serving import open_page
+from tests.browser.serving import log_in, open_page
 
 Shot = Callable[[Page, str], Path]
 Accounts = dict[str, tuple[str, str]]
@@ -45,14 +45,6 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     may happen on it."""
     with open_page(browser, base_url, viewport=DESKTOP, accept_downloads=True) as opened:
         yield opened
-
-
-def log_in(page: Page, name: str, password: str, where: str = "/") -> None:
-    page.goto(where)
-    page.fill("#login-name", name)
-    page.fill("#login-password", password)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#who")).to_contain_text(name)
 
 
 def test_the_page_is_ukrainian_with_an_english_switch(page: Page, shot: Shot) -> None:
