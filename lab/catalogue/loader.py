@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from lab.catalogue.entries import CatalogueEntry, InvalidProfile, ProfileSoftware, flatten
 from lab.errors import LabError
 from lab.profile import load_profile
+from lab.profile.problems import first_problem
 from lab.settings import Settings
 
 CACHE_VERSION = 1
@@ -145,17 +146,10 @@ def _read(settings: Settings, path: Path, stamp: tuple[Stamp, tuple[Stamp, ...]]
     try:
         profile = load_profile(path)
     except LabError as exc:  # listed, as invalid
-        return _Record(stamp, error=_first_problem(settings, exc))
+        return _Record(stamp, error=first_problem(settings.profiles_dir, exc))
     if profile.abstract:
         return _Record(stamp)
     return _Record(stamp, profile=ProfileSoftware.of(path.stem, profile))
-
-
-def _first_problem(settings: Settings, exc: LabError) -> str:
-    """What is wrong with a profile, in one line, its files named as the directory names
-    them (never by the server's paths), as the profile list shows it."""
-    lines = exc.message.replace(f"{settings.profiles_dir}{os.sep}", "").splitlines()
-    return " ".join(line.strip() for line in lines[:2])
 
 
 def _assemble(records: dict[str, _Record]) -> Catalogue:

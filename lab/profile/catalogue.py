@@ -6,7 +6,6 @@ bases other profiles extend and are not offered for labs.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +16,7 @@ from lab.errors import ConflictError, LabError, NotFoundError
 from lab.labs.naming import check_lab_name
 from lab.labs.plan import profile_name
 from lab.profile import Profile, load_profile, load_profile_text
+from lab.profile.problems import first_problem
 from lab.settings import Settings
 from lab.software.roles import known_roles
 from lab.store.state import StateStore
@@ -61,7 +61,7 @@ def list_profiles(settings: Settings) -> list[ProfileSummary]:
                     title="",
                     machines=0,
                     valid=False,
-                    error=_first_problem(settings, exc),
+                    error=first_problem(settings.profiles_dir, exc),
                 )
             )
             continue
@@ -105,10 +105,3 @@ def new_lab(
         )
     ownership.check_new_lab(settings, lab, owner)
     return path, lab
-
-
-def _first_problem(settings: Settings, exc: LabError) -> str:
-    """What is wrong with a catalogue profile, in one line, its files named as the
-    catalogue names them (never by the server's paths)."""
-    lines = exc.message.replace(f"{settings.profiles_dir}{os.sep}", "").splitlines()
-    return " ".join(line.strip() for line in lines[:2])

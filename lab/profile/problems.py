@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from lab.errors import InvalidError
+from lab.errors import InvalidError, LabError
 
 SCHEMA_HINT = "fix the lines above; `lab profile schema` prints the JSON Schema for editors"
 # A file with thousands of problems is reported by its first ones: the answer to a
@@ -72,3 +73,10 @@ class ProfileError(LocatedError):
     """A profile is not valid."""
 
     what = "profile"
+
+
+def first_problem(folder: Path, exc: LabError) -> str:
+    """What is wrong with a profile of `folder`, in one line, its files named as the
+    folder names them (never by the server's paths): how a listing shows it."""
+    lines = exc.message.replace(f"{folder}/", "").splitlines()
+    return " ".join(line.strip() for line in lines[:2])
