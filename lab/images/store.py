@@ -73,6 +73,25 @@ class ImageStore:
         sit on the image they were made on, even once its name points at a newer one)."""
         return self._load(digest)
 
+    def builds(self) -> dict[str, Image]:
+        """Every stored build (blob), by digest, whatever names it: a rebuilt image moves
+        its name to a new build and leaves the old one for the labs on it."""
+        blobs = self.root / "blobs"
+        if not blobs.is_dir():
+            return {}
+        return {b.name: self._load(b.name) for b in sorted(blobs.iterdir()) if (b / META).is_file()}
+
+    def named_digests(self) -> set[str]:
+        """The builds a name points at (the newest of each image name)."""
+        names = self.root / "names"
+        if not names.is_dir():
+            return set()
+        return {self._digest_of(p) for p in names.glob("*.json")}
+
+    def build_bytes(self, digest: str) -> int:
+        """What a build's files take on disk (its disk, kernel, initrd, metadata)."""
+        return sum(f.stat().st_blocks * 512 for f in self._blob(digest).iterdir() if f.is_file())
+
     def disk_path(self, image: Image) -> Path:
         return self._blob(image.digest) / DISK
 
@@ -200,6 +219,27 @@ class ImageStore:
                     if self._digest_of(entry) == image.digest:
                         entry.unlink()
                 _rmtree(self._blob(image.digest))
+
+    def remove_builds(self, digests: Sequence[str]) -> tuple[str, ...]:
+        """Delete the builds `digests` that no name points at (checked again under the
+        lock: a build finished meanwhile is kept), with their cache entries; the ones
+        deleted."""
+        removed: list[str] = []
+        if not digests:
+            return ()
+        with self._lock():
+            named = self.named_digests()
+            cache = self.root / "cache"
+            for digest in digests:
+                blob = self._blob(digest)
+                if digest in named or not blob.is_dir():
+                    continue
+                for entry in cache.glob("*.json") if cache.is_dir() else ():
+                    if self._digest_of(entry) == digest:
+                        entry.unlink()
+                _rmtree(blob)
+                removed.append(digest)
+        return tuple(removed)
 
     # -- internals -----------------------------------------------------------------------
 
