@@ -35,6 +35,7 @@ from lab.courses.runs import Attempt, Board, RevealedHint, SeatCourse
 from lab.host.model import LOCAL
 from lab.images.ovf import HardwareHints
 from lab.images.recipe import NAME_PATTERN as IMAGE_NAME
+from lab.images.usage import ImageUse
 from lab.labs.records import LabStatus
 from lab.operations.store import OpStatus
 from lab.templates.model import TEMPLATE_NAME, TEMPLATE_RULE
@@ -105,6 +106,27 @@ class ImagePublic(_Out):
     disk_size: int
     created: datetime
     source: Annotated[str, BeforeValidator(lambda s: f"{s.kind}:{s.ref}")]  # "recipe:..."
+    # The labs and templates that use it ("lab NAME", "template NAME"); lists only.
+    used_by: list[str] = []
+
+    @classmethod
+    def of_use(cls, use: ImageUse) -> Self:
+        return cls.of(use.image).model_copy(update={"used_by": list(use.used_by)})
+
+
+class PrunedBuildPublic(_Out):
+    digest: str
+    source: str
+    created: datetime
+    bytes: int
+
+
+class PrunePublic(_Out):
+    """The old image builds nothing used that were (or, dry run, would be) deleted."""
+
+    builds: list[PrunedBuildPublic]
+    bytes_freed: int
+    dry_run: bool
 
 
 class ImageImport(_In):
