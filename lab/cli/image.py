@@ -242,6 +242,25 @@ def rm(name: Annotated[str, typer.Argument(help="Image name")]) -> None:
     out.print(f"removed {escape(name)}")
 
 
+@group.command("prune")
+def prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go")] = False,
+) -> None:
+    """Delete old builds of images that no lab or template uses (never the newest build
+    of an image name)."""
+    from lab.images.usage import prune as prune_builds
+
+    result = prune_builds(get_settings(), dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for build in result.builds:
+        out.print(
+            f"{verb} {build.digest[:12]}  {escape(build.source)}"
+            f"  {build.created:%Y-%m-%d %H:%M}  {_human(build.bytes)}"
+        )
+    freed = "would free" if dry_run else "freed"
+    out.print(f"{len(result.builds)} old build(s), {freed} {_human(result.bytes_freed)}")
+
+
 def _human(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
