@@ -90,7 +90,7 @@ class Runner:
             error, hint = "internal error", "the server log has the details"
         else:
             result = redact_value(to_jsonable_python(outcome), self.redact)
-            failed = _failed_seats(outcome)
+            failed = failed_seats(outcome)
             if failed:
                 error = self.redact(
                     f"{len(failed)} seat(s) failed: "
@@ -104,7 +104,8 @@ class Runner:
         self.audit.add(op.created_by, op.kind, op.target, status, f"operation {op.id}")
 
 
-def _failed_seats(outcome: Any) -> list[SeatOutcome]:
+def failed_seats(outcome: Any) -> list[SeatOutcome]:
+    """The seats a class action's outcome says failed: they fail the operation."""
     items = outcome[1] if isinstance(outcome, tuple) and len(outcome) == 2 else outcome
     if not isinstance(items, list):
         return []
