@@ -19,7 +19,7 @@ app = typer.Typer(
     help="Hromada Lab: sandbox labs of a community's IT stack.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # `lab --install-completion`; see main() for how it is asked
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

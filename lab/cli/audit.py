@@ -30,6 +30,7 @@ READS = frozenset(
     {
         ("list",),
         ("status",),
+        ("verification",),
         ("validate",),
         ("serve",),
         ("catalogue", "product"),  # the catalogue only reads (`lab catalogue`: no words)

@@ -12,12 +12,12 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from lab.catalogue import queries
 from lab.catalogue.unification import CommunityDifference, ProductBrief
 from lab.catalogue.views import Matrix
 from lab.cli import out
+from lab.cli.tables import table
 from lab.profile.software import SoftwareKind
 from lab.settings import get_settings
 
@@ -79,7 +79,7 @@ def _print_matrix(made: Matrix) -> None:
             "versions in use",
         ]
     )
-    table = Table(*columns)
+    shown = table(*columns)
     for row in made.products:
         cells = [escape(row.product), row.kind.value, escape(row.recommended_version or "-")]
         if wide:
@@ -93,8 +93,8 @@ def _print_matrix(made: Matrix) -> None:
                 f"{len(row.versions)}/{len(names)}",
                 escape(", ".join(f"{v} ×{c}" for v, c in used.most_common())),
             ]
-        table.add_row(*cells)
-    out.print(table)
+        shown.add_row(*cells)
+    out.print(shown)
     if made.recommended:
         out.print(f"recommended stack: {escape(made.recommended)} (*)")
     else:
@@ -113,10 +113,10 @@ def product(
     if as_json:
         _echo_json(made.model_dump_json(indent=2))
         return
-    table = Table("profile", "machine", "version", "vendor", "permission", "support ends")
+    shown = table("profile", "machine", "version", "vendor", "permission", "support ends")
     for e in made.entries:
         ends = e.support_ends.isoformat() if e.support_ends else "-"
-        table.add_row(
+        shown.add_row(
             escape(e.profile),
             escape(e.machine),
             escape(e.version or "?"),
@@ -125,7 +125,7 @@ def product(
             f"[red]{ends} (ended)[/]" if e.out_of_support else ends,
         )
     out.print(f"[bold]{escape(made.product)}[/]")
-    out.print(table)
+    out.print(shown)
 
 
 def _permission(state: str, reference: str) -> str:
@@ -142,16 +142,16 @@ def permissions(include_packages: Packages = False, as_json: AsJson = False) -> 
     if not made.entries:
         out.print("no permission outstanding")
         return
-    table = Table("product", "vendor", "profile", "machine", "permission")
+    shown = table("product", "vendor", "profile", "machine", "permission")
     for e in made.entries:
-        table.add_row(
+        shown.add_row(
             escape(e.product),
             escape(e.vendor or "-"),
             escape(e.profile),
             escape(e.machine),
             _permission(e.permission.state.value, e.permission.reference),
         )
-    out.print(table)
+    out.print(shown)
 
 
 @group.command("formats")
@@ -161,14 +161,14 @@ def formats(as_json: AsJson = False) -> None:
     if as_json:
         _echo_json(made.model_dump_json(indent=2))
         return
-    table = Table("format", "read by", "written by")
+    shown = table("format", "read by", "written by")
     for row in made.formats:
-        table.add_row(
+        shown.add_row(
             escape(row.format),
             escape(", ".join(f"{u.product} ({u.profile})" for u in row.reads) or "-"),
             escape(", ".join(f"{u.product} ({u.profile})" for u in row.writes) or "-"),
         )
-    out.print(table)
+    out.print(shown)
 
 
 @group.command("report")

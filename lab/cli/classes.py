@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from lab.baselines import resets
 from lab.baselines.records import ResetRecord
@@ -17,7 +16,9 @@ from lab.classes import classes
 from lab.classes.classes import SeatOutcome
 from lab.classes.schedules import ScheduleStore
 from lab.cli import err, out
-from lab.cli.labs import progress_printer
+from lab.cli.acting import operation
+from lab.cli.as_json import JsonOption, print_models
+from lab.cli.tables import table
 from lab.courses import runs
 from lab.courses.runs import TaskState
 from lab.errors import LabError
@@ -56,9 +57,13 @@ def create(
             hint="lab class create PROFILE --name C --seats N"
             " | lab class create --template T --name C --seats N",
         )
-    record, outcomes = classes.create(
-        get_settings(), profile, name, seats, progress_printer(), course=course, template=template
-    )
+    settings = get_settings()
+    with operation(settings, "class-create", f"class/{name}") as progress:
+        record, outcomes = progress.result(
+            classes.create(
+                settings, profile, name, seats, progress, course=course, template=template
+            )
+        )
     running = f", running course {record.course}" if record.course else ""
     _report(
         outcomes, f"class {record.name}: {len(record.seats)} seats of {record.profile}{running}"
@@ -66,28 +71,42 @@ def create(
 
 
 @class_app.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """The classes that exist."""
-    table = Table("class", "profile", "seats", "course", "template", "created")
-    for k in classes.list_classes(get_settings()):
+    found = classes.list_classes(get_settings())
+    if as_json:
+        from api.schemas import ClassPublic
+
+        print_models(ClassPublic.of(k) for k in found)
+        return
+    shown = table("class", "profile", "seats", "course", "template", "created")
+    for k in found:
         created = k.created_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(
+        shown.add_row(
             k.name, k.profile, str(len(k.seats)), k.course or "-", k.template or "-", created
         )
-    out.print(table)
+    out.print(shown)
 
 
 @class_app.command("status")
-def status(name: str) -> None:
+def status(name: str, as_json: JsonOption = False) -> None:
     """Per seat: lab state, its host, baseline, and the last reset (mode, result, duration)."""
-    table = Table("seat", "lab", "host", "verified", "baseline", "last reset", "result", "took")
-    for seat in classes.seat_statuses(get_settings(), name):
+    settings = get_settings()
+    if as_json:
+        from api.schemas import ClassStatusPublic, SeatStatusPublic
+
+        klass = classes.get_class(settings, name)
+        seats = [SeatStatusPublic.of(s) for s in classes.seat_statuses(settings, name)]
+        print_models(ClassStatusPublic(name=klass.name, profile=klass.profile, seats=seats))
+        return
+    shown = table("seat", "lab", "host", "verified", "baseline", "last reset", "result", "took")
+    for seat in classes.seat_statuses(settings, name):
         if seat.status is None:
-            table.add_row(seat.seat, "missing", "-", "-", "-", "-", "-", "-")
+            shown.add_row(seat.seat, "missing", "-", "-", "-", "-", "-", "-")
             continue
         last = seat.last_reset
         verified = {True: "yes", False: "FAILED", None: "not yet"}[seat.verified]
-        table.add_row(
+        shown.add_row(
             seat.seat,
             seat.status,
             seat.host or "-",
@@ -97,7 +116,7 @@ def status(name: str) -> None:
             ("ready" if last.ok else "FAILED") if last else "-",
             f"{last.seconds:.1f} s" if last else "-",
         )
-    out.print(table)
+    out.print(shown)
 
 
 @class_app.command("schedule")
@@ -121,13 +140,21 @@ def schedule(
 
 
 @class_app.command("schedules")
-def schedules(name: Annotated[str, typer.Argument(help="Class")]) -> None:
+def schedules(
+    name: Annotated[str, typer.Argument(help="Class")], as_json: JsonOption = False
+) -> None:
     """A class's scheduled resets: when, status, and the operation each started."""
     settings = get_settings()
     classes.get_class(settings, name)
-    table = Table("id", "at", "mode", "status", "operation", "note")
-    for s in ScheduleStore(StateStore.open(settings)).list_for(name):
-        table.add_row(
+    found = ScheduleStore(StateStore.open(settings)).list_for(name)
+    if as_json:
+        from api.schemas import SchedulePublic
+
+        print_models(SchedulePublic.of(s) for s in found)
+        return
+    shown = table("id", "at", "mode", "status", "operation", "note")
+    for s in found:
+        shown.add_row(
             str(s.id),
             s.at.isoformat(),
             "cold" if s.cold else "memory",
@@ -135,13 +162,16 @@ def schedules(name: Annotated[str, typer.Argument(help="Class")]) -> None:
             s.operation_id or "-",
             s.note,
         )
-    out.print(table)
+    out.print(shown)
 
 
 @class_app.command("delete")
 def delete(name: str) -> None:
     """Take every seat down and forget the class."""
-    _report(classes.delete(get_settings(), name, progress_printer()), f"class {name} deleted")
+    settings = get_settings()
+    with operation(settings, "class-delete", f"class/{name}") as progress:
+        outcomes = progress.result(classes.delete(settings, name, progress))
+    _report(outcomes, f"class {name} deleted")
 
 
 @class_app.command("board")
@@ -155,9 +185,9 @@ def board(
         out.print_json(made.model_dump_json(exclude={"course"}))
         return
     marks = {TaskState.DONE: "[green]✓[/]", TaskState.FAILING: "[red]✗[/]"}
-    table = Table("seat", "trainees", "current", "points", *(t.id for t in made.course.tasks))
+    shown = table("seat", "trainees", "current", "points", *(t.id for t in made.course.tasks))
     for seat in made.seats:
-        table.add_row(
+        shown.add_row(
             seat.seat,
             escape(", ".join(seat.trainees)),
             seat.current or "all done",
@@ -168,7 +198,7 @@ def board(
                 for c in seat.cells
             ),
         )
-    out.print(table)
+    out.print(shown)
     out.print(f"course {made.name}: ✓ done, ✗ failing, · not started; attempts, hN: hints")
 
 
@@ -233,7 +263,9 @@ def restart_task(
 ) -> None:
     """Put the seat's lab back to the start of its current task, or of an earlier one it
     has reached, which becomes current again (results are kept)."""
-    done = runs.restart_task(get_settings(), seat, progress_printer(), task=task)
+    settings = get_settings()
+    with operation(settings, "task-restart", f"lab/{seat}") as progress:
+        done = runs.restart_task(settings, seat, progress, task=task)
     where = f"checkpoint {done.to}" if done.to else "the baseline"
     out.print(f"lab {seat}: back at {where}, {done.mode} reset in {done.seconds:.1f} s")
 
@@ -245,9 +277,12 @@ def baseline(
     settings = get_settings()
     target = _one_target(name, klass)
     if klass:
-        _report(classes.baseline(settings, klass, progress_printer()), f"class {klass} baselined")
+        with operation(settings, "class-baseline", f"class/{klass}") as progress:
+            outcomes = progress.result(classes.baseline(settings, klass, progress))
+        _report(outcomes, f"class {klass} baselined")
     else:
-        taken = resets.baseline(settings, target, progress_printer())
+        with operation(settings, "baseline", f"lab/{target}") as progress:
+            taken = resets.baseline(settings, target, progress)
         out.print(f"lab {target}: baseline {taken.generation} ({', '.join(taken.memory)})")
 
 
@@ -264,7 +299,8 @@ def reset(
     if klass:
         class_reset(klass, cold=cold, to=to)
     else:
-        done = resets.reset(settings, target, cold=cold, to=to, progress=progress_printer())
+        with operation(settings, "reset", f"lab/{target}") as progress:
+            done = resets.reset(settings, target, cold=cold, to=to, progress=progress)
         note = f" ({done.note})" if done.note else ""
         where = f" to checkpoint {done.to}" if done.to else ""
         out.print(f"lab {target}: ready, {done.mode} reset{where} in {done.seconds:.1f} s{note}")
@@ -277,7 +313,11 @@ def class_reset(
     to: ToOption = None,
 ) -> None:
     """Put every seat back to its baseline, or to its checkpoint, verified."""
-    outcomes = classes.reset(get_settings(), name, cold=cold, to=to, progress=progress_printer())
+    settings = get_settings()
+    with operation(settings, "class-reset", f"class/{name}") as progress:
+        outcomes = progress.result(
+            classes.reset(settings, name, cold=cold, to=to, progress=progress)
+        )
     _report(outcomes, f"class {name} reset" + (f" to checkpoint {to}" if to else ""))
 
 
@@ -286,6 +326,9 @@ def checkpoint(
     checkpoint: Annotated[str | None, typer.Argument(help="Checkpoint name")] = None,
     list_: Annotated[bool, typer.Option("--list", help="The lab's checkpoints")] = False,
     delete: Annotated[bool, typer.Option("--delete", help="Delete the checkpoint")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --list: as JSON, the API's fields")
+    ] = False,
 ) -> None:
     """Capture a lab's state now (disk + memory) as a named checkpoint a reset can go to
     (`lab reset LAB --to NAME`); list or delete its checkpoints."""
@@ -293,17 +336,21 @@ def checkpoint(
     if list_:
         if checkpoint is not None or delete:
             raise LabError("--list takes only the lab", hint="lab checkpoint LAB --list")
-        _list_checkpoints(resets.checkpoints(settings, name))
+        _list_checkpoints(resets.checkpoints(settings, name), as_json)
     elif checkpoint is None:
         raise LabError(
             "name the checkpoint, or give --list",
             hint="lab checkpoint LAB NAME | LAB --list | LAB NAME --delete",
         )
+    elif as_json:
+        raise LabError("--json goes with --list", hint=f"lab checkpoint {name} --list --json")
     elif delete:
-        resets.delete_checkpoint(settings, name, checkpoint)
+        with operation(settings, "checkpoint-delete", f"lab/{name}"):
+            resets.delete_checkpoint(settings, name, checkpoint)
         out.print(f"lab {name}: checkpoint {checkpoint} deleted")
     else:
-        taken = resets.checkpoint(settings, name, checkpoint, progress_printer())
+        with operation(settings, "checkpoint", f"lab/{name}") as progress:
+            taken = resets.checkpoint(settings, name, checkpoint, progress)
         memory = f" ({', '.join(taken.memory)})" if taken.memory else ""
         out.print(f"lab {name}: checkpoint {checkpoint}{memory}")
 
@@ -314,21 +361,28 @@ def class_checkpoint(
     checkpoint: Annotated[str, typer.Argument(help="Checkpoint name")],
 ) -> None:
     """Capture every seat's state now as the named checkpoint (each seat its own)."""
-    outcomes = classes.checkpoint(get_settings(), name, checkpoint, progress_printer())
+    settings = get_settings()
+    with operation(settings, "class-checkpoint", f"class/{name}") as progress:
+        outcomes = progress.result(classes.checkpoint(settings, name, checkpoint, progress))
     _report(outcomes, f"class {name}: checkpoint {checkpoint} of every seat")
 
 
-def _list_checkpoints(found: list[resets.CheckpointInfo]) -> None:
-    table = Table("checkpoint", "age", "memory", "size")
+def _list_checkpoints(found: list[resets.CheckpointInfo], as_json: bool) -> None:
+    if as_json:
+        from api.schemas import CheckpointPublic
+
+        print_models(CheckpointPublic.of(c) for c in found)
+        return
+    shown = table("checkpoint", "age", "memory", "size")
     moment = datetime.now(UTC)
     for c in found:
-        table.add_row(
+        shown.add_row(
             c.name,
             age(c.created_at, moment),
             ", ".join(c.memory) or "-",
             f"{c.size / 2**20:.0f} MiB",
         )
-    out.print(table)
+    out.print(shown)
 
 
 def age(then: datetime, moment: datetime) -> str:
@@ -352,17 +406,17 @@ def _one_target(name: str | None, klass: str | None) -> str:
 
 
 def _report(outcomes: list[SeatOutcome], summary: str) -> None:
-    table = Table("seat", "result", "mode", "took", "note")
+    shown = table("seat", "result", "mode", "took", "note")
     for o in outcomes:
         r = o.reset
-        table.add_row(
+        shown.add_row(
             o.seat,
             "ok" if o.ok else "[red]FAILED[/]",
             _how(r) if r else "",
             f"{r.seconds:.1f} s" if r else "",
             escape(r.note if r else o.error),
         )
-    out.print(table)
+    out.print(shown)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         for o in failed:

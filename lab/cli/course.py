@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from lab.cli import out, report
+from lab.cli.as_json import JsonOption, print_models
+from lab.cli.tables import table
 from lab.courses.catalogue import course_json_schema, get_course, list_courses
 from lab.courses.loader import load_course
 from lab.courses.model import Course, Lang
@@ -31,11 +32,20 @@ def register(app: typer.Typer) -> None:
 
 
 @course_app.command("list")
-def list_() -> None:
-    """The courses of the catalogue (LAB_COURSES_DIR), each checked against its profile."""
-    table = Table("course", "title", "profile", "tasks", "points", "valid")
-    for c in list_courses(get_settings()):
-        table.add_row(
+def list_(as_json: JsonOption = False) -> None:
+    """The courses of the catalogue (LAB_COURSES_DIR), each checked against its profile
+    (--json: the valid ones, as the API lists them)."""
+    settings = get_settings()
+    found = list_courses(settings)
+    if as_json:
+        from api.schemas import CoursePublic
+
+        valid = (c for c in found if c.valid)
+        print_models(CoursePublic.of_course(c.name, get_course(settings, c.name)) for c in valid)
+        return
+    shown = table("course", "title", "profile", "tasks", "points", "valid")
+    for c in found:
+        shown.add_row(
             escape(c.name),
             escape(c.title_uk) if c.valid else escape(c.error),
             escape(c.profile),
@@ -43,7 +53,7 @@ def list_() -> None:
             str(c.points),
             "yes" if c.valid else "NO",
         )
-    out.print(table)
+    out.print(shown)
 
 
 @course_app.command("show")

@@ -6,7 +6,6 @@ are added by their libvirt URI and asked through libvirt alone.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.cli import err, out
-from lab.cli.labs import progress_printer
+from lab.cli.acting import operation
+from lab.cli.as_json import JsonOption, print_models
+from lab.cli.tables import table
 from lab.driver.connection import Driver, Versions
 from lab.driver.specs import VirtType
 from lab.errors import LabError
@@ -56,32 +57,29 @@ def check() -> None:
     Exits 1 when something the orchestrator needs is missing or unreachable.
     """
     settings = get_settings()
-    table = Table(box=box.SIMPLE, show_header=True, header_style="bold")
-    table.add_column("what")
-    table.add_column("seen")
-    table.add_column("status")
+    shown = table("what", "seen", "status", boxed=box.SIMPLE)
     problems: list[LabError] = []
 
     versions = _versions(settings.libvirt_uri, problems)
-    table.add_row("libvirt URI", escape(settings.libvirt_uri), _OK if versions else _UNREACHABLE)
+    shown.add_row("libvirt URI", escape(settings.libvirt_uri), _OK if versions else _UNREACHABLE)
     if versions is not None:
-        table.add_row("libvirt", versions.libvirt, _OK)
-        table.add_row(versions.hypervisor_type, versions.hypervisor, _OK)
+        shown.add_row("libvirt", versions.libvirt, _OK)
+        shown.add_row(versions.hypervisor_type, versions.hypervisor, _OK)
     else:
-        table.add_row("libvirt", "no answer (see the hint below)", _UNREACHABLE)
+        shown.add_row("libvirt", "no answer (see the hint below)", _UNREACHABLE)
 
     facts = gather_facts(settings.home)
-    _accel_row(table, settings.accel, facts, problems)
-    _capacity_rows(table, facts)
+    _accel_row(shown, settings.accel, facts, problems)
+    _capacity_rows(shown, facts)
     if versions is not None:
-        _room_rows(table, settings, problems)
+        _room_rows(shown, settings, problems)
     missing = False
     for tool in facts.tools:
         seen = tool.path or f"not found: apt-get install {tool.package}"
-        table.add_row(tool.program, escape(seen), _OK if tool.path else _MISSING)
+        shown.add_row(tool.program, escape(seen), _OK if tool.path else _MISSING)
         missing = missing or tool.path is None
 
-    out.print(table)
+    out.print(shown)
     for problem in problems:
         err.print(f"[bold red]error:[/] {escape(problem.message)}", soft_wrap=True)
         if problem.hint:
@@ -167,28 +165,28 @@ def add(
     ] = Accel.AUTO,
 ) -> None:
     """Add a lab server, once its libvirtd (and its SSH) answer; make its storage pool."""
-    view = hosts.add_host(get_settings(), name, uri, ssh, ssh_key, ssh_known_hosts, accel)
+    settings = get_settings()
+    with operation(settings, "host-add", f"host/{name}"):
+        view = hosts.add_host(settings, name, uri, ssh, ssh_key, ssh_known_hosts, accel)
     out.print(
         f"host [bold]{escape(view.name)}[/] added: {_capacity(view)}; lab volumes under"
         f" {escape(view.disk_path or '-')}"
     )
 
 
-def list_(
-    as_json: Annotated[bool, typer.Option("--json", help="As JSON, the API's fields")] = False,
-) -> None:
+def list_(as_json: JsonOption = False) -> None:
     """Every host with its accelerator, CPUs, memory, disk and labs; unreachable ones say why."""
     views = admission.host_views(get_settings())
     if as_json:
-        out.print_json(json.dumps([v.model_dump(mode="json") for v in views]))
+        from api.schemas import HostPublic
+
+        print_models(HostPublic.of(view) for view in views)
         return
-    table = Table(box=box.SIMPLE, header_style="bold")
     columns = ("host", "state", "accelerator", "CPUs", "memory free", "for new labs")
-    for column in (*columns, "disk free", "labs"):
-        table.add_column(column)
+    shown = table(*columns, "disk free", "labs", boxed=box.SIMPLE)
     for view in views:
         state = "draining" if view.draining else "open"
-        table.add_row(
+        shown.add_row(
             escape(view.name),
             state if view.reachable else f"{state}, {_UNREACHABLE}",
             (view.accel or "-").upper(),
@@ -198,7 +196,7 @@ def list_(
             _amount(view.disk_free_bytes),
             escape(", ".join(view.labs)) or "-",
         )
-    out.print(table)
+    out.print(shown)
     for view in views:
         if view.problem:
             err.print(f"[bold]{escape(view.name)}[/]: {escape(view.problem)}", soft_wrap=True)
@@ -211,7 +209,9 @@ def drain(
     undo: Annotated[bool, typer.Option("--undo", help="Take new labs on it again")] = False,
 ) -> None:
     """Keep new labs off a host; its labs stay and work as before."""
-    host = hosts.drain(get_settings(), name, draining=not undo)
+    settings = get_settings()
+    with operation(settings, "host-drain", f"host/{name}"):
+        host = hosts.drain(settings, name, draining=not undo)
     if host.draining:
         out.print(f"host {escape(host.name)} is draining: its labs stay, new labs go elsewhere")
     else:
@@ -220,7 +220,9 @@ def drain(
 
 def remove(name: Annotated[str, typer.Argument(help="Host name")]) -> None:
     """Forget an added host (refused while labs are on it); nothing on it is touched."""
-    hosts.remove(get_settings(), name)
+    settings = get_settings()
+    with operation(settings, "host-remove", f"host/{name}"):
+        hosts.remove(settings, name)
     out.print(f"host {escape(name)} removed")
 
 
@@ -230,7 +232,9 @@ def prepare(
 ) -> None:
     """Copy images to a server ahead of its labs, each file checked by its sha256 (once
     per server: what it has already is not sent again)."""
-    done = images.ensure_images(get_settings(), name, image, progress_printer())
+    settings = get_settings()
+    with operation(settings, "host-prepare", f"host/{name}") as progress:
+        done = images.ensure_images(settings, name, image, progress)
     for item in done:
         how = f"copied in {item.seconds:.1f} s" if item.copied else "there already"
         out.print(f"  {escape(item.image):<24} {escape(item.volume)}  {item.size >> 20} MiB, {how}")

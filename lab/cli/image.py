@@ -14,14 +14,16 @@ import typer
 import yaml
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from lab.cli import err, out
+from lab.cli.acting import operation
+from lab.cli.as_json import JsonOption, print_models
+from lab.cli.tables import table
 from lab.images import ImageStore, profile_stanza
 from lab.images.build import Progress as ProgressFn
 from lab.images.imports import name_from_file
 from lab.images.inspection import DiskInspection, os_product, os_version
-from lab.settings import get_settings
+from lab.settings import Settings, get_settings
 
 group = typer.Typer(
     help="Base images: build from recipes, import, list, remove.", no_args_is_help=True
@@ -81,8 +83,12 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date")] = False,
 ) -> None:
     """Build an image from a recipe (cached: an unchanged recipe is not built again)."""
-    with _progress() as progress:
-        image = _store().build(recipe, progress, force=force)
+    from lab.images.recipe import load_recipe
+
+    settings = get_settings()
+    name = load_recipe(recipe).name
+    with _progress() as step, _recorded(settings, "image-build", name, step) as progress:
+        image = ImageStore(settings).build(recipe, progress, force=force)
     out.print(f"{image.name} {image.digest[:12]}")
 
 
@@ -98,8 +104,9 @@ def import_(
     """Import a machine that boots by its own bootloader: one image per disk, then the
     profile stanza that runs it."""
     name = name or name_from_file(file)
-    with _progress() as progress:
-        result = _store().import_file(file, name, progress)
+    settings = get_settings()
+    with _progress() as step, _recorded(settings, "image-import", name, step) as progress:
+        result = ImageStore(settings).import_file(file, name, progress)
     for image in result.images:
         out.print(f"{escape(image.name)} {image.digest[:12]} {_human(image.virtual_size)}")
     for note in result.hints.notes if result.hints else ():
@@ -109,17 +116,21 @@ def import_(
 
 
 @group.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """List stored images."""
+    if as_json:  # as GET /api/v1/images: with what uses each image
+        from api.schemas import ImagePublic
+        from lab.images.usage import images_with_users
+
+        print_models(ImagePublic.of_use(u) for u in images_with_users(get_settings()))
+        return
     images = _store().list()
     if not images:
         out.print("no images yet; build one: lab image build images/debian-12.yaml")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "DIGEST", "BOOT", "SIZE", "DISK", "CREATED"):
-        table.add_column(column)
+    shown = table("NAME", "DIGEST", "BOOT", "SIZE", "DISK", "CREATED")
     for image in images:
-        table.add_row(
+        shown.add_row(
             escape(image.name),
             image.digest[:12],
             image.boot.value,
@@ -127,17 +138,23 @@ def list_() -> None:
             _human(image.disk_size),
             image.created.strftime("%Y-%m-%d %H:%M"),
         )
-    out.print(table)
+    out.print(shown)
 
 
 @group.command("show")
 def show(
     name: Annotated[str, typer.Argument(help="Image name")],
     output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.YAML,
+    as_json: JsonOption = False,
 ) -> None:
-    """Show an image's metadata."""
+    """Show an image's metadata (all of it, with --output; --json: the API's fields)."""
     store = _store()
     image = store.get(name)
+    if as_json:
+        from api.schemas import ImagePublic
+
+        print_models(ImagePublic.of(image))
+        return
     data = image.model_dump(mode="json") | {"path": str(store.disk_path(image))}
     if output is OutputFormat.JSON:
         out.print_json(json.dumps(data))
@@ -190,9 +207,9 @@ def inspect(
 
 
 def _print_inspection(inspection: DiskInspection, software_notes: tuple[str, ...]) -> None:
-    shown = ", ".join(inspection.images)
+    names = ", ".join(inspection.images)
     if not inspection.systems:
-        out.print(f"{escape(shown)}: no operating system found")
+        out.print(f"{escape(names)}: no operating system found")
     for system in inspection.systems:
         info = system.os
         product = os_product(info)[0]
@@ -201,7 +218,7 @@ def _print_inspection(inspection: DiskInspection, software_notes: tuple[str, ...
         if info.hostname:
             facts.append(f"hostname {info.hostname}")
         out.print(
-            f"[bold]{escape(shown)}[/] {escape(info.root)}: {escape(', '.join(facts))};"
+            f"[bold]{escape(names)}[/] {escape(info.root)}: {escape(', '.join(facts))};"
             f" {len(system.packages)} packages",
             soft_wrap=True,
         )
@@ -217,16 +234,14 @@ def _print_inspection(inspection: DiskInspection, software_notes: tuple[str, ...
         if len(inspection.systems) > 1:
             out.print(f"\n[bold]{escape(system.os.root)}[/]")
         windows = any(p.display_name or p.publisher for p in system.packages)
-        table = Table(box=None, pad_edge=False)
-        for column in ("PACKAGE", "VERSION", "PUBLISHER" if windows else "ARCH"):
-            table.add_column(column)
+        listed = table("PACKAGE", "VERSION", "PUBLISHER" if windows else "ARCH")
         for package in system.packages:
-            table.add_row(
+            listed.add_row(
                 escape(package.display_name or package.name),
                 escape(package.full_version),
                 escape(package.publisher if windows else package.arch),
             )
-        out.print(table)
+        out.print(listed)
 
 
 @group.command("rm")
@@ -238,8 +253,17 @@ def rm(name: Annotated[str, typer.Argument(help="Image name")]) -> None:
     settings = get_settings()
     used_by = [f"lab {lab}" for lab in labs_using_image(settings, name)]
     used_by += [f"template {t}" for t in templates_using_image(settings, name)]
-    ImageStore(settings).remove(name, used_by=used_by)
+    with _recorded(settings, "image-rm", name, lambda _: None):
+        ImageStore(settings).remove(name, used_by=used_by)
     out.print(f"removed {escape(name)}")
+
+
+@contextmanager
+def _recorded(settings: Settings, kind: str, name: str, step: ProgressFn) -> Iterator[ProgressFn]:
+    """The image command as operation `kind` on `image/NAME`: each step shown by `step`
+    (the spinner, or plain lines) and kept as an event."""
+    with operation(settings, kind, f"image/{name}", lambda _, line: step(line)) as recording:
+        yield lambda line: recording(name, line)
 
 
 @group.command("prune")

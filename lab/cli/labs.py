@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from lab.base import Progress
-from lab.cli import err, out
+from lab.cli import out
+from lab.cli.acting import operation
+from lab.cli.as_json import JsonOption, print_models
+from lab.cli.tables import table
 from lab.commands import interactive
 from lab.errors import LabError
 from lab.host.model import LOCAL
 from lab.labs import lifecycle, ssh_config
+from lab.labs.plan import profile_name
+from lab.profile import load_profile
 from lab.settings import get_settings
 from lab.templates import clones
-
-
-def progress_printer() -> Progress:
-    """Progress as timestamped lines: readable on a terminal and in CI logs alike."""
-    started = time.monotonic()
-
-    def show(subject: str, message: str) -> None:
-        elapsed = time.monotonic() - started
-        err.print(f"{elapsed:6.1f}s  [cyan]{escape(subject)}[/]  {escape(message)}")
-
-    return show
 
 
 def up(
@@ -47,11 +37,15 @@ def up(
 ) -> None:
     """Bring a profile up as a lab: machines answering on SSH, roles applied, tests passed.
     Or clone one from a template: verified in seconds."""
+    settings = get_settings()
     if profile is not None and template is None:
-        settings, shown = get_settings(), progress_printer()
-        record = lifecycle.up(settings, profile, name, shown, provision=provision, host=host)
+        # The lab's name is the community's unless given: read as `up` reads it.
+        lab = name or profile_name(load_profile(profile))
+        with operation(settings, "up", f"lab/{lab}") as progress:
+            record = lifecycle.up(settings, profile, name, progress, provision=provision, host=host)
     elif template is not None and profile is None and name is not None:
-        record = clones.clone(get_settings(), template, name, progress_printer(), host=host)
+        with operation(settings, "clone", f"lab/{name}") as progress:
+            record = clones.clone(settings, template, name, progress, host=host)
     elif template is not None and profile is None:
         raise LabError(
             "a lab cloned from a template needs --name",
@@ -70,11 +64,17 @@ def up(
         )
 
 
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """The labs that exist."""
-    table = Table("lab", "profile", "host", "status", "machines", "template", "created")
-    for lab in lifecycle.list_labs(get_settings()):
-        table.add_row(
+    labs = lifecycle.list_labs(get_settings())
+    if as_json:
+        from api.schemas import LabPublic
+
+        print_models(LabPublic.of(lab) for lab in labs)
+        return
+    shown = table("lab", "profile", "host", "status", "machines", "template", "created")
+    for lab in labs:
+        shown.add_row(
             lab.name,
             lab.profile,
             lab.host,
@@ -83,38 +83,52 @@ def list_() -> None:
             lab.template or "-",
             lab.created_at.strftime("%Y-%m-%d %H:%M"),
         )
-    out.print(table)
+    out.print(shown)
 
 
-def status(name: str) -> None:
-    """Per machine: power state, addresses, whether SSH and the guest agent answer."""
+def status(name: str, as_json: JsonOption = False) -> None:
+    """Per machine: power state, addresses, whether SSH and the guest agent answer.
+    Exits 1 when a machine does not answer (with --json too)."""
     report = lifecycle.status(get_settings(), name)
+    if as_json:
+        from api.schemas import LabStatusPublic
+
+        print_models(LabStatusPublic.of(report))
+    else:
+        _print_status(report)
+    if not all(m.reachable for m in report.machines):
+        raise typer.Exit(1)
+
+
+def _print_status(report: lifecycle.LabReport) -> None:
     lab = report.lab
     cloned = f", cloned from template {lab.template}" if lab.template else ""
     out.print(f"lab [bold]{lab.name}[/] ({lab.profile}{cloned}): {lab.status}")
-    table = Table("machine", "state", "addresses", "ssh", "agent")
+    shown = table("machine", "state", "addresses", "ssh", "agent")
     for m in report.machines:
-        table.add_row(
+        shown.add_row(
             m.name,
             m.state,
             ", ".join(f"{ip} ({net})" for net, ip in m.addresses),
             "yes" if m.reachable else "no",
             "yes" if m.agent else "no",
         )
-    out.print(table)
-    if not all(m.reachable for m in report.machines):
-        raise typer.Exit(1)
+    out.print(shown)
 
 
 def start(name: str) -> None:
     """Start a stopped lab and wait until every machine answers."""
-    lifecycle.start(get_settings(), name, progress_printer())
+    settings = get_settings()
+    with operation(settings, "start", f"lab/{name}") as progress:
+        lifecycle.start(settings, name, progress)
     out.print(f"lab {name} is running")
 
 
 def stop(name: str) -> None:
     """Shut a lab's machines down; disks and networks stay."""
-    lifecycle.stop(get_settings(), name, progress_printer())
+    settings = get_settings()
+    with operation(settings, "stop", f"lab/{name}") as progress:
+        lifecycle.stop(settings, name, progress)
     out.print(f"lab {name} is stopped")
 
 
@@ -146,13 +160,16 @@ def down(
         raise LabError("name one lab, or give --all", hint="lab down NAME | lab down --all")
     names = [lab.name for lab in lifecycle.list_labs(settings)] if all_ else [name or ""]
     for lab in names:
-        removed = lifecycle.down(settings, lab, progress_printer())
+        with operation(settings, "down", f"lab/{lab}") as progress:
+            removed = progress.result(lifecycle.down(settings, lab, progress))
         out.print(f"lab {lab}: " + ("removed" if removed else "nothing to remove"))
 
 
 def reconcile() -> None:
     """After a crash: make the state store and libvirt agree, removing orphans."""
-    report = lifecycle.reconcile(get_settings(), progress_printer())
+    settings = get_settings()
+    with operation(settings, "reconcile", "labs") as progress:
+        report = progress.result(lifecycle.reconcile(settings, progress))
     for line in report.removed:
         out.print(f"removed {line}")
     for lab in report.kept:

@@ -12,9 +12,9 @@ import yaml
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from lab.cli import err, out, report
+from lab.cli.tables import table
 from lab.errors import LabError
 from lab.profile import Profile, load_profile, profile_json_schema
 from lab.settings import get_settings
@@ -74,18 +74,19 @@ def _software_summary(profile: Profile) -> str:
     for machine in profile.machines:
         if not machine.software:
             continue
-        table = Table("product", "version", "kind", "permission", box=box.SIMPLE)
+        # Boxed as the terminal the YAML goes to would show it; plain into a pipe.
+        shown = table("product", "version", "kind", "permission", boxed=box.SIMPLE)
         for item in machine.software:
             state = item.permission.state.value
             reference = item.permission.reference
-            table.add_row(
+            shown.add_row(
                 escape(item.product),
                 escape(item.version or "?"),
                 item.kind.value,
                 escape(f"{state} ({reference})" if reference else state),
             )
         drawn = Console(file=io.StringIO(), width=110, no_color=True, highlight=False)
-        drawn.print(table)
+        drawn.print(shown)
         lines.append(f"# software of {machine.name}:")
         body = drawn.file.getvalue()  # type: ignore[attr-defined]
         lines += [f"# {line}".rstrip() for line in body.splitlines() if line.strip()]

@@ -1,4 +1,4 @@
-"""`lab prepare / provision / apply / test`: a lab's software stack."""
+"""`lab prepare / provision / apply / test / verification`: a lab's software stack."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from lab.cli import out
-from lab.cli.labs import progress_printer
+from lab.cli.acting import operation
+from lab.cli.as_json import JsonOption, print_models
+from lab.cli.tables import table
+from lab.errors import NotFoundError
+from lab.labs import lifecycle
 from lab.settings import get_settings
 from lab.software import stack
 from lab.software import verification as verifying
@@ -22,14 +25,19 @@ _OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped":
 def prepare(profile: Annotated[Path, typer.Argument(help="Profile YAML file")]) -> None:
     """Bake the packages of the profile's roles into images (uses the Debian mirror once;
     then `up` and provisioning need no network)."""
-    images = stack.prepare(get_settings(), profile, progress_printer())
+    settings = get_settings()
+    with operation(settings, "prepare", f"profile/{profile.stem}") as progress:
+        images = stack.prepare(settings, profile, progress)
     for machine, image in images.items():
         out.print(f"  {machine:<16} {image.name}  ({image.digest[:12]})")
 
 
 def provision(name: Annotated[str, typer.Argument(help="Lab name")]) -> None:
     """Apply the lab's roles again (idempotent: a second run changes nothing)."""
-    _summary(stack.provision(get_settings(), name, progress_printer()))
+    settings = get_settings()
+    with operation(settings, "provision", f"lab/{name}") as progress:
+        result = stack.provision(settings, name, progress)
+    _summary(result)
     out.print(f"verify it again: lab test {name}")
 
 
@@ -46,14 +54,11 @@ def apply(
 
     The playbook runs inside each machine with the machine's own ansible-core, so
     `localhost` there is the lab's machine, never this server."""
-    result = stack.apply(
-        get_settings(),
-        name,
-        playbook=playbook,
-        package=package,
-        machine=machine,
-        progress=progress_printer(),
-    )
+    settings = get_settings()
+    with operation(settings, "apply", f"lab/{name}") as progress:
+        result = stack.apply(
+            settings, name, playbook=playbook, package=package, machine=machine, progress=progress
+        )
     _summary(result)
 
 
@@ -65,16 +70,43 @@ def test(
     ] = None,
 ) -> None:
     """Run the roles' tests and the profile's checks; the exit code is the verdict."""
-    verification = stack.test(get_settings(), name, progress_printer())
+    settings = get_settings()
+    with operation(settings, "test", f"lab/{name}") as progress:
+        verification = stack.test(settings, name, progress)
     if junit is not None and verification.junit:
         verifying.copy_junit(verification, junit)
     if json_ is not None:
         verifying.write_json(verification, json_)
-    table = Table("role", "test", "machine", "result", "s")
+    _print_results(verification)
+    if not verification.passed:
+        raise typer.Exit(1)
+
+
+def verification(
+    name: Annotated[str, typer.Argument(help="Lab name")], as_json: JsonOption = False
+) -> None:
+    """The lab's latest verification (what `lab test` found last), without running it
+    again; the exit code is its verdict."""
+    found = verifying.latest(lifecycle.get_lab(get_settings(), name).plan)
+    if found is None:
+        raise NotFoundError(f"lab '{name}' has not been tested yet", hint=f"lab test {name}")
+    if as_json:
+        from api.schemas import VerificationPublic
+
+        print_models(VerificationPublic.of(found))
+    else:
+        _print_results(found)
+    if not found.passed:
+        raise typer.Exit(1)
+
+
+def _print_results(verification: verifying.Verification) -> None:
+    name = verification.lab
+    shown = table("role", "test", "machine", "result", "s")
     for r in verification.results:
         style = _OUTCOME_STYLE[r.outcome]
-        table.add_row(r.role, r.name, r.machine, f"[{style}]{r.outcome}[/]", f"{r.seconds:.1f}")
-    out.print(table)
+        shown.add_row(r.role, r.name, r.machine, f"[{style}]{r.outcome}[/]", f"{r.seconds:.1f}")
+    out.print(shown)
     for r in verification.failed:
         out.print(f"[red]{escape(r.role)}: {escape(r.name)} [{escape(r.machine)}][/]")
         out.print("  " + escape(r.message).replace("\n", "\n  "))
@@ -83,8 +115,6 @@ def test(
         f"lab {name}: {verdict} ({len(verification.results)} tests, "
         f"{len(verification.failed)} failed, {verification.seconds:.1f} s)"
     )
-    if not verification.passed:
-        raise typer.Exit(1)
 
 
 def _summary(result: ProvisionResult) -> None:
@@ -100,3 +130,4 @@ def register(app: typer.Typer) -> None:
     app.command()(provision)
     app.command()(apply)
     app.command()(test)
+    app.command()(verification)

@@ -10,11 +10,12 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from lab.cli import out
+from lab.cli.acting import operation
+from lab.cli.as_json import JsonOption, print_models
 from lab.cli.image import _human
-from lab.cli.labs import progress_printer
+from lab.cli.tables import table
 from lab.settings import get_settings
 from lab.templates import templates
 from lab.templates.model import TemplateInfo
@@ -31,7 +32,9 @@ def create(
     name: Annotated[str, typer.Option(help="Template name")],
 ) -> None:
     """Keep the lab's baseline (disk layers and memory states) as a template."""
-    made = templates.create(get_settings(), lab, name, progress_printer())
+    settings = get_settings()
+    with operation(settings, "template", f"template/{name}") as progress:
+        made = templates.create(settings, lab, name, progress)
     memory = f", memory of {', '.join(made.memory)}" if made.memory else ""
     out.print(
         f"template [bold]{escape(made.name)}[/] of lab {escape(made.source_lab)}"
@@ -42,17 +45,22 @@ def create(
 
 
 @group.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """The templates kept, and the labs cloned from each."""
     found = templates.list_templates(get_settings())
+    if as_json:
+        from api.schemas import TemplatePublic
+
+        print_models(TemplatePublic.of(t) for t in found)
+        return
     if not found:
         out.print("no templates yet; keep a verified lab as one: lab template create LAB --name T")
         return
-    table = Table(
+    shown = table(
         "template", "profile", "source lab", "machines", "memory", "size", "used by", "created"
     )
     for t in found:
-        table.add_row(
+        shown.add_row(
             escape(t.name),
             escape(t.profile),
             escape(t.source_lab),
@@ -62,20 +70,30 @@ def list_() -> None:
             escape(", ".join(t.used_by)) or "-",
             t.created_at.strftime("%Y-%m-%d %H:%M"),
         )
-    out.print(table)
+    out.print(shown)
 
 
 @group.command("show")
-def show(name: Annotated[str, typer.Argument(help="Template name")]) -> None:
+def show(
+    name: Annotated[str, typer.Argument(help="Template name")], as_json: JsonOption = False
+) -> None:
     """One template: where it came from, its machines, and the labs cloned from it."""
-    _show(templates.get_template(get_settings(), name))
+    found = templates.get_template(get_settings(), name)
+    if as_json:
+        from api.schemas import TemplatePublic
+
+        print_models(TemplatePublic.of(found))
+    else:
+        _show(found)
 
 
 @group.command("delete")
 def delete(name: Annotated[str, typer.Argument(help="Template name")]) -> None:
     """Remove a template and the files no other template shares. Refused while a lab
     cloned from it exists."""
-    templates.delete(get_settings(), name)
+    settings = get_settings()
+    with operation(settings, "template-delete", f"template/{name}"):
+        templates.delete(settings, name)
     out.print(f"template {escape(name)} deleted")
 
 

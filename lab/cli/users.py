@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from lab.access import grants
 from lab.access.grants import Ended
 from lab.access.logins import LoginStore
 from lab.access.users import AssignmentKind, Role, UserStore, parse_role
 from lab.cli import err, out
+from lab.cli.as_json import JsonOption, print_models
+from lab.cli.tables import table
 from lab.errors import LabError
 from lab.settings import get_settings
 
@@ -33,18 +34,24 @@ def add(
 
 
 @user_app.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """The users, their roles and assignments."""
-    table = Table("user", "role", "labs", "classes", "access")
-    for u in UserStore.open(get_settings()).list_users():
-        table.add_row(
+    users = UserStore.open(get_settings()).list_users()
+    if as_json:
+        from api.schemas import UserPublic
+
+        print_models(UserPublic.of(u) for u in users)
+        return
+    shown = table("user", "role", "labs", "classes", "access")
+    for u in users:
+        shown.add_row(
             escape(u.name),
             u.role,
             escape(", ".join(sorted(u.labs))),
             escape(", ".join(sorted(u.classes))),
             "disabled" if u.disabled else "",
         )
-    out.print(table)
+    out.print(shown)
 
 
 LabOption = Annotated[str | None, typer.Option("--lab", help="A lab (a trainee's seat)")]
