@@ -274,7 +274,12 @@ def prune(
     of an image name)."""
     from lab.images.usage import prune as prune_builds
 
-    result = prune_builds(get_settings(), dry_run=dry_run)
+    settings = get_settings()
+    if dry_run:  # only reads
+        result = prune_builds(settings, dry_run=True)
+    else:
+        with operation(settings, "image-prune", "images") as recording:
+            result = recording.result(prune_builds(settings))
     verb = "would remove" if dry_run else "removed"
     for build in result.builds:
         out.print(
