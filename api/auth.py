@@ -8,7 +8,8 @@ to least:
 - admin: everything;
 - engineer: images, profiles, labs, classes, operations, audit, metrics;
 - trainer: the classes assigned to them and their seats: status, reset, baseline (and
-  checkpoints), access sheet, consoles;
+  checkpoints), access sheet, consoles, deleting the class; a class they create is
+  assigned to them;
 - tester: the labs they created: create, status, power, reset, baseline (and
   checkpoints), delete, consoles;
 - trainee: their own seat (a lab assigned to them): status, power, reset, console.
@@ -61,7 +62,9 @@ _LAB_ACTIONS: dict[Role, frozenset[Action]] = {
     # sandbox is stuck is their job, and they may reset that seat anyway.
     Role.TRAINER: frozenset({Action.READ, Action.RESET, Action.BASELINE, Action.CONSOLE}),
 }
-_CLASS_ACTIONS = frozenset({Action.READ, Action.RESET, Action.BASELINE, Action.SHEET})
+_CLASS_ACTIONS = frozenset(
+    {Action.READ, Action.RESET, Action.BASELINE, Action.SHEET, Action.DELETE}
+)
 
 
 async def current_user(

@@ -323,6 +323,23 @@ class ClassCreate(_In):
         return self
 
 
+class ProfileSourcePublic(_Out):
+    name: str
+    title: str
+
+
+class TemplateSourcePublic(_Out):
+    name: str
+    profile: str
+
+
+class ClassSourcesPublic(_Out):
+    """What a new class's seats can come from: a profile or a template."""
+
+    profiles: list[ProfileSourcePublic]
+    templates: list[TemplateSourcePublic]
+
+
 class ClassPublic(_Out):
     name: str
     profile: str

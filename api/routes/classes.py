@@ -47,8 +47,8 @@ def create_class(
 ) -> OperationPublic:
     """Bring up one lab per seat (an operation: 202), or clone every seat from a template;
     the class is recorded even if a seat fails. With `course`, the class runs that course
-    (one written for the profile)."""
-    require(user, *STAFF)
+    (one written for the profile). A trainer may make one too: it is theirs at once."""
+    require(user, *STAFF, Role.TRAINER)
     path = None if body.profile is None else catalogue.profile_path(settings, body.profile)
     if body.template is not None:  # 404 at once for no such template
         templates.get_template(settings, body.template)
@@ -66,6 +66,7 @@ def create_class(
             progress,
             course=body.course,
             template=body.template,
+            trainer=user.name if user.role is Role.TRAINER else None,
         )
         return ClassPublic.of(record), outcomes
 
@@ -171,7 +172,8 @@ def checkpoint_class(
 def delete_class(
     name: str, response: Response, user: CurrentUser, settings: SettingsDep, runner: RunnerDep
 ) -> OperationPublic:
-    """Take every seat down, then forget the class (staff only)."""
+    """Take every seat down, then forget the class (staff, or the class's trainer at the
+    end of term)."""
 
     def work(progress: Progress) -> list[SeatOutcome]:
         return classes.delete(settings, name, progress)

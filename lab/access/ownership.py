@@ -93,6 +93,11 @@ def check_seats(settings: Settings, klass: str, seats: tuple[str, ...]) -> None:
             )
 
 
+def give_class(settings: Settings, trainer: str, klass: str) -> None:
+    """Assign a class a trainer made to them (it was recorded just now)."""
+    UserStore.open(settings).assign(trainer, AssignmentKind.CLASS, klass)
+
+
 def forget_lab(settings: Settings, lab: str) -> list[str]:
     """Remove every assignment to lab `lab` (it is gone); whose they were."""
     return UserStore.open(settings).unassign_target(AssignmentKind.LAB, lab)

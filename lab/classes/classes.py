@@ -140,11 +140,13 @@ def create(
     course: str | None = None,
     *,
     template: str | None = None,
+    trainer: str | None = None,
 ) -> tuple[ClassRecord, list[SeatOutcome]]:
     """Bring up `seats` labs of the profile, or (`template`, then `profile_path` is None)
     clone them from a template; the class is recorded even if a seat fails. With
     `course`, the class runs that course (lab.courses.runs): it must load and be written
-    for this profile."""
+    for this profile. With `trainer` (a trainer made it), the class is theirs from the
+    moment it is recorded: they follow its seats coming up, and may delete it."""
     check_new(settings, name, seats)
     if (profile_path is None) == (template is None):
         raise InvalidError(
@@ -177,6 +179,8 @@ def create(
     with lab_lock(settings, NAMES, wait=60):
         check_new(settings, name, seats)
         state.add_class(record)
+        if trainer is not None:
+            ownership.give_class(settings, trainer, name)
 
     def seat_up(seat: str) -> object:
         host = placement.host_of(seat)

@@ -179,7 +179,7 @@ def test_a_class_cloned_from_a_template(
     assert answer.status_code == 202, answer.text
     op = wait_op(answer.json()["url"], headers["engineer"])
     assert op["status"] == "succeeded", op
-    assert asked == [(None, "k", 1, {"course": None, "template": "t1"})]
+    assert asked == [(None, "k", 1, {"course": None, "template": "t1", "trainer": None})]
     for wrong, status in (
         ({"template": "nope", "name": "k2", "seats": 1}, 404),
         ({"template": "t1", "profile": "tiny", "name": "k2", "seats": 1}, 422),
