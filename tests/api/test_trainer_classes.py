@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lab.access.users import Role, UserStore
-from lab.classes import classes
+from lab.labs import lifecycle
 from lab.settings import Settings
 from tests.api.conftest import WaitOp
 
@@ -19,8 +19,8 @@ Headers = dict[str, dict[str, str]]
 @pytest.fixture(autouse=True)
 def no_guests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Seats "come up" and go down without libvirt."""
-    monkeypatch.setattr(classes.lifecycle, "up", lambda *_a, **_k: None)
-    monkeypatch.setattr(classes.lifecycle, "down", lambda *_a, **_k: None, raising=False)
+    monkeypatch.setattr(lifecycle, "up", lambda *_a, **_k: None)
+    monkeypatch.setattr(lifecycle, "down", lambda *_a, **_k: None)
 
 
 def test_a_trainers_class_is_theirs_and_they_delete_it(
