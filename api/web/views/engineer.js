@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { bytes, t, when } from "../i18n.js";
+import { confirmDialog } from "../dialog.js";
 import { button, errorBox, h, link, table } from "../ui.js";
 import { progressPanel } from "./progress.js";
 
@@ -64,7 +65,7 @@ export async function labsView(context) {
     if (!labs.length) return h("p", {}, t("nothing"));
     return table(
       [
-        { label: "Lab", cell: (l) => link(l.name, `#/labs/${l.name}`) },
+        { label: t("labName"), cell: (l) => link(l.name, `#/labs/${l.name}`) },
         { label: t("profile"), cell: (l) => l.profile },
         { label: t("state"), cell: (l) => t(`lab_${l.status}`) },
         { label: t("machines"), cell: (l) => l.machines.map((m) => `${m.name} (${m.address})`).join(", ") },
@@ -138,24 +139,120 @@ function askName(question, proposed) {
   return answer ? answer.trim().toLowerCase() : "";
 }
 
-export async function imagesView() {
-  const images = await api("/api/v1/images");
+// Images with what uses them; staff remove an unused one (asked first, by name) and
+// prune the old builds nothing uses (what that frees is said before and after).
+export async function imagesView(context) {
+  const staff = STAFF.includes(context.user.role);
+  const message = h("div", { "aria-live": "polite", id: "images-message" });
+  const box = h("div", { id: "images" });
+
+  async function refresh() {
+    const images = await api("/api/v1/images");
+    if (context.current()) box.replaceChildren(imagesTable(images));
+  }
+
+  async function remove(image) {
+    const yes = await confirmDialog({
+      id: "image-remove-dialog",
+      title: t("imageRemoveTitle", { name: image.name }),
+      body: t("imageRemoveBody"),
+      confirm: t("imageRemoveConfirm"),
+    });
+    if (!yes) return;
+    message.replaceChildren();
+    try {
+      await api(`/api/v1/images/${image.name}`, { method: "DELETE" });
+      message.append(h("p", { class: "ok" }, t("imageRemoved", { name: image.name })));
+    } catch (error) {
+      message.append(errorBox(error)); // in use meanwhile (409): by what, and what to do
+    }
+    await refresh().catch((error) => message.replaceChildren(errorBox(error)));
+  }
+
+  async function prune() {
+    message.replaceChildren();
+    try {
+      const found = await api("/api/v1/images/prune?dry_run=true", { method: "POST" });
+      if (!found.builds.length) {
+        message.append(h("p", { class: "ok", id: "prune-result" }, t("imagePruneNone")));
+        return;
+      }
+      const yes = await confirmDialog({
+        id: "image-prune-dialog",
+        title: t("imagePruneTitle"),
+        body: t("imagePruneBody", { n: found.builds.length, size: bytes(found.bytes_freed) }),
+        confirm: t("imagePruneConfirm"),
+      });
+      if (!yes) return;
+      const done = await api("/api/v1/images/prune", { method: "POST" });
+      message.append(
+        h("p", { class: "ok", id: "prune-result" }, t("imagePruned", { n: done.builds.length, size: bytes(done.bytes_freed) })),
+        prunedTable(done.builds),
+      );
+    } catch (error) {
+      message.append(errorBox(error));
+    }
+  }
+
+  function imagesTable(images) {
+    if (!images.length) return h("p", {}, t("nothing"));
+    return table(
+      [
+        { label: t("name"), cell: (i) => h("strong", {}, i.name) },
+        { label: t("size"), cell: (i) => `${bytes(i.disk_size)} / ${bytes(i.virtual_size)}` },
+        { label: t("digest"), cell: (i) => h("code", { title: i.digest }, i.digest.slice(0, 16)) },
+        { label: t("source"), cell: (i) => i.source },
+        { label: t("created"), cell: (i) => when(i.created_at ?? i.created) },
+        { label: t("imageUsedBy"), cell: (i) => usedBy(i.used_by), class: "used-by" },
+        staff
+          ? {
+              label: t("actions"),
+              cell: (i) =>
+                i.used_by.length
+                  ? null
+                  : button(t("imageRemove"), () => remove(i), {
+                      class: "image-remove ghost",
+                      "aria-label": `${t("imageRemove")} ${i.name}`,
+                    }),
+            }
+          : null,
+      ].filter(Boolean),
+      images,
+      { rowAttrs: (i) => ({ dataset: { image: i.name, used: i.used_by.length ? "yes" : "no" } }) },
+    );
+  }
+
+  await refresh();
   return h(
     "section",
     {},
     h("h1", {}, t("imagesTitle")),
-    images.length
-      ? table(
-          [
-            { label: t("name"), cell: (i) => h("strong", {}, i.name) },
-            { label: t("size"), cell: (i) => `${bytes(i.disk_size)} / ${bytes(i.virtual_size)}` },
-            { label: t("digest"), cell: (i) => h("code", { title: i.digest }, i.digest.slice(0, 16)) },
-            { label: t("source"), cell: (i) => i.source },
-            { label: t("created"), cell: (i) => when(i.created_at ?? i.created) },
-          ],
-          images,
-        )
-      : h("p", {}, t("nothing")),
+    staff ? h("div", { class: "toolbar" }, button(t("imagePrune"), prune, { id: "image-prune" })) : null,
+    message,
+    box,
+  );
+}
+
+// "lab NAME" and "template NAME" from the API, in the page's words.
+function usedBy(users) {
+  if (!users.length) return h("span", { class: "muted" }, t("imageUnused"));
+  return users
+    .map((u) => {
+      const [kind, name] = u.split(" ", 2);
+      return t(kind === "template" ? "imageUsedByTemplate" : "imageUsedByLab", { name });
+    })
+    .join(", ");
+}
+
+function prunedTable(builds) {
+  return table(
+    [
+      { label: t("imageBuild"), cell: (b) => h("code", { title: b.digest }, b.digest.slice(0, 16)) },
+      { label: t("source"), cell: (b) => b.source },
+      { label: t("created"), cell: (b) => when(b.created) },
+      { label: t("size"), cell: (b) => bytes(b.bytes) },
+    ],
+    builds,
   );
 }
 
@@ -178,7 +275,7 @@ function operationsTable(ops) {
   return ops.length
       ? table(
           [
-            { label: "ID", cell: (o) => link(o.id.slice(0, 8), `#/operations/${o.id}`) },
+            { label: t("opId"), cell: (o) => link(o.id.slice(0, 8), `#/operations/${o.id}`) },
             { label: t("kind"), cell: (o) => o.kind },
             { label: t("target"), cell: (o) => o.target },
             { label: t("status"), cell: (o) => h("span", { class: `badge op-${o.status}` }, t(`op_${o.status}`)) },
