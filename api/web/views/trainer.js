@@ -5,14 +5,18 @@
 
 import { api } from "../api.js";
 import { seconds, t, when } from "../i18n.js";
+import { confirmDialog } from "../dialog.js";
 import { button, errorBox, h, link, table } from "../ui.js";
 import { courseBoard } from "./board.js";
 import { progressPanel } from "./progress.js";
 
 const REFRESH_MS = 15000;
 
-export async function classesView() {
-  const classes = await api("/api/v1/classes");
+// A message for the class list from the view before it (a class just deleted).
+let flash = null;
+
+export async function classesView(context) {
+  const [classes, sources] = await Promise.all([api("/api/v1/classes"), api("/api/v1/class-sources")]);
   const body = classes.length
     ? table(
         [
@@ -22,9 +26,125 @@ export async function classesView() {
           { label: t("created"), cell: (c) => when(c.created_at) },
         ],
         classes,
+        { rowAttrs: (c) => ({ dataset: { class: c.name } }) },
       )
     : h("p", {}, t("classesNone"));
-  return h("section", {}, h("h1", {}, t("classesTitle")), body);
+  const said = flash ? h("p", { class: "ok", id: "classes-message" }, flash) : null;
+  flash = null;
+  return h(
+    "section",
+    {},
+    h("h1", {}, t("classesTitle")),
+    h("div", { "aria-live": "polite" }, said),
+    h("div", { id: "classes" }, body),
+    newClassForm(context, sources),
+  );
+}
+
+// A new class: its name, the profile or template its seats come from, how many. The
+// seats come up in an operation followed live (its lines, and each seat's state as the
+// class status says it), then the class's own page opens.
+function newClassForm(context, sources) {
+  const name = h("input", {
+    id: "new-class-name",
+    required: true,
+    pattern: "[a-z0-9]([a-z0-9\\-]{0,27}[a-z0-9])?",
+    maxlength: 29,
+    autocapitalize: "none",
+    spellcheck: "false",
+    autocomplete: "off",
+    "aria-describedby": "new-class-name-hint",
+  });
+  const group = (label, items, kind) =>
+    items.length
+      ? h(
+          "optgroup",
+          { label },
+          items.map((item) =>
+            h("option", { value: `${kind}:${item.name}` }, kind === "profile" ? `${item.name} — ${item.title}` : `${item.name} (${item.profile})`),
+          ),
+        )
+      : null;
+  const source = h(
+    "select",
+    { id: "new-class-source", required: true },
+    group(t("classNewProfiles"), sources.profiles, "profile"),
+    group(t("classNewTemplates"), sources.templates, "template"),
+  );
+  const seats = h("input", { id: "new-class-seats", type: "number", min: 1, max: 50, value: 1, required: true });
+  const submit = h("button", { type: "submit", class: "primary", id: "new-class-create" }, t("classNewCreate"));
+  const message = h("div", { "aria-live": "polite", id: "new-class-message" });
+  const seatsBox = h("div", { id: "new-class-seats-status" });
+  const progress = progressPanel(context);
+  const form = h(
+    "form",
+    { class: "card new-class", id: "new-class-form" },
+    h("h2", {}, t("classNew")),
+    h("label", { for: "new-class-name" }, t("classNewName")),
+    name,
+    h("p", { class: "muted", id: "new-class-name-hint" }, t("classNewNameHint")),
+    h("label", { for: "new-class-source" }, t("classNewSource")),
+    source,
+    h("label", { for: "new-class-seats" }, t("classNewSeats")),
+    seats,
+    submit,
+    message,
+  );
+  if (!sources.profiles.length && !sources.templates.length) {
+    submit.disabled = true;
+    message.append(h("p", { class: "muted" }, t("classNewNoSources")));
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const klass = name.value.trim();
+    const [kind, from] = source.value.split(/:(.*)/s);
+    message.replaceChildren();
+    submit.disabled = true;
+    let watch = null;
+    try {
+      const op = await api("/api/v1/classes", {
+        method: "POST",
+        body: { name: klass, seats: Number(seats.value), [kind]: from },
+      });
+      // Each seat's state while they come up (the class is recorded at the start).
+      const look = async () => {
+        try {
+          const status = await api(`/api/v1/classes/${klass}/status`);
+          if (context.current()) seatsBox.replaceChildren(seatStates(status));
+        } catch {
+          // not recorded yet: the next look
+        }
+      };
+      watch = setInterval(look, 3000);
+      context.leave(() => clearInterval(watch));
+      look();
+      const ended = await progress.track(op);
+      clearInterval(watch);
+      if (ended && ended.status === "succeeded" && context.current()) {
+        location.hash = `#/classes/${klass}`;
+        return;
+      }
+      await look();
+    } catch (error) {
+      message.append(errorBox(error));
+    } finally {
+      if (watch) clearInterval(watch);
+      submit.disabled = false;
+    }
+  });
+  return h("section", { id: "new-class" }, form, seatsBox, progress.element);
+}
+
+function seatStates(status) {
+  return table(
+    [
+      { label: t("seat"), cell: (s) => h("strong", {}, s.seat) },
+      { label: t("state"), cell: (s) => (s.status ? t(`lab_${s.status}`) : t("missing")) },
+      { label: t("ready"), cell: (s) => readiness(s, false) },
+    ],
+    status.seats,
+    { rowAttrs: (s) => ({ dataset: { seat: s.seat, ready: s.ready ? "yes" : "no" } }) },
+  );
 }
 
 export async function classView(context, name) {
@@ -154,7 +274,37 @@ export async function classView(context, name) {
     scheduleForm(name, scheduleBox),
     h("h2", {}, t("schedules")),
     scheduleBox,
+    h(
+      "section",
+      { class: "card end-of-term", id: "class-end" },
+      h("h2", {}, t("classDelete")),
+      h("p", { class: "muted" }, t("classDeleteBody")),
+      button(t("classDelete"), deleteClass, { class: "danger", id: "delete-class" }),
+    ),
   );
+
+  // At the end of term: asked first in a dialog, by typing the class's name.
+  async function deleteClass() {
+    const yes = await confirmDialog({
+      id: "class-delete-dialog",
+      title: t("classDeleteTitle", { name }),
+      body: t("classDeleteBody"),
+      confirm: t("classDeleteConfirm"),
+      typed: name,
+    });
+    if (!yes) return;
+    message.replaceChildren();
+    try {
+      const op = await api(`/api/v1/classes/${name}`, { method: "DELETE" });
+      const ended = await progress.track(op);
+      if (ended && ended.status === "succeeded" && context.current()) {
+        flash = t("classDeleted", { name });
+        location.hash = "#/classes";
+      }
+    } catch (error) {
+      message.replaceChildren(errorBox(error));
+    }
+  }
 }
 
 function readiness(seat, busy) {
