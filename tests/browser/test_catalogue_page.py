@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,8 +24,8 @@ from lab.access.users import Role, UserStore
 from lab.catalogue import loader
 from lab.settings import Settings
 from lab.store.state import StateStore
-from tests.api.test_web_words import _tables
 from tests.browser.serving import log_in, open_page, serve
+from tests.browser.translations import assert_no_english
 
 Shot = Callable[[Page, str], Path]
 ENGINEER = ("taras", "engineer-pass-1")
@@ -71,18 +70,8 @@ def cell(page: Page, product: str, profile: str) -> Locator:
 
 
 def no_english_left(page: Page) -> None:
-    """None of the catalogue's English words is on the Ukrainian page."""
-    tables = _tables()
-    text = page.locator("main").inner_text()
-    for key, english in tables["en"].items():
-        if not key.startswith(("catalogue", "kind", "perm")) or english == tables["uk"][key]:
-            continue
-        if "{" in english:  # a sentence with values: its words around them
-            parts = [p for p in re.split(r"\{\w+\}", english) if len(p.strip()) > 3]
-        else:
-            parts = [english]
-        for part in parts:
-            assert part.strip() not in text, (key, part)
+    """None of the page's English words is on the Ukrainian catalogue."""
+    assert_no_english(page, "catalogue")
 
 
 def test_an_engineer_reads_the_matrix_and_filters_it(page: Page, shot: Shot) -> None:
