@@ -20,10 +20,11 @@ export function progressPanel(context) {
   async function track(op) {
     element.hidden = false;
     const names = { kind: op.kind, target: op.target };
-    const status = h("li", { class: "op-status running", "data-op": op.id }, t("opRunning", names));
-    list.prepend(status);
-    const lines = h("ul", { class: "op-events" });
-    status.after(lines);
+    // One item per operation: how it stands, and its lines (a list may hold only items).
+    const status = h("div", { class: "op-status running", "data-op": op.id }, t("opRunning", names));
+    // Its own scrolling box: the keyboard reaches it too.
+    const lines = h("ul", { class: "op-events", tabindex: 0, "aria-label": t("progress") });
+    list.prepend(h("li", { class: "op" }, status, lines));
     try {
       const ended = await follow(
         op,
