@@ -329,7 +329,7 @@ export async function auditView(context) {
                 { label: t("user"), cell: (e) => e.user },
                 { label: t("action"), cell: (e) => h("code", {}, e.action) },
                 { label: t("target"), cell: (e) => e.target },
-                { label: t("result"), cell: (e) => e.result },
+                { label: t("result"), cell: (e) => resultWord(e.result) },
               ],
               entries,
             )
@@ -342,4 +342,9 @@ export async function auditView(context) {
   input.addEventListener("change", load);
   await load();
   return h("section", {}, h("h1", {}, t("auditTitle")), h("div", { class: "toolbar" }, input), box);
+}
+
+// An audit entry's result: an HTTP status as it is, an operation's end in words.
+function resultWord(result) {
+  return ["succeeded", "failed", "canceled"].includes(result) ? t(`op_${result}`) : result;
 }
