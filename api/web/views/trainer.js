@@ -16,7 +16,12 @@ const REFRESH_MS = 15000;
 let flash = null;
 
 export async function classesView(context) {
-  const [classes, sources] = await Promise.all([api("/api/v1/classes"), api("/api/v1/class-sources")]);
+  // What a class can be made from; a server that offers no such list (403, 404) gets no
+  // form, any other failure is said where the form would be.
+  const [classes, sources] = await Promise.all([
+    api("/api/v1/classes"),
+    api("/api/v1/class-sources").catch((error) => ([403, 404].includes(error.status) ? null : error)),
+  ]);
   const body = classes.length
     ? table(
         [
@@ -37,7 +42,7 @@ export async function classesView(context) {
     h("h1", {}, t("classesTitle")),
     h("div", { "aria-live": "polite" }, said),
     h("div", { id: "classes" }, body),
-    newClassForm(context, sources),
+    sources instanceof Error ? errorBox(sources) : sources ? newClassForm(context, sources) : null,
   );
 }
 
@@ -110,7 +115,7 @@ function newClassForm(context, sources) {
       const look = async () => {
         try {
           const status = await api(`/api/v1/classes/${klass}/status`);
-          if (context.current()) seatsBox.replaceChildren(seatStates(status));
+          if (context.current()) seatsBox.replaceChildren(h("h2", {}, t("seatsTitle")), seatStates(status));
         } catch {
           // not recorded yet: the next look
         }
