@@ -119,7 +119,7 @@ function header(user) {
       h("a", { href, "aria-current": path.startsWith(href) ? "page" : null }, t(key)),
     ),
   );
-  document.getElementById("who").textContent = user ? `${user.name} (${user.role})` : "";
+  document.getElementById("who").textContent = user ? `${user.name} (${t(`role_${user.role}`)})` : "";
   document.getElementById("logout").hidden = !user;
   document.getElementById("lang").textContent = t("switchTo");
   document.getElementById("lang").lang = lang() === "uk" ? "en" : "uk";

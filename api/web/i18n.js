@@ -315,6 +315,11 @@ const STRINGS = {
     classDeleteBody: "Усі робочі місця класу буде вимкнено й видалено разом із доступами слухачів. Скасувати це не можна.",
     classDeleteConfirm: "Видалити клас назавжди",
     classDeleted: "Клас {name} видалено.",
+    role_admin: "адміністратор",
+    role_engineer: "інженер",
+    role_trainer: "тренер",
+    role_tester: "тестувальник",
+    role_trainee: "слухач",
   },
   en: {
     brand: "Community IT profile",
@@ -629,6 +634,11 @@ const STRINGS = {
     classDeleteBody: "Every seat of the class is shut down and deleted, with the trainees' access. This cannot be undone.",
     classDeleteConfirm: "Delete the class for good",
     classDeleted: "Class {name} deleted.",
+    role_admin: "admin",
+    role_engineer: "engineer",
+    role_trainer: "trainer",
+    role_tester: "tester",
+    role_trainee: "trainee",
   },
 };
 
