@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lab.commands import process_alive
-from lab.errors import ConflictError, HostError, InvalidError, NotFoundError
+from lab.errors import ConflictError, HostError, InvalidError, NotFoundError, quote
 from lab.images import build as steps
 from lab.images import package, qemu
 from lab.images.build import Progress
@@ -377,7 +377,7 @@ class ImageStore:
 def _check_name(name: str) -> None:
     if not _NAME.fullmatch(name):
         raise InvalidError(
-            f"'{name}' is not a valid image name",
+            f"{quote(name)} is not a valid image name",
             hint="use up to 63 lower-case letters, digits, '.', '_' and '-'",
         )
 
