@@ -35,6 +35,7 @@ PURE = {
     "lab/courses/outcomes.py",
     "lab/labs/naming.py",
     "lab/labs/plan.py",
+    "lab/labs/topology.py",
     "lab/driver/specs.py",
     "lab/driver/domain_xml.py",
     "lab/driver/network_xml.py",
