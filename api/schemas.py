@@ -8,6 +8,7 @@ names (the few fields shown differently say how, beside the field).
 from __future__ import annotations
 
 from datetime import datetime
+from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -830,3 +831,84 @@ class BoardPublic(_Out):
             ],
             seats=[BoardSeatPublic.of(s) for s in board.seats],
         )
+
+
+# A lab as a picture (lab.labs.topology) and a profile's preview (lab.labs.preview).
+
+
+class TopologyNetworkPublic(_Out):
+    name: str
+    cidr: IPv4Network
+
+
+class TopologyAddressPublic(_Out):
+    network: str
+    address: IPv4Address
+
+
+class TopologyMachinePublic(_Out):
+    name: str
+    roles: list[str]
+    appliance: bool
+    addresses: list[TopologyAddressPublic]
+    management_address: IPv4Address
+
+
+class TopologyPublic(_Out):
+    """A lab's networks and its machines on them, with every address."""
+
+    lab: str
+    profile: str
+    networks: list[TopologyNetworkPublic]
+    management: IPv4Network
+    machines: list[TopologyMachinePublic]
+
+
+class MachinePreviewPublic(_Out):
+    name: str
+    image: str
+    memory_mib: int
+    vcpus: int
+    roles: list[str]
+    appliance: bool
+    addresses: list[TopologyAddressPublic]
+    management_address: IPv4Address
+
+
+class AccountPreviewPublic(_Out):
+    """An account the lab would make: its name and groups, never a password."""
+
+    name: str
+    kind: str
+    groups: list[str]
+
+
+class TestPreviewPublic(_Out):
+    __test__ = False
+
+    name: str
+    machine: str | None
+    kind: Literal["run", "probe"]
+    quick: bool
+
+
+class SoftwarePreviewPublic(_Out):
+    machine: str
+    product: str
+    vendor: str
+    version: str
+
+
+class ProfilePreviewPublic(_Out):
+    """What starting a lab from a profile would make, planned without making anything
+    (the management addresses are an example: a lab gets a free range)."""
+
+    profile: str
+    community: str
+    title: str
+    machines: list[MachinePreviewPublic]
+    networks: list[TopologyNetworkPublic]
+    accounts: list[AccountPreviewPublic]
+    tests: list[TestPreviewPublic]
+    software: list[SoftwarePreviewPublic]
+    topology: TopologyPublic

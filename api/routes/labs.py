@@ -19,6 +19,7 @@ from api.schemas import (
     OperationPublic,
     ResetPublic,
     ResetRequest,
+    TopologyPublic,
 )
 from lab.access.users import Role, User
 from lab.base import Progress
@@ -26,6 +27,7 @@ from lab.baselines import resets
 from lab.errors import quote
 from lab.host.model import LOCAL
 from lab.labs import lifecycle
+from lab.labs.topology import topology
 from lab.operations.runner import Runner
 from lab.placement import admission
 from lab.profile import catalogue
@@ -141,6 +143,13 @@ def lab_status(name: str, user: CurrentUser, settings: SettingsDep) -> LabStatus
     """Live: each machine's power state, addresses, and whether SSH and the agent answer."""
     check_lab(settings, user, name, Action.READ)
     return LabStatusPublic.of(lifecycle.status(settings, name))
+
+
+@router.get("/{name}/topology")
+def lab_topology(name: str, user: CurrentUser, settings: SettingsDep) -> TopologyPublic:
+    """The lab's networks and machines with every address, from its recorded plan."""
+    check_lab(settings, user, name, Action.READ)
+    return TopologyPublic.of(topology(lifecycle.get_lab(settings, name).plan))
 
 
 @router.get("/{name}/resets")

@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import STAFF, CurrentUser, require
 from api.deps import SettingsDep
-from api.schemas import NAME, ProfileValidation
+from api.schemas import NAME, ProfilePreviewPublic, ProfileValidation
 from lab.access.users import Role
 from lab.errors import InvalidError
+from lab.labs import preview as previews
 from lab.labs.plan import profile_name
 from lab.profile import catalogue
 from lab.profile.catalogue import ProfileSummary
@@ -42,6 +43,16 @@ def get_profile(
     """One profile, resolved (after `extends`), as JSON."""
     require(user, *READERS)
     return catalogue.get_profile(settings, name).model_dump(mode="json", exclude_none=True)
+
+
+@router.get("/{name}/preview")
+def preview_profile(
+    name: Annotated[str, Path(pattern=NAME)], user: CurrentUser, settings: SettingsDep
+) -> ProfilePreviewPublic:
+    """What starting a lab from the profile would make (machines, networks, accounts
+    without passwords, tests, software, topology), planned without creating anything."""
+    require(user, *READERS)
+    return ProfilePreviewPublic.of(previews.preview(settings, name))
 
 
 @router.post("/validate", openapi_extra=_YAML_BODY)
