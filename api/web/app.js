@@ -6,7 +6,9 @@ import { lang, setLang, t, translate } from "./i18n.js";
 import { errorBox, h } from "./ui.js";
 import { classesView, classView } from "./views/trainer.js";
 import { sheetView } from "./views/sheet.js";
-import { labView, seatsView } from "./views/trainee.js";
+import { seatsView } from "./views/trainee.js";
+import { labPageView } from "./views/labpage.js";
+import { profilesView, profileView } from "./views/profiles.js";
 import { consoleView, vncView } from "./views/console.js";
 import { auditView, imagesView, labsView, operationsView, operationView } from "./views/engineer.js";
 import {
@@ -24,7 +26,9 @@ const ROUTES = [
   [new RegExp(`^/classes/${NAME}/sheet$`), sheetView],
   [new RegExp(`^/seat$`), seatsView],
   [new RegExp(`^/labs$`), labsView],
-  [new RegExp(`^/labs/${NAME}$`), labView],
+  [new RegExp(`^/labs/${NAME}$`), labPageView],
+  [new RegExp(`^/profiles$`), profilesView],
+  [new RegExp(`^/profiles/${NAME}$`), profileView],
   [new RegExp(`^/console/${NAME}/${NAME}$`), consoleView],
   [new RegExp(`^/vnc/${NAME}/${NAME}$`), vncView],
   [new RegExp(`^/images$`), imagesView],
@@ -47,6 +51,7 @@ function menu(role) {
   if (role === "tester" || STAFF.includes(role)) items.push(["#/labs", "navLabs"]);
   if (role === "tester" || STAFF.includes(role)) items.push(["#/images", "navImages"]);
   items.push(["#/operations", "navOperations"]);
+  if (STAFF.includes(role)) items.push(["#/profiles", "navProfiles"]);
   if (STAFF.includes(role)) items.push(["#/catalogue", "navCatalogue"]);
   if (STAFF.includes(role)) items.push(["#/audit", "navAudit"]);
   return items;
