@@ -8,7 +8,7 @@ import { t } from "../i18n.js";
 // The SVG namespace: a name, never fetched (the page loads nothing from elsewhere, and
 // its test looks for addresses written out, so this one is put together).
 const SVG = ["http", "//www.w3.org/2000/svg"].join(":");
-const BOX_W = 190;
+const BOX_W = 220;
 const GAP = 24;
 const LINE = 18;
 const TOP = 40;
@@ -38,7 +38,7 @@ export function describe(topology) {
 export function topologyPicture(topology, id = "topology") {
   const machines = topology.machines;
   const nets = topology.networks;
-  const boxLines = (m) => 2 + (m.roles.length ? 1 : 0) + (m.appliance ? 1 : 0) + m.addresses.length;
+  const boxLines = (m) => 2 + (m.roles.length ? 1 : 0) + m.addresses.length;
   const boxH = Math.max(...machines.map(boxLines), 3) * LINE + 12;
   const width = Math.max(machines.length * (BOX_W + GAP) + GAP, 420);
   const busTop = TOP + boxH + 30;
@@ -78,7 +78,8 @@ export function topologyPicture(topology, id = "topology") {
     if (m.appliance) lines.push([t("topoAppliance"), "kind"]);
     if (m.roles.length) lines.push([m.roles.join(", "), "roles"]);
     for (const a of m.addresses) lines.push([`${a.network}: ${a.address}`, "address"]);
-    lines.push([`${t("topoManagement")}: ${m.management_address}`, "address"]);
+    // An appliance has no management NIC: it is known by its first address, said above.
+    if (!m.appliance) lines.push([`${t("topoManagement")}: ${m.management_address}`, "address"]);
     lines.forEach(([text, kind], k) => {
       group.append(s("text", { x: x + 8, y: TOP + 18 + k * LINE, class: `t-${kind}` }, text));
     });
