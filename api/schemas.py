@@ -912,3 +912,10 @@ class ProfilePreviewPublic(_Out):
     tests: list[TestPreviewPublic]
     software: list[SoftwarePreviewPublic]
     topology: TopologyPublic
+
+
+class BaselinePublic(_Out):
+    """When a lab's baseline in force was captured; `created_at` null: none yet."""
+
+    lab: str
+    created_at: datetime | None

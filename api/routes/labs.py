@@ -10,6 +10,7 @@ from api.deps import RunnerDep, SettingsDep, Stores, StoresDep
 from api.rendering import json_list, json_response, lab_json, rendered_lab
 from api.routes._common import ACCEPTED, accepted, start_on_lab
 from api.schemas import (
+    BaselinePublic,
     CheckpointCreate,
     CheckpointPublic,
     LabCreate,
@@ -271,6 +272,13 @@ def add_checkpoint(
         kind="checkpoint",
         work=work,
     )
+
+
+@router.get("/{name}/baseline")
+def get_baseline(name: str, user: CurrentUser, settings: SettingsDep) -> BaselinePublic:
+    """When the lab's baseline in force was captured (`created_at` null: none yet)."""
+    check_lab(settings, user, name, Action.READ)
+    return BaselinePublic(lab=name, created_at=resets.baseline_at(settings, name))
 
 
 @router.get("/{name}/checkpoints")

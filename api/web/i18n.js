@@ -387,6 +387,8 @@ const STRINGS = {
     junitDownload: "Завантажити JUnit",
     checkpointsTitle: "Контрольні точки",
     noCheckpoints: "Контрольних точок немає.",
+    baselineAt: "Базовий стан збережено",
+    noBaseline: "ще ні",
   },
   en: {
     brand: "Community IT profile",
@@ -773,6 +775,8 @@ const STRINGS = {
     junitDownload: "Download JUnit",
     checkpointsTitle: "Checkpoints",
     noCheckpoints: "No checkpoints.",
+    baselineAt: "Baseline captured",
+    noBaseline: "not yet",
   },
 };
 

@@ -177,6 +177,12 @@ def checkpoint(
     return result
 
 
+def baseline_at(settings: Settings, name: str) -> datetime | None:
+    """When the lab's baseline in force was captured; None: it has none."""
+    current = generations.current(StateStore.open(settings).get_lab(name).plan)
+    return current.created_at if current else None
+
+
 def checkpoints(settings: Settings, name: str) -> list[CheckpointInfo]:
     """The lab's checkpoints, by name."""
     plan = StateStore.open(settings).get_lab(name).plan

@@ -99,3 +99,12 @@ def test_a_labs_topology_as_its_readers_may(preview_client: Client) -> None:
     own = client.get("/api/v1/labs/c1-01/topology", headers=headers["trainee"])
     assert own.status_code == 200
     assert client.get("/api/v1/labs/nosuch/topology", headers=headers["admin"]).status_code == 404
+
+
+def test_a_labs_baseline_time(preview_client: Client) -> None:
+    client, headers = preview_client
+    answer = client.get("/api/v1/labs/mine/baseline", headers=headers["tester"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"lab": "mine", "created_at": None}
+    assert client.get("/api/v1/labs/other/baseline", headers=headers["tester"]).status_code == 403
+    assert client.get("/api/v1/labs/nosuch/baseline", headers=headers["admin"]).status_code == 404

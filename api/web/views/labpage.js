@@ -30,13 +30,14 @@ export async function labPageView(context, name) {
   }
 
   async function refresh() {
-    const [status, topology, verification, checkpoints] = await Promise.all([
+    const [status, topology, verification, checkpoints, baseline] = await Promise.all([
       api(`/api/v1/labs/${name}/status`),
       api(`/api/v1/labs/${name}/topology`),
       latest(),
       api(`/api/v1/labs/${name}/checkpoints`).catch(() => []),
+      api(`/api/v1/labs/${name}/baseline`).catch(() => ({ created_at: null })),
     ]);
-    if (context.current()) body.replaceChildren(...parts(status, topology, verification, checkpoints));
+    if (context.current()) body.replaceChildren(...parts(status, topology, verification, checkpoints, baseline));
   }
 
   async function run(request, method = "POST", payload = undefined) {
@@ -87,7 +88,7 @@ export async function labPageView(context, name) {
     button(t("takeDown"), takeDown, { id: "lab-take-down", class: "danger" }),
   );
 
-  function parts(status, topology, verification, checkpoints) {
+  function parts(status, topology, verification, checkpoints, baseline) {
     const byName = new Map(topology.machines.map((m) => [m.name, m]));
     const machines = status.machines.map((m) => ({ ...m, ...(byName.get(m.name) || {}), plan: status.lab.machines.find((p) => p.name === m.name) }));
     return [
@@ -100,6 +101,8 @@ export async function labPageView(context, name) {
         h("dd", {}, status.lab.profile),
         h("dt", {}, t("created")),
         h("dd", {}, when(status.lab.created_at)),
+        h("dt", {}, t("baselineAt")),
+        h("dd", { id: "baseline-at" }, baseline.created_at ? when(baseline.created_at) : t("noBaseline")),
       ),
       h("h2", {}, t("machines")),
       table(
