@@ -247,14 +247,11 @@ def _print_inspection(inspection: DiskInspection, software_notes: tuple[str, ...
 @group.command("rm")
 def rm(name: Annotated[str, typer.Argument(help="Image name")]) -> None:
     """Remove an image name (and its disk when no other name uses it). Refused while in use."""
-    from lab.store.state import labs_using_image
-    from lab.templates.templates import templates_using_image
+    from lab.images import usage
 
     settings = get_settings()
-    used_by = [f"lab {lab}" for lab in labs_using_image(settings, name)]
-    used_by += [f"template {t}" for t in templates_using_image(settings, name)]
     with _recorded(settings, "image-rm", name, lambda _: None):
-        ImageStore(settings).remove(name, used_by=used_by)
+        usage.remove(settings, name)
     out.print(f"removed {escape(name)}")
 
 

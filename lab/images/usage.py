@@ -15,7 +15,7 @@ from lab.base import Frozen
 from lab.images.model import Image
 from lab.images.store import ImageStore
 from lab.settings import Settings
-from lab.store.state import StateStore
+from lab.store.state import StateStore, labs_using_image
 from lab.templates.store import TemplateStore
 
 
@@ -73,8 +73,15 @@ def images_with_users(settings: Settings) -> list[ImageUse]:
 
 
 def users_of(settings: Settings, name: str) -> tuple[str, ...]:
-    """The labs and templates that use the image named `name`."""
-    return _users(settings).names.get(name, ())
+    """The labs and templates that use the image named `name` (the labs through the state
+    store's index of their images)."""
+    labs = [f"lab {lab}" for lab in labs_using_image(settings, name)]
+    templates = [
+        f"template {t.name}"
+        for t in TemplateStore(settings).templates()
+        if any(image == name for m in t.plan.machines for _, image in m.images)
+    ]
+    return (*labs, *templates)
 
 
 def remove(settings: Settings, name: str) -> None:

@@ -138,15 +138,6 @@ def used_by(settings: Settings, name: str) -> list[str]:
     return sorted(r.name for r in StateStore.open(settings).list_labs() if r.template == name)
 
 
-def templates_using_image(settings: Settings, image: str) -> list[str]:
-    """The templates whose frozen layers sit on the image named `image`."""
-    return [
-        t.name
-        for t in TemplateStore(settings).templates()
-        if any(i == image for m in t.plan.machines for _, i in m.images)
-    ]
-
-
 def check_free(settings: Settings, name: str) -> None:
     """ConflictError when a template of that name exists (an API answers it at once)."""
     try:
