@@ -77,6 +77,8 @@ def main() -> None:
 
     argv = sys.argv[1:]
     _register(argv)
+    if not out.is_terminal:  # help for a pipe or a log: click's plain text, no boxes
+        app.rich_markup_mode = None
     code, detail = 1, ""
     try:
         # Not standalone: typer hands back the exit code typer.Exit or Ctrl-C asked for

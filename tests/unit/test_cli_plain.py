@@ -42,6 +42,9 @@ COMMANDS = [
     ["course", "list"],
     ["profile", "show", str(PROFILES / "recommended-stack.yaml")],
     ["status", "no-such-lab"],  # an error, with its hint
+    ["--help"],
+    ["image", "--help"],
+    ["image", "nonsense"],  # a usage error
 ]
 
 
