@@ -46,6 +46,8 @@ LAB_OPS: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/labs/{lab}/baseline", None),
     ("POST", "/api/v1/labs/{lab}/checkpoints", {"name": "t1"}),
     ("GET", "/api/v1/labs/{lab}/checkpoints", None),
+    ("GET", "/api/v1/labs/{lab}/topology", None),
+    ("GET", "/api/v1/labs/{lab}/baseline", None),
     ("DELETE", "/api/v1/labs/{lab}/checkpoints/t1", None),
     ("POST", "/api/v1/labs/{lab}/provision", None),
     ("POST", "/api/v1/labs/{lab}/apply?kind=playbook&filename=p.yml", b"- hosts: all\n"),
@@ -69,6 +71,16 @@ LAB_EXPECTED = {
         "other": "401 401 403 403 403 200 200",
     },
     "GET /{lab}/status": {
+        "c1-01": "401 401 200 403 200 200 200",
+        "mine": "401 401 403 200 403 200 200",
+        "other": "401 401 403 403 403 200 200",
+    },
+    "GET /{lab}/topology": {
+        "c1-01": "401 401 200 403 200 200 200",
+        "mine": "401 401 403 200 403 200 200",
+        "other": "401 401 403 403 403 200 200",
+    },
+    "GET /{lab}/baseline": {
         "c1-01": "401 401 200 403 200 200 200",
         "mine": "401 401 403 200 403 200 200",
         "other": "401 401 403 403 403 200 200",
@@ -280,6 +292,7 @@ OTHER: list[tuple[str, str, Any, str]] = [
     ("GET", "/api/v1/catalogue/unification", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/catalogue/unification.pdf", None, "401 401 403 403 403 200 200"),
     ("GET", "/api/v1/profiles/tiny", None, "401 401 403 200 403 200 200"),
+    ("GET", "/api/v1/profiles/tiny/preview", None, "401 401 403 200 403 200 200"),
     ("POST", "/api/v1/profiles/validate", b"community: {}\n", "401 401 403 422 403 422 422"),
     ("GET", "/api/v1/labs", None, "401 401 200 200 200 200 200"),
     ("POST", "/api/v1/labs", {"profile": "tiny", "name": "n1"}, "401 401 403 202 403 202 202"),
