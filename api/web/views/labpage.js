@@ -118,7 +118,7 @@ export async function labPageView(context, name) {
         { rowAttrs: (m) => ({ "data-machine": m.name, "data-state": m.state }) },
       ),
       h("h2", {}, t("topology")),
-      h("div", { class: "topology-wrap" }, topologyPicture(topology, "lab-topology")),
+      h("div", { class: "topology-wrap", tabindex: 0, role: "group", "aria-label": t("topology") }, topologyPicture(topology, "lab-topology")),
       h("h2", {}, t("testResults")),
       verification ? results(verification) : h("p", { id: "no-results" }, t("noResults")),
       h("h2", {}, t("checkpointsTitle")),

@@ -96,7 +96,7 @@ export async function profileView(context, name) {
     h("h1", {}, t("previewTitle", { name })),
     h("p", { class: "muted" }, preview.title, " · ", t("previewNote")),
     h("h2", {}, t("topology")),
-    h("div", { class: "topology-wrap" }, topologyPicture({ ...preview.topology, lab: name })),
+    h("div", { class: "topology-wrap", tabindex: 0, role: "group", "aria-label": t("topology") }, topologyPicture({ ...preview.topology, lab: name })),
     h("h2", {}, t("machines")),
     machinesTable(preview.machines),
     h("h2", {}, t("networks")),

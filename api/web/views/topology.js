@@ -45,7 +45,7 @@ export function topologyPicture(topology, id = "topology") {
   const height = busTop + nets.length * 34 + 10;
   const svg = s("svg", {
     viewBox: `0 0 ${width} ${height}`,
-    width: "100%",
+    width, // its own size: a small lab is not blown up to the page's width
     role: "img",
     id,
     class: "topology",
