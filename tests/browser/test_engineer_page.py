@@ -136,7 +136,10 @@ def test_an_engineer_starts_checks_baselines_and_takes_down_a_lab(
     shots(page, "lab-page")
     expect(page.locator("#baseline-at")).to_have_text("ще ні")
     page.click("#lab-baseline")
-    expect(page.locator("#progress .op-status.succeeded")).to_have_count(2, timeout=600_000)
+    ended = page.locator("#progress .op-status.succeeded, #progress .op-status.failed")
+    expect(ended).to_have_count(2, timeout=600_000)
+    baseline = page.locator("#progress .op-status").first  # the newest comes first
+    assert "failed" not in (baseline.get_attribute("class") or ""), baseline.text_content()
     expect(page.locator("#baseline-at")).not_to_have_text("ще ні")
     page.click("#lab-take-down")
     dialog = page.locator("#take-down-dialog")
