@@ -108,7 +108,7 @@ export async function labPageView(context, name) {
       table(
         [
           { label: t("machine"), cell: (m) => m.name + (m.appliance ? ` (${t("topoAppliance")})` : "") },
-          { label: t("state"), cell: (m) => `${m.state}${m.reachable ? ` · ${t("reachable")}` : ""}` },
+          { label: t("state"), cell: (m) => `${t(`power_${m.state}`)}${m.reachable ? ` · ${t("reachable")}` : ""}` },
           { label: t("roles"), cell: (m) => (m.roles || []).join(", ") || "—" },
           { label: t("image"), cell: (m) => m.plan?.image || "—" },
           { label: t("addresses"), cell: (m) => [...(m.addresses_list || m.addresses?.map?.((a) => `${a.network}: ${a.address}`) || []), `${t("topoManagement")}: ${m.management_address || m.plan?.address}`].join(", ") },
