@@ -28,6 +28,7 @@ from lab.classes import classes
 from lab.labs import lifecycle
 from lab.settings import Settings
 from lab.store.state import StateStore
+from tests.browser.a11y import assert_accessible
 from tests.browser.serving import serve
 from tests.homes import fresh_home
 
@@ -129,10 +130,12 @@ def screenshots() -> Path:
 
 @pytest.fixture
 def shot() -> Callable[[Page, str], Path]:
-    """Save a screenshot of a page as artifacts/screenshots/NAME.png."""
+    """Save a screenshot of a page as artifacts/screenshots/NAME.png, once the page as it
+    is has passed the accessibility check: every view saved is a view checked."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(page: Page, name: str) -> Path:
+        assert_accessible(page, name)
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
