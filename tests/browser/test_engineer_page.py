@@ -127,6 +127,11 @@ def test_an_engineer_starts_checks_baselines_and_takes_down_a_lab(
     assert_accessible(page, "lab page")
     page.focus("#lab-test")
     page.keyboard.press("Enter")  # by keyboard
+    expect(page.locator("#lab-baseline")).to_be_disabled()  # one operation at a time
+    # The results shown are the new run's once its operation has ended.
+    ended = page.locator("#progress .op-status.succeeded, #progress .op-status.failed")
+    expect(ended).to_have_count(1, timeout=600_000)
+    expect(page.locator("#progress .op-status.succeeded")).to_have_count(1)
     expect(page.locator("#test-results tr[data-test='alive']")).to_have_attribute(
         "data-outcome", "passed", timeout=600_000
     )
@@ -136,7 +141,6 @@ def test_an_engineer_starts_checks_baselines_and_takes_down_a_lab(
     shots(page, "lab-page")
     expect(page.locator("#baseline-at")).to_have_text("ще ні")
     page.click("#lab-baseline")
-    ended = page.locator("#progress .op-status.succeeded, #progress .op-status.failed")
     expect(ended).to_have_count(2, timeout=600_000)
     baseline = page.locator("#progress .op-status").first  # the newest comes first
     assert "failed" not in (baseline.get_attribute("class") or ""), baseline.text_content()

@@ -40,8 +40,15 @@ export async function labPageView(context, name) {
     if (context.current()) body.replaceChildren(...parts(status, topology, verification, checkpoints, baseline));
   }
 
+  // One action at a time, as the API allows one operation on a lab at a time: the
+  // buttons wait while the page's own operation runs.
+  function busy(yes) {
+    for (const b of actions.querySelectorAll("button")) b.disabled = yes;
+  }
+
   async function run(request, method = "POST", payload = undefined) {
     message.replaceChildren();
+    busy(true);
     try {
       const op = await api(request, { method, body: payload });
       const ended = await progress.track(op);
@@ -50,6 +57,7 @@ export async function labPageView(context, name) {
       message.replaceChildren(errorBox(error));
       return null;
     } finally {
+      busy(false);
       if (context.current()) await refresh().catch((error) => message.replaceChildren(errorBox(error)));
     }
   }
@@ -64,6 +72,7 @@ export async function labPageView(context, name) {
     });
     if (!yes) return;
     message.replaceChildren();
+    busy(true);
     try {
       const op = await api(`/api/v1/labs/${name}`, { method: "DELETE" });
       const ended = await progress.track(op);
@@ -75,6 +84,7 @@ export async function labPageView(context, name) {
     } catch (error) {
       message.replaceChildren(errorBox(error));
     }
+    if (document.contains(actions)) busy(false);
   }
 
   const actions = h(
