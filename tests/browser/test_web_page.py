@@ -175,10 +175,16 @@ def test_access_sheet_prints_and_downloads_and_its_passwords_work(
     assert login == klass[1] and re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", password)
     expect(second).to_contain_text(f"#/console/{klass[1]}/m1")
     expect(second).to_contain_text("trainee / ")  # the machine account and its password
+    # The seats' network, drawn once: the seat's machine and its address in the picture.
+    seat_machine = page.locator("#sheet-topology svg g[data-machine='m1']")
+    expect(seat_machine).to_be_visible()
+    expect(seat_machine).to_contain_text("net: 10.78.0.")
+    expect(seat_machine).not_to_contain_text("керування")  # each seat's own: on its card
     look(page, shot, "access-sheet")
 
     page.emulate_media(media="print")
     expect(page.locator("header.top")).to_be_hidden()
+    expect(page.locator("#sheet-topology svg")).to_be_visible()  # printed with the cards
     shot(page, "access-sheet-print")
     page.pdf(path=str(screenshots / "access-sheet-printed.pdf"), format="A4")
     page.emulate_media(media="screen")

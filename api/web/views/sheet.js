@@ -4,6 +4,7 @@
 import { api, token } from "../api.js";
 import { lang, t, when } from "../i18n.js";
 import { button, errorBox, h, link } from "../ui.js";
+import { topologyPicture } from "./topology.js";
 
 export async function sheetView(context, name) {
   await api(`/api/v1/classes/${name}`); // 404/403 before anything is offered
@@ -59,8 +60,26 @@ function render(sheet, name, message) {
     {},
     h("div", { class: "toolbar no-print" }, button(t("print"), () => window.print(), { class: "primary", id: "sheet-print" }), pdf),
     h("p", { class: "muted" }, sheet.title, " · ", t("sheetMade", { at: when(sheet.made_at), by: sheet.made_by })),
+    seatNetwork(sheet),
     h("div", { class: "cards" }, sheet.entries.map((entry) => card(entry, sheet.web_url))),
   );
+}
+
+// Every seat of a class is the same lab: its topology, drawn once above the cards (the
+// first seat's: the same addresses in every seat, but for the management addresses,
+// which are left out; each card says its own). Left out when it cannot be read.
+function seatNetwork(sheet) {
+  const box = h("figure", { class: "sheet-topology", id: "sheet-topology" });
+  if (!sheet.entries.length) return box;
+  api(`/api/v1/labs/${sheet.entries[0].seat}/topology`)
+    .then((topology) => {
+      box.append(
+        h("figcaption", {}, t("sheetTopology")),
+        h("div", { class: "topology-wrap", tabindex: 0, role: "group", "aria-label": t("topology") }, topologyPicture(topology, "sheet-topology-svg", { management: false })),
+      );
+    })
+    .catch(() => box.remove());
+  return box;
 }
 
 function card(entry, webUrl) {

@@ -20,11 +20,12 @@ function s(tag, attrs = {}, text = null) {
   return el;
 }
 
-/** The words that describe `topology`: one sentence per network and per machine. */
-export function describe(topology) {
+/** The words that describe `topology`: one sentence per network and per machine
+ * (`management`: with each machine's management address). */
+export function describe(topology, management = true) {
   const nets = topology.networks.map((n) => t("topoNetwork", { name: n.name, cidr: n.cidr }));
   const machines = topology.machines.map((m) =>
-    t(m.appliance ? "topoApplianceSays" : "topoMachineSays", {
+    t(m.appliance ? "topoApplianceSays" : management ? "topoMachineSays" : "topoMachineSaysLocal", {
       name: m.name,
       roles: m.roles.length ? m.roles.join(", ") : t("topoNoRoles"),
       addresses: m.addresses.map((a) => `${a.network} ${a.address}`).join(", "),
@@ -34,13 +35,18 @@ export function describe(topology) {
   return [...nets, ...machines].join(" ");
 }
 
-/** The picture of `topology` (GET .../topology, or a preview's). */
-export function topologyPicture(topology, id = "topology") {
+/** The picture of `topology` (GET .../topology, or a preview's). `management: false`
+ * leaves the management addresses out (the access sheet: the same picture for every seat,
+ * whose management addresses differ). */
+export function topologyPicture(topology, id = "topology", { management = true } = {}) {
   const machines = topology.machines;
   const nets = topology.networks;
-  const boxLines = (m) => 2 + (m.roles.length ? 1 : 0) + m.addresses.length;
+  const boxLines = (m) => (management ? 2 : 1) + (m.roles.length ? 1 : 0) + m.addresses.length;
   const boxH = Math.max(...machines.map(boxLines), 3) * LINE + 12;
-  const width = Math.max(machines.length * (BOX_W + GAP) + GAP, 420);
+  // The networks' names stand left of the machines, so no machine's link crosses them.
+  const labelW = Math.max(0, ...nets.map((n) => `${n.name} ${n.cidr}`.length)) * 8 + 20;
+  const left = Math.max(GAP, labelW);
+  const width = Math.max(left + machines.length * (BOX_W + GAP), 420);
   const busTop = TOP + boxH + 30;
   const height = busTop + nets.length * 34 + 10;
   const svg = s("svg", {
@@ -54,7 +60,7 @@ export function topologyPicture(topology, id = "topology") {
   });
   svg.append(
     s("title", { id: `${id}-title` }, t("topoTitle", { name: topology.lab })),
-    s("desc", { id: `${id}-desc` }, describe(topology)),
+    s("desc", { id: `${id}-desc` }, describe(topology, management)),
   );
   const busY = new Map(nets.map((n, i) => [n.name, busTop + i * 34]));
   nets.forEach((n) => {
@@ -65,7 +71,7 @@ export function topologyPicture(topology, id = "topology") {
     );
   });
   machines.forEach((m, i) => {
-    const x = GAP + i * (BOX_W + GAP);
+    const x = left + i * (BOX_W + GAP);
     const group = s("g", { class: m.appliance ? "machine appliance" : "machine", "data-machine": m.name });
     m.addresses.forEach((a, k) => {
       const y = busY.get(a.network);
@@ -79,7 +85,7 @@ export function topologyPicture(topology, id = "topology") {
     if (m.roles.length) lines.push([m.roles.join(", "), "roles"]);
     for (const a of m.addresses) lines.push([`${a.network}: ${a.address}`, "address"]);
     // An appliance has no management NIC: it is known by its first address, said above.
-    if (!m.appliance) lines.push([`${t("topoManagement")}: ${m.management_address}`, "address"]);
+    if (!m.appliance && management) lines.push([`${t("topoManagement")}: ${m.management_address}`, "address"]);
     lines.forEach(([text, kind], k) => {
       group.append(s("text", { x: x + 8, y: TOP + 18 + k * LINE, class: `t-${kind}` }, text));
     });
