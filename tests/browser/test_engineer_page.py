@@ -144,6 +144,9 @@ def test_an_engineer_starts_checks_baselines_and_takes_down_a_lab(
     expect(ended).to_have_count(2, timeout=600_000)
     baseline = page.locator("#progress .op-status").first  # the newest comes first
     assert "failed" not in (baseline.get_attribute("class") or ""), baseline.text_content()
+    # The page offers its actions again once it shows the operation's outcome.
+    expect(page.locator("#lab-baseline")).to_be_enabled(timeout=120_000)
+    expect(page.locator("#lab-message")).to_be_empty()
     expect(page.locator("#baseline-at")).not_to_have_text("ще ні")
     page.click("#lab-take-down")
     dialog = page.locator("#take-down-dialog")

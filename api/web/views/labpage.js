@@ -35,7 +35,7 @@ export async function labPageView(context, name) {
       api(`/api/v1/labs/${name}/topology`),
       latest(),
       api(`/api/v1/labs/${name}/checkpoints`).catch(() => []),
-      api(`/api/v1/labs/${name}/baseline`).catch(() => ({ created_at: null })),
+      api(`/api/v1/labs/${name}/baseline`),
     ]);
     if (context.current()) body.replaceChildren(...parts(status, topology, verification, checkpoints, baseline));
   }
@@ -57,8 +57,9 @@ export async function labPageView(context, name) {
       message.replaceChildren(errorBox(error));
       return null;
     } finally {
-      busy(false);
+      // The page shows the operation's outcome before it offers the next action.
       if (context.current()) await refresh().catch((error) => message.replaceChildren(errorBox(error)));
+      busy(false);
     }
   }
 
