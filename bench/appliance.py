@@ -141,7 +141,7 @@ def one_machine(settings: Settings, machine: MachinePlan, *, boot_cold: bool) ->
             start = lambda: driver.start_domain(machine.domain)  # noqa: E731
         else:
             state = baseline.memory_state(plan, machine.name)
-            start = lambda: driver.restore_domain(state)  # noqa: E731
+            start = lambda: driver.restore_domain(state, machine.domain)  # noqa: E731
         t0 = time.perf_counter()
         driver.destroy_domain(machine.domain)
         generations.new_overlay(baseline.disk(plan, machine.name), machine.overlay)

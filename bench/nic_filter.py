@@ -1,6 +1,7 @@
 """What the anti-spoofing NIC filter costs a reset: the same one-machine lab (two NICs),
 memory reset without a filter, with ours (hromada-lab-nic, the default) and with libvirt's
-clean-traffic, side by side in one run.
+clean-traffic, side by side in one run. Either filter is a binding on a fixed tap made at
+the first start (lab.driver.filter_bindings), so a reset should cost the same as without.
 
     scripts/labns run .venv/bin/python -m bench.nic_filter
 """

@@ -264,7 +264,7 @@ def _capture_machine(
         frozen.chmod(0o444)
         new_overlay(frozen, overlay)
     if running:
-        driver.restore_domain(saved)
+        driver.restore_domain(saved, machine.domain)
     return running
 
 
@@ -309,7 +309,7 @@ def _resume_saved(driver: Driver, plan: LabPlan, gdir: Path) -> None:
                 # The overlay was moved into the new layer already: run on top of that.
                 new_overlay(gdir / f"{layer}.qcow2", overlay)
         try:
-            driver.restore_domain(saved)
+            driver.restore_domain(saved, machine.domain)
         except LabError:
             continue  # the next reset (cold, if need be) brings it back
 
@@ -391,7 +391,7 @@ def _bring_back(
     saved = interrupted / f"{machine.name}.sav" if interrupted else None
     try:
         if saved is not None and saved.exists() and _disk_is_of(machine, saved.parent):
-            driver.restore_domain(saved)
+            driver.restore_domain(saved, machine.domain)
             return "resumed from the interrupted baseline capture"
         if in_force is not None and in_force.template is not None:
             # A clone at its template's state: that memory is another domain's, restored
@@ -406,7 +406,7 @@ def _bring_back(
         if in_force is not None and machine.name in in_force.memory:
             fresh_overlays(plan, machine, in_force)
             restore_nvram(plan, machine, in_force)
-            driver.restore_domain(in_force.memory_state(plan, machine.name))
+            driver.restore_domain(in_force.memory_state(plan, machine.name), machine.domain)
             return f"restored to its baseline {in_force.generation}"
     except LabError as exc:
         if in_force is not None:

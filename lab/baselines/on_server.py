@@ -103,7 +103,7 @@ def _capture_machine(driver: Driver, machine: MachinePlan, generation: str) -> b
         driver.copy_volume(POOL, copy.name, own.name)
         fresh_disk(driver, machine, own, copy)
     if running:
-        driver.restore_domain(saved)
+        driver.restore_domain(saved, machine.domain)
     return running
 
 
@@ -133,7 +133,7 @@ def fresh_disks(driver: Driver, machine: MachinePlan, generation: str) -> None:
 def memory_reset(driver: Driver, machine: MachinePlan, target: Baseline) -> None:
     """Put a stopped machine back to `target`'s disks and memory: it runs on from there."""
     fresh_disks(driver, machine, target.generation)
-    driver.restore_domain(memory_state(machine, target.generation))
+    driver.restore_domain(memory_state(machine, target.generation), machine.domain)
 
 
 def cold_disk(
@@ -220,7 +220,7 @@ def _resume(driver: Driver, plan: LabPlan, generation: str) -> None:
             for _, own in machine.layers:
                 if driver.volume_path(POOL, own.name) is None:
                     fresh_disk(driver, machine, own, frozen(machine, own, generation))
-            driver.restore_domain(saved)
+            driver.restore_domain(saved, machine.domain)
         except LabError:
             continue  # the next reset (cold, if need be) brings it back
 

@@ -298,7 +298,7 @@ def _memory_reset(
     if target.template is not None:  # a clone at its template's state: its identity too
         restore.restore(settings, driver, plan, machine, target, spec_of(record))
     else:
-        driver.restore_domain(target.memory_state(plan, machine.name))
+        driver.restore_domain(target.memory_state(plan, machine.name), machine.domain)
 
 
 def _cold_reset(

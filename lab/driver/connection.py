@@ -8,6 +8,7 @@ for the operation), else `DriverError`. Results are plain values or frozen model
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lab.driver import saved_state
 from lab.driver.domain_xml import has_nvram, metadata_values, vnc_endpoint
+from lab.driver.filter_bindings import FilterBinding, binding_xml, bindings_of, matches
 from lab.driver.network_xml import ipv4_subnets
 from lab.driver.pool_xml import (
     backing_path,
@@ -575,9 +577,14 @@ class Driver:
             return str(self._conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE).name())
 
     def start_domain(self, name: str) -> None:
+        """Start the defined domain, its NICs' filters in force before the guest runs."""
         dom = self._domain(name)
+        with self._errors(f"read domain {name}"):
+            xml = str(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        unbound = self._unbound_filters(xml)
         with self._errors(f"start domain {name}"):
-            dom.create()
+            dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if unbound else 0)
+        self._bind_filters(name, unbound)
 
     def shutdown_domain(self, name: str) -> None:
         """Ask the guest to power off (ACPI or agent); returns at once, the guest may linger."""
@@ -592,10 +599,17 @@ class Driver:
             dom.destroy()
 
     def undefine_domain(self, name: str) -> None:
-        """Forget the (stopped or running) domain, with its managed save, snapshot metadata
-        and UEFI variables file."""
+        """Forget the (stopped or running) domain, with its managed save, snapshot metadata,
+        UEFI variables file and its NICs' filter bindings."""
         dom = self._domain(name)
-        with self._errors(f"undefine domain {name}"):
+        with self._errors(f"read domain {name}"):
+            bindings = bindings_of(str(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+        self._undefine(dom)
+        for binding in bindings:
+            self._unbind(binding.portdev)
+
+    def _undefine(self, dom: Any) -> None:
+        with self._errors(f"undefine domain {dom.name()}"):
             if not has_nvram(str(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))):
                 dom.undefineFlags(_UNDEFINE_FLAGS)
                 return
@@ -733,14 +747,22 @@ class Driver:
         with self._errors(f"set the clock of {name}", hint="is the guest agent running?"):
             dom.setTime({"seconds": int(now), "nseconds": int((now % 1) * 1e9)}, 0)
 
-    def restore_domain(self, path: Path, xml: str | None = None) -> None:
-        """Restore a saved domain from `path`, in the state it was saved in (usually running).
+    def restore_domain(self, path: Path, domain: str, xml: str | None = None) -> None:
+        """Restore the defined domain `domain` from the memory state it saved in `path`,
+        running, its NICs' filters in force before the guest runs.
 
         `xml` may change host-side details such as disk paths (e.g. a fresh overlay), but
         not the guest's ABI.
         """
+        if xml is None:
+            with self._errors(f"read domain {domain}"):
+                xml_in_force = str(self._domain(domain).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        unbound = self._unbound_filters(xml_in_force if xml is None else xml)
         with self._errors(f"restore a domain from {path}"):
-            self._conn.restoreFlags(str(path), xml, 0)
+            self._conn.restoreFlags(
+                str(path), xml, libvirt.VIR_DOMAIN_SAVE_PAUSED if unbound else 0
+            )
+        self._bind_filters(domain, unbound)
 
     def restore_domain_as(self, path: Path, xml: str, scratch: Path) -> None:
         """Restore the memory state in `path` into the domain `xml` describes, whatever
@@ -753,11 +775,14 @@ class Driver:
         fifo = scratch / f".restore-{os.getpid()}-{threading.get_ident()}.fifo"
         fifo.unlink(missing_ok=True)
         os.mkfifo(fifo, 0o600)
+        unbound = self._unbound_filters(xml)
         feeder = _Feeder(fifo, header, path, saved.stream_offset)
         feeder.start()
         try:
             with self._errors(f"restore a domain from {path}"):
-                self._conn.restoreFlags(str(fifo), None, 0)
+                self._conn.restoreFlags(
+                    str(fifo), None, libvirt.VIR_DOMAIN_SAVE_PAUSED if unbound else 0
+                )
         finally:
             feeder.stop()
             fifo.unlink(missing_ok=True)
@@ -766,6 +791,67 @@ class Driver:
                 f"the memory state {path} could not be read: {feeder.error}",
                 hint="the template's files may be damaged: `lab template list`",
             )
+        self._bind_filters(str(ET.fromstring(xml).findtext("name", "")), unbound)
+
+    # -- NIC filter bindings (lab.driver.filter_bindings) -------------------------------
+
+    def _unbound_filters(self, domain_xml: str) -> tuple[FilterBinding, ...]:
+        """The filter bindings the domain needs and libvirt does not hold as they should
+        be (a binding of another owner on the tap is dropped here)."""
+        unbound: list[FilterBinding] = []
+        for binding in bindings_of(domain_xml):
+            held = self.filter_binding(binding.portdev)
+            if held is not None and matches(held, binding):
+                continue
+            if held is not None:
+                self._unbind(binding.portdev)
+            unbound.append(binding)
+        return tuple(unbound)
+
+    def _bind_filters(self, domain: str, unbound: tuple[FilterBinding, ...]) -> None:
+        """Make the bindings of the domain, started paused because it lacked them (its
+        taps exist: libvirt builds a binding's rules only for a tap that does), then let
+        it run. A binding refused stops the domain: it never runs unfiltered."""
+        if not unbound:
+            return
+        dom = self._domain(domain)
+        try:
+            with self._errors(f"bind the NIC filters of {domain}", hint=_NWFILTER_HINT):
+                for binding in unbound:
+                    self._conn.nwfilterBindingCreateXML(binding_xml(binding), 0)
+            with self._errors(f"resume domain {domain}"):
+                dom.resume()
+        except LabError:
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.destroy()
+            raise
+
+    def filter_binding(self, portdev: str) -> str | None:
+        """The XML of the filter binding libvirt holds on the tap `portdev`; None: none."""
+        held = self._binding(portdev)
+        if held is None:
+            return None
+        with self._errors(f"read the filter binding of {portdev}"):
+            return str(held.XMLDesc(0))
+
+    def _binding(self, portdev: str) -> Any | None:
+        try:
+            return self._conn.nwfilterBindingLookupByPortDev(portdev)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_NWFILTER_BINDING:
+                return None
+            raise self._translate(exc, f"look up the filter binding of {portdev}", "") from exc
+
+    def _unbind(self, portdev: str) -> None:
+        held = self._binding(portdev)
+        if held is None:
+            return
+        with self._errors(f"remove the filter binding of {portdev}"):
+            try:
+                held.delete()
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_NWFILTER_BINDING:
+                    raise
 
     def guest_exec(
         self, name: str, argv: list[str], stdin: bytes = b"", timeout: float = 30.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
+from lab.driver.filter_bindings import filters_element, tap_name, with_taps
 from lab.driver.specs import (
     METADATA_NS,
     METADATA_PREFIX,
@@ -33,8 +34,17 @@ def domain_xml(spec: DomainSpec) -> str:
         _text(root, "title", spec.title)
     if spec.description:
         _text(root, "description", spec.description)
-    if spec.metadata:
-        _metadata(ET.SubElement(root, "metadata"), spec.metadata)
+    filters = {
+        nic.mac: (nic.filterref.name, nic.filterref.parameters)
+        for nic in spec.nics
+        if nic.filterref is not None
+    }
+    if spec.metadata or filters:
+        metadata = ET.SubElement(root, "metadata")
+        if spec.metadata:
+            _metadata(metadata, spec.metadata)
+        if filters:
+            metadata.append(filters_element(filters))
     _text(root, "memory", str(spec.memory_mib), unit="MiB")
     _text(root, "vcpu", str(spec.vcpus), placement="static")
     _os(root, spec)
@@ -128,7 +138,8 @@ def clone_domain_xml(
         for child in list(parent):
             if child.tag == "alias" or (child.tag == "seclabel" and child.get("type") == "dynamic"):
                 parent.remove(child)
-    return ET.tostring(root, encoding="unicode") + "\n"
+    # Its filtered NICs get taps named for the clone (their filters are bound to those).
+    return with_taps(ET.tostring(root, encoding="unicode") + "\n")
 
 
 def _set_text(root: ET.Element, tag: str, text: str) -> None:
@@ -210,7 +221,7 @@ def _devices(devices: ET.Element, spec: DomainSpec) -> None:
         # SATA and IDE need no element: libvirt adds the AHCI or PIIX controller itself.
         ET.SubElement(devices, "controller", type="scsi", index=str(index), model="lsilogic")
     for nic in spec.nics:
-        _nic(devices, nic)
+        _nic(devices, nic, spec.name)
     _serial(devices, spec)
     if spec.guest_agent:
         # The agent is the management path that survives a trainee breaking the network.
@@ -251,15 +262,15 @@ def _disk(devices: ET.Element, disk: DiskSpec) -> None:
         ET.SubElement(element, "readonly")
 
 
-def _nic(devices: ET.Element, nic: NicSpec) -> None:
+def _nic(devices: ET.Element, nic: NicSpec, domain: str) -> None:
     element = ET.SubElement(devices, "interface", type="network")
     ET.SubElement(element, "mac", address=nic.mac)
     ET.SubElement(element, "source", network=nic.network)
-    ET.SubElement(element, "model", type=nic.model.value)
     if nic.filterref is not None:
-        ref = ET.SubElement(element, "filterref", filter=nic.filterref.name)
-        for name in sorted(nic.filterref.parameters):
-            ET.SubElement(ref, "parameter", name=name, value=nic.filterref.parameters[name])
+        # Its filter is a binding on this fixed tap name, made once (filter_bindings),
+        # not a `<filterref>` libvirt would build and tear down at every start and stop.
+        ET.SubElement(element, "target", dev=tap_name(domain, nic.mac))
+    ET.SubElement(element, "model", type=nic.model.value)
 
 
 def _serial(devices: ET.Element, spec: DomainSpec) -> None:

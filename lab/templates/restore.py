@@ -33,7 +33,7 @@ def restore(
     it the clone's identity. The machine is off and has a fresh disk. On a lab server the
     lab's copy of the state names its domain already (lab.templates.on_server)."""
     if plan.remote:
-        driver.restore_domain(on_server.memory_state(machine, baseline.generation))
+        driver.restore_domain(on_server.memory_state(machine, baseline.generation), machine.domain)
     else:
         xml = driver.domain_xml(machine.domain, inactive=True)
         driver.restore_domain_as(baseline.memory_state(plan, machine.name), xml, plan.directory)

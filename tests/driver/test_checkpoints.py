@@ -85,9 +85,9 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     seen: list[Path] = []
     original = Driver.restore_domain
 
-    def restore(self: Driver, path: Path) -> None:
+    def restore(self: Driver, path: Path, domain: str) -> None:
         seen.append(Path(path))
-        original(self, path)
+        original(self, path, domain)
 
     monkeypatch.setattr(Driver, "restore_domain", restore)
     monkeypatch.setattr(resets, "_verify", lambda *_args, **_kwargs: None)

@@ -150,7 +150,7 @@ def test_save_and_restore(driver: Driver, domain: str, tmp_path: Path) -> None:
     state = tmp_path / "memory.save"
     driver.save_domain(domain, state)
     assert driver.domain_state(domain) is DomainState.SHUTOFF
-    driver.restore_domain(state)
+    driver.restore_domain(state, domain)
     assert driver.domain_state(domain) is DomainState.RUNNING
 
 

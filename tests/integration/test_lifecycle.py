@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.baselines import resets
+from lab.baselines.records import ResetMode
 from lab.driver.connection import DomainState, Driver
+from lab.driver.filter_bindings import bindings_of, matches
 from lab.errors import ConflictError, LabError
 from lab.labs import guest, lifecycle
 from lab.labs.plan import MANAGEMENT
@@ -167,19 +170,27 @@ def test_host_address_of_another_lab_is_unreachable_even_with_a_route(
     assert not connects(settings, "p1", "b", t1, 22)
 
 
-def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -> None:
-    """The NIC filter: machine a may send only from its planned address (10.78.0.10)."""
-    machine = lifecycle.get_lab(settings, "p1").plan.machines[0]
+def filtered_taps(settings: Settings, lab: str) -> dict[str, str]:
+    """{domain: tap} of the lab's filtered NICs, each with its filter binding held by
+    libvirt for the lab's planned address; the management NICs are unfiltered."""
+    taps: dict[str, str] = {}
     with Driver.open(settings.libvirt_uri) as driver:
-        domain = ET.fromstring(driver.domain_xml(machine.domain))
-    filters = {
-        nic.find("mac").get("address"): nic.find("filterref")  # type: ignore[union-attr]
-        for nic in domain.iter("interface")
-    }
-    lab_nic_filter = filters[machine.nics[0].mac]
-    assert lab_nic_filter is not None and lab_nic_filter.get("filter") == settings.nic_filter
-    assert machine.management is not None
-    assert filters[machine.management.mac] is None
+        for machine in lifecycle.get_lab(settings, lab).plan.machines:
+            xml = driver.domain_xml(machine.domain)
+            domain = ET.fromstring(xml)
+            assert domain.find("devices/interface/filterref") is None
+            (binding,) = bindings_of(xml)
+            assert binding.mac == machine.nics[0].mac
+            assert binding.parameters == {"IP": str(machine.nics[0].address)}
+            assert binding.filter == settings.nic_filter
+            held = driver.filter_binding(binding.portdev)
+            assert held is not None and matches(held, binding)
+            taps[machine.domain] = binding.portdev
+    return taps
+
+
+def spoofed_source_is_dropped(settings: Settings) -> None:
+    """Machine a may send only from its planned address (10.78.0.10)."""
     probe = (
         'python3 -c "import socket,sys; s=socket.socket(); s.settimeout(5); '
         "s.bind((sys.argv[1], 0)); s.connect(('10.78.0.11', 22)); print('open')\" "
@@ -194,8 +205,8 @@ def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -
         in_guest(settings, "p1", "a", f"sudo ip addr del 10.78.0.99/24 dev {lab_nic}")
 
 
-def test_spoofed_mac_address_is_dropped(settings: Settings, two_labs: None) -> None:
-    """The NIC filter: machine a may send only from its own MAC on its lab NIC."""
+def spoofed_mac_is_dropped(settings: Settings) -> None:
+    """Machine a may send only from its own MAC on its lab NIC."""
     nic = in_guest(settings, "p1", "a", "ip -o -4 addr show | awk '/10.78.0.10/ {print $2}'")
     name = nic.stdout.strip()
     assert name, nic.stderr
@@ -212,6 +223,28 @@ def test_spoofed_mac_address_is_dropped(settings: Settings, two_labs: None) -> N
     )
     assert "open" not in spoofed.stdout
     assert connects(settings, "p1", "a", "10.78.0.11", 22)  # its own MAC works again
+
+
+def test_spoofed_source_address_is_dropped(settings: Settings, two_labs: None) -> None:
+    """The NIC filter, a binding on each lab NIC's fixed tap."""
+    filtered_taps(settings, "p1")
+    spoofed_source_is_dropped(settings)
+
+
+def test_spoofed_mac_address_is_dropped(settings: Settings, two_labs: None) -> None:
+    spoofed_mac_is_dropped(settings)
+
+
+def test_the_filters_hold_through_a_memory_reset(settings: Settings, two_labs: None) -> None:
+    """A reset destroys and restores every machine without touching a filter rule: the
+    same taps come back under the same bindings, and spoofing is still dropped."""
+    before = filtered_taps(settings, "p1")
+    resets.baseline(settings, "p1")
+    done = resets.reset(settings, "p1")
+    assert (done.mode, done.ok) == (ResetMode.MEMORY, True), done.note
+    assert filtered_taps(settings, "p1") == before
+    spoofed_source_is_dropped(settings)
+    spoofed_mac_is_dropped(settings)
 
 
 def test_lab_ssh_runs_one_command_and_passes_its_exit_code(
@@ -246,8 +279,11 @@ def test_second_up_with_the_same_name_is_refused(settings: Settings, two_labs: N
 def test_down_leaves_nothing_and_is_idempotent(settings: Settings, two_labs: None) -> None:
     # The last test of the shared labs: t1 goes (the fixture's own `down` then finds nothing).
     assert leftovers(settings, "t1")
+    taps = filtered_taps(settings, "t1").values()
     assert lifecycle.down(settings, "t1")
     assert leftovers(settings, "t1") == []
+    with Driver.open(settings.libvirt_uri) as driver:
+        assert [tap for tap in taps if driver.filter_binding(tap) is not None] == []
     assert lifecycle.down(settings, "t1") == []
 
 

@@ -33,6 +33,7 @@ from lab.driver import (
     domain_xml,
     parse_metadata,
 )
+from lab.driver.filter_bindings import FILTERS_NS
 from lab.driver.network_xml import network_xml
 from lab.driver.specs import METADATA_NS, DhcpHost, NetworkSpec
 from tests.hostile import BOUNDED, Trials, hostile_text
@@ -111,6 +112,7 @@ def _found(element: ET.Element | None) -> ET.Element:
 
 
 _META = f"metadata/{{{METADATA_NS}}}lab/{{{METADATA_NS}}}"
+_FILTERS = f"metadata/{{{FILTERS_NS}}}filters/{{{FILTERS_NS}}}"
 
 DOMAIN_FIELDS = (
     Field("name", ("name",), _text("name")),
@@ -156,13 +158,11 @@ DOMAIN_FIELDS = (
     Field("console log", ("serial_log",), _attr("devices/serial/log", "file"), Path),
     Field("network", ("nics", 0, "network"), _attr("devices/interface/source", "network")),
     Field("mac", ("nics", 0, "mac"), _attr("devices/interface/mac", "address")),
-    Field(
-        "filter", ("nics", 0, "filterref", "name"), _attr("devices/interface/filterref", "filter")
-    ),
+    Field("filter", ("nics", 0, "filterref", "name"), _attr(f"{_FILTERS}nic", "filter")),
     Field(
         "filter parameter",
         ("nics", 0, "filterref", "parameters", "IP"),
-        _attr("devices/interface/filterref/parameter", "value"),
+        _attr(f"{_FILTERS}nic/{{{FILTERS_NS}}}parameter", "value"),
     ),
 )
 

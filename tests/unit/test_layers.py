@@ -40,6 +40,7 @@ PURE = {
     "lab/driver/domain_xml.py",
     "lab/driver/network_xml.py",
     "lab/driver/nwfilter_xml.py",
+    "lab/driver/filter_bindings.py",
     "lab/driver/saved_state.py",
     "lab/templates/plan.py",
     "lab/placement/model.py",
