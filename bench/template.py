@@ -28,6 +28,7 @@ from lab.templates import clones, templates
 PROFILES = Path(__file__).parents[1] / "profiles"
 ROUNDS = 3
 RESETS = 5
+IDLE_SAMPLE = 15.0  # seconds the host's CPUs are watched with a class's machines idle
 
 
 def main() -> None:
@@ -98,12 +99,33 @@ def classes_only() -> None:
 
 
 def _class(settings: Settings, name: str, seats: int) -> float:
+    before = _cpu_times()
     started = time.monotonic()
     _, outcomes = classes.create(settings, None, name, seats, template="bench-stack")
     took = time.monotonic() - started
+    during = _busy(before, _cpu_times())
     assert all(o.ok for o in outcomes), outcomes
+    before = _cpu_times()
+    time.sleep(IDLE_SAMPLE)
+    idle = _busy(before, _cpu_times())
+    print(
+        f"class of {seats} seat(s): the host's CPUs {100 * during:.0f}% busy while it was made,"
+        f" {100 * idle:.0f}% with its machines idle afterwards ({IDLE_SAMPLE:.0f} s)"
+    )
     classes.delete(settings, name)
     return took
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(all, idle) jiffies of every CPU of this host, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]
+
+
+def _busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of all CPUs' time spent busy between two `_cpu_times` readings."""
+    total, idle = after[0] - before[0], after[1] - before[1]
+    return 1 - idle / total if total else 0.0
 
 
 def _disk(directory: Path) -> int:

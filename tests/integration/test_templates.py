@@ -16,6 +16,8 @@ import pytest
 
 from lab.baselines import resets
 from lab.classes import classes
+from lab.driver.connection import Driver
+from lab.driver.filter_bindings import bindings_of, matches
 from lab.errors import ConflictError, LabError
 from lab.labs import guest, keys, lifecycle, passwords
 from lab.labs.records import LabRecord
@@ -74,6 +76,19 @@ def test_each_clone_is_verified_on_a_management_path_of_its_own(
         template_address = stack_lab.plan.machine("srv").management_address
         gone = in_lab(settings, name, "ip -4 -o addr show; cat /etc/systemd/network/*.network")
         assert f"{template_address}/" not in gone.stdout
+    # Each clone's lab NIC is filtered from its first instruction: a tap of its own under
+    # a binding libvirt holds for the clone, at the template's planned address.
+    taps = set()
+    with Driver.open(settings.libvirt_uri) as driver:
+        for record in (*clones3.values(), stack_lab):
+            machine = record.plan.machine("srv")
+            (binding,) = bindings_of(driver.domain_xml(machine.domain))
+            held = driver.filter_binding(binding.portdev)
+            assert held is not None and matches(held, binding)
+            assert binding.owner == machine.domain
+            assert binding.parameters == {"IP": str(machine.nics[0].address)}
+            taps.add(binding.portdev)
+    assert len(taps) == len(CLONES) + 1
     # The clone's key and pinned host key do not open the template's machine, nor another
     # clone's: each clone is reached only on its own management address.
     mine = lifecycle.guest_address(settings, "tc1", "srv")
