@@ -756,8 +756,8 @@ class Driver:
         """
         if xml is None:
             with self._errors(f"read domain {domain}"):
-                xml_in_force = str(self._domain(domain).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-        unbound = self._unbound_filters(xml_in_force if xml is None else xml)
+                defined = str(self._domain(domain).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        unbound = self._unbound_filters(defined if xml is None else xml)
         with self._errors(f"restore a domain from {path}"):
             self._conn.restoreFlags(
                 str(path), xml, libvirt.VIR_DOMAIN_SAVE_PAUSED if unbound else 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 FILTERS_NS = "https://hromada-lab.invalid/xmlns/nic-filters/1"
@@ -58,9 +58,37 @@ def filters_element(filters: Mapping[str, tuple[str, Mapping[str, str]]]) -> ET.
     return root
 
 
-def filtered_macs(domain_xml: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """The filtered NICs a domain's metadata names: {mac: (filter, parameters)}."""
+def bindings_of(domain_xml: str) -> tuple[FilterBinding, ...]:
+    """The filter bindings a domain needs: one per NIC its metadata names, on the tap its
+    XML gives that NIC. A named NIC without a tap name of its own is an error (libvirt
+    would give it a `vnet` name nobody's rules match, and it would run unfiltered)."""
     root = ET.fromstring(domain_xml)
+    owner = root.findtext("name", "")
+    uuid = root.findtext("uuid", "")
+    bindings: list[FilterBinding] = []
+    for interface, mac, (name, parameters) in _filtered_interfaces(root):
+        target = interface.find("target")
+        portdev = target.get("dev", "") if target is not None else ""
+        if not portdev:
+            raise ValueError(f"domain {owner}: filtered NIC {mac} has no tap name")
+        bindings.append(FilterBinding(portdev, mac, name, parameters, owner, uuid))
+    return tuple(bindings)
+
+
+def with_taps(domain_xml: str) -> str:
+    """The domain XML with every filtered NIC's tap named for this domain (a clone's XML
+    comes from another domain's memory state; its taps must be its own)."""
+    root = ET.fromstring(domain_xml)
+    name = root.findtext("name", "")
+    for interface, mac, _ in _filtered_interfaces(root):
+        for old in interface.findall("target"):
+            interface.remove(old)
+        interface.insert(_after_source(interface), ET.Element("target", dev=tap_name(name, mac)))
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _filters(root: ET.Element) -> dict[str, tuple[str, dict[str, str]]]:
+    """The filtered NICs a domain's metadata names: {mac: (filter, parameters)}."""
     found: dict[str, tuple[str, dict[str, str]]] = {}
     for filters in root.iterfind(f"metadata/{_TAG}"):
         for nic in filters.iterfind(f"{{{FILTERS_NS}}}nic"):
@@ -72,45 +100,16 @@ def filtered_macs(domain_xml: str) -> dict[str, tuple[str, dict[str, str]]]:
     return found
 
 
-def bindings_of(domain_xml: str) -> tuple[FilterBinding, ...]:
-    """The filter bindings a domain needs: one per NIC its metadata names, on the tap its
-    XML gives that NIC. A named NIC without a tap name of its own is an error (libvirt
-    would give it a `vnet` name nobody's rules match, and it would run unfiltered)."""
-    root = ET.fromstring(domain_xml)
-    wanted = filtered_macs(domain_xml)
-    owner = root.findtext("name", "")
-    uuid = root.findtext("uuid", "")
-    bindings: list[FilterBinding] = []
+def _filtered_interfaces(
+    root: ET.Element,
+) -> Iterator[tuple[ET.Element, str, tuple[str, dict[str, str]]]]:
+    """(interface, its MAC, its filter and parameters) of each NIC the metadata names."""
+    wanted = _filters(root)
     for interface in root.iterfind("devices/interface"):
         mac_element = interface.find("mac")
         mac = (mac_element.get("address", "") if mac_element is not None else "").lower()
-        if mac not in wanted:
-            continue
-        target = interface.find("target")
-        portdev = target.get("dev", "") if target is not None else ""
-        if not portdev:
-            raise ValueError(f"domain {owner}: filtered NIC {mac} has no tap name")
-        name, parameters = wanted[mac]
-        bindings.append(FilterBinding(portdev, mac, name, parameters, owner, uuid))
-    return tuple(bindings)
-
-
-def with_taps(domain_xml: str) -> str:
-    """The domain XML with every filtered NIC's tap named for this domain (a clone's XML
-    comes from another domain's memory state; its taps must be its own)."""
-    root = ET.fromstring(domain_xml)
-    wanted = filtered_macs(domain_xml)
-    name = root.findtext("name", "")
-    for interface in root.iterfind("devices/interface"):
-        mac_element = interface.find("mac")
-        mac = (mac_element.get("address", "") if mac_element is not None else "").lower()
-        if mac not in wanted:
-            continue
-        for old in interface.findall("target"):
-            interface.remove(old)
-        target = ET.Element("target", dev=tap_name(name, mac))
-        interface.insert(_after_source(interface), target)
-    return ET.tostring(root, encoding="unicode") + "\n"
+        if mac in wanted:
+            yield interface, mac, wanted[mac]
 
 
 def _after_source(interface: ET.Element) -> int:
