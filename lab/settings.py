@@ -37,7 +37,9 @@ class NicFilter(StrEnum):
     protocol but IPv4 and ARP: a trainee cannot spoof another machine.
     `hromada-lab-nic`: the orchestrator's own one-chain filter (lab/driver/nwfilter_xml.py),
     defined in libvirt on first use; `clean-traffic`: libvirt's stock filter, the same
-    effect at ~4.5 s more per reset; `none`: no filter (a libvirt without nwfilter).
+    effect, slower to build at a machine's first start; `none`: no filter (a libvirt
+    without nwfilter). Either filter is built once per NIC and kept across resets
+    (lab.driver.filter_bindings).
     """
 
     LAB = "hromada-lab-nic"

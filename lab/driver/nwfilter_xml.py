@@ -1,12 +1,13 @@
 """The lab NIC filter: libvirt nwfilter XML for anti-spoofing, built once (pure).
 
 libvirt's own `clean-traffic` does the same job through seven sub-filters, each its own
-ebtables chain in both directions; instantiating and tearing those down costs ~4.5 s per
-reset of a two-NIC machine here (bench/nic_filter.py), more than the whole reset. This one
-is a single chain of rules on what the guest sends, with the same effect on spoofing:
-its own MAC only, IPv4 from its own address only, ARP naming only its own MAC and address,
-QEMU's RARP announce after a restore, and nothing else (no IPv6, no other layer 2). What
-comes in to the guest is not filtered. `$MAC` and `$IP` are libvirt's filter variables:
+ebtables chain in both directions; building and tearing those down cost ~4.5 s per reset
+of a two-NIC machine here when libvirt did it at every start and stop (now a filter is
+built once per NIC, lab.driver.filter_bindings). This one is a single chain of rules on
+what the guest sends, with the same effect on spoofing: its own MAC only, IPv4 from its
+own address only, ARP naming only its own MAC and address, QEMU's RARP announce after a
+restore, and nothing else (no IPv6, no other layer 2). What comes in to the guest is not
+filtered. `$MAC` and `$IP` are libvirt's filter variables:
 the NIC's MAC, and the address the lab's plan gave it (`<parameter name='IP'>`).
 """
 

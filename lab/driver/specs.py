@@ -158,7 +158,8 @@ class DiskSpec(_Frozen):
 
 
 class FilterRef(_Frozen):
-    """An nwfilter applied to a NIC, e.g. `clean-traffic` with `IP=10.10.0.11`."""
+    """An nwfilter for a NIC, e.g. `clean-traffic` with `IP=10.10.0.11`: a binding on the
+    NIC's fixed tap, made once (lab.driver.filter_bindings), not a `<filterref>`."""
 
     name: Name
     parameters: Mapping[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], XmlText] = {}
