@@ -581,10 +581,8 @@ class Driver:
         dom = self._domain(name)
         with self._errors(f"read domain {name}"):
             xml = str(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-        unbound = self._unbound_filters(xml)
-        with self._errors(f"start domain {name}"):
-            dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if unbound else 0)
-        self._bind_filters(name, unbound)
+        with self._filtered(name, xml) as paused, self._errors(f"start domain {name}"):
+            dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED if paused else 0)
 
     def shutdown_domain(self, name: str) -> None:
         """Ask the guest to power off (ACPI or agent); returns at once, the guest may linger."""
@@ -603,14 +601,14 @@ class Driver:
         UEFI variables file and its NICs' filter bindings."""
         dom = self._domain(name)
         with self._errors(f"read domain {name}"):
-            bindings = bindings_of(str(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
-        self._undefine(dom)
-        for binding in bindings:
+            xml = str(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        self._undefine(dom, xml)
+        for binding in bindings_of(xml):
             self._unbind(binding.portdev)
 
-    def _undefine(self, dom: Any) -> None:
+    def _undefine(self, dom: Any, xml: str) -> None:
         with self._errors(f"undefine domain {dom.name()}"):
-            if not has_nvram(str(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))):
+            if not has_nvram(xml):
                 dom.undefineFlags(_UNDEFINE_FLAGS)
                 return
             try:
@@ -757,12 +755,11 @@ class Driver:
         if xml is None:
             with self._errors(f"read domain {domain}"):
                 defined = str(self._domain(domain).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-        unbound = self._unbound_filters(defined if xml is None else xml)
-        with self._errors(f"restore a domain from {path}"):
-            self._conn.restoreFlags(
-                str(path), xml, libvirt.VIR_DOMAIN_SAVE_PAUSED if unbound else 0
-            )
-        self._bind_filters(domain, unbound)
+        with (
+            self._filtered(domain, defined if xml is None else xml) as paused,
+            self._errors(f"restore a domain from {path}"),
+        ):
+            self._conn.restoreFlags(str(path), xml, libvirt.VIR_DOMAIN_SAVE_PAUSED if paused else 0)
 
     def restore_domain_as(self, path: Path, xml: str, scratch: Path) -> None:
         """Restore the memory state in `path` into the domain `xml` describes, whatever
@@ -775,25 +772,33 @@ class Driver:
         fifo = scratch / f".restore-{os.getpid()}-{threading.get_ident()}.fifo"
         fifo.unlink(missing_ok=True)
         os.mkfifo(fifo, 0o600)
-        unbound = self._unbound_filters(xml)
-        feeder = _Feeder(fifo, header, path, saved.stream_offset)
-        feeder.start()
-        try:
-            with self._errors(f"restore a domain from {path}"):
-                self._conn.restoreFlags(
-                    str(fifo), None, libvirt.VIR_DOMAIN_SAVE_PAUSED if unbound else 0
+        domain = str(ET.fromstring(xml).findtext("name", ""))
+        with self._filtered(domain, xml) as paused:
+            feeder = _Feeder(fifo, header, path, saved.stream_offset)
+            feeder.start()
+            try:
+                with self._errors(f"restore a domain from {path}"):
+                    self._conn.restoreFlags(
+                        str(fifo), None, libvirt.VIR_DOMAIN_SAVE_PAUSED if paused else 0
+                    )
+            finally:
+                feeder.stop()
+                fifo.unlink(missing_ok=True)
+            if feeder.error is not None:
+                raise DriverError(
+                    f"the memory state {path} could not be read: {feeder.error}",
+                    hint="the template's files may be damaged: `lab template list`",
                 )
-        finally:
-            feeder.stop()
-            fifo.unlink(missing_ok=True)
-        if feeder.error is not None:
-            raise DriverError(
-                f"the memory state {path} could not be read: {feeder.error}",
-                hint="the template's files may be damaged: `lab template list`",
-            )
-        self._bind_filters(str(ET.fromstring(xml).findtext("name", "")), unbound)
 
     # -- NIC filter bindings (lab.driver.filter_bindings) -------------------------------
+
+    @contextmanager
+    def _filtered(self, domain: str, domain_xml: str) -> Iterator[bool]:
+        """Around a start or restore of `domain`: yields whether to start it paused (libvirt
+        lacks some of its filter bindings), and after it makes those and lets it run."""
+        unbound = self._unbound_filters(domain_xml)
+        yield bool(unbound)
+        self._bind_filters(domain, unbound)
 
     def _unbound_filters(self, domain_xml: str) -> tuple[FilterBinding, ...]:
         """The filter bindings the domain needs and libvirt does not hold as they should
