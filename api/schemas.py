@@ -107,7 +107,7 @@ class ImagePublic(_Out):
     disk_size: int
     created: datetime
     source: Annotated[str, BeforeValidator(lambda s: f"{s.kind}:{s.ref}")]  # "recipe:..."
-    # The labs and templates that use it ("lab NAME", "template NAME"); lists only.
+    # The labs and templates that use it ("lab NAME", "template NAME").
     used_by: list[str] = []
 
     @classmethod

@@ -152,8 +152,10 @@ def show(
     image = store.get(name)
     if as_json:
         from api.schemas import ImagePublic
+        from lab.images.usage import ImageUse, users_of
 
-        print_models(ImagePublic.of(image))
+        used = ImageUse(image=image, used_by=users_of(get_settings(), image.name))
+        print_models(ImagePublic.of_use(used))
         return
     data = image.model_dump(mode="json") | {"path": str(store.disk_path(image))}
     if output is OutputFormat.JSON:

@@ -61,9 +61,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, T
 
 
 def _image(settings: Settings, tmp: Path) -> None:
+    """An image no lab uses, and one under the name lab 'mine' runs on."""
     disk = tmp / "spare.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "4M"], check=True)
     ImageStore(settings).import_file(disk, "spare", lambda _: None)
+    used = sorted(StateStore.open(settings).get_lab("mine").images)[0]
+    ImageStore(settings).import_file(disk, used, lambda _: None)
 
 
 def _template(settings: Settings) -> None:
@@ -165,6 +168,15 @@ def test_one_image_and_the_users_in_the_apis_fields(home: tuple[Settings, TestCl
     users = _cli(settings, "user", "list", "--json")
     assert _keys(users)[0] == _keys(_api(client, "/api/v1/me"))[0]
     assert {u["name"] for u in users} >= {"admin", "trainee", "trainer", "tester"}
+
+
+def test_an_image_shown_names_its_users_like_the_list(home: tuple[Settings, TestClient]) -> None:
+    settings, client = home
+    listed = {i["name"]: i for i in _api(client, "/api/v1/images")}
+    used = [name for name, item in listed.items() if item["used_by"]]
+    assert used, "the home's lab uses an image"
+    for name in listed:
+        assert _cli(settings, "image", "show", name, "--json") == listed[name]
 
 
 def test_json_is_plain_text(home: tuple[Settings, TestClient]) -> None:
