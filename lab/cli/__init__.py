@@ -48,6 +48,7 @@ def _register(argv: list[str] | None = None) -> None:
     import lab.cli.host
     import lab.cli.image
     import lab.cli.labs
+    import lab.cli.operation
     import lab.cli.profile
     import lab.cli.serve
     import lab.cli.software
@@ -61,6 +62,7 @@ def _register(argv: list[str] | None = None) -> None:
         lab.cli.host,
         lab.cli.labs,
         lab.cli.templates,
+        lab.cli.operation,
         lab.cli.software,
         lab.cli.classes,
         lab.cli.course,

@@ -48,6 +48,8 @@ READS = frozenset(
         ("image", "inspect"),  # reads a disk; --into writes a profile file, as results do
         ("template", "list"),
         ("template", "show"),
+        ("operation", "list"),
+        ("operation", "show"),
         ("profile", "show"),
         ("profile", "schema"),
         ("host", "check"),

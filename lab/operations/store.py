@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import uuid
 from datetime import datetime
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from lab.commands import process_alive
-from lab.errors import ConflictError, NotFoundError, quote
+from lab.errors import ConflictError, InvalidError, NotFoundError, quote
 from lab.settings import Settings
 from lab.store.state import StateStore, now
 
@@ -44,6 +45,11 @@ CREATE TABLE IF NOT EXISTS operation_events (
     PRIMARY KEY (operation, seq)
 );
 """
+
+
+# How many leading digits of an operation's id `lab operation list` shows and `find` needs.
+SHORT_ID = 12
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 class OpStatus(StrEnum):
@@ -136,9 +142,33 @@ class OperationStore:
             row = db.execute("SELECT record FROM operations WHERE id = ?", (op_id,)).fetchone()
         if row is None:
             raise NotFoundError(
-                f"no operation {quote(op_id)}", hint="GET /api/v1/operations lists the operations"
+                f"no operation {quote(op_id)}",
+                hint="`lab operation list` or GET /api/v1/operations lists the operations",
             )
         return Operation.model_validate_json(row[0])
+
+    def find(self, prefix: str) -> Operation:
+        """The operation whose id starts with `prefix` (at least SHORT_ID hex digits, as
+        `lab operation list` shows them); NotFoundError for none, InvalidError for several."""
+        if not _HEX.fullmatch(prefix) or len(prefix) < SHORT_ID:
+            raise NotFoundError(
+                f"no operation {quote(prefix)}",
+                hint=f"an operation's id is hex; give at least its first {SHORT_ID} digits"
+                " (`lab operation list`)",
+            )
+        with self.state.transaction() as db:
+            rows = db.execute(
+                "SELECT record FROM operations WHERE substr(id, 1, ?) = ? LIMIT 2",
+                (len(prefix), prefix),
+            ).fetchall()
+        if not rows:
+            return self.get(prefix)  # its error says where the list is
+        if len(rows) > 1:
+            raise InvalidError(
+                f"several operations' ids start with {quote(prefix)}",
+                hint="give more of the id (`lab operation show` takes the whole of it)",
+            )
+        return Operation.model_validate_json(rows[0][0])
 
     def list_operations(self, user: str | None = None, limit: int = 100) -> list[Operation]:
         """Newest first; only `user`'s when given."""

@@ -21,6 +21,7 @@ from api.app import create_app
 from lab.baselines import generations
 from lab.classes.schedules import ScheduleStore
 from lab.images import ImageStore
+from lab.operations.store import OperationStore, OpStatus
 from lab.settings import Settings
 from lab.store.state import StateStore
 from lab.templates.model import Template, TemplateLayer, TemplateMachine
@@ -51,6 +52,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, T
         soon = datetime.now(UTC) + timedelta(days=1)
         ScheduleStore(StateStore.open(settings)).add("c1", soon, "admin")
         _image(settings, tmp)
+        _operation(settings)
         _template(settings)
         plan = StateStore.open(settings).get_lab("mine").plan
         _checkpoint(plan)
@@ -67,6 +69,15 @@ def _image(settings: Settings, tmp: Path) -> None:
     ImageStore(settings).import_file(disk, "spare", lambda _: None)
     used = sorted(StateStore.open(settings).get_lab("mine").images)[0]
     ImageStore(settings).import_file(disk, used, lambda _: None)
+
+
+def _operation(settings: Settings) -> None:
+    """A finished operation with progress, as a command leaves it."""
+    store = OperationStore.open(settings)
+    op = store.create("baseline", "lab/mine", "cli:admin")
+    store.start(op.id)
+    store.add_event(op.id, "m1", "saved")
+    store.finish(op.id, OpStatus.SUCCEEDED, result={"generation": "g1"})
 
 
 def _template(settings: Settings) -> None:
@@ -132,6 +143,7 @@ SAME_AS_THE_API = [
     (["template", "show", "t1"], "/api/v1/templates/t1", True),
     (["checkpoint", "mine", "--list"], "/api/v1/labs/mine/checkpoints", True),
     (["course", "list"], "/api/v1/courses", True),
+    (["operation", "list"], "/api/v1/operations", True),
     (["host", "list"], "/api/v1/hosts", False),  # free memory and disk change meanwhile
     (["verification", "mine"], "/api/v1/labs/mine/tests/latest", False),  # paths hidden
 ]
@@ -177,6 +189,14 @@ def test_an_image_shown_names_its_users_like_the_list(home: tuple[Settings, Test
     assert used, "the home's lab uses an image"
     for name in listed:
         assert _cli(settings, "image", "show", name, "--json") == listed[name]
+
+
+def test_one_operation_is_the_apis(home: tuple[Settings, TestClient]) -> None:
+    settings, client = home
+    op_id = _api(client, "/api/v1/operations")[0]["id"]
+    assert _cli(settings, "operation", "show", op_id, "--json") == _api(
+        client, f"/api/v1/operations/{op_id}"
+    )
 
 
 def test_json_is_plain_text(home: tuple[Settings, TestClient]) -> None:
