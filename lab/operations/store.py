@@ -141,10 +141,7 @@ class OperationStore:
         with self.state.transaction() as db:
             row = db.execute("SELECT record FROM operations WHERE id = ?", (op_id,)).fetchone()
         if row is None:
-            raise NotFoundError(
-                f"no operation {quote(op_id)}",
-                hint="`lab operation list` or GET /api/v1/operations lists the operations",
-            )
+            raise _not_found(op_id)
         return Operation.model_validate_json(row[0])
 
     def find(self, prefix: str) -> Operation:
@@ -162,7 +159,7 @@ class OperationStore:
                 (len(prefix), prefix),
             ).fetchall()
         if not rows:
-            return self.get(prefix)  # its error says where the list is
+            raise _not_found(prefix)
         if len(rows) > 1:
             raise InvalidError(
                 f"several operations' ids start with {quote(prefix)}",
@@ -264,6 +261,13 @@ class OperationStore:
                 (new, _dump(moved), op_id),
             )
             return True
+
+
+def _not_found(op_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"no operation {quote(op_id)}",
+        hint="`lab operation list` or GET /api/v1/operations lists the operations",
+    )
 
 
 def _row(db: sqlite3.Connection, op_id: str) -> str:
