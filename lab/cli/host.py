@@ -1,7 +1,9 @@
-"""`lab host check / add / list / drain / remove`: the servers labs run on.
+"""`lab host check / refilter / add / list / drain / remove / prepare`: the servers labs
+run on.
 
-`check` looks at this machine (the host of LAB_LIBVIRT_URI, named `local`); the others
-are added by their libvirt URI and asked through libvirt alone.
+`check` looks at this machine (the host of LAB_LIBVIRT_URI, named `local`), the guests'
+isolation included, which `refilter` mends; the others are added by their libvirt URI and
+asked through libvirt alone.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from lab.cli.as_json import JsonOption, print_models
 from lab.cli.tables import table
 from lab.driver.connection import Driver, Versions
 from lab.driver.specs import VirtType
-from lab.errors import LabError
-from lab.host import hosts, images
+from lab.errors import HostError, LabError
+from lab.host import hosts, images, isolation
 from lab.host.facts import (
     MIN_DISK_BYTES,
     MIN_MEMORY_BYTES,
@@ -30,6 +32,7 @@ from lab.host.facts import (
     gather_facts,
 )
 from lab.host.model import HostView
+from lab.host.netfilter import GUEST_FIREWALL
 from lab.placement import admission
 from lab.settings import Accel, Settings, get_settings
 
@@ -38,11 +41,14 @@ _LOW = "[yellow]low[/]"
 _MISSING = "[bold red]missing[/]"
 _UNREACHABLE = "[bold red]unreachable[/]"
 _UNUSABLE = "[bold red]unusable[/]"
+_UNKNOWN = "[yellow]unknown[/]"
+_LEFT_OVER = "[yellow]left over[/]"
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="The hosts (servers) labs run on.", no_args_is_help=True)
     group.command("check")(check)
+    group.command("refilter")(refilter)
     group.command("add")(add)
     group.command("list")(list_)
     group.command("drain")(drain)
@@ -52,13 +58,15 @@ def register(app: typer.Typer) -> None:
 
 
 def check() -> None:
-    """Show libvirt/QEMU versions, the accelerator and why, memory, disk and tools.
+    """Show libvirt/QEMU versions, the accelerator and why, memory, disk, the guests'
+    isolation (guest firewall, NIC filters) and tools.
 
     Exits 1 when something the orchestrator needs is missing or unreachable.
     """
     settings = get_settings()
     shown = table("what", "seen", "status", boxed=box.SIMPLE)
     problems: list[LabError] = []
+    notes: list[str] = []
 
     versions = _versions(settings.libvirt_uri, problems)
     shown.add_row("libvirt URI", escape(settings.libvirt_uri), _OK if versions else _UNREACHABLE)
@@ -73,6 +81,7 @@ def check() -> None:
     _capacity_rows(shown, facts)
     if versions is not None:
         _room_rows(shown, settings, problems)
+        _isolation_rows(shown, settings, problems, notes)
     missing = False
     for tool in facts.tools:
         seen = tool.path or f"not found: apt-get install {tool.package}"
@@ -80,6 +89,8 @@ def check() -> None:
         missing = missing or tool.path is None
 
     out.print(shown)
+    for note in notes:
+        err.print(f"[bold yellow]cannot tell:[/] {escape(note)}", soft_wrap=True)
     for problem in problems:
         err.print(f"[bold red]error:[/] {escape(problem.message)}", soft_wrap=True)
         if problem.hint:
@@ -133,6 +144,56 @@ def _room_rows(table: Table, settings: Settings, problems: list[LabError]) -> No
     table.add_row("memory kept for the host", _gib(room.memory_reserve_bytes), "")
     free = room.memory_free_bytes
     table.add_row("memory free for new labs", _gib(free), _OK if free >= MIN_MEMORY_BYTES else _LOW)
+
+
+def _isolation_rows(
+    table: Table, settings: Settings, problems: list[LabError], notes: list[str]
+) -> None:
+    """Whether the guest firewall and every lab NIC's filter rules stand (they live in the
+    kernel's netfilter tables, which a flush empties behind libvirt's back); what could
+    not be read goes to `notes`."""
+    try:
+        seen = isolation.check(settings)
+    except LabError as error:
+        problems.append(error)
+        return
+    name = " ".join(GUEST_FIREWALL)
+    if seen.guest_firewall is None:
+        table.add_row(f"guest firewall ({name})", "cannot tell (see below)", _UNKNOWN)
+    elif seen.guest_firewall:
+        table.add_row(f"guest firewall ({name})", "loaded: guests reach no host port", _OK)
+    else:
+        table.add_row(f"guest firewall ({name})", "not loaded", _MISSING)
+        problems.append(
+            HostError(
+                f"the guest firewall (table {name}) is not loaded: lab guests reach the"
+                " host's ports",
+                hint="load it again: systemctl reload hromada-lab-firewall (or"
+                " nft -f /etc/hromada-lab/guests.nft)",
+            )
+        )
+    if seen.unfiltered is None or seen.filtered is None:
+        table.add_row("NIC filters of lab machines", "cannot tell (see below)", _UNKNOWN)
+    elif seen.unfiltered:
+        gone = ", ".join(seen.unfiltered)
+        table.add_row("NIC filters of lab machines", escape(f"rules gone: {gone}"), _MISSING)
+        problems.append(
+            HostError(
+                f"the NIC filter rules of {len(seen.unfiltered)} lab machine(s) are gone"
+                f" (the host's netfilter tables were flushed?): {gone}; their guests can"
+                " send from any address",
+                hint="make them again: lab host refilter",
+            )
+        )
+    else:
+        table.add_row("NIC filters of lab machines", f"{len(seen.filtered)} filtered", _OK)
+    if seen.orphans:
+        table.add_row(
+            "filter bindings of vanished machines",
+            f"{len(seen.orphans)}: `lab host refilter` removes them",
+            _LEFT_OVER,
+        )
+    notes.extend(seen.unknown)
 
 
 def _gib(size: int) -> str:
@@ -224,6 +285,27 @@ def remove(name: Annotated[str, typer.Argument(help="Host name")]) -> None:
     with operation(settings, "host-remove", f"host/{name}"):
         hosts.remove(settings, name)
     out.print(f"host {escape(name)} removed")
+
+
+def refilter() -> None:
+    """Make the NIC filters of every lab machine on this host anew, after the host's
+    netfilter tables were flushed (`lab host check` tells): at once for a running machine,
+    at its next start for a stopped one; bindings of vanished machines go too."""
+    settings = get_settings()
+    with operation(settings, "host-refilter", "host/local") as progress:
+        done = isolation.refilter(settings, progress)
+    out.print(f"filtered anew: {len(done.now)} running machine(s)", soft_wrap=True)
+    if done.at_next_start:
+        out.print(f"at their next start: {escape(', '.join(done.at_next_start))}", soft_wrap=True)
+    if done.orphans:
+        out.print(f"removed {len(done.orphans)} binding(s) of vanished machines")
+    if done.busy:
+        err.print(
+            f"[bold red]error:[/] passed by, busy: {escape(', '.join(done.busy))}",
+            soft_wrap=True,
+        )
+        err.print("[bold yellow]hint:[/] run `lab host refilter` again once they are done")
+        raise typer.Exit(1)
 
 
 def prepare(

@@ -98,6 +98,10 @@ _STATES = {
     libvirt.VIR_DOMAIN_CRASHED: DomainState.CRASHED,
     libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
 }
+# The states in which a domain's QEMU, and so its taps, exist.
+_HAS_TAPS = frozenset(
+    {DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED, DomainState.SHUTDOWN}
+)
 
 
 class _Frozen(BaseModel):
@@ -846,6 +850,45 @@ class Driver:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_NWFILTER_BINDING:
                 return None
             raise self._translate(exc, f"look up the filter binding of {portdev}", "") from exc
+
+    def filter_bindings(self) -> list[tuple[str, str]]:
+        """(tap, owner domain name) of every filter binding libvirt holds, by tap; [] for
+        a libvirt without the nwfilter driver."""
+        try:
+            held = self._conn.listAllNWFilterBindings(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+                return []
+            raise self._translate(exc, "list the filter bindings", _NWFILTER_HINT) from exc
+        found: list[tuple[str, str]] = []
+        for binding in held:
+            with self._errors("read a filter binding"):
+                xml = str(binding.XMLDesc(0))
+            root = ET.fromstring(xml)
+            portdev = root.find("portdev")
+            tap = portdev.get("name", "") if portdev is not None else ""
+            found.append((tap, root.findtext("owner/name", "")))
+        return sorted(found)
+
+    def remove_filter_binding(self, portdev: str) -> None:
+        """Remove the filter binding on the tap `portdev` (and its rules); none: nothing."""
+        self._unbind(portdev)
+
+    def refilter_domain(self, name: str) -> int:
+        """Make the NIC filter bindings of domain `name` anew, whose rules were taken away
+        behind libvirt's back: each is removed (with what is left of its rules), and made
+        again at once when the domain runs, its taps existing, so that libvirt builds the
+        rules now. A domain that does not run gets them at its next start or restore,
+        which it begins paused for that. How many bindings were made."""
+        bindings = bindings_of(self.domain_xml(name))
+        for binding in bindings:
+            self._unbind(binding.portdev)
+        if not bindings or self.domain_state(name) not in _HAS_TAPS:
+            return 0
+        with self._errors(f"bind the NIC filters of {name}", hint=_NWFILTER_HINT):
+            for binding in bindings:
+                self._conn.nwfilterBindingCreateXML(binding_xml(binding), 0)
+        return len(bindings)
 
     def _unbind(self, portdev: str) -> None:
         held = self._binding(portdev)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
 import sys
@@ -189,8 +190,9 @@ def filtered_taps(settings: Settings, lab: str) -> dict[str, str]:
     return taps
 
 
-def spoofed_source_is_dropped(settings: Settings) -> None:
-    """Machine a may send only from its planned address (10.78.0.10)."""
+def spoofed_source_connects(settings: Settings) -> bool:
+    """Whether machine a reaches b from an address it was not planned (10.78.0.99); its
+    planned address (10.78.0.10) reaches b all the same."""
     probe = (
         'python3 -c "import socket,sys; s=socket.socket(); s.settimeout(5); '
         "s.bind((sys.argv[1], 0)); s.connect(('10.78.0.11', 22)); print('open')\" "
@@ -200,9 +202,14 @@ def spoofed_source_is_dropped(settings: Settings) -> None:
     assert setup.exit_code == 0, setup.stderr
     try:
         assert "open" in in_guest(settings, "p1", "a", probe + "10.78.0.10").stdout
-        assert "open" not in in_guest(settings, "p1", "a", probe + "10.78.0.99").stdout
+        return "open" in in_guest(settings, "p1", "a", probe + "10.78.0.99").stdout
     finally:
         in_guest(settings, "p1", "a", f"sudo ip addr del 10.78.0.99/24 dev {lab_nic}")
+
+
+def spoofed_source_is_dropped(settings: Settings) -> None:
+    """Machine a may send only from its planned address (10.78.0.10)."""
+    assert not spoofed_source_connects(settings)
 
 
 def spoofed_mac_is_dropped(settings: Settings) -> None:
@@ -243,6 +250,52 @@ def test_the_filters_hold_through_a_memory_reset(settings: Settings, two_labs: N
     done = resets.reset(settings, "p1")
     assert (done.mode, done.ok) == (ResetMode.MEMORY, True), done.note
     assert filtered_taps(settings, "p1") == before
+    spoofed_source_is_dropped(settings)
+    spoofed_mac_is_dropped(settings)
+
+
+def ebtables(*args: str) -> None:
+    subprocess.run(["ebtables", "-t", "nat", *args], check=True, capture_output=True)
+
+
+def lab_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LAB, *args],
+        env={**env, "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_filter_rules_taken_away_are_found_by_host_check_and_made_again_by_refilter(
+    settings: Settings, lab_env: dict[str, str], two_labs: None
+) -> None:
+    """The NIC filters' rules live in the host's netfilter tables, where a flush (`nft
+    flush ruleset`, as Debian's nftables.service runs) takes them away while libvirt still
+    holds every binding. Here p1's rules are taken away (only p1's: the tests beside keep
+    theirs); `lab host check` names p1's machines, whose spoofing then gets through, and
+    `lab host refilter` makes the rules again without stopping a machine."""
+    taps = filtered_taps(settings, "p1")
+    for tap in taps.values():
+        ebtables("-D", "PREROUTING", "-i", tap, "-j", f"libvirt-I-{tap}")
+        ebtables("-F", f"libvirt-I-{tap}")
+    try:
+        found = lab_cli(lab_env, "host", "check")
+        assert found.returncode == 1, found.stdout + found.stderr
+        assert "rules gone: p1/a, p1/b" in found.stdout, found.stdout
+        assert "lab host refilter" in found.stderr, found.stderr
+        assert spoofed_source_connects(settings)  # what the check is for
+    finally:
+        mended = lab_cli(lab_env, "host", "refilter")
+    assert mended.returncode == 0, mended.stdout + mended.stderr
+    checked = lab_cli(lab_env, "host", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert re.search(r"NIC filters of lab machines\s+[1-9]\d* filtered\s+ok", checked.stdout)
+    assert filtered_taps(settings, "p1") == taps  # the same taps, bound as planned again
+    with Driver.open(settings.libvirt_uri) as driver:  # no machine was stopped for it
+        assert {driver.domain_state(d) for d in taps} == {DomainState.RUNNING}
     spoofed_source_is_dropped(settings)
     spoofed_mac_is_dropped(settings)
 

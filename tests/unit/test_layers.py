@@ -46,6 +46,7 @@ PURE = {
     "lab/placement/model.py",
     "lab/host/model.py",
     "lab/host/uris.py",
+    "lab/host/netfilter.py",
     "lab/driver/pool_xml.py",
     "lab/placement/place.py",
     "lab/images/imports.py",

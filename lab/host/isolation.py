@@ -1,0 +1,183 @@
+"""Whether this host still isolates its lab guests, and their NIC filters made anew.
+
+The guest firewall and the NIC filters live in the kernel's netfilter tables
+(lab.host.netfilter), where a flush takes them away behind libvirt's back. `check` reads
+what stands on this machine (the host of `LAB_LIBVIRT_URI`): the guest firewall, and for
+each lab machine whose NIC filter binding libvirt holds, whether the binding's rules are
+still there. Reading netfilter tables takes root; without it, or without the programs,
+the check says it cannot tell rather than guess.
+
+`refilter` makes the bindings of every lab machine on this host anew, through libvirt
+(no root needed): removed and made again at once for a machine that runs, so that libvirt
+builds their rules now; removed for a stopped one, which its next start or restore makes
+paused, before the guest runs. Bindings left by machines that no longer exist go too.
+Each lab is refiltered under its lock, so no reset or start of it runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from urllib.parse import urlsplit
+
+from lab import commands
+from lab.base import Frozen, Progress, quiet
+from lab.driver.connection import DomainState, Driver
+from lab.driver.filter_bindings import FilterBinding, bindings_of
+from lab.errors import ConflictError, LabError, NotFoundError
+from lab.host.netfilter import GUEST_FIREWALL, filtered_taps, guest_firewall_stands
+from lab.labs.locks import lab_lock
+from lab.labs.naming import split_name
+from lab.settings import Settings
+
+# How long refilter waits for an operation on a lab to end before it passes the lab by.
+LOCK_WAIT = 60.0
+_SBIN = ("/usr/sbin", "/sbin")
+# A machine in these states has its taps, so its NIC filter must stand now.
+RUNS = frozenset({DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED})
+_TIMEOUT = 30.0
+
+
+class Isolation(Frozen):
+    """What stands of the guests' isolation on this host.
+
+    `guest_firewall`, and `filtered`/`unfiltered` together, are None when they could not
+    be read (`unknown` says why). `unfiltered` names the machines ("lab/machine") that
+    libvirt believes filtered but whose rules are gone: a spoofing guest goes unnoticed
+    there, and a stopped one would start so. `orphans` are taps of bindings whose machine
+    no longer exists."""
+
+    guest_firewall: bool | None
+    filtered: tuple[str, ...] | None
+    unfiltered: tuple[str, ...] | None
+    orphans: tuple[str, ...]
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.guest_firewall is not False and not self.unfiltered
+
+
+class Refiltered(Frozen):
+    """What `refilter` did: machines filtered anew now, machines whose bindings their next
+    start makes, bindings of vanished machines removed, labs passed by while busy."""
+
+    now: tuple[str, ...]
+    at_next_start: tuple[str, ...]
+    orphans: tuple[str, ...]
+    busy: tuple[str, ...]
+
+
+def check(settings: Settings) -> Isolation:
+    """Read this host's netfilter tables and libvirt's filter bindings (see the module)."""
+    unknown: list[str] = []
+    if not _local(settings.libvirt_uri):
+        reason = f"{settings.libvirt_uri} is not this machine's libvirt: its tables are elsewhere"
+        return Isolation(
+            guest_firewall=None, filtered=None, unfiltered=None, orphans=(), unknown=(reason,)
+        )
+    firewall = _read(["nft", "list", "table", *GUEST_FIREWALL], unknown)
+    with Driver.open(settings.libvirt_uri) as driver:
+        held = dict(driver.filter_bindings())
+        needs: dict[str, tuple[FilterBinding, ...]] = {}
+        running: set[str] = set()
+        for name in driver.list_domains(settings.prefix):
+            try:
+                needs[name] = bindings_of(driver.domain_xml(name))
+                if needs[name] and driver.domain_state(name) in RUNS:
+                    running.add(name)
+            except NotFoundError:
+                continue  # taken down meanwhile
+    orphans = tuple(
+        tap
+        for tap, owner in sorted(held.items())
+        if owner.startswith(settings.prefix) and owner not in needs
+    )
+    taps = [(name, b.portdev) for name, bindings in needs.items() for b in bindings]
+    filtered: tuple[str, ...] | None = None
+    unfiltered: tuple[str, ...] | None = None
+    listing = _read(["ebtables", "-t", "nat", "-L"], unknown) if taps else ""
+    if listing is not None:
+        standing = filtered_taps(listing)
+        bound = {name for name, tap in taps if tap in held or name in running}
+        # held without its rules, or not held at all while the machine runs
+        gone = {name for name, tap in taps if name in bound and tap not in standing}
+        filtered = tuple(sorted(_machine(settings, n) for n in bound - gone))
+        unfiltered = tuple(sorted(_machine(settings, n) for n in gone))
+    return Isolation(
+        guest_firewall=None if firewall is None else guest_firewall_stands(firewall),
+        filtered=filtered,
+        unfiltered=unfiltered,
+        orphans=orphans,
+        unknown=tuple(unknown),
+    )
+
+
+def refilter(settings: Settings, progress: Progress = quiet) -> Refiltered:
+    """Make the NIC filter bindings of every lab machine on this host anew (see the
+    module); a lab busy for longer than LOCK_WAIT is passed by and named."""
+    now: list[str] = []
+    later: list[str] = []
+    busy: list[str] = []
+    with Driver.open(settings.libvirt_uri) as driver:
+        labs: dict[str, list[str]] = {}
+        for name in driver.list_domains(settings.prefix):
+            parts = split_name(settings.prefix, name)
+            if parts is not None:
+                labs.setdefault(parts[0], []).append(name)
+        for lab, domains in sorted(labs.items()):
+            try:
+                with lab_lock(settings, lab, wait=LOCK_WAIT):
+                    for domain in domains:
+                        made = driver.refilter_domain(domain)
+                        (now if made else later).append(_machine(settings, domain))
+            except ConflictError:
+                busy.append(lab)
+                progress("lab", f"{lab}: busy with another operation, passed by")
+                continue
+            progress("lab", f"{lab}: NIC filters made anew")
+        existing = set(driver.list_domains(settings.prefix))
+        orphans = [
+            tap
+            for tap, owner in driver.filter_bindings()
+            if owner.startswith(settings.prefix) and owner not in existing
+        ]
+        for tap in orphans:
+            driver.remove_filter_binding(tap)
+    return Refiltered(
+        now=tuple(now), at_next_start=tuple(later), orphans=tuple(orphans), busy=tuple(busy)
+    )
+
+
+def _local(uri: str) -> bool:
+    parts = urlsplit(uri)
+    return parts.scheme in ("qemu", "qemu+unix") and not parts.netloc
+
+
+def _machine(settings: Settings, domain: str) -> str:
+    parts = split_name(settings.prefix, domain)
+    return f"{parts[0]}/{parts[1]}" if parts else domain
+
+
+def _read(argv: list[str], unknown: list[str]) -> str | None:
+    """What `argv` printed; None, with the reason added to `unknown`, when it could not
+    be read (the program missing, or refused: reading netfilter tables takes root)."""
+    path = shutil.which(argv[0], path=os.pathsep.join([os.environ.get("PATH", ""), *_SBIN]))
+    if path is None:
+        unknown.append(f"{argv[0]} is not installed, so its rules cannot be read")
+        return None
+    try:
+        proc = commands.complete([path, *argv[1:]], timeout=_TIMEOUT)
+    except LabError as error:
+        unknown.append(error.message)
+        return None
+    if proc.returncode == 0:
+        return proc.stdout.decode("utf-8", errors="replace")
+    said = commands.tail(proc.stderr) or f"exit code {proc.returncode}"
+    if argv[0] == "nft" and "No such file or directory" in said:
+        return ""  # no such table: nothing stands
+    if "ermission denied" in said or "not permitted" in said:
+        said = "reading netfilter tables takes root"
+    said = said.splitlines()[0]
+    unknown.append(f"`{' '.join(argv)}` failed: {said}")
+    return None
