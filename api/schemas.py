@@ -122,12 +122,29 @@ class PrunedBuildPublic(_Out):
     bytes: int
 
 
+class ServerCopiesPublic(_Out):
+    """A lab server's copies of image builds no longer in the store: deleted (or, dry
+    run, would be), and kept because a volume there sits on them."""
+
+    host: str
+    volumes: list[str]
+    bytes: int
+    kept: list[str]
+
+
+class PrunedCopiesPublic(_Out):
+    servers: list[ServerCopiesPublic]
+    unanswered: list[str] = Field(description="Servers that did not answer: copies stay")
+
+
 class PrunePublic(_Out):
-    """The old image builds nothing used that were (or, dry run, would be) deleted."""
+    """The old image builds nothing used that were (or, dry run, would be) deleted, and
+    the lab servers' copies of builds no longer in the store."""
 
     builds: list[PrunedBuildPublic]
     bytes_freed: int
     dry_run: bool
+    copies: PrunedCopiesPublic
 
 
 class ImageImport(_In):

@@ -270,7 +270,7 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go")] = False,
 ) -> None:
     """Delete old builds of images that no lab or template uses (never the newest build
-    of an image name)."""
+    of an image name), and the lab servers' copies of builds no longer here."""
     from lab.images.usage import prune as prune_builds
 
     settings = get_settings()
@@ -287,6 +287,23 @@ def prune(
         )
     freed = "would free" if dry_run else "freed"
     out.print(f"{len(result.builds)} old build(s), {freed} {_human(result.bytes_freed)}")
+    for server in result.copies.servers:
+        for volume in server.volumes:
+            out.print(f"{verb} {escape(volume)} on host {escape(server.host)}")
+        for volume in server.kept:
+            out.print(
+                f"kept {escape(volume)} on host {escape(server.host)}: a volume there sits on it"
+            )
+        out.print(
+            f"host {escape(server.host)}: {len(server.volumes)} copied file(s) of builds no"
+            f" longer here, {freed} {_human(server.bytes)}"
+        )
+    for host in result.copies.unanswered:
+        err.print(
+            f"[bold yellow]host {escape(host)} did not answer:[/] its copies stay until"
+            " the next prune",
+            soft_wrap=True,
+        )
 
 
 def _human(size: int) -> str:

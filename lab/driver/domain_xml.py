@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
+from pathlib import PurePath
 
 from lab.driver.filter_bindings import filters_element, tap_name, with_taps
 from lab.driver.specs import (
@@ -282,3 +283,12 @@ def _serial(devices: ET.Element, spec: DomainSpec) -> None:
     ET.SubElement(serial, "target", port="0")
     console = ET.SubElement(devices, "console", type="pty")
     ET.SubElement(console, "target", type="serial", port="0")
+
+
+def files_of(domain_xml: str) -> frozenset[str]:
+    """The names (last path part) of the files a domain's XML names: its disks' sources,
+    its kernel, initrd and UEFI variables."""
+    root = ET.fromstring(domain_xml)
+    paths = [s.get("file", "") for s in root.iterfind("devices/disk/source")]
+    paths += [root.findtext(f"os/{tag}", "") for tag in ("kernel", "initrd", "nvram")]
+    return frozenset(PurePath(p).name for p in paths if p)

@@ -14,16 +14,19 @@ from __future__ import annotations
 import fcntl
 import io
 import os
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from contextlib import contextmanager
 from pathlib import Path
 
 from lab.base import Frozen, Progress, quiet
 from lab.driver.connection import Driver
+from lab.driver.domain_xml import files_of
 from lab.errors import ConflictError, DriverError
 from lab.host import targets
-from lab.host.model import LOCAL, POOL
+from lab.host.hosts import PROBE_SECONDS, ask_each
+from lab.host.model import LOCAL, POOL, HostRecord
 from lab.host.records import HostStore
 from lab.images import ImageStore
 from lab.images.model import Image
@@ -151,3 +154,69 @@ def ensure_file(
     seconds = time.monotonic() - started
     progress(image, f"{volume} copied to {host} and checked in {seconds:.1f} s")
     return CopiedFile(image=image, volume=volume, size=size, copied=True, seconds=seconds)
+
+
+class ServerCopies(Frozen):
+    """What a prune removed (or, dry run, would remove) from one lab server's pool: the
+    copies of image builds the image store holds no more. `kept`: copies of such builds
+    that a volume or a domain there still uses."""
+
+    host: str
+    volumes: tuple[str, ...]
+    bytes: int
+    kept: tuple[str, ...] = ()
+
+
+class PrunedCopies(Frozen):
+    """The servers' side of a prune: by server, and the servers that did not answer (their
+    copies stay until the next prune)."""
+
+    servers: tuple[ServerCopies, ...] = ()
+    unanswered: tuple[str, ...] = ()
+
+
+_COPY = re.compile(r"(?P<digest>[0-9a-f]{64})\.(?:disk\.qcow2|vmlinuz|initrd\.img)(?:\.sha256)?")
+
+
+def copied_build(volume: str) -> str | None:
+    """The digest of the image build of which `volume` on a server is a file or its mark
+    (`server_files`), or None for any other volume: a template's files, a lab's disks."""
+    match = _COPY.fullmatch(volume)
+    return match["digest"] if match else None
+
+
+def prune_copies(settings: Settings, keep: Set[str], dry_run: bool = False) -> PrunedCopies:
+    """Delete, from every lab server that answers, the copies of image builds not in
+    `keep` (the builds the image store holds), each mark before its file, so that a prune
+    cut short leaves a copy `ensure_file` makes again. A build stays whose file a volume of
+    the server sits on or a domain there names (made by hand, or by another control
+    node). With `dry_run`, only say which."""
+    servers = [h for h in HostStore.open(settings).list() if h.name != LOCAL]
+
+    def one(host: HostRecord) -> ServerCopies:
+        with copy_lock(settings, host.name), targets.connect(settings, host.name) as driver:
+            driver.refresh_pool(POOL)
+            volumes = driver.list_volumes(POOL)
+            stale = [v for v in volumes if (d := copied_build(v)) is not None and d not in keep]
+            # What the server's volumes sit on, and what its domains name (a kernel too).
+            under = {
+                Path(backing).name
+                for v in volumes
+                if v.endswith(".qcow2") and (backing := driver.volume_backing(POOL, v))
+            }
+            for domain in driver.list_domains():
+                under |= files_of(driver.domain_xml(domain, inactive=True))
+            held = {copied_build(v) for v in stale if v in under}
+            going = sorted(v for v in stale if copied_build(v) not in held)
+            size = sum(driver.volume_allocation(POOL, v) for v in going)
+            if not dry_run:
+                for volume in sorted(going, key=lambda v: not v.endswith(MARK)):
+                    driver.delete_volume(POOL, volume)
+            kept = sorted(v for v in stale if copied_build(v) in held and not v.endswith(MARK))
+            return ServerCopies(host=host.name, volumes=tuple(going), bytes=size, kept=tuple(kept))
+
+    answers = ask_each(servers, one, 2 * PROBE_SECONDS)
+    return PrunedCopies(
+        servers=tuple(answers[h.name] for h in servers if h.name in answers),
+        unanswered=tuple(h.name for h in servers if h.name not in answers),
+    )

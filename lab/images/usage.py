@@ -3,7 +3,8 @@ uses, and the prune of old builds.
 
 An image name points at its newest build (a blob of the store); a rebuild moves the name
 and leaves the old build behind for the labs and templates whose disks sit on it. Those
-builds were never deleted: `prune` deletes the ones nothing uses any more.
+builds were never deleted: `prune` deletes the ones nothing uses any more, and the lab
+servers' copies of every build the store no longer holds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from lab.base import Frozen
+from lab.host.images import PrunedCopies, prune_copies
 from lab.images.model import Image
 from lab.images.store import ImageStore
 from lab.settings import Settings
@@ -36,9 +38,13 @@ class PrunedBuild(Frozen):
 
 
 class PruneResult(Frozen):
+    """The builds deleted here, and the copies of builds this store no longer holds
+    deleted from the lab servers (lab.host.images.prune_copies)."""
+
     builds: tuple[PrunedBuild, ...]
     bytes_freed: int
     dry_run: bool
+    copies: PrunedCopies = PrunedCopies()
 
 
 class _Users(Frozen):
@@ -100,7 +106,9 @@ def prunable(builds: Iterable[str], named: Iterable[str], used: Iterable[str]) -
 
 
 def prune(settings: Settings, dry_run: bool = False) -> PruneResult:
-    """Delete the old builds nothing uses (`prunable`); with `dry_run`, only say which."""
+    """Delete the old builds nothing uses (`prunable`), then the lab servers' copies of
+    every build the store no longer holds (of these, and of builds removed before); with
+    `dry_run`, only say which."""
     store = ImageStore(settings)
     builds: Mapping[str, Image] = store.builds()
     chosen = prunable(builds, store.named_digests(), _users(settings).digests)
@@ -116,4 +124,10 @@ def prune(settings: Settings, dry_run: bool = False) -> PruneResult:
         )
         for d in chosen
     )
-    return PruneResult(builds=pruned, bytes_freed=sum(b.bytes for b in pruned), dry_run=dry_run)
+    kept = set(builds) - {b.digest for b in pruned}
+    return PruneResult(
+        builds=pruned,
+        bytes_freed=sum(b.bytes for b in pruned),
+        dry_run=dry_run,
+        copies=prune_copies(settings, kept, dry_run=dry_run),
+    )

@@ -173,6 +173,50 @@ def test_images_are_copied_to_a_server_once_and_checked(
     assert lab_cli(env, "host", "remove", "s1").returncode == 0
 
 
+def test_a_prune_removes_the_copies_of_builds_no_longer_here_from_servers(
+    server: str, own_images: dict[str, str], tmp_path: Path
+) -> None:
+    """`lab image prune` removes a server's copies of builds the store no longer holds,
+    keeps the copies of builds it holds and a copy that a volume on the server sits on."""
+    env = own_images
+    assert lab_cli(env, "host", "add", "s1", server).returncode == 0
+    names = Path(env["LAB_HOME"]) / "images" / "names"
+    for name, size in (("gone", "48M"), ("held", "40M")):  # other bytes: other builds
+        disk = tmp_path / f"{name}.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), size], check=True)
+        made = lab_cli(env, "image", "import", str(disk), "--name", name)
+        assert made.returncode == 0, made.stdout + made.stderr
+    digest = {p.stem: json.loads(p.read_text())["digest"] for p in names.glob("*.json")}
+    copied = lab_cli(env, "host", "prepare", "s1", "small", "gone", "held")
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    pool = _server_pool()
+    with Driver.open(server) as driver:  # a disk made by hand on the server, on held's copy
+        held = driver.volume_path(POOL, f"{digest['held']}.disk.qcow2")
+        assert held is not None
+        driver.create_overlay(POOL, "by-hand.qcow2", 64 << 20, held)
+    try:
+        for name in ("gone", "held"):
+            assert lab_cli(env, "image", "rm", name).returncode == 0
+        dry = lab_cli(env, "image", "prune", "--dry-run")
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert f"would remove {digest['gone']}.disk.qcow2 on host s1" in dry.stdout
+        assert (pool / f"{digest['gone']}.disk.qcow2").exists()  # a dry run deletes nothing
+
+        done = lab_cli(env, "image", "prune")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"removed {digest['gone']}.disk.qcow2.sha256 on host s1" in done.stdout
+        assert "host s1: 2 copied file(s) of builds no longer here" in done.stdout
+        assert f"kept {digest['held']}.disk.qcow2 on host s1: a volume" in done.stdout
+        assert not (pool / f"{digest['gone']}.disk.qcow2").exists()
+        assert not (pool / f"{digest['gone']}.disk.qcow2.sha256").exists()
+        assert (pool / f"{digest['held']}.disk.qcow2").exists()
+        assert (pool / f"{digest['small']}.disk.qcow2.sha256").exists()  # still here: kept
+    finally:
+        with Driver.open(server) as driver:
+            driver.delete_volume(POOL, "by-hand.qcow2")
+        assert lab_cli(env, "host", "remove", "s1").returncode == 0
+
+
 def _server_pool() -> Path:
     return STATE / f"{os.environ['LAB_NETNS']}-s1" / "lib" / "hromada-lab"
 

@@ -30,7 +30,7 @@ from lab.driver import (
     has_nvram,
     parse_metadata,
 )
-from lab.driver.domain_xml import vnc_endpoint
+from lab.driver.domain_xml import files_of, vnc_endpoint
 from lab.errors import InvalidError
 
 EXPECTED = Path(__file__).parent / "expected"
@@ -366,3 +366,14 @@ def test_uefi_refuses_kernel_boot() -> None:
 def test_uefi_paths_refuse_control_characters() -> None:
     with pytest.raises(ValidationError):
         UefiFirmware(loader=Path("/a\nb"), template=Path("/t"), nvram=Path("/n"))
+
+
+def test_the_files_a_domain_names_are_its_disks_kernel_initrd_and_variables() -> None:
+    assert files_of(domain_xml(tcg_spec())) == {
+        "web1.qcow2",
+        "web1-seed.img",
+        "vmlinuz",
+        "initrd.img",
+    }
+    uefi = files_of(domain_xml(tcg_spec(boot=None, uefi=OVMF)))
+    assert "vmlinuz" not in uefi and "win_VARS.fd" in uefi

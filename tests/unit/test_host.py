@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from lab.host.facts import (
     choose_server_accel,
     gather_facts,
 )
+from lab.host.images import MARK, copied_build, server_files
+from lab.images.model import Boot, Image, Source, SourceKind
 from lab.settings import Accel
 
 
@@ -164,3 +167,32 @@ def test_a_server_gets_kvm_when_its_libvirt_offers_it_unless_told_tcg() -> None:
     assert none.virt_type is VirtType.QEMU and "offers no KVM" in none.reason
     with pytest.raises(HostError, match="libvirt on host lab2 offers no KVM"):
         choose_server_accel(Accel.KVM, "lab2", kvm=False)
+
+
+def test_a_copied_build_is_known_by_its_files_and_marks_and_nothing_else_is() -> None:
+    digest = "ab" * 32
+    image = Image(
+        name="debian-12",
+        digest=digest,
+        boot=Boot.KERNEL,
+        kernel="vmlinuz",
+        initrd="initrd.img",
+        virtual_size=1 << 30,
+        disk_size=1 << 28,
+        created=datetime(2026, 12, 5, tzinfo=UTC),
+        source=Source(kind=SourceKind.RECIPE, ref="debian-12.yaml", sha256=digest),
+    )
+    for volume in server_files(image):
+        assert volume is not None
+        assert copied_build(volume) == digest
+        assert copied_build(volume + MARK) == digest
+    # a template's files, a lab's disks on the server, a short or foreign name: not a build
+    for other in (
+        f"{digest}.layer.qcow2",
+        f"{digest}.state.sav",
+        f"{digest}.nvram.fd",
+        "hl-demo.web.template-stack.qcow2",
+        f"{digest[:12]}.disk.qcow2",
+        f"../{digest}.disk.qcow2",
+    ):
+        assert copied_build(other) is None
