@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from urllib.parse import urlsplit
 
 from lab import commands
 from lab.base import Frozen, Progress, quiet
@@ -26,6 +25,7 @@ from lab.driver.connection import DomainState, Driver
 from lab.driver.filter_bindings import FilterBinding, bindings_of
 from lab.errors import ConflictError, LabError, NotFoundError
 from lab.host.netfilter import GUEST_FIREWALL, filtered_taps, guest_firewall_stands
+from lab.host.uris import is_local
 from lab.labs.locks import lab_lock
 from lab.labs.naming import split_name
 from lab.settings import Settings
@@ -71,7 +71,7 @@ class Refiltered(Frozen):
 def check(settings: Settings) -> Isolation:
     """Read this host's netfilter tables and libvirt's filter bindings (see the module)."""
     unknown: list[str] = []
-    if not _local(settings.libvirt_uri):
+    if not is_local(settings.libvirt_uri):
         reason = f"{settings.libvirt_uri} is not this machine's libvirt: its tables are elsewhere"
         return Isolation(
             guest_firewall=None, filtered=None, unfiltered=None, orphans=(), unknown=(reason,)
@@ -147,11 +147,6 @@ def refilter(settings: Settings, progress: Progress = quiet) -> Refiltered:
     return Refiltered(
         now=tuple(now), at_next_start=tuple(later), orphans=tuple(orphans), busy=tuple(busy)
     )
-
-
-def _local(uri: str) -> bool:
-    parts = urlsplit(uri)
-    return parts.scheme in ("qemu", "qemu+unix") and not parts.netloc
 
 
 def _machine(settings: Settings, domain: str) -> str:
