@@ -1,9 +1,10 @@
 """The engineer's profiles and lab page, in a real headless Chromium against the app: a
 profile of two networks previewed with every machine and address in its topology (no
 boot), a one-machine profile started as a lab on the page and followed until it is
-ready, its test results, a baseline captured, and the lab taken down after its name is
-typed; a trainee sees no profiles. One small lab boots in this module. Every new view is
-checked with axe-core and saved at a desktop's and a phone's width."""
+ready, its test results, a baseline captured, the lab stopped and started again, and
+taken down after its name is typed; a trainee sees no profiles. One small lab boots in
+this module (twice). Every new view is checked with axe-core and saved at a desktop's and
+a phone's width."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def test_a_trainee_sees_no_profiles(page: Page) -> None:
     expect(page.locator("#app .error")).to_be_visible()
 
 
-def test_an_engineer_starts_checks_baselines_and_takes_down_a_lab(
+def test_an_engineer_starts_checks_baselines_stops_starts_and_takes_down_a_lab(
     page: Page, settings: Settings
 ) -> None:
     log_in(page, *ENGINEER, where="/#/profiles/classroom")
@@ -148,6 +149,18 @@ def test_an_engineer_starts_checks_baselines_and_takes_down_a_lab(
     expect(page.locator("#lab-baseline")).to_be_enabled(timeout=120_000)
     expect(page.locator("#lab-message")).to_be_empty()
     expect(page.locator("#baseline-at")).not_to_have_text("ще ні")
+    # Stopped, then started again: its machine shuts down, then boots from its own disk
+    # and answers; the page shows each state once the operation has ended.
+    status, m1 = page.locator(".lab-page .lab-status"), page.locator("tr[data-machine='m1']")
+    steps = (("stop", 3, "stopped", "shutoff"), ("start", 4, "running", "running"))
+    for button, count, state, power in steps:
+        page.click(f"#lab-{button}")
+        expect(ended).to_have_count(count, timeout=900_000)
+        newest = page.locator("#progress .op-status").first
+        assert "succeeded" in (newest.get_attribute("class") or ""), newest.text_content()
+        expect(status).to_have_attribute("data-status", state, timeout=120_000)
+        expect(m1).to_have_attribute("data-state", power)
+    assert lifecycle.status(settings, LAB).machines[0].reachable
     page.click("#lab-take-down")
     dialog = page.locator("#take-down-dialog")
     expect(dialog).to_be_visible()
