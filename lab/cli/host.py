@@ -31,7 +31,7 @@ from lab.host.facts import (
     choose_accel,
     gather_facts,
 )
-from lab.host.model import HostView
+from lab.host.model import LOCAL, HostView
 from lab.host.netfilter import GUEST_FIREWALL
 from lab.placement import admission
 from lab.settings import Accel, Settings, get_settings
@@ -287,13 +287,15 @@ def remove(name: Annotated[str, typer.Argument(help="Host name")]) -> None:
     out.print(f"host {escape(name)} removed")
 
 
-def refilter() -> None:
-    """Make the NIC filters of every lab machine on this host anew, after the host's
-    netfilter tables were flushed (`lab host check` tells): at once for a running machine,
-    at its next start for a stopped one; bindings of vanished machines go too."""
+def refilter(
+    name: Annotated[str, typer.Argument(help="Host name (local: this machine)")] = LOCAL,
+) -> None:
+    """Make the NIC filters of every lab machine on a host anew, after its netfilter
+    tables were flushed (`lab host check` tells for this machine): at once for a running
+    machine, at its next start for a stopped one; bindings of vanished machines go too."""
     settings = get_settings()
-    with operation(settings, "host-refilter", "host/local") as progress:
-        done = isolation.refilter(settings, progress)
+    with operation(settings, "host-refilter", f"host/{name}") as progress:
+        done = isolation.refilter(settings, name, progress)
     out.print(f"filtered anew: {len(done.now)} running machine(s)", soft_wrap=True)
     if done.at_next_start:
         out.print(f"at their next start: {escape(', '.join(done.at_next_start))}", soft_wrap=True)

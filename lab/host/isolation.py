@@ -7,11 +7,12 @@ each lab machine whose NIC filter binding libvirt holds, whether the binding's r
 still there. Reading netfilter tables takes root; without it, or without the programs,
 the check says it cannot tell rather than guess.
 
-`refilter` makes the bindings of every lab machine on this host anew, through libvirt
-(no root needed): removed and made again at once for a machine that runs, so that libvirt
-builds their rules now; removed for a stopped one, which its next start or restore makes
-paused, before the guest runs. Bindings left by machines that no longer exist go too.
-Each lab is refiltered under its lock, so no reset or start of it runs meanwhile.
+`refilter` makes the bindings of every lab machine on a host anew, through its libvirt (no
+root needed; a lab server's too): removed and made again at once for a machine that runs,
+so that libvirt builds their rules now; removed for a stopped one, which its next start or
+restore makes paused, before the guest runs. Bindings left by machines that no longer
+exist go too. Each lab is refiltered under its lock, so no reset or start of it runs
+meanwhile.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from lab.base import Frozen, Progress, quiet
 from lab.driver.connection import DomainState, Driver
 from lab.driver.filter_bindings import FilterBinding, bindings_of
 from lab.errors import ConflictError, LabError, NotFoundError
+from lab.host import targets
+from lab.host.model import LOCAL
 from lab.host.netfilter import GUEST_FIREWALL, filtered_taps, guest_firewall_stands
 from lab.host.uris import is_local
 from lab.labs.locks import lab_lock
@@ -113,13 +116,14 @@ def check(settings: Settings) -> Isolation:
     )
 
 
-def refilter(settings: Settings, progress: Progress = quiet) -> Refiltered:
-    """Make the NIC filter bindings of every lab machine on this host anew (see the
-    module); a lab busy for longer than LOCK_WAIT is passed by and named."""
+def refilter(settings: Settings, host: str = LOCAL, progress: Progress = quiet) -> Refiltered:
+    """Make the NIC filter bindings of every lab machine on host `host` (this machine, or
+    a lab server, through its libvirt) anew (see the module); a lab busy for longer than
+    LOCK_WAIT is passed by and named."""
     now: list[str] = []
     later: list[str] = []
     busy: list[str] = []
-    with Driver.open(settings.libvirt_uri) as driver:
+    with targets.connect(settings, host) as driver:
         labs: dict[str, list[str]] = {}
         for name in driver.list_domains(settings.prefix):
             parts = split_name(settings.prefix, name)

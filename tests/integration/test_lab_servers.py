@@ -26,10 +26,12 @@ from lab.baselines import resets
 from lab.baselines.records import ResetMode
 from lab.classes import classes
 from lab.driver.connection import DomainState, Driver
+from lab.driver.filter_bindings import bindings_of, matches
 from lab.errors import LabError
 from lab.host import hosts
 from lab.host.images import ensure_images
 from lab.host.model import LOCAL, POOL, SshJump
+from lab.host.netfilter import filtered_taps
 from lab.images import ImageStore
 from lab.labs import consoles, guest, lifecycle
 from lab.placement.place import CapacityError
@@ -217,6 +219,12 @@ def test_a_prune_removes_the_copies_of_builds_no_longer_here_from_servers(
         assert lab_cli(env, "host", "remove", "s1").returncode == 0
 
 
+def _server_ebtables(*args: str) -> str:
+    """`ebtables -t nat ARGS` in lab server s1's network namespace: what it printed."""
+    argv = ["ip", "netns", "exec", f"{os.environ['LAB_NETNS']}-s1", "ebtables", "-t", "nat"]
+    return subprocess.run([*argv, *args], check=True, capture_output=True, text=True).stdout
+
+
 def _server_pool() -> Path:
     return STATE / f"{os.environ['LAB_NETNS']}-s1" / "lib" / "hromada-lab"
 
@@ -281,6 +289,22 @@ def _check_far(settings: Settings, env: dict[str, str], server: str, domain: str
     assert tested.returncode == 0, tested.stdout + tested.stderr
     shell = lab_cli(env, "ssh", "far", "m1", "--", "hostname")
     assert (shell.returncode, shell.stdout.strip()) == (0, "m1"), shell.stderr
+    # Its NIC filter's rules taken away on the server (as a flush of its tables would),
+    # and made anew there from here through its libvirt, the machine running throughout.
+    with Driver.open(server) as driver:
+        (binding,) = bindings_of(driver.domain_xml(domain))
+    tap = binding.portdev
+    _server_ebtables("-D", "PREROUTING", "-i", tap, "-j", f"libvirt-I-{tap}")
+    _server_ebtables("-F", f"libvirt-I-{tap}")
+    assert tap not in filtered_taps(_server_ebtables("-L"))
+    mended = lab_cli(env, "host", "refilter", "s1")
+    assert mended.returncode == 0, mended.stdout + mended.stderr
+    assert "filtered anew: 1 running machine(s)" in mended.stdout
+    assert tap in filtered_taps(_server_ebtables("-L"))
+    with Driver.open(server) as driver:
+        held = driver.filter_binding(tap)
+        assert held is not None and matches(held, binding)
+        assert driver.domain_state(domain) is DomainState.RUNNING
 
     # A baseline and a memory reset there, through libvirt alone: the frozen disk and the
     # memory state are volumes the server made.

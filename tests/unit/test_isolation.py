@@ -14,7 +14,7 @@ import pytest
 from lab.driver import domain_xml
 from lab.driver.connection import DomainState, Driver
 from lab.driver.filter_bindings import tap_name
-from lab.host import isolation
+from lab.host import isolation, targets
 from lab.labs.locks import lab_lock
 from lab.settings import Settings
 from tests.unit.test_filter_bindings import LAB_MAC, spec
@@ -95,6 +95,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
     monkeypatch.setattr(isolation, "_read", read)
     monkeypatch.setattr(Driver, "open", lambda uri: state["driver"])
+    monkeypatch.setattr(targets, "connect", lambda settings, host: state["driver"])
     yield state
 
 
@@ -176,7 +177,7 @@ def test_refilter_makes_running_machines_anew_and_removes_left_overs(
     )
     fake["driver"] = driver
     lines: list[str] = []
-    done = isolation.refilter(settings, lambda _s, m: lines.append(m))
+    done = isolation.refilter(settings, progress=lambda _s, m: lines.append(m))
     assert (done.now, done.at_next_start, done.orphans, done.busy) == (
         ("l1/a",),
         ("l1/b",),
