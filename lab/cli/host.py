@@ -187,6 +187,21 @@ def _isolation_rows(
         )
     else:
         table.add_row("NIC filters of lab machines", f"{len(seen.filtered)} filtered", _OK)
+    if seen.routed is None or seen.isolated is None:
+        table.add_row("lab networks routed nowhere", "cannot tell (see below)", _UNKNOWN)
+    elif seen.routed:
+        gone = ", ".join(seen.routed)
+        table.add_row("lab networks routed nowhere", escape(f"rules gone: {gone}"), _MISSING)
+        problems.append(
+            HostError(
+                f"libvirt's rules that keep {len(seen.routed)} lab network(s) from being"
+                f" routed are gone (the host's netfilter tables were flushed?): {gone}",
+                hint="restart libvirtd, which adds them again as it starts (its guests keep"
+                " running): systemctl restart libvirtd",
+            )
+        )
+    else:
+        table.add_row("lab networks routed nowhere", f"{len(seen.isolated)} isolated", _OK)
     if seen.orphans:
         table.add_row(
             "filter bindings of vanished machines",

@@ -4,7 +4,8 @@ The guest firewall and the NIC filters live in the kernel's netfilter tables
 (lab.host.netfilter), where a flush takes them away behind libvirt's back. `check` reads
 what stands on this machine (the host of `LAB_LIBVIRT_URI`): the guest firewall, and for
 each lab machine whose NIC filter binding libvirt holds, whether the binding's rules are
-still there. Reading netfilter tables takes root; without it, or without the programs,
+still there, and whether libvirt's rules still keep each running lab network from being
+routed to or from. Reading netfilter tables takes root; without it, or without the programs,
 the check says it cannot tell rather than guess.
 
 `refilter` makes the bindings of every lab machine on a host anew, through its libvirt (no
@@ -27,10 +28,15 @@ from lab.driver.filter_bindings import FilterBinding, bindings_of
 from lab.errors import ConflictError, LabError, NotFoundError
 from lab.host import targets
 from lab.host.model import LOCAL
-from lab.host.netfilter import GUEST_FIREWALL, filtered_taps, guest_firewall_stands
+from lab.host.netfilter import (
+    GUEST_FIREWALL,
+    filtered_taps,
+    guest_firewall_stands,
+    isolated_bridges,
+)
 from lab.host.uris import is_local
 from lab.labs.locks import lab_lock
-from lab.labs.naming import split_name
+from lab.labs.naming import bridge_name, split_name
 from lab.settings import Settings
 
 # How long refilter waits for an operation on a lab to end before it passes the lab by.
@@ -54,11 +60,13 @@ class Isolation(Frozen):
     filtered: tuple[str, ...] | None
     unfiltered: tuple[str, ...] | None
     orphans: tuple[str, ...]
+    isolated: tuple[str, ...] | None = None  # lab networks ("lab/network") routed nowhere
+    routed: tuple[str, ...] | None = None  # lab networks whose isolation rules are gone
     unknown: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.guest_firewall is not False and not self.unfiltered
+        return self.guest_firewall is not False and not self.unfiltered and not self.routed
 
 
 class Refiltered(Frozen):
@@ -81,6 +89,8 @@ def check(settings: Settings) -> Isolation:
         )
     firewall = _read(["nft", "list", "table", *GUEST_FIREWALL], unknown)
     with Driver.open(settings.libvirt_uri) as driver:
+        networks = [n for n in driver.list_networks(settings.prefix) if _active(driver, n)]
+        libvirt_major = int(driver.versions().libvirt.split(".")[0])
         held = dict(driver.filter_bindings())
         needs: dict[str, tuple[FilterBinding, ...]] = {}
         running: set[str] = set()
@@ -105,15 +115,45 @@ def check(settings: Settings) -> Isolation:
         bound = {name for name, tap in taps if tap in held or name in running}
         # held without its rules, or not held at all while the machine runs
         gone = {name for name, tap in taps if name in bound and tap not in standing}
-        filtered = tuple(sorted(_machine(settings, n) for n in bound - gone))
-        unfiltered = tuple(sorted(_machine(settings, n) for n in gone))
+        filtered = tuple(sorted(_member(settings, n) for n in bound - gone))
+        unfiltered = tuple(sorted(_member(settings, n) for n in gone))
+    isolated, routed = _routing(settings, networks, libvirt_major, unknown)
     return Isolation(
         guest_firewall=None if firewall is None else guest_firewall_stands(firewall),
         filtered=filtered,
         unfiltered=unfiltered,
         orphans=orphans,
+        isolated=isolated,
+        routed=routed,
         unknown=tuple(unknown),
     )
+
+
+def _routing(
+    settings: Settings, networks: list[str], libvirt_major: int, unknown: list[str]
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """(isolated, routed) of the running lab networks `networks`, by libvirt's rules."""
+    if not networks:
+        return (), ()
+    if libvirt_major >= 10:  # its nftables backend may hold them, in rules of its own
+        unknown.append(f"libvirt {libvirt_major} may keep network rules in nftables: not read")
+        return None, None
+    listing = _read(["iptables", "-S"], unknown)
+    if listing is None:
+        return None, None
+    standing = isolated_bridges(listing)
+    seen = {_member(settings, n): bridge_name(n) in standing for n in networks}
+    return (
+        tuple(sorted(n for n, ok in seen.items() if ok)),
+        tuple(sorted(n for n, ok in seen.items() if not ok)),
+    )
+
+
+def _active(driver: Driver, network: str) -> bool:
+    try:
+        return driver.network_active(network)
+    except NotFoundError:
+        return False  # taken down meanwhile
 
 
 def refilter(settings: Settings, host: str = LOCAL, progress: Progress = quiet) -> Refiltered:
@@ -134,7 +174,7 @@ def refilter(settings: Settings, host: str = LOCAL, progress: Progress = quiet) 
                 with lab_lock(settings, lab, wait=LOCK_WAIT):
                     for domain in domains:
                         made = driver.refilter_domain(domain)
-                        (now if made else later).append(_machine(settings, domain))
+                        (now if made else later).append(_member(settings, domain))
             except ConflictError:
                 busy.append(lab)
                 progress("lab", f"{lab}: busy with another operation, passed by")
@@ -153,9 +193,10 @@ def refilter(settings: Settings, host: str = LOCAL, progress: Progress = quiet) 
     )
 
 
-def _machine(settings: Settings, domain: str) -> str:
-    parts = split_name(settings.prefix, domain)
-    return f"{parts[0]}/{parts[1]}" if parts else domain
+def _member(settings: Settings, libvirt_name: str) -> str:
+    """A libvirt object of ours as its lab and member: `lab/machine`, `lab/network`."""
+    parts = split_name(settings.prefix, libvirt_name)
+    return f"{parts[0]}/{parts[1]}" if parts else libvirt_name
 
 
 def _read(argv: list[str], unknown: list[str]) -> str | None:

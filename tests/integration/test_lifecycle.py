@@ -281,13 +281,25 @@ def test_filter_rules_taken_away_are_found_by_host_check_and_made_again_by_refil
     for tap in taps.values():
         ebtables("-D", "PREROUTING", "-i", tap, "-j", f"libvirt-I-{tap}")
         ebtables("-F", f"libvirt-I-{tap}")
+    # And libvirt's rules that keep p1's network from being routed, put back by hand
+    # below: the way back the check names, a restart of libvirtd, would reach the labs of
+    # the tests beside.
+    (net,) = lifecycle.get_lab(settings, "p1").plan.networks
+    rules = [("LIBVIRT_FWO", "-i"), ("LIBVIRT_FWI", "-o")]
+    reject = ["-j", "REJECT", "--reject-with", "icmp-port-unreachable"]
+    for chain, way in rules:
+        subprocess.run(["iptables", "-D", chain, way, net.bridge, *reject], check=True)
     try:
         found = lab_cli(lab_env, "host", "check")
         assert found.returncode == 1, found.stdout + found.stderr
         assert "rules gone: p1/a, p1/b" in found.stdout, found.stdout
         assert "lab host refilter" in found.stderr, found.stderr
+        assert "rules gone: p1/net" in found.stdout, found.stdout
+        assert "systemctl restart libvirtd" in found.stderr, found.stderr
         assert spoofed_source_connects(settings)  # what the check is for
     finally:
+        for chain, way in rules:
+            subprocess.run(["iptables", "-A", chain, way, net.bridge, *reject], check=True)
         mended = lab_cli(lab_env, "host", "refilter")
     assert mended.returncode == 0, mended.stdout + mended.stderr
     checked = lab_cli(lab_env, "host", "check")

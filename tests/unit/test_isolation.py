@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from lab.driver import domain_xml
-from lab.driver.connection import DomainState, Driver
+from lab.driver.connection import DomainState, Driver, Versions
 from lab.driver.filter_bindings import tap_name
 from lab.host import isolation, targets
 from lab.labs.locks import lab_lock
+from lab.labs.naming import bridge_name
 from lab.settings import Settings
 from tests.unit.test_filter_bindings import LAB_MAC, spec
 from tests.unit.test_netfilter import GUEST_FIREWALL
@@ -26,10 +27,22 @@ PREFIX = "hlx-"
 class FakeDriver:
     """Domains (name -> state) each with one filtered NIC, and the bindings held."""
 
-    def __init__(self, states: dict[str, DomainState], held: dict[str, str]) -> None:
+    def __init__(
+        self, states: dict[str, DomainState], held: dict[str, str], networks: tuple[str, ...] = ()
+    ) -> None:
         self.states = states
         self.held = dict(held)  # tap -> owner
+        self.networks = networks
         self.made: list[str] = []
+
+    def versions(self) -> Versions:
+        return Versions(libvirt="9.0.0", hypervisor_type="QEMU", hypervisor="7.2.0")
+
+    def list_networks(self, prefix: str = "") -> list[str]:
+        return sorted(n for n in self.networks if n.startswith(prefix))
+
+    def network_active(self, name: str) -> bool:
+        return True
 
     def __enter__(self) -> FakeDriver:
         return self
@@ -85,10 +98,10 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The driver and the listings `check` reads (set by each test)."""
-    state: dict[str, Any] = {"firewall": GUEST_FIREWALL, "ebtables": ""}
+    state: dict[str, Any] = {"nft": GUEST_FIREWALL, "ebtables": "", "iptables": ""}
 
     def read(argv: list[str], unknown: list[str]) -> str | None:
-        value = state["firewall" if argv[0] == "nft" else "ebtables"]
+        value = state[argv[0]]
         if value is None:
             unknown.append(f"{argv[0]} is not installed, so its rules cannot be read")
         return value  # type: ignore[no-any-return]
@@ -152,7 +165,7 @@ def test_no_guest_firewall_fails_and_what_cannot_be_read_is_said(
 ) -> None:
     a = f"{PREFIX}l1.a"
     fake["driver"] = FakeDriver({a: DomainState.RUNNING}, {tap(a): a})
-    fake["firewall"] = ""  # no such table
+    fake["nft"] = ""  # no such table
     fake["ebtables"] = None
     seen = isolation.check(settings)
     assert seen.guest_firewall is False and not seen.ok
@@ -201,3 +214,18 @@ def test_refilter_passes_a_busy_lab_by_and_names_it(
         done = isolation.refilter(settings)
     assert (done.now, done.busy) == (("l2/a",), ("l1",))
     assert driver.made == [free]
+
+
+def test_a_lab_network_whose_rules_are_gone_may_be_routed(
+    settings: Settings, fake: dict[str, Any]
+) -> None:
+    kept, lost = f"{PREFIX}l1.net", f"{PREFIX}l1._mgmt"
+    fake["driver"] = FakeDriver({}, {}, networks=(kept, lost, "default"))
+    bridge = bridge_name(kept)
+    fake["iptables"] = (
+        f"-A LIBVIRT_FWI -o {bridge} -j REJECT --reject-with icmp-port-unreachable\n"
+        f"-A LIBVIRT_FWO -i {bridge} -j REJECT --reject-with icmp-port-unreachable\n"
+    )
+    seen = isolation.check(settings)
+    assert (seen.isolated, seen.routed) == (("l1/net",), ("l1/_mgmt",))
+    assert not seen.ok

@@ -1,10 +1,11 @@
-"""What stands of the guests' isolation, read from what `ebtables` and `nft` print
-(lab.host.netfilter). The listings are real: the sample lab's two filtered NICs as
-libvirt built them, and the guest firewall as scripts/labns loads it."""
+"""What stands of the guests' isolation, read from what `ebtables`, `nft` and `iptables`
+print (lab.host.netfilter). The listings are real: the sample lab's two filtered NICs as
+libvirt built them, the guest firewall as scripts/labns loads it, and libvirt's rules for
+isolated networks in a test run's namespace."""
 
 from __future__ import annotations
 
-from lab.host.netfilter import filtered_taps, guest_firewall_stands
+from lab.host.netfilter import filtered_taps, guest_firewall_stands, isolated_bridges
 
 # `ebtables -t nat -L` with the sample lab (rural-hromada.yaml) up, ebtables-nft.
 SAMPLE_LAB = """\
@@ -112,3 +113,40 @@ def test_a_guest_firewall_without_its_drop_rule_or_hook_does_not_stand() -> None
     assert not guest_firewall_stands(without_drop)
     unhooked = GUEST_FIREWALL.replace("type filter hook input priority filter; policy accept;", "")
     assert not guest_firewall_stands(unhooked)
+
+
+# `iptables -S` in a test run's namespace: two isolated lab networks (libvirt 9).
+TWO_NETWORKS = """\
+-P INPUT ACCEPT
+-P FORWARD ACCEPT
+-P OUTPUT ACCEPT
+-N LIBVIRT_FWI
+-N LIBVIRT_FWO
+-N LIBVIRT_FWX
+-N LIBVIRT_INP
+-N LIBVIRT_OUT
+-A INPUT -j LIBVIRT_INP
+-A FORWARD -j LIBVIRT_FWX
+-A FORWARD -j LIBVIRT_FWI
+-A FORWARD -j LIBVIRT_FWO
+-A OUTPUT -j LIBVIRT_OUT
+-A LIBVIRT_FWI -o hlb-hltw-5e4561 -j REJECT --reject-with icmp-port-unreachable
+-A LIBVIRT_FWI -o hlb-hltw-4a93d8 -j REJECT --reject-with icmp-port-unreachable
+-A LIBVIRT_FWO -i hlb-hltw-5e4561 -j REJECT --reject-with icmp-port-unreachable
+-A LIBVIRT_FWO -i hlb-hltw-4a93d8 -j REJECT --reject-with icmp-port-unreachable
+-A LIBVIRT_FWX -i hlb-hltw-5e4561 -o hlb-hltw-5e4561 -j ACCEPT
+-A LIBVIRT_FWX -i hlb-hltw-4a93d8 -o hlb-hltw-4a93d8 -j ACCEPT
+"""
+
+
+def test_a_network_is_isolated_while_both_its_reject_rules_stand() -> None:
+    assert isolated_bridges(TWO_NETWORKS) == {"hlb-hltw-5e4561", "hlb-hltw-4a93d8"}
+    one_way = TWO_NETWORKS.replace(
+        "-A LIBVIRT_FWI -o hlb-hltw-4a93d8 -j REJECT --reject-with icmp-port-unreachable\n", ""
+    )
+    assert isolated_bridges(one_way) == {"hlb-hltw-5e4561"}
+    flushed = "".join(line + "\n" for line in TWO_NETWORKS.splitlines() if "hlb-" not in line)
+    assert isolated_bridges(flushed) == frozenset()
+    # An ACCEPT in libvirt's chains isolates nothing.
+    accepting = TWO_NETWORKS.replace("-j REJECT", "-j ACCEPT")
+    assert isolated_bridges(accepting) == frozenset()
