@@ -2,8 +2,10 @@
 # Check the main job from the outside, as a user would (CI runs it after `make demo` and
 # after `make demo-down`).
 #
-#   scripts/demo-check.sh [PORT]         the web page answers, a login works, and the lab
-#                                        `demo` is running with its verification passed
+#   scripts/demo-check.sh [PORT]         the web page answers, a login works, the lab
+#                                        `demo` is running with its verification passed,
+#                                        and its guests are isolated (lab host check in
+#                                        the namespace NS, default hromada)
 #   scripts/demo-check.sh --gone [NS]    nothing of the demo is left: no namespace, no
 #                                        libvirtd or service in it, no lab `demo` recorded,
 #                                        no libvirt object of it in the host's libvirt config
@@ -11,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 HOME_DIR=${LAB_HOME:-/var/lib/hromada-lab}
+NS=${NS:-hromada}
 say() { printf 'demo-check: %s\n' "$*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
@@ -64,7 +67,16 @@ assert v["passed"] and v["results"] and not bad, bad or v
 n = len(v["results"])
 print(f"demo-check: lab demo verified: {n} tests passed", file=sys.stderr)' ||
     fail "the lab demo is not verified"
-  say "ok: the web page answers and the sample lab is verified"
+  # Its guests isolated as set up (the guest firewall, both machines' NIC filter rules,
+  # its networks' routing rules), as `lab host check` reads them in the demo's namespace.
+  isolation=$(scripts/labns exec "$NS" env COLUMNS=200 .venv/bin/lab host check 2>&1) ||
+    fail "lab host check found a problem:
+$isolation"
+  for row in "guest firewall .* loaded" "NIC filters of lab machines +2 filtered" \
+    "lab networks routed nowhere +2 isolated"; do
+    printf '%s\n' "$isolation" | grep -Eq "$row" || fail "lab host check does not say: $row"
+  done
+  say "ok: the web page answers, the sample lab is verified and its guests are isolated"
 }
 
 if [ "${1:-}" = --gone ]; then gone "${2:-}"; else up "${1:-}"; fi
