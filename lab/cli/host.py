@@ -22,7 +22,7 @@ from lab.cli.as_json import JsonOption, print_models
 from lab.cli.tables import table
 from lab.driver.connection import Driver, Versions
 from lab.driver.specs import VirtType
-from lab.errors import HostError, LabError
+from lab.errors import LabError
 from lab.host import hosts, images, isolation
 from lab.host.facts import (
     MIN_DISK_BYTES,
@@ -157,51 +157,15 @@ def _isolation_rows(
     except LabError as error:
         problems.append(error)
         return
-    name = " ".join(GUEST_FIREWALL)
+    firewall = f"guest firewall ({' '.join(GUEST_FIREWALL)})"
     if seen.guest_firewall is None:
-        table.add_row(f"guest firewall ({name})", "cannot tell (see below)", _UNKNOWN)
+        table.add_row(firewall, "cannot tell (see below)", _UNKNOWN)
     elif seen.guest_firewall:
-        table.add_row(f"guest firewall ({name})", "loaded: guests reach no host port", _OK)
+        table.add_row(firewall, "loaded: guests reach no host port", _OK)
     else:
-        table.add_row(f"guest firewall ({name})", "not loaded", _MISSING)
-        problems.append(
-            HostError(
-                f"the guest firewall (table {name}) is not loaded: lab guests reach the"
-                " host's ports",
-                hint="load it again: systemctl reload hromada-lab-firewall (or"
-                " nft -f /etc/hromada-lab/guests.nft)",
-            )
-        )
-    if seen.unfiltered is None or seen.filtered is None:
-        table.add_row("NIC filters of lab machines", "cannot tell (see below)", _UNKNOWN)
-    elif seen.unfiltered:
-        gone = ", ".join(seen.unfiltered)
-        table.add_row("NIC filters of lab machines", escape(f"rules gone: {gone}"), _MISSING)
-        problems.append(
-            HostError(
-                f"the NIC filter rules of {len(seen.unfiltered)} lab machine(s) are gone"
-                f" (the host's netfilter tables were flushed?): {gone}; their guests can"
-                " send from any address",
-                hint="make them again: lab host refilter",
-            )
-        )
-    else:
-        table.add_row("NIC filters of lab machines", f"{len(seen.filtered)} filtered", _OK)
-    if seen.routed is None or seen.isolated is None:
-        table.add_row("lab networks routed nowhere", "cannot tell (see below)", _UNKNOWN)
-    elif seen.routed:
-        gone = ", ".join(seen.routed)
-        table.add_row("lab networks routed nowhere", escape(f"rules gone: {gone}"), _MISSING)
-        problems.append(
-            HostError(
-                f"libvirt's rules that keep {len(seen.routed)} lab network(s) from being"
-                f" routed are gone (the host's netfilter tables were flushed?): {gone}",
-                hint="restart libvirtd, which adds them again as it starts (its guests keep"
-                " running): systemctl restart libvirtd",
-            )
-        )
-    else:
-        table.add_row("lab networks routed nowhere", f"{len(seen.isolated)} isolated", _OK)
+        table.add_row(firewall, "not loaded", _MISSING)
+    _standing_row(table, "NIC filters of lab machines", seen.filtered, seen.unfiltered, "filtered")
+    _standing_row(table, "lab networks routed nowhere", seen.isolated, seen.routed, "isolated")
     if seen.orphans:
         table.add_row(
             "filter bindings of vanished machines",
@@ -209,6 +173,23 @@ def _isolation_rows(
             _LEFT_OVER,
         )
     notes.extend(seen.unknown)
+    problems.extend(seen.problems())
+
+
+def _standing_row(
+    table: Table,
+    what: str,
+    standing: tuple[str, ...] | None,
+    gone: tuple[str, ...] | None,
+    word: str,
+) -> None:
+    """One row of rules that stand for `standing` and are gone for `gone` (None: unread)."""
+    if standing is None or gone is None:
+        table.add_row(what, "cannot tell (see below)", _UNKNOWN)
+    elif gone:
+        table.add_row(what, escape(f"rules gone: {', '.join(gone)}"), _MISSING)
+    else:
+        table.add_row(what, f"{len(standing)} {word}", _OK)
 
 
 def _gib(size: int) -> str:

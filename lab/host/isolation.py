@@ -25,7 +25,7 @@ from lab import commands
 from lab.base import Frozen, Progress, quiet
 from lab.driver.connection import DomainState, Driver
 from lab.driver.filter_bindings import FilterBinding, bindings_of
-from lab.errors import ConflictError, LabError, NotFoundError
+from lab.errors import ConflictError, HostError, LabError, NotFoundError
 from lab.host import targets
 from lab.host.model import LOCAL
 from lab.host.netfilter import (
@@ -42,6 +42,7 @@ from lab.settings import Settings
 # How long refilter waits for an operation on a lab to end before it passes the lab by.
 LOCK_WAIT = 60.0
 _SBIN = ("/usr/sbin", "/sbin")
+_FLUSHED = "the host's netfilter tables were flushed?"
 # A machine in these states has its taps, so its NIC filter must stand now.
 RUNS = frozenset({DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED})
 _TIMEOUT = 30.0
@@ -66,7 +67,40 @@ class Isolation(Frozen):
 
     @property
     def ok(self) -> bool:
-        return self.guest_firewall is not False and not self.unfiltered and not self.routed
+        return not self.problems()
+
+    def problems(self) -> tuple[HostError, ...]:
+        """What does not stand, each with the way back."""
+        found: list[HostError] = []
+        if self.guest_firewall is False:
+            table = " ".join(GUEST_FIREWALL)
+            found.append(
+                HostError(
+                    f"the guest firewall (table {table}) is not loaded: lab guests reach the"
+                    " host's ports",
+                    hint="load it again: systemctl reload hromada-lab-firewall (or"
+                    " nft -f /etc/hromada-lab/guests.nft)",
+                )
+            )
+        if self.unfiltered:
+            found.append(
+                HostError(
+                    f"the NIC filter rules of {len(self.unfiltered)} lab machine(s) are gone"
+                    f" ({_FLUSHED}): {', '.join(self.unfiltered)}; their guests can send from"
+                    " any address",
+                    hint="make them again: lab host refilter",
+                )
+            )
+        if self.routed:
+            found.append(
+                HostError(
+                    f"libvirt's rules that keep {len(self.routed)} lab network(s) from being"
+                    f" routed are gone ({_FLUSHED}): {', '.join(self.routed)}",
+                    hint="restart libvirtd, which adds them again as it starts (its guests"
+                    " keep running): systemctl restart libvirtd",
+                )
+            )
+        return tuple(found)
 
 
 class Refiltered(Frozen):

@@ -137,6 +137,9 @@ def test_what_libvirt_holds_without_its_rules_is_unfiltered(
     # libvirt holds no binding for runs unfiltered now.
     assert seen.unfiltered == ("l1/a", "l1/b", "l2/m")
     assert seen.filtered == () and not seen.ok
+    (problem,) = seen.problems()
+    assert "3 lab machine(s) are gone" in problem.message and "l2/m" in problem.message
+    assert problem.hint == "make them again: lab host refilter"
 
 
 def test_a_stopped_machine_without_a_binding_is_made_one_at_its_start(
@@ -169,6 +172,8 @@ def test_no_guest_firewall_fails_and_what_cannot_be_read_is_said(
     fake["ebtables"] = None
     seen = isolation.check(settings)
     assert seen.guest_firewall is False and not seen.ok
+    (problem,) = seen.problems()
+    assert "systemctl reload hromada-lab-firewall" in (problem.hint or "")
     assert (seen.filtered, seen.unfiltered) == (None, None)
     assert seen.unknown == ("ebtables is not installed, so its rules cannot be read",)
 
@@ -228,4 +233,5 @@ def test_a_lab_network_whose_rules_are_gone_may_be_routed(
     )
     seen = isolation.check(settings)
     assert (seen.isolated, seen.routed) == (("l1/net",), ("l1/_mgmt",))
-    assert not seen.ok
+    (problem,) = seen.problems()
+    assert "l1/_mgmt" in problem.message and "restart libvirtd" in (problem.hint or "")
