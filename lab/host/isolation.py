@@ -1,4 +1,4 @@
-"""Whether this host still isolates its lab guests, and their NIC filters made anew.
+"""Whether a host still isolates its lab guests, and their NIC filters made anew.
 
 The guest firewall and the NIC filters live in the kernel's netfilter tables
 (lab.host.netfilter), where a flush takes them away behind libvirt's back. `check` reads
@@ -51,18 +51,19 @@ _TIMEOUT = 30.0
 class Isolation(Frozen):
     """What stands of the guests' isolation on this host.
 
-    `guest_firewall`, and `filtered`/`unfiltered` together, are None when they could not
-    be read (`unknown` says why). `unfiltered` names the machines ("lab/machine") that
-    libvirt believes filtered but whose rules are gone: a spoofing guest goes unnoticed
-    there, and a stopped one would start so. `orphans` are taps of bindings whose machine
-    no longer exists."""
+    `guest_firewall`, `filtered`/`unfiltered` together and `isolated`/`routed` together
+    are None when they could not be read (`unknown` says why). `unfiltered` names the
+    machines ("lab/machine") that libvirt believes filtered but whose rules are gone: a
+    spoofing guest goes unnoticed there, and a stopped one would start so. `routed` names
+    the running lab networks ("lab/network") whose rules against routing are gone.
+    `orphans` are taps of bindings whose machine no longer exists."""
 
     guest_firewall: bool | None
     filtered: tuple[str, ...] | None
     unfiltered: tuple[str, ...] | None
     orphans: tuple[str, ...]
-    isolated: tuple[str, ...] | None = None  # lab networks ("lab/network") routed nowhere
-    routed: tuple[str, ...] | None = None  # lab networks whose isolation rules are gone
+    isolated: tuple[str, ...] | None = None
+    routed: tuple[str, ...] | None = None
     unknown: tuple[str, ...] = ()
 
     @property
