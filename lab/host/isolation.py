@@ -115,7 +115,8 @@ class Refiltered(Frozen):
 
 
 def check(settings: Settings) -> Isolation:
-    """Read this host's netfilter tables and libvirt's filter bindings (see the module)."""
+    """Read this host's netfilter tables, libvirt's filter bindings and networks (see the
+    module)."""
     unknown: list[str] = []
     if not is_local(settings.libvirt_uri):
         reason = f"{settings.libvirt_uri} is not this machine's libvirt: its tables are elsewhere"
