@@ -124,7 +124,7 @@ class PrunedBuildPublic(_Out):
 
 class ServerCopiesPublic(_Out):
     """A lab server's copies of image builds no longer in the store: deleted (or, dry
-    run, would be), and kept because a volume there sits on them."""
+    run, would be), and kept because a volume or a domain there uses them."""
 
     host: str
     volumes: list[str]

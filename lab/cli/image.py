@@ -292,7 +292,8 @@ def prune(
             out.print(f"{verb} {escape(volume)} on host {escape(server.host)}")
         for volume in server.kept:
             out.print(
-                f"kept {escape(volume)} on host {escape(server.host)}: a volume there sits on it"
+                f"kept {escape(volume)} on host {escape(server.host)}: a volume or a domain"
+                " there uses it"
             )
         out.print(
             f"host {escape(server.host)}: {len(server.volumes)} copied file(s) of builds no"

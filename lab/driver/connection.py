@@ -29,7 +29,13 @@ from pydantic import BaseModel, ConfigDict
 
 from lab.driver import saved_state
 from lab.driver.domain_xml import has_nvram, metadata_values, vnc_endpoint
-from lab.driver.filter_bindings import FilterBinding, binding_xml, bindings_of, matches
+from lab.driver.filter_bindings import (
+    FilterBinding,
+    binding_xml,
+    bindings_of,
+    matches,
+    tap_and_owner,
+)
 from lab.driver.network_xml import ipv4_subnets
 from lab.driver.pool_xml import (
     backing_path,
@@ -99,7 +105,7 @@ _STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
 }
 # The states in which a domain's QEMU, and so its taps, exist.
-_HAS_TAPS = frozenset(
+HAS_TAPS = frozenset(
     {DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED, DomainState.SHUTDOWN}
 )
 
@@ -863,11 +869,7 @@ class Driver:
         found: list[tuple[str, str]] = []
         for binding in held:
             with self._errors("read a filter binding"):
-                xml = str(binding.XMLDesc(0))
-            root = ET.fromstring(xml)
-            portdev = root.find("portdev")
-            tap = portdev.get("name", "") if portdev is not None else ""
-            found.append((tap, root.findtext("owner/name", "")))
+                found.append(tap_and_owner(str(binding.XMLDesc(0))))
         return sorted(found)
 
     def remove_filter_binding(self, portdev: str) -> None:
@@ -883,7 +885,7 @@ class Driver:
         bindings = bindings_of(self.domain_xml(name))
         for binding in bindings:
             self._unbind(binding.portdev)
-        if not bindings or self.domain_state(name) not in _HAS_TAPS:
+        if not bindings or self.domain_state(name) not in HAS_TAPS:
             return 0
         with self._errors(f"bind the NIC filters of {name}", hint=_NWFILTER_HINT):
             for binding in bindings:

@@ -151,3 +151,10 @@ def matches(existing_xml: str, binding: FilterBinding) -> bool:
         and ref.get("filter") == binding.filter
         and all(held.get(k) == v for k, v in binding.parameters.items())
     )
+
+
+def tap_and_owner(existing_xml: str) -> tuple[str, str]:
+    """(tap, owner domain name) of a binding libvirt holds."""
+    root = ET.fromstring(existing_xml)
+    portdev = root.find("portdev")
+    return (portdev.get("name", "") if portdev is not None else "", root.findtext("owner/name", ""))

@@ -23,7 +23,7 @@ import shutil
 
 from lab import commands
 from lab.base import Frozen, Progress, quiet
-from lab.driver.connection import DomainState, Driver
+from lab.driver.connection import HAS_TAPS, Driver
 from lab.driver.filter_bindings import FilterBinding, bindings_of
 from lab.errors import ConflictError, HostError, LabError, NotFoundError
 from lab.host import targets
@@ -43,8 +43,6 @@ from lab.settings import Settings
 LOCK_WAIT = 60.0
 _SBIN = ("/usr/sbin", "/sbin")
 _FLUSHED = "the host's netfilter tables were flushed?"
-# A machine in these states has its taps, so its NIC filter must stand now.
-RUNS = frozenset({DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED})
 _TIMEOUT = 30.0
 
 
@@ -133,7 +131,7 @@ def check(settings: Settings) -> Isolation:
         for name in driver.list_domains(settings.prefix):
             try:
                 needs[name] = bindings_of(driver.domain_xml(name))
-                if needs[name] and driver.domain_state(name) in RUNS:
+                if needs[name] and driver.domain_state(name) in HAS_TAPS:
                     running.add(name)
             except NotFoundError:
                 continue  # taken down meanwhile
@@ -200,8 +198,9 @@ def refilter(settings: Settings, host: str = LOCAL, progress: Progress = quiet) 
     later: list[str] = []
     busy: list[str] = []
     with targets.connect(settings, host) as driver:
+        existing = driver.list_domains(settings.prefix)
         labs: dict[str, list[str]] = {}
-        for name in driver.list_domains(settings.prefix):
+        for name in existing:
             parts = split_name(settings.prefix, name)
             if parts is not None:
                 labs.setdefault(parts[0], []).append(name)
@@ -216,7 +215,6 @@ def refilter(settings: Settings, host: str = LOCAL, progress: Progress = quiet) 
                 progress("lab", f"{lab}: busy with another operation, passed by")
                 continue
             progress("lab", f"{lab}: NIC filters made anew")
-        existing = set(driver.list_domains(settings.prefix))
         orphans = [
             tap
             for tap, owner in driver.filter_bindings()
